@@ -1,0 +1,37 @@
+"""Simulators of self-consuming generative loops with exact TV distances.
+
+Public API (see DESIGN.md)::
+
+    from simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
+"""
+
+from .expected import expected_kde_density, expected_training_density
+from .grid import AccuracyWarning, Box, Grid
+from .kde import KDE, FittedKDE, PowerRule
+from .loop import LoopResult, run_loop
+from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
+from .mle import GaussianMLE
+from .scenario import Scenario
+from .truth import STANDARD_TRUTHS, GaussianMixture, standard_truth
+
+__all__ = [
+    "AccuracyWarning",
+    "Box",
+    "FittedKDE",
+    "GaussianMLE",
+    "GaussianMixture",
+    "Grid",
+    "KDE",
+    "LoopResult",
+    "PowerRule",
+    "STANDARD_TRUTHS",
+    "Scenario",
+    "expected_kde_density",
+    "expected_training_density",
+    "gaussian_tv",
+    "run_loop",
+    "standard_truth",
+    "tv",
+    "tv_monte_carlo",
+    "tv_quadrature",
+]

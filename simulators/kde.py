@@ -1,0 +1,170 @@
+r"""Gaussian kernel density estimation.
+
+.. math:: \hat p(x) = \frac1N \sum_{j=1}^N G_{h^2}(x - X_j),
+          \qquad G_{s}(x) = (2\pi s)^{-d/2} e^{-|x|^2 / (2s)}
+
+The kernel is isotropic with bandwidth :math:`h`, as in Theorem K of
+THEORY.md. Sampling is exact (a uniformly chosen training point plus
+:math:`\mathcal N(0, h^2 I)` noise). Densities are exact kernel sums at
+arbitrary points (chunked so memory is bounded) and, on regular grids in
+d <= 2, linear binning followed by FFT convolution in :math:`O(N + G\log G)`.
+
+Binning error: for a point between nodes at distance :math:`\Delta`, the
+binned kernel differs from the exact one by at most
+:math:`\tfrac{\Delta^2}{8}\max|K''| \le \tfrac{\Delta^2}{8h^2}\,K(0)` per axis,
+so the sup-norm error relative to the peak is below
+:math:`d\,\Delta^2/(8h^2)`. The default grid step :math:`h/40` makes that
+:math:`8\cdot 10^{-5}\,d`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import numpy as np
+
+from ._validation import check_data, check_positive, check_size
+from .grid import Box, Grid, gaussian_blur, linear_bin, tail_quantile
+
+__all__ = ["KDE", "FittedKDE", "PowerRule", "binning_error_bound"]
+
+#: Grid steps per bandwidth used by the FFT-binned density.
+STEPS_PER_BANDWIDTH = 40
+
+#: Largest number of kernel evaluations held in memory at once by exact sums.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def binning_error_bound(spacing: float, bandwidth: float, dim: int) -> float:
+    r"""Bound on ``sup|binned - exact| / K(0)``: :math:`d\,\Delta^2/(8h^2)`."""
+    return dim * spacing**2 / (8.0 * bandwidth**2)
+
+
+@dataclass(frozen=True)
+class PowerRule:
+    r"""Bandwidth rule :math:`h = c\,N^{-1/(4+d)}` (optimal rate for the phase-transition study)."""
+
+    scale: float
+
+    def __post_init__(self) -> None:
+        check_positive("scale", self.scale)
+
+    def __call__(self, data: np.ndarray) -> float:
+        n, dim = data.shape
+        return self.scale * n ** (-1.0 / (4 + dim))
+
+
+def _sample_scale(data: np.ndarray) -> float:
+    n = data.shape[0]
+    if n < 2:
+        raise ValueError("data: a bandwidth rule needs at least 2 points")
+    scale = float(np.sqrt(np.mean(np.var(data, axis=0, ddof=1))))
+    if not scale > 0:
+        raise ValueError("data: collapsed sample (all points identical), the bandwidth rule gives h = 0")
+    return scale
+
+
+def _scott(data: np.ndarray) -> float:
+    n, dim = data.shape
+    return _sample_scale(data) * n ** (-1.0 / (dim + 4))
+
+
+def _silverman(data: np.ndarray) -> float:
+    n, dim = data.shape
+    return _sample_scale(data) * (4.0 / (dim + 2)) ** (1.0 / (dim + 4)) * n ** (-1.0 / (dim + 4))
+
+
+_RULES: dict[str, Callable[[np.ndarray], float]] = {"scott": _scott, "silverman": _silverman}
+
+Bandwidth = Union[float, str, Callable[[np.ndarray], float]]
+
+
+class KDE:
+    """Gaussian KDE model: ``KDE(bandwidth).fit(data) -> FittedKDE``.
+
+    Parameters
+    ----------
+    bandwidth : float, ``"scott"``, ``"silverman"`` or callable
+        A fixed positive h, a named rule of thumb (scale = root mean sample
+        variance), or a callable ``data -> h`` such as :class:`PowerRule`.
+    """
+
+    def __init__(self, bandwidth: Bandwidth = "scott") -> None:
+        if isinstance(bandwidth, str):
+            if bandwidth not in _RULES:
+                raise ValueError(f"bandwidth must be a positive number, {sorted(_RULES)} or a callable, got {bandwidth!r}")
+        elif not callable(bandwidth):
+            bandwidth = check_positive("bandwidth", bandwidth)
+        self.bandwidth = bandwidth
+
+    def __repr__(self) -> str:
+        return f"KDE(bandwidth={self.bandwidth!r})"
+
+    def bandwidth_for(self, data: np.ndarray) -> float:
+        """The bandwidth this model uses on ``data``."""
+        if isinstance(self.bandwidth, float):
+            return self.bandwidth
+        rule = _RULES[self.bandwidth] if isinstance(self.bandwidth, str) else self.bandwidth
+        return check_positive("bandwidth", rule(data))
+
+    def fit(self, data, rng: np.random.Generator | None = None) -> "FittedKDE":
+        """Fit on ``data`` (n, d); ``rng`` is unused (the fit is deterministic)."""
+        data = check_data("data", data)
+        return FittedKDE(data, self.bandwidth_for(data))
+
+
+class FittedKDE:
+    """A KDE fitted to ``data`` with bandwidth ``bandwidth``."""
+
+    def __init__(self, data: np.ndarray, bandwidth: float) -> None:
+        self.data = check_data("data", data)
+        self.bandwidth = check_positive("bandwidth", bandwidth)
+
+    def __repr__(self) -> str:
+        return f"FittedKDE(n={self.data.shape[0]}, dim={self.dim}, bandwidth={self.bandwidth:.4g})"
+
+    @property
+    def dim(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def grid_spacing(self) -> float:
+        """Grid step for the FFT-binned density: h / 40."""
+        return self.bandwidth / STEPS_PER_BANDWIDTH
+
+    def bounding_box(self, mass: float = 1e-9) -> Box:
+        """A box outside which the KDE has probability at most ``mass``."""
+        return Box.around(self.data, tail_quantile(mass / self.dim) * self.bandwidth)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Exact draws: a uniformly chosen training point plus N(0, h² I) noise."""
+        n = check_size("n", n)
+        picks = rng.integers(0, self.data.shape[0], size=n)
+        return self.data[picks] + self.bandwidth * rng.standard_normal((n, self.dim))
+
+    def pdf(self, x) -> np.ndarray:
+        """Exact kernel sum at ``x`` (n, d), computed in memory-bounded chunks."""
+        x = check_data("x", x, self.dim)
+        variance = self.bandwidth**2
+        norm = (2 * np.pi * variance) ** (-self.dim / 2) / self.data.shape[0]
+        chunk = max(1, _CHUNK_ELEMENTS // (self.data.shape[0] * self.dim))
+        out = np.empty(x.shape[0])
+        for start in range(0, x.shape[0], chunk):
+            block = x[start : start + chunk]
+            squared = np.sum((block[:, None, :] - self.data[None, :, :]) ** 2, axis=-1)
+            out[start : start + chunk] = np.exp(-0.5 * squared / variance).sum(axis=1) * norm
+        return out
+
+    def grid_pdf(self, grid: Grid) -> np.ndarray:
+        """Density at the grid nodes by linear binning and FFT convolution (d <= 2).
+
+        The grid must contain every training point. The sup-norm error
+        relative to the peak is below :func:`binning_error_bound`.
+        """
+        if grid.dim != self.dim:
+            raise ValueError(f"grid has dimension {grid.dim}, the KDE has dimension {self.dim}")
+        upper = grid.lower + grid.spacing * (np.asarray(grid.shape) - 1)
+        if np.any(self.data.min(axis=0) < grid.lower) or np.any(self.data.max(axis=0) > upper):
+            raise ValueError("grid must contain every training point")
+        return gaussian_blur(linear_bin(self.data, grid), grid, self.bandwidth**2)

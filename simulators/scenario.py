@@ -1,0 +1,143 @@
+r"""Training-loop scenarios of a self-consuming loop.
+
+Generation 0 is fit on ``initial`` real points. Generation :math:`i \ge 1` is
+fit on ``real`` points from :math:`p_0` and ``synthetic`` points drawn from the
+previous fitted model, so the real fraction is
+:math:`\lambda = r / (r + s)`. The kinds in THEORY.md map to:
+
+================== ======================================================
+fully synthetic    ``Scenario.fully_synthetic(N)``: r = 0, s = N
+mixed, fresh real  ``Scenario.mixed(N, real_fraction)``
+mixed, reused real ``Scenario.mixed(N, real_fraction, reuse_real=True)``: one fixed pool
+growing synthetic  ``Scenario.growing_synthetic(n, m)``: r = n, s = m, generation 0 on n real
+accumulate         ``Scenario.accumulating(N, synthetic)``: each generation adds new points
+================== ======================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_fraction, check_nonnegative_size, check_size
+
+__all__ = ["Scenario"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How each generation's training set is assembled.
+
+    Parameters
+    ----------
+    real : int
+        Real points per generation i >= 1 (r_i).
+    synthetic : int
+        Synthetic points per generation i >= 1 (s_i), drawn from generation i-1.
+    initial : int, optional
+        Real points that generation 0 is fit on; default ``real + synthetic``.
+    reuse_real : bool
+        Draw the real points once (a pool of ``max(real, initial)`` points) and
+        reuse them every generation. This breaks the independence the bounds
+        assume; it is simulated to report, not hidden.
+    accumulate : bool
+        Keep every earlier training point and add the ``real + synthetic`` new
+        ones (Gerstgrasser et al. 2024); beyond the paper.
+    """
+
+    real: int
+    synthetic: int
+    initial: int | None = None
+    reuse_real: bool = False
+    accumulate: bool = False
+
+    def __post_init__(self) -> None:
+        real = check_nonnegative_size("real", self.real)
+        synthetic = check_nonnegative_size("synthetic", self.synthetic)
+        if real + synthetic < 1:
+            raise ValueError("real + synthetic must be >= 1, got 0")
+        initial = real + synthetic if self.initial is None else check_size("initial", self.initial)
+        if self.reuse_real and self.accumulate:
+            raise ValueError("reuse_real and accumulate cannot both be set: an accumulated pool already keeps its real points")
+        object.__setattr__(self, "real", real)
+        object.__setattr__(self, "synthetic", synthetic)
+        object.__setattr__(self, "initial", initial)
+
+    # ------------------------------------------------------------- shorthands
+    @classmethod
+    def fully_synthetic(cls, size: int) -> "Scenario":
+        """r = 0, s = N: classic model collapse."""
+        size = check_size("size", size)
+        return cls(real=0, synthetic=size)
+
+    @classmethod
+    def mixed(cls, size: int, real_fraction: float, *, reuse_real: bool = False) -> "Scenario":
+        """r = round(lambda N), s = N - r, with fresh (or, if asked, reused) real points."""
+        size = check_size("size", size)
+        real_fraction = check_fraction("real_fraction", real_fraction)
+        real = int(round(real_fraction * size))
+        return cls(real=real, synthetic=size - real, reuse_real=reuse_real)
+
+    @classmethod
+    def growing_synthetic(cls, real: int, synthetic: int) -> "Scenario":
+        """r = n fixed, s = m swept; generation 0 is fit on the n real points only."""
+        real = check_size("real", real)
+        return cls(real=real, synthetic=synthetic, initial=real)
+
+    @classmethod
+    def accumulating(cls, size: int, synthetic: int, *, real: int = 0) -> "Scenario":
+        """Generation 0 on ``size`` real points, then each generation adds ``real`` + ``synthetic`` new ones."""
+        size = check_size("size", size)
+        return cls(real=real, synthetic=synthetic, initial=size, accumulate=True)
+
+    # ------------------------------------------------------------- derived
+    @property
+    def kind(self) -> str:
+        """A short name: fully_synthetic, mixed_fresh, mixed_reused, growing_synthetic or accumulate."""
+        if self.accumulate:
+            return "accumulate"
+        if self.reuse_real:
+            return "mixed_reused"
+        if self.real == 0:
+            return "fully_synthetic"
+        if self.initial != self.real + self.synthetic:
+            return "growing_synthetic"
+        return "mixed_fresh"
+
+    @property
+    def size(self) -> int:
+        """Points added per generation i >= 1: N = r + s."""
+        return self.real + self.synthetic
+
+    @property
+    def real_fraction(self) -> float:
+        r"""Real fraction of the new points, :math:`\lambda = r/(r+s)`."""
+        return self.real / self.size
+
+    def real_fractions(self, generations: int) -> np.ndarray:
+        r""":math:`\lambda_i` for i = 0..generations; :math:`\lambda_0 = 1`."""
+        out = np.full(generations + 1, self.real_fraction)
+        out[0] = 1.0
+        return out
+
+    def training_sizes(self, generations: int) -> np.ndarray:
+        """N_i, the number of points generation i is fit on, for i = 0..generations."""
+        steps = np.arange(generations + 1)
+        if self.accumulate:
+            return self.initial + steps * self.size
+        out = np.full(generations + 1, self.size)
+        out[0] = self.initial
+        return out
+
+    def new_data_weights(self, generations: int) -> np.ndarray:
+        r"""Accumulate scenario: :math:`a_i = (r+s)/N_i`, the weight of generation i's new points (a_0 = 1).
+
+        For the other scenarios every generation is fit on new points only, so a_i = 1.
+        """
+        if not self.accumulate:
+            return np.ones(generations + 1)
+        sizes = self.training_sizes(generations)
+        out = self.size / sizes.astype(float)
+        out[0] = 1.0
+        return out

@@ -1,0 +1,22 @@
+"""Shared pytest configuration: Hypothesis profiles.
+
+Profiles
+--------
+ci        derandomized, no deadline, a bounded number of examples (loaded when CI=true)
+dev       the default for local runs: random, a moderate number of examples
+thorough  many more examples, for nightly runs (HYPOTHESIS_PROFILE=thorough)
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", derandomize=True, max_examples=15, print_blob=True, **_COMMON)
+settings.register_profile("dev", max_examples=25, **_COMMON)
+settings.register_profile("thorough", max_examples=300, **_COMMON)
+
+_default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))

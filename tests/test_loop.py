@@ -1,0 +1,158 @@
+"""Scenarios, the loop runner, the Gaussian MLE toy, and faithfulness to the analytic expectation."""
+
+import numpy as np
+import pytest
+
+from simulators import (
+    KDE,
+    GaussianMLE,
+    GaussianMixture,
+    Scenario,
+    expected_kde_density,
+    gaussian_tv,
+    run_loop,
+    standard_truth,
+)
+
+SCENARIOS = {
+    "fully_synthetic": Scenario.fully_synthetic(300),
+    "mixed_fresh": Scenario.mixed(300, 0.5),
+    "mixed_reused": Scenario.mixed(300, 0.5, reuse_real=True),
+    "growing_synthetic": Scenario.growing_synthetic(100, 400),
+    "accumulate": Scenario.accumulating(300, 150),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCENARIOS))
+def test_every_scenario_runs_with_the_declared_sizes(kind):
+    scenario = SCENARIOS[kind]
+    assert scenario.kind == kind
+    result = run_loop(standard_truth("bimodal_1d"), KDE(0.3), scenario, generations=4, seed=3, replicates=2)
+    assert result.tv.shape == (2, 5)
+    assert np.all((result.tv > 0) & (result.tv < 1))
+    assert [m.data.shape[0] for m in result.models] == list(result.training_size)
+    assert result.real_fraction[0] == 1.0
+    assert np.all(result.real_fraction[1:] == scenario.real_fraction)
+
+
+def test_scenario_sizes_and_fractions():
+    assert Scenario.mixed(1000, 0.25).real == 250
+    assert Scenario.growing_synthetic(500, 5000).training_sizes(2).tolist() == [500, 5500, 5500]
+    accumulate = Scenario.accumulating(1000, 500)
+    assert accumulate.training_sizes(3).tolist() == [1000, 1500, 2000, 2500]
+    np.testing.assert_allclose(accumulate.new_data_weights(3), [1, 1 / 3, 1 / 4, 1 / 5])
+    assert Scenario.fully_synthetic(10).real_fraction == 0.0
+
+
+@pytest.mark.parametrize(
+    "build, parameter",
+    [
+        (lambda: Scenario.mixed(100, 1.5), "real_fraction"),
+        (lambda: Scenario.mixed(100, -0.1), "real_fraction"),
+        (lambda: Scenario.mixed(0, 0.5), "size"),
+        (lambda: Scenario(real=-1, synthetic=10), "real"),
+        (lambda: Scenario(real=0, synthetic=0), "real \\+ synthetic"),
+        (lambda: Scenario(real=10, synthetic=10, initial=0), "initial"),
+        (lambda: Scenario(real=10, synthetic=2.5), "synthetic"),
+        (lambda: Scenario(real=10, synthetic=10, reuse_real=True, accumulate=True), "reuse_real"),
+    ],
+)
+def test_bad_scenarios_are_named(build, parameter):
+    with pytest.raises(ValueError, match=parameter):
+        build()
+
+
+def test_bad_run_arguments_are_named():
+    truth = standard_truth("bimodal_1d")
+    with pytest.raises(ValueError, match="generations"):
+        run_loop(truth, KDE(0.3), Scenario.mixed(100, 0.5), generations=-1)
+    with pytest.raises(ValueError, match="replicates"):
+        run_loop(truth, KDE(0.3), Scenario.mixed(100, 0.5), generations=1, replicates=0)
+    with pytest.raises(ValueError, match="scenario"):
+        run_loop(truth, KDE(0.3), "mixed", generations=1)
+
+
+def test_replicates_are_reproducible_and_independent_of_count():
+    truth, scenario = standard_truth("skewed_1d"), Scenario.mixed(200, 0.3)
+    three = run_loop(truth, KDE(0.25), scenario, generations=3, seed=11, replicates=3)
+    five = run_loop(truth, KDE(0.25), scenario, generations=3, seed=11, replicates=5)
+    np.testing.assert_array_equal(three.tv, five.tv[:3])
+    assert len(np.unique(five.tv[:, -1])) == 5
+    other = run_loop(truth, KDE(0.25), scenario, generations=3, seed=12, replicates=3)
+    assert not np.array_equal(three.tv, other.tv)
+
+
+def test_lemma_r_one_step_inequality_holds_on_every_run():
+    r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} is the triangle inequality; it must hold to quadrature error."""
+    truth = standard_truth("bimodal_1d")
+    for scenario in (Scenario.fully_synthetic(200), Scenario.mixed(200, 0.4), Scenario.mixed(200, 0.4, reuse_real=True)):
+        result = run_loop(truth, KDE(0.3), scenario, generations=5, seed=0, replicates=3, one_step=True)
+        rhs = result.one_step[:, 1:] + (1 - scenario.real_fraction) * result.tv[:, :-1]
+        assert np.all(result.tv[:, 1:] <= rhs + 1e-7)
+        # negative control: without the one-step error the inequality fails
+        assert np.any(result.tv[:, 1:] > (1 - scenario.real_fraction) * result.tv[:, :-1] + 1e-3)
+
+
+def test_gaussian_mle_collapses_under_fully_synthetic_training():
+    truth = GaussianMixture([1.0], [[0.0]], [[[1.0]]])
+    result = run_loop(truth, GaussianMLE(), Scenario.fully_synthetic(20), generations=60, seed=0, replicates=30)
+    variances = np.array([m.covariances[0, 0, 0] for m in result.models])
+    assert variances[-1] < variances[0]
+    assert result.mean_tv()[-1] > result.mean_tv()[0] + 0.1
+    # the closed form is what the loop measured
+    last = result.models[-1]
+    assert result.tv[-1, -1] == gaussian_tv([0.0], [[1.0]], last.means[0], last.covariances[0])
+    mixed = run_loop(truth, GaussianMLE(), Scenario.mixed(20, 0.5), generations=60, seed=0, replicates=30)
+    assert mixed.mean_tv()[-1] < result.mean_tv()[-1]
+
+
+def test_gaussian_mle_rejects_collapsed_sample():
+    with pytest.raises(ValueError, match="data: collapsed"):
+        GaussianMLE().fit(np.ones((10, 2)))
+    with pytest.raises(ValueError, match="data"):
+        GaussianMLE().fit(np.zeros((1, 1)))
+
+
+def _mean_kde_density_z_scores(truth, bandwidth, scenario, generations, points, replicates, expected):
+    """z-scores of the replicate-average generation-i KDE density at ``points`` against ``expected(i)``."""
+    values = np.zeros((replicates, generations + 1, points.shape[0]))
+    for replicate in range(replicates):
+        models = run_loop(truth, KDE(bandwidth), scenario, generations, seed=replicate).models
+        values[replicate] = [m.pdf(points) for m in models]
+    mean = values.mean(axis=0)
+    stderr = values.std(axis=0, ddof=1) / np.sqrt(replicates)
+    reference = np.array([expected(i).pdf(points) for i in range(generations + 1)])
+    return (mean - reference) / stderr
+
+
+#: two-sided z threshold: with 4 x 7 = 28 comparisons, P(any |z| > 4.5) < 28 * 6.8e-6 = 2e-4 under the null
+Z_THRESHOLD = 4.5
+
+
+@pytest.mark.parametrize("scenario", [Scenario.fully_synthetic(150), Scenario.mixed(150, 0.4)], ids=["fully_synthetic", "mixed_fresh"])
+def test_simulator_matches_analytic_expected_kde_density(scenario):
+    r"""Averaged over replicates, p̂_i matches E p̂_i = sum_k w_k p0 * G_{k h^2} within Monte Carlo error."""
+    truth, bandwidth, generations = standard_truth("bimodal_1d"), 0.35, 3
+    points = np.linspace(-3.5, 3.5, 7)[:, None]
+    z = _mean_kde_density_z_scores(
+        truth, bandwidth, scenario, generations, points, 300,
+        lambda i: expected_kde_density(truth, bandwidth, scenario, i),
+    )
+    assert np.max(np.abs(z)) < Z_THRESHOLD
+    # negative control: the expectation of the wrong scenario (lambda = 0.8) is rejected by the same test
+    wrong = Scenario.mixed(150, 0.8)
+    z_wrong = _mean_kde_density_z_scores(
+        truth, bandwidth, scenario, generations, points, 300,
+        lambda i: expected_kde_density(truth, bandwidth, wrong, i),
+    )
+    assert np.max(np.abs(z_wrong)) > Z_THRESHOLD
+
+
+def test_expected_density_weights_unrolled():
+    r"""E p̂_i = sum_{k=1}^{i} lambda (1-lambda)^{k-1} p0*G_{k h^2} + (1-lambda)^i p0*G_{(i+1)h^2}."""
+    truth, h, lam, i = standard_truth("skewed_1d"), 0.3, 0.35, 4
+    scenario = Scenario(real=35, synthetic=65)
+    x = np.linspace(-3, 6, 50)[:, None]
+    unrolled = sum(lam * (1 - lam) ** (k - 1) * truth.smoothed(k * h * h).pdf(x) for k in range(1, i + 1))
+    unrolled += (1 - lam) ** i * truth.smoothed((i + 1) * h * h).pdf(x)
+    np.testing.assert_allclose(expected_kde_density(truth, h, scenario, i).pdf(x), unrolled, rtol=1e-12)

@@ -1,0 +1,81 @@
+"""Exact TV: quadrature against Gaussian closed forms, and the unbiased Monte Carlo estimator."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
+from simulators.grid import Grid, Box
+
+
+def single(mean, covariance):
+    mean = np.atleast_1d(np.asarray(mean, float))
+    return GaussianMixture([1.0], mean[None, :], np.atleast_2d(np.asarray(covariance, float))[None, :, :])
+
+
+@given(
+    shift=st.floats(-4, 4),
+    variance1=st.floats(0.05, 5),
+    variance2=st.floats(0.05, 5),
+    equal=st.booleans(),
+)
+def test_quadrature_matches_one_dimensional_closed_forms(shift, variance1, variance2, equal):
+    """Quadrature TV equals the closed forms to 1e-6 (equal and unequal variances)."""
+    if equal or abs(variance1 - variance2) < 1e-6:
+        variance2 = variance1
+    exact = gaussian_tv([0.0], [[variance1]], [shift], [[variance2]])
+    assert tv_quadrature(single([0.0], [[variance1]]), single([shift], [[variance2]])) == pytest.approx(exact, abs=1e-6)
+
+
+@given(
+    shift=st.tuples(st.floats(-3, 3), st.floats(-3, 3)),
+    correlation=st.floats(-0.8, 0.8),
+    scale=st.floats(0.3, 2.0),
+)
+def test_quadrature_matches_two_dimensional_equal_covariance_closed_form(shift, correlation, scale):
+    covariance = scale * np.array([[1.0, correlation], [correlation, 1.0]])
+    exact = gaussian_tv([0.0, 0.0], covariance, shift, covariance)
+    assert tv_quadrature(single([0.0, 0.0], covariance), single(shift, covariance)) == pytest.approx(exact, abs=1e-6)
+
+
+def test_closed_form_properties():
+    assert gaussian_tv([0.0], [[1.0]], [0.0], [[1.0]]) == 0.0
+    a = gaussian_tv([0.0], [[1.0]], [1.0], [[3.0]])
+    assert a == pytest.approx(gaussian_tv([1.0], [[3.0]], [0.0], [[1.0]]), rel=1e-12)
+    with pytest.raises(ValueError, match="covariance"):
+        gaussian_tv([0.0, 0.0], np.eye(2), [0.0, 0.0], 2 * np.eye(2))
+
+
+def test_monte_carlo_interval_covers_quadrature_value():
+    truth = standard_truth("skewed_1d")
+    other = truth.smoothed(0.3)
+    exact = tv_quadrature(truth, other)
+    estimate = tv_monte_carlo(truth, other, 100_000, np.random.default_rng(0), confidence=0.999)
+    low, high = estimate.interval
+    assert low <= exact <= high
+    assert estimate.stderr < 0.002
+
+
+def test_monte_carlo_rejects_a_wrong_reference_value():
+    """Negative control: the same interval excludes a value that is off by 0.02."""
+    truth = standard_truth("skewed_1d")
+    other = truth.smoothed(0.3)
+    low, high = tv_monte_carlo(truth, other, 100_000, np.random.default_rng(0), confidence=0.999).interval
+    wrong = tv_quadrature(truth, other) + 0.02
+    assert not low <= wrong <= high
+
+
+def test_tv_dispatch_uses_monte_carlo_in_three_dimensions():
+    truth = single(np.zeros(3), np.eye(3))
+    model = single(np.array([0.5, 0.0, 0.0]), np.eye(3))
+    exact = gaussian_tv(np.zeros(3), np.eye(3), [0.5, 0, 0], np.eye(3))
+    assert tv(truth, model) == (exact, 0.0)  # equal covariances: the closed form
+    mixture = GaussianMixture.combine([(0.5, truth), (0.5, model)])
+    value, stderr = tv(truth, mixture, rng=np.random.default_rng(2), samples=100_000)
+    assert abs(value - 0.5 * exact) < 4 * stderr
+
+
+def test_grid_rejects_high_dimension():
+    with pytest.raises(ValueError, match="dimension 1 or 2"):
+        Grid.covering(Box(np.zeros(3), np.ones(3)), 0.1)
