@@ -5,7 +5,7 @@ Public API (see DESIGN.md)::
     from simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
 """
 
-from .expected import expected_kde_density, expected_training_density
+from .expected import bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
 from .loop import LoopResult, run_loop
@@ -26,6 +26,8 @@ __all__ = [
     "PowerRule",
     "STANDARD_TRUTHS",
     "Scenario",
+    "bandwidth_schedule",
+    "expected_densities",
     "expected_kde_density",
     "expected_training_density",
     "gaussian_tv",

@@ -23,32 +23,65 @@ fluctuations differ. Every term is a Gaussian mixture (``truth.smoothed``).
 
 from __future__ import annotations
 
+from typing import Sequence, Union
+
+import numpy as np
+
 from ._validation import check_nonnegative_size, check_positive
 from .scenario import Scenario
 from .truth import GaussianMixture
 
-__all__ = ["expected_kde_density", "expected_training_density"]
+__all__ = ["bandwidth_schedule", "expected_densities", "expected_kde_density", "expected_training_density"]
+
+Bandwidths = Union[float, Sequence[float]]
 
 
-def _expectations(truth: GaussianMixture, bandwidth: float, scenario: Scenario, generation: int):
-    bandwidth = check_positive("bandwidth", bandwidth)
-    generation = check_nonnegative_size("generation", generation)
-    variance = bandwidth**2
+def bandwidth_schedule(bandwidth: Bandwidths, scenario: Scenario, generations: int) -> np.ndarray:
+    """Per-generation bandwidths h_0..h_generations from a float or a sequence.
+
+    A varying bandwidth (e.g. h_i = c N_i^(-1/5) when N_0 differs from N) is
+    allowed except when accumulating, where the mixture form of the union
+    KDE needs one bandwidth.
+    """
+    generations = check_nonnegative_size("generation", generations)
+    if np.ndim(bandwidth) == 0:
+        return np.full(generations + 1, check_positive("bandwidth", bandwidth))
+    values = np.asarray(bandwidth, dtype=float)
+    if values.shape[0] < generations + 1:
+        raise ValueError(f"bandwidth: need {generations + 1} per-generation values, got {values.shape[0]}")
+    values = np.array([check_positive("bandwidth", h) for h in values[: generations + 1]])
+    if scenario.accumulate and np.ptp(values) > 0:
+        raise ValueError("bandwidth must be constant in the accumulate scenario")
+    return values
+
+
+def expected_densities(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generations: int):
+    r"""Yield :math:`(E q_i, E\hat p_i)` for i = 0..generations, in one pass."""
+    variances = bandwidth_schedule(bandwidth, scenario, generations) ** 2
     real_fraction = scenario.real_fraction
-    weights = scenario.new_data_weights(generation)
+    weights = scenario.new_data_weights(generations)
     training = truth
-    fitted = truth.smoothed(variance)
-    for i in range(1, generation + 1):
+    fitted = truth.smoothed(variances[0])
+    yield training, fitted
+    for i in range(1, generations + 1):
         training = GaussianMixture.combine([(real_fraction, truth), (1 - real_fraction, fitted)])
-        fitted = GaussianMixture.combine([(1 - weights[i], fitted), (weights[i], training.smoothed(variance))])
-    return training, fitted
+        fitted = GaussianMixture.combine([(1 - weights[i], fitted), (weights[i], training.smoothed(variances[i]))])
+        yield training, fitted
 
 
-def expected_training_density(truth: GaussianMixture, bandwidth: float, scenario: Scenario, generation: int) -> GaussianMixture:
-    r""":math:`E q_i`, the law of one of generation i's new training points, marginally over the past."""
+def _expectations(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int):
+    *_, last = expected_densities(truth, bandwidth, scenario, generation)
+    return last
+
+
+def expected_training_density(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int) -> GaussianMixture:
+    r""":math:`E q_i`, the law of one of generation i's new training points, marginally over the past.
+
+    ``bandwidth`` is one h or the per-generation h_0..h_i.
+    """
     return _expectations(truth, bandwidth, scenario, generation)[0]
 
 
-def expected_kde_density(truth: GaussianMixture, bandwidth: float, scenario: Scenario, generation: int) -> GaussianMixture:
-    r""":math:`E \hat p_i` for a fixed-bandwidth KDE loop, as an exact Gaussian mixture."""
+def expected_kde_density(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int) -> GaussianMixture:
+    r""":math:`E \hat p_i` for a KDE loop with bandwidths ``bandwidth``, as an exact Gaussian mixture."""
     return _expectations(truth, bandwidth, scenario, generation)[1]

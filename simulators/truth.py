@@ -21,7 +21,7 @@ from .grid import Box, Grid, tail_quantile
 __all__ = ["GaussianMixture", "MonteCarloEstimate", "standard_truth", "STANDARD_TRUTHS"]
 
 #: Number of nodes per axis for the quadrature of truth functionals.
-_QUADRATURE_NODES = {1: 1 << 16, 2: 1024}
+_QUADRATURE_NODES = {1: 1 << 16, 2: 768}
 
 
 @dataclass(frozen=True)

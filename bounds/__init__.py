@@ -1,0 +1,6 @@
+"""The TV upper bounds of Fu et al. 2024 (arXiv:2402.11778), in SymPy."""
+from .bound import PAPER, Bound, Source, get_bound, register, registered_bounds
+from .recursion import accumulate_bound, propagate, propagated, recursion_bound
+from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
+from .diffusion import calibrate, diffusion_tv_bound, learner_error
+from .phase import phase_bound, phase_threshold, threshold_ratio

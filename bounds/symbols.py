@@ -1,0 +1,93 @@
+"""The named symbols that bounds are written in.
+
+Each symbol carries SymPy assumptions (positive, integer, ...), and
+:data:`DOMAINS` records the closed intervals that assumptions cannot express
+(``0 <= real_fraction <= 1``, ``0 < alpha < 1``). :data:`LATEX_NAMES` gives the
+notation of THEORY.md for rendering.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = [
+    "DOMAINS",
+    "added",
+    "LATEX_NAMES",
+    "alpha",
+    "bandwidth",
+    "bias",
+    "constant",
+    "C1",
+    "C2",
+    "dim",
+    "error",
+    "initial_error",
+    "generation",
+    "initial_size",
+    "laplacian_l1",
+    "moment_order",
+    "real",
+    "real_fraction",
+    "second_moment",
+    "size",
+    "sqrt_integral",
+    "synthetic",
+    "weight_moment",
+    "width",
+]
+
+size = sp.Symbol("size", positive=True, integer=True)  # N, points per generation
+initial_size = sp.Symbol("initial_size", positive=True, integer=True)  # N_0
+added = sp.Symbol("added", positive=True, integer=True)  # s, points added per generation when accumulating
+real_fraction = sp.Symbol("real_fraction", nonnegative=True)  # lambda
+generation = sp.Symbol("generation", nonnegative=True, integer=True)  # i
+error = sp.Symbol("error", nonnegative=True)  # eps, one-step learner error
+initial_error = sp.Symbol("initial_error", nonnegative=True)  # eps_0
+bandwidth = sp.Symbol("bandwidth", positive=True)  # h
+dim = sp.Symbol("dim", positive=True, integer=True)  # d
+bias = sp.Symbol("bias", nonnegative=True)  # B = TV(K_h * p0, p0)
+laplacian_l1 = sp.Symbol("laplacian_l1", nonnegative=True)  # ||Delta p0||_1
+sqrt_integral = sp.Symbol("sqrt_integral", positive=True)  # J = int sqrt(G_{h^2/2} * E q)
+weight_moment = sp.Symbol("weight_moment", positive=True)  # W = E (1 + |x|^2)^s
+moment_order = sp.Symbol("moment_order", positive=True, integer=True)  # s > d/2
+second_moment = sp.Symbol("second_moment", nonnegative=True)  # E|X|^2 under p0
+width = sp.Symbol("width", positive=True, integer=True)  # m, hidden width
+C1 = sp.Symbol("C1", nonnegative=True)
+C2 = sp.Symbol("C2", nonnegative=True)
+constant = sp.Symbol("constant", positive=True)  # C in eps(N) = C N^-alpha
+alpha = sp.Symbol("alpha", positive=True)
+real = sp.Symbol("real", positive=True)  # n, real points per generation (phase transition)
+synthetic = sp.Symbol("synthetic", nonnegative=True)  # m, synthetic points per generation
+
+#: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
+DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
+    # symbol: (low, high, open at both ends)
+    real_fraction: (0.0, 1.0, False),
+    alpha: (0.0, 1.0, True),
+}
+
+LATEX_NAMES: dict[sp.Symbol, str] = {
+    size: "N",
+    initial_size: "N_0",
+    added: "s",
+    real_fraction: r"\lambda",
+    generation: "i",
+    error: r"\varepsilon",
+    initial_error: r"\varepsilon_0",
+    bandwidth: "h",
+    dim: "d",
+    bias: "B",
+    laplacian_l1: r"\|\Delta p_0\|_1",
+    sqrt_integral: "J",
+    weight_moment: "W",
+    moment_order: "s",
+    second_moment: "M_2",
+    width: "m",
+    C1: "C_1",
+    C2: "C_2",
+    constant: "C",
+    alpha: r"\alpha",
+    real: "n",
+    synthetic: "m",
+}

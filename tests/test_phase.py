@@ -1,0 +1,102 @@
+"""Theorem P: the phase transition, derived with SymPy and checked numerically."""
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bounds import phase_threshold
+from bounds import symbols as s
+from bounds.phase import (
+    infinite_generation_limit,
+    phase_bound,
+    ratio,
+    scaled_phase_bound,
+    slope_at_infinity,
+    slope_at_zero,
+    threshold_closed_form,
+    threshold_ratio,
+)
+
+GENERATIONS = range(1, 11)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_slope_at_zero_is_positive_iff_alpha_below_one(generation):
+    slope = slope_at_zero(generation)
+    assert sp.simplify(slope - s.constant * (1 - s.alpha) * s.real ** (-s.alpha - 1)) == 0
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_slope_at_infinity_is_negative(generation):
+    assert sp.simplify(slope_at_infinity(generation) + generation * s.alpha) == 0
+
+
+def test_bound_is_scale_free_in_m_over_n():
+    generation = 3
+    bound = phase_bound(generation).expr
+    scaled = s.constant * s.real ** (-s.alpha) * scaled_phase_bound(generation).subs(ratio, s.synthetic / s.real)
+    for values in ({s.alpha: 0.2, s.real: 500, s.synthetic: 1234.5, s.constant: 1.7}, {s.alpha: 0.6, s.real: 3, s.synthetic: 0.1, s.constant: 1}):
+        assert float(bound.subs(values)) == pytest.approx(float(scaled.subs(values)), rel=1e-12)
+
+
+def _slope(alpha, generation):
+    expr = sp.diff(scaled_phase_bound(generation), ratio).subs(s.alpha, sp.Rational(str(alpha)))
+    return sp.lambdify(ratio, expr, "mpmath")
+
+
+@given(st.floats(0.05, 0.95), st.integers(1, 10))
+def test_derivative_changes_sign_exactly_once_at_the_threshold(alpha, generation):
+    mpmath.mp.dps = 40
+    slope = _slope(alpha, generation)
+    grid = np.logspace(-8, 14, 3001)
+    signs = np.sign([float(slope(mpmath.mpf(t))) for t in grid])
+    changes = np.flatnonzero(signs[:-1] != signs[1:])
+    assert changes.size == 1 and signs[0] > 0 > signs[-1]
+    threshold = threshold_ratio(alpha, generation)
+    assert grid[changes[0]] <= threshold <= grid[changes[0] + 1]
+    # the returned point is a root to 1e-8 relative: the slope is + just below and - just above it
+    assert slope(mpmath.mpf(threshold) * (1 - mpmath.mpf("1e-8"))) > 0 > slope(mpmath.mpf(threshold) * (1 + mpmath.mpf("1e-8")))
+
+
+@given(st.floats(0.05, 0.95))
+def test_threshold_grows_with_generation(alpha):
+    thresholds = [threshold_ratio(alpha, generation) for generation in GENERATIONS]
+    assert np.all(np.diff(thresholds) > 0)
+
+
+@given(st.floats(0.05, 0.95), st.floats(1, 10**5))
+def test_generation_one_closed_form_matches_nsolve(alpha, n):
+    closed = float(threshold_closed_form().subs({s.alpha: alpha, s.real: n}))
+    derivative = sp.diff(phase_bound(1).expr, s.synthetic).subs({s.alpha: alpha, s.real: n, s.constant: 1})
+    root = float(sp.nsolve(derivative, s.synthetic, closed * 1.3, prec=40))
+    assert closed == pytest.approx(root, rel=1e-10)
+    assert phase_threshold(alpha, n, 1) == pytest.approx(root, rel=1e-10)
+
+
+def test_threshold_values_quoted_in_theory():
+    assert phase_threshold(0.2, 1, 1) == pytest.approx(6.48, abs=0.005)
+    assert phase_threshold(0.2, 1, 2) == pytest.approx(9.17, abs=0.005)
+    assert phase_threshold(0.2, 1, 3) == pytest.approx(11.79, abs=0.005)
+    assert phase_threshold(0.2, 500, 1) == pytest.approx(500 * 6.4767439, rel=1e-7)
+
+
+def test_infinite_generation_limit_has_no_peak():
+    limit = infinite_generation_limit()
+    expected = s.constant * (s.real + s.synthetic) ** (1 - s.alpha) / s.real
+    assert sp.simplify(sp.expand_power_base(limit / expected, force=True)) == 1
+    beta = sp.Symbol("beta", positive=True)  # alpha = 1/(1+beta) encodes 0 < alpha < 1
+    assert sp.diff(expected, s.synthetic).subs(s.alpha, 1 / (1 + beta)).is_positive  # increasing in m: no peak
+
+
+def test_bad_phase_input_is_named():
+    with pytest.raises(ValueError, match="alpha"):
+        phase_threshold(1.2, 500, 1)
+    with pytest.raises(ValueError, match="alpha"):
+        phase_threshold(0.0, 500, 1)
+    with pytest.raises(ValueError, match="n must"):
+        phase_threshold(0.2, -5, 1)
+    with pytest.raises(ValueError, match="generation"):
+        phase_threshold(0.2, 500, 0)
