@@ -5,6 +5,7 @@ Public API (see DESIGN.md)::
     from simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
 """
 
+from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion
 from .expected import bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
@@ -17,6 +18,8 @@ from .truth import STANDARD_TRUTHS, GaussianMixture, standard_truth
 __all__ = [
     "AccuracyWarning",
     "Box",
+    "EarlyStopping",
+    "FittedDiffusion",
     "FittedKDE",
     "GaussianMLE",
     "GaussianMixture",
@@ -24,6 +27,7 @@ __all__ = [
     "KDE",
     "LoopResult",
     "PowerRule",
+    "RandomFeatureDiffusion",
     "STANDARD_TRUTHS",
     "Scenario",
     "bandwidth_schedule",

@@ -237,15 +237,22 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance: float, *, tail_mass:
     ``masses`` are point masses sitting on the nodes (from :func:`linear_bin`);
     the result is their convolution with the Gaussian density, evaluated at
     the nodes, computed by FFT in :math:`O(G \log G)`. The kernel is truncated
-    where its tail mass is below ``tail_mass``.
+    where its tail mass is below ``tail_mass`` and normalised to unit mass on
+    the grid, so mass is conserved and a variance far below the grid step
+    leaves the masses in place.
     """
+    if variance <= 0:
+        return masses / grid.cell_volume
     std = np.sqrt(variance)
     z = tail_quantile(tail_mass)
     kernels = []
     for step, n in zip(grid.spacing, grid.shape):
         half_width = int(min(np.ceil(z * std / step), n - 1))
         offsets = step * np.arange(-half_width, half_width + 1)
-        kernels.append(np.exp(-0.5 * (offsets / std) ** 2) / (np.sqrt(2.0 * np.pi) * std))
+        values = np.exp(-0.5 * (offsets / std) ** 2)
+        # normalised on the grid: equal to the analytic 1/(sqrt(2 pi) std) to machine precision
+        # when std spans a few steps, and an exact identity when it is far below one step
+        kernels.append(values / (values.sum() * step))
     kernel = kernels[0]
     for extra in kernels[1:]:
         kernel = np.multiply.outer(kernel, extra)

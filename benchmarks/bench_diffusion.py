@@ -1,0 +1,96 @@
+"""Random-feature diffusion: closed-form gradient flow vs the naive explicit gradient-descent loop.
+
+Run by hand (not in CI): ``python -m benchmarks.bench_diffusion``.
+
+Setting (issue 4): 1-D bimodal truth, N = 2000, width m = 256, 16 noise
+draws per point, early stopping ``EarlyStopping(10)``. The naive loop is what
+a user would write: build the feature matrix Phi (M x m) and targets once,
+then iterate A <- A - eta grad L(A) with the largest stable step
+eta = 1 / (largest Hessian eigenvalue) until the loss reaches the closed-form
+loss at the same stopping time. Both run in this process; the figure is the
+median ratio over REPEATS runs. A second part times one full generation
+(fit, 200-step sampler density, exact TV) and its peak memory in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
+from simulators.diffusion import _relu_features
+
+SIZE, WIDTH, DRAWS, REPEATS = 2000, 256, 16, 3
+
+
+def naive_fit(model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, target_loss: float) -> tuple[np.ndarray, int]:
+    """Explicit gradient descent on the score-matching loss until it reaches ``target_loss``."""
+    points = np.repeat(data, model.noise_draws, axis=0)
+    times = np.exp(rng.uniform(np.log(model.t0), np.log(model.horizon), size=points.shape[0]))
+    noise = rng.standard_normal(points.shape)
+    sigma = np.sqrt(-np.expm1(-2 * times))
+    noisy = np.exp(-times)[:, None] * points + sigma[:, None] * noise
+    output, skip = model.output_scales(times)
+    phi = (sigma * output)[:, None] * _relu_features(noisy, times, *model.features(1))
+    targets = -noise - (sigma * skip)[:, None] * noisy
+    rows, m = phi.shape
+    lipschitz = 2 * np.linalg.norm(phi, 2) ** 2 / (rows * m**2)
+    weights = np.zeros((1, m))
+    iterations = 0
+    while True:
+        residual = phi @ weights.T / m - targets
+        if np.sum(residual**2) / rows <= target_loss:
+            return weights, iterations
+        weights -= (1.0 / lipschitz) * (2.0 / (rows * m)) * (residual.T @ phi)
+        iterations += 1
+
+
+def speed() -> dict:
+    truth = standard_truth("bimodal_1d")
+    model = RandomFeatureDiffusion(width=WIDTH, noise_draws=DRAWS, stopping_time=EarlyStopping(10.0))
+    ratios, ours_times, naive_times, iterations = [], [], [], []
+    for repeat in range(REPEATS):
+        data = truth.sample(SIZE, np.random.default_rng(repeat))
+        start = time.perf_counter()
+        fitted = model.fit(data, np.random.default_rng(100 + repeat))
+        ours_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        _, count = naive_fit(model, data, np.random.default_rng(100 + repeat), fitted.loss * (1 + 1e-9))
+        naive_times.append(time.perf_counter() - start)
+        iterations.append(count)
+        ratios.append(naive_times[-1] / ours_times[-1])
+    return {
+        "ours_seconds_median": float(np.median(ours_times)),
+        "naive_seconds_median": float(np.median(naive_times)),
+        "naive_iterations_median": int(np.median(iterations)),
+        "speed_ratio_median": float(np.median(ratios)),
+    }
+
+
+def generation_child() -> None:
+    truth = standard_truth("bimodal_1d")
+    model = RandomFeatureDiffusion(width=WIDTH, steps=200)
+    start = time.perf_counter()
+    fitted = model.fit(truth.sample(SIZE, np.random.default_rng(0)), np.random.default_rng(1))
+    fit_seconds = time.perf_counter() - start
+    distance = tv_quadrature(truth, fitted)
+    total = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(json.dumps({"fit_seconds": fit_seconds, "fit_density_tv_seconds": total, "peak_gib": peak, "tv": distance}))
+
+
+def generation() -> dict:
+    output = subprocess.run([sys.executable, "-m", "benchmarks.bench_diffusion", "--generation-child"], capture_output=True, text=True, check=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    if "--generation-child" in sys.argv:
+        generation_child()
+    else:
+        print(json.dumps({"training": speed(), "one_generation": generation()}, indent=2))
