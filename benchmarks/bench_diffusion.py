@@ -2,8 +2,10 @@
 
 Run by hand (not in CI): ``python -m benchmarks.bench_diffusion``.
 
-Setting (issue 4): 1-D bimodal truth, N = 2000, width m = 256, 16 noise
-draws per point, early stopping ``EarlyStopping(10)``. The naive loop is what
+Training setting: 1-D bimodal truth, N = 500, width m = 128, 8 noise draws
+per point, early stopping ``EarlyStopping(10)`` (the naive loop needs about
+10 N^(2/5) g_max / g_mean iterations, tens of thousands: at N = 2000,
+m = 256 one naive fit takes about half an hour). The naive loop is what
 a user would write: build the feature matrix Phi (M x m) and targets once,
 then iterate A <- A - eta grad L(A) with the largest stable step
 eta = 1 / (largest Hessian eigenvalue) until the loss reaches the closed-form
@@ -25,7 +27,8 @@ import numpy as np
 from simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
 from simulators.diffusion import _relu_features
 
-SIZE, WIDTH, DRAWS, REPEATS = 2000, 256, 16, 3
+SIZE, WIDTH, DRAWS, REPEATS = 500, 128, 8, 3
+GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
 
 
 def naive_fit(model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, target_loss: float) -> tuple[np.ndarray, int]:
@@ -74,9 +77,9 @@ def speed() -> dict:
 
 def generation_child() -> None:
     truth = standard_truth("bimodal_1d")
-    model = RandomFeatureDiffusion(width=WIDTH, steps=200)
+    model = RandomFeatureDiffusion(width=GENERATION_WIDTH, steps=200)
     start = time.perf_counter()
-    fitted = model.fit(truth.sample(SIZE, np.random.default_rng(0)), np.random.default_rng(1))
+    fitted = model.fit(truth.sample(GENERATION_SIZE, np.random.default_rng(0)), np.random.default_rng(1))
     fit_seconds = time.perf_counter() - start
     distance = tv_quadrature(truth, fitted)
     total = time.perf_counter() - start

@@ -20,3 +20,14 @@ settings.register_profile("thorough", max_examples=300, **_COMMON)
 
 _default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the per-property example counts, tightness ratios and negative-control outcomes."""
+    from scloop_testing.record import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("bound verification summary")
+        for line in lines:
+            terminalreporter.write_line(line)
