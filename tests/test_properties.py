@@ -78,6 +78,16 @@ def kde_case(truth, bandwidth, scenario, generations, seed, replicates=REPLICATE
     return verdict, controls
 
 
+def check_kde_property(name, truth, bandwidth, scenario, generations, seed):
+    """The correct bound holds; every materially false control (mean TV >= MATERIAL x bound somewhere) is refuted."""
+    verdict, controls = kde_case(truth, bandwidth, scenario, generations, seed)
+    record(name, verdict, controls)
+    assert not verdict.refuted, verdict.summary()
+    for control_name, control in controls.items():
+        if control.max_ratio >= MATERIAL:
+            assert control.refuted, f"{control_name}: {control.summary()}"
+
+
 @budget(12)
 @given(
     truth=sst.truths(dim=1),
@@ -94,12 +104,7 @@ def test_theorem_k_holds_across_random_settings(truth, bandwidth, scenario, gene
     So the power requirement is: each control whose bound the mean TV exceeds
     by a factor ``MATERIAL`` at some generation must be refuted.
     """
-    verdict, controls = kde_case(truth, bandwidth, scenario, generations, seed)
-    record("Theorem K (KDE, rigorous)", verdict, controls)
-    assert not verdict.refuted, verdict.summary()
-    for name, control in controls.items():
-        if control.max_ratio >= MATERIAL:
-            assert control.refuted, f"{name}: {control.summary()}"
+    check_kde_property("Theorem K (KDE, rigorous)", truth, bandwidth, scenario, generations, seed)
 
 
 @pytest.mark.slow
@@ -113,12 +118,7 @@ def test_theorem_k_holds_across_random_settings(truth, bandwidth, scenario, gene
 )
 def test_theorem_k_holds_in_two_dimensions(truth, bandwidth, scenario, generations, seed):
     """Slow (about 40 s an example: 2-D grids at h/40): Theorem K on random 2-D mixtures, same checks as in 1-D."""
-    verdict, controls = kde_case(truth, bandwidth, scenario, generations, seed)
-    record("Theorem K (KDE, rigorous, 2-D)", verdict, controls)
-    assert not verdict.refuted, verdict.summary()
-    for name, control in controls.items():
-        if control.max_ratio >= MATERIAL:
-            assert control.refuted, f"{name}: {control.summary()}"
+    check_kde_property("Theorem K (KDE, rigorous, 2-D)", truth, bandwidth, scenario, generations, seed)
 
 
 @pytest.mark.parametrize(
