@@ -98,8 +98,8 @@ class Bound:
         return tuple(symbol.name for symbol in self.symbols)
 
     def latex(self) -> str:
-        """LaTeX of the expression in the notation of THEORY.md."""
-        return sp.latex(self.expr, symbol_names=LATEX_NAMES)
+        """LaTeX of the expression in the notation of THEORY.md (digamma written as psi)."""
+        return sp.latex(self.expr, symbol_names=LATEX_NAMES).replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
 
     def subs(self, **values: Any) -> "Bound":
         """A new bound with some symbols fixed (e.g. calibrated constants); same name and source."""

@@ -1,0 +1,163 @@
+"""From raw cell results to the report's numbers: verdicts, calibration, phase transition, results.json.
+
+Everything here is a deterministic function of the stored cell results, so
+``scloop report --from results.json`` rebuilds the same report without rerunning.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from bounds import calibrate, phase_threshold, registered_bounds
+from scloop_testing import check_bound
+
+__all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
+
+#: Level of every bound check in the report (Bonferroni over generations inside each cell).
+ALPHA = 1e-3
+#: Normal quantile of the two-sided confidence intervals shown for mean TV.
+CI_Z = 1.96
+
+
+def describe_model(spec: dict) -> str:
+    """The model part of a label, e.g. ``kde(h=0.3)`` or ``diffusion(m=64, steps=40)``."""
+    model = spec["model"]
+    if model["name"] == "kde":
+        name = f"kde(h={model['bandwidth']})" if "bandwidth" in model else f"kde(h={model['power_rule']}·N^-1/5)"
+    elif model["name"] == "diffusion":
+        name = f"diffusion(m={model['width']}, steps={model['steps']})"
+    elif model["name"] == "mle":
+        name = "gaussian_mle"
+    else:
+        name = model["name"] + "(" + ", ".join(f"{k}={v}" for k, v in model.items() if k != "name") + ")"
+    return name
+
+
+def describe_scenario(spec: dict) -> str:
+    """The scenario's sizes, e.g. ``size=500 real_fraction=0.5``."""
+    return " ".join(f"{key}={value}" for key, value in spec["scenario"].items() if key != "kind")
+
+
+def describe_cell(spec: dict) -> str:
+    """A short human label, e.g. ``kde(h=0.3) bimodal_1d mixed_fresh size=500 real_fraction=0.5``."""
+    return f"{describe_model(spec)} {spec['truth']} {spec['scenario']['kind']} {describe_scenario(spec)}"
+
+
+def _git_commit() -> str | None:
+    try:
+        output = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (output.stdout.strip() or None) if output.returncode == 0 else None
+
+
+def _version() -> str:
+    try:
+        return metadata.version("scloop")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _summary(tv: np.ndarray) -> dict:
+    mean = tv.mean(axis=0)
+    stderr = tv.std(axis=0, ddof=1) / np.sqrt(tv.shape[0]) if tv.shape[0] > 1 else np.zeros_like(mean)
+    return {"mean": mean.tolist(), "stderr": stderr.tolist(), "ci_low": (mean - CI_Z * stderr).tolist(), "ci_high": (mean + CI_Z * stderr).tolist()}
+
+
+def _calibration(cells: list[dict]) -> dict | None:
+    """Theorem D's (C1, C2) from the calibration cells: upper confidence (mean + 3 se) of generation-0 TV."""
+    chosen = [cell for cell in cells if cell["spec"]["kind"] == "calibration"]
+    if not chosen:
+        return None
+    sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
+    widths = [cell["spec"]["model"]["width"] for cell in chosen]
+    upper = []
+    for cell in chosen:
+        tv = np.asarray(cell["tv"])[:, 0]
+        upper.append(float(min(1.0, tv.mean() + 3 * tv.std(ddof=1) / np.sqrt(tv.size))))
+    bound = calibrate(sizes, widths, upper)
+    return {"C1": bound.metadata["C1"], "C2": bound.metadata["C2"], "cells": bound.metadata["calibration"], "method": bound.metadata["method"]}
+
+
+def _diffusion_bound(spec: dict, calibration: dict) -> list[float]:
+    bound = registered_bounds()["diffusion_theorem_d"].subs(C1=calibration["C1"], C2=calibration["C2"])
+    scenario = spec["scenario"]
+    size = scenario["size"]
+    real_fraction = round(scenario.get("real_fraction", 0.0) * size) / size
+    generations = np.arange(spec["generations"] + 1)
+    values = bound.evaluate(size=size, initial_size=size, width=spec["model"]["width"], real_fraction=real_fraction, generation=generations)
+    return np.atleast_1d(values).tolist()
+
+
+def _phase(cells: list[dict]) -> dict | None:
+    chosen = sorted((cell for cell in cells if cell["spec"]["kind"] == "phase"), key=lambda cell: cell["spec"]["scenario"]["synthetic"])
+    if not chosen:
+        return None
+    real = chosen[0]["spec"]["scenario"]["real"]
+    generation = chosen[0]["spec"]["generations"]
+    synthetic = [cell["spec"]["scenario"]["synthetic"] for cell in chosen]
+    last = [np.asarray(cell["tv"])[:, -1] for cell in chosen]
+    means = [float(values.mean()) for values in last]
+    errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
+    peak = int(np.argmax(means))
+    alpha = 2 / (4 + 1)  # KDE TV rate with h ∝ N^(-1/5) in d = 1
+    return {
+        "real": real,
+        "generation": generation,
+        "synthetic": synthetic,
+        "mean": means,
+        "stderr": errors,
+        "empirical_peak": synthetic[peak],
+        "alpha": alpha,
+        "threshold": phase_threshold(alpha=alpha, n=real, generation=generation),
+        "threshold_generation_1": phase_threshold(alpha=alpha, n=real, generation=1),
+        "rises": bool(peak > 0 and means[peak] - means[0] > 2.33 * np.hypot(errors[peak], errors[0])),
+        "falls": bool(peak < len(means) - 1 and means[peak] - means[-1] > 2.33 * np.hypot(errors[peak], errors[-1])),
+    }
+
+
+def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
+    """The results document: every cell with its summary, bound and verdict, plus calibration and phase sections."""
+    calibration = _calibration(cells)
+    out_cells = []
+    for cell in cells:
+        spec = cell["spec"]
+        tv = np.asarray(cell["tv"])
+        entry = {key: cell[key] for key in ("key", "spec", "tv", "real_fraction", "training_size", "seconds")}
+        entry["label"] = describe_cell(spec)
+        entry["legend"] = f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}"
+        entry["summary"] = _summary(tv)
+        bound, bound_name = cell.get("bound"), None
+        if bound is not None:
+            bound_name = "kde_theorem_k"
+        elif spec["model"]["name"] == "diffusion" and spec["kind"] == "loop" and calibration is not None:
+            bound, bound_name = _diffusion_bound(spec, calibration), "diffusion_theorem_d"
+        entry["bound"], entry["bound_name"] = bound, bound_name
+        entry["bound_status"] = registered_bounds()[bound_name].source.status if bound_name else None
+        if bound is not None:
+            verdict = check_bound(tv, np.asarray(bound), alpha=ALPHA)
+            entry["verdict"] = {
+                "refuted": verdict.refuted,
+                "p_value": verdict.p_value,
+                "worst_generation": verdict.worst_generation,
+                "max_ratio": verdict.max_ratio,
+                "tightness": [float(x) for x in verdict.tightness],
+            }
+        else:
+            entry["verdict"] = None
+        out_cells.append(entry)
+    return {
+        "format": 1,
+        "package_version": _version(),
+        "git_commit": _git_commit(),
+        "suite": suite,
+        "seed": seed,
+        "alpha": ALPHA,
+        "cells": out_cells,
+        "calibration": calibration,
+        "phase": _phase(cells),
+    }

@@ -1,0 +1,155 @@
+"""The ``scloop`` command line (also ``python -m reports``).
+
+::
+
+    scloop report [--suite quick|standard|full] [--out DIR] [--seed N] [--workers N] [--from results.json]
+    scloop check --baseline PATH [--workers N]
+    scloop baseline [--suite quick] --out PATH [--force]
+
+Bad input (unknown suite, unwritable output, missing or corrupt JSON) gets a
+one-line error on stderr and exit code 2, never a traceback. ``check`` exits
+1 and prints a markdown diff when the results moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .assemble import assemble
+from .check import compare
+from .render import render, write_results
+from .suites import get_suite, suite_names
+from .sweep import run_suite, write_atomic
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scloop", description="Tightness reports and CI regression for the self-consuming-loop TV bounds.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    report = commands.add_parser("report", help="run a suite and write tightness.md, results.json and figures")
+    report.add_argument("--suite", default="quick")
+    report.add_argument("--out", default="out")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--workers", type=int, default=None)
+    report.add_argument("--from", dest="source", default=None, help="rebuild the report from an existing results.json")
+    check = commands.add_parser("check", help="rerun the baseline's suite and compare cell by cell")
+    check.add_argument("--baseline", required=True)
+    check.add_argument("--workers", type=int, default=None)
+    baseline = commands.add_parser("baseline", help="run a suite and write its results as a baseline")
+    baseline.add_argument("--suite", default="quick")
+    baseline.add_argument("--out", required=True)
+    baseline.add_argument("--seed", type=int, default=0)
+    baseline.add_argument("--workers", type=int, default=None)
+    baseline.add_argument("--force", action="store_true", help="overwrite an existing baseline")
+    return parser
+
+
+def _check_suite(name: str) -> None:
+    if name not in suite_names():
+        raise UsageError(f"unknown suite {name!r}; choose one of {', '.join(suite_names())}")
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {workers}")
+
+
+def _writable_directory(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create output directory {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"output directory {path} is not writable")
+    return path
+
+
+def _load_results(path: Path) -> dict:
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not valid JSON (line {error.lineno}: {error.msg})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list) or "suite" not in document or "seed" not in document:
+        raise UsageError(f"{path} is not a scloop results file (needs 'suite', 'seed' and 'cells')")
+    return document
+
+
+def _run(suite: str, seed: int, workers: int | None, cache: Path) -> dict:
+    cells, stats = run_suite(get_suite(suite), seed, cache, workers)
+    print(f"suite {suite}: {stats.computed} cells computed, {stats.skipped} reused from {cache}, {stats.seconds:.1f}s", file=sys.stderr)
+    return assemble(cells, suite=suite, seed=seed)
+
+
+def _report(arguments) -> int:
+    out = _writable_directory(Path(arguments.out))
+    if arguments.source:
+        document = _load_results(Path(arguments.source))
+    else:
+        _check_suite(arguments.suite)
+        _check_workers(arguments.workers)
+        document = _run(arguments.suite, arguments.seed, arguments.workers, out / ".cells")
+    write_results(document, out / "results.json")
+    path = render(document, out)
+    print(f"wrote {path}, {out / 'results.json'} and figures", file=sys.stderr)
+    return 0
+
+
+def _baseline(arguments) -> int:
+    _check_suite(arguments.suite)
+    _check_workers(arguments.workers)
+    target = Path(arguments.out)
+    if target.exists() and not arguments.force:
+        raise UsageError(f"{target} exists; pass --force to overwrite the baseline")
+    _writable_directory(target.parent if str(target.parent) else Path("."))
+    with tempfile.TemporaryDirectory() as cache:
+        document = _run(arguments.suite, arguments.seed, arguments.workers, Path(cache))
+    write_atomic(target, json.dumps(document, indent=1))
+    print(f"wrote baseline {target}", file=sys.stderr)
+    return 0
+
+
+def _check(arguments) -> int:
+    _check_workers(arguments.workers)
+    baseline = _load_results(Path(arguments.baseline))
+    _check_suite(baseline["suite"])
+    with tempfile.TemporaryDirectory() as cache:
+        document = _run(baseline["suite"], baseline["seed"], arguments.workers, Path(cache))
+    result = compare(document, baseline)
+    print(result.markdown())
+    return 0 if result.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``scloop``; returns the exit code."""
+    try:
+        arguments = _parser().parse_args(argv)
+        return {"report": _report, "check": _check, "baseline": _baseline}[arguments.command](arguments)
+    except UsageError as error:
+        print(f"scloop: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scloop: interrupted; finished cells are saved and a rerun resumes from them", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

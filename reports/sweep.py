@@ -1,0 +1,165 @@
+"""Running a suite's cells: in parallel, with progress, resumable.
+
+Each finished cell is written atomically to ``CACHE/<key>.json`` as soon as
+it completes; a rerun with the same cache skips it. Results depend only on
+the cell specification and the suite seed (:func:`reports.suites.cell_seed`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bounds import kde_bound_for
+from simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
+
+from .suites import cell_key, cell_seed
+
+__all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "register_model", "run_cell", "run_suite", "write_atomic"]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _kde(spec: dict):
+    return KDE(PowerRule(spec["power_rule"])) if "power_rule" in spec else KDE(spec["bandwidth"])
+
+
+def _diffusion(spec: dict):
+    return RandomFeatureDiffusion(width=spec["width"], steps=spec["steps"], noise_draws=spec.get("noise_draws", 16))
+
+
+#: Model factories by name: ``factory(spec) -> model``; extend with :func:`register_model`.
+MODELS: dict[str, Callable[[dict], object]] = {"kde": _kde, "mle": lambda spec: GaussianMLE(), "diffusion": _diffusion}
+
+
+def register_model(name: str, factory: Callable[[dict], object]) -> None:
+    """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``.
+
+    Register at import time of a module that the worker processes also import.
+    """
+    MODELS[name] = factory
+
+
+def build_model(spec: dict):
+    """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
+    try:
+        factory = MODELS[spec["name"]]
+    except KeyError:
+        raise ValueError(f"model name must be one of {sorted(MODELS)}, got {spec['name']!r}") from None
+    return factory(spec)
+
+
+def build_scenario(spec: dict) -> Scenario:
+    """A :class:`simulators.Scenario` from its specification."""
+    kind = spec["kind"]
+    if kind == "fully_synthetic":
+        return Scenario.fully_synthetic(spec["size"])
+    if kind in ("mixed_fresh", "mixed_reused"):
+        return Scenario.mixed(spec["size"], spec["real_fraction"], reuse_real=kind == "mixed_reused")
+    if kind == "growing_synthetic":
+        return Scenario(real=spec["real"], synthetic=spec["synthetic"], initial=spec["real"])
+    if kind == "accumulate":
+        return Scenario.accumulating(spec["size"], spec["added"])
+    raise ValueError(f"scenario kind {kind!r} is unknown")
+
+
+def run_cell(spec: dict, suite_seed: int) -> dict:
+    """Run one cell: replicate TV trajectories and, for a fixed-bandwidth KDE, the Theorem K bound."""
+    key = cell_key(spec)
+    start = time.perf_counter()
+    truth, scenario = standard_truth(spec["truth"]), build_scenario(spec["scenario"])
+    result = run_loop(truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"])
+    bound = None
+    if spec["model"]["name"] == "kde" and "bandwidth" in spec["model"]:
+        bound = kde_bound_for(truth, spec["model"]["bandwidth"], scenario, spec["generations"]).tolist()
+    return {
+        "key": key,
+        "spec": spec,
+        "tv": result.tv.tolist(),
+        "real_fraction": result.real_fraction.tolist(),
+        "training_size": result.training_size.tolist(),
+        "bound": bound,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@dataclass
+class SweepStats:
+    computed: int
+    skipped: int
+    seconds: float
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    if not sys.stderr.isatty():
+        return
+    width = 30
+    filled = int(width * done / max(total, 1))
+    elapsed = time.perf_counter() - started
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cells, {elapsed:.0f}s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_suite(cells: list[dict], suite_seed: int, cache: Path, workers: int | None = None) -> tuple[list[dict], SweepStats]:
+    """Run every cell not already in ``cache``; return all cell results in suite order and counts."""
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    keys = [cell_key(spec) for spec in cells]
+    results: dict[str, dict] = {}
+    for key in keys:
+        path = cache / f"{key}.json"
+        if path.exists():
+            try:
+                results[key] = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                path.unlink()  # a damaged cache entry is recomputed
+    pending = [(key, spec) for key, spec in zip(keys, cells) if key not in results]
+    pending = list({key: spec for key, spec in pending}.items())  # identical cells run once
+    started = time.perf_counter()
+    skipped = len(set(keys)) - len(pending)
+    done = skipped
+    _progress(done, len(set(keys)), started)
+
+    def store(result: dict) -> None:
+        nonlocal done
+        write_atomic(cache / f"{result['key']}.json", json.dumps(result))
+        results[result["key"]] = result
+        done += 1
+        _progress(done, len(set(keys)), started)
+
+    if workers == 1 or len(pending) <= 1:
+        for _, spec in pending:
+            store(run_cell(spec, suite_seed))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_cell, spec, suite_seed) for _, spec in pending]
+            for future in as_completed(futures):
+                store(future.result())
+    stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started)
+    return [results[key] for key in keys], stats

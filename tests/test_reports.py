@@ -1,0 +1,154 @@
+"""Reports: sweep engine (parallel, order-free, resumable), rendering, baseline check, CLI errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import reports.sweep
+from reports import assemble, compare, get_suite, register_suite, render, run_suite
+from reports.cli import main
+from reports.suites import _diffusion_cells, _loop_cells, _phase_cells
+
+
+def tiny() -> list[dict]:
+    """A suite small enough for unit tests, with every kind of cell."""
+    return (
+        _loop_cells([{"name": "kde", "bandwidth": 0.3}], ["bimodal_1d"], [200], (0.5,), 3, 8)
+        + _diffusion_cells(16, 20, (200, 800), (300,), (), 2, 3)
+        + _phase_cells(200, (0, 2000), 3, 8)
+    )
+
+
+register_suite("tiny", tiny)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cells")
+    cells, stats = run_suite(get_suite("tiny"), 0, cache, workers=1)
+    return cells, stats, cache
+
+
+def _numbers(document: dict) -> list:
+    return [(cell["key"], cell["tv"], cell["bound"], cell["verdict"]) for cell in document["cells"]]
+
+
+def test_results_do_not_depend_on_worker_count(tiny_run, tmp_path):
+    cells, _, _ = tiny_run
+    parallel, _ = run_suite(get_suite("tiny"), 0, tmp_path, workers=2)
+    assert _numbers(assemble(cells, suite="tiny", seed=0)) == _numbers(assemble(parallel, suite="tiny", seed=0))
+
+
+def test_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
+    real_run_cell, calls = reports.sweep.run_cell, []
+
+    def interrupted(spec, seed):
+        calls.append(spec)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_run_cell(spec, seed)
+
+    monkeypatch.setattr(reports.sweep, "run_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    monkeypatch.setattr(reports.sweep, "run_cell", real_run_cell)
+    cells, stats = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
+    assert stats.skipped == 2 and stats.computed == len(get_suite("tiny")) - 2
+    _, again = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
+    assert again.computed == 0
+
+
+def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
+    cells, _, _ = tiny_run
+    document = assemble(cells, suite="tiny", seed=0)
+    path = render(document, tmp_path)
+    text = path.read_text()
+    refuted = sum(bool(cell["verdict"] and cell["verdict"]["refuted"]) for cell in document["cells"])
+    assert f"- {len(document['cells'])} cells, " in text and f"**{refuted} refuted**" in text
+    assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
+    for name in ("tightness_histogram.png", "phase.png", "tv_mixed_fresh.png", "tv_mixed_reused.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in text
+    assert document["calibration"]["C1"] >= 0 and document["phase"]["threshold"] > 0
+    checked = [cell for cell in document["cells"] if cell["verdict"]]
+    assert {cell["bound_name"] for cell in checked} == {"kde_theorem_k", "diffusion_theorem_d"}
+
+
+def test_check_passes_unchanged_and_fails_with_a_precise_diff_when_perturbed(tiny_run, monkeypatch):
+    cells, _, _ = tiny_run
+    baseline = assemble(cells, suite="tiny", seed=0)
+    assert compare(assemble(cells, suite="tiny", seed=0), baseline).passed
+    # perturb the simulator: every KDE fits with a 30% wider bandwidth than asked for
+    from simulators import kde
+
+    real_fit = kde.KDE.fit
+    monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.3))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        perturbed, _ = run_suite(get_suite("tiny"), 0, cache, workers=1)
+    result = compare(assemble(perturbed, suite="tiny", seed=0), baseline)
+    assert not result.passed
+    moved = [change for change in result.changes if change[1] == "mean TV moved"]
+    assert moved and all("kde" in label for label, _, _ in moved)
+    assert "| kde(h=0.3) bimodal_1d mixed_fresh" in result.markdown()
+    # bounds did not change: the perturbation is in the simulator, and the diff says only that
+    assert not [change for change in result.changes if change[1] == "bound changed"]
+
+
+def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
+    cells, _, _ = tiny_run
+    baseline = assemble(cells, suite="tiny", seed=0)
+    current = json.loads(json.dumps(baseline))
+    cell = next(c for c in current["cells"] if c["bound_name"] == "kde_theorem_k")
+    cell["bound"][1] *= 1 + 1e-6
+    cell["verdict"]["refuted"] = True
+    whats = {what for _, what, _ in compare(current, baseline).changes}
+    assert {"bound changed", "newly refuted"} <= whats
+
+
+def test_cli_report_from_results_and_check(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", "--suite", "tiny", "--out", str(out), "--workers", "1"]) == 0
+    assert (out / "tightness.md").exists() and (out / "results.json").exists()
+    rebuilt = tmp_path / "rebuilt"
+    assert main(["report", "--from", str(out / "results.json"), "--out", str(rebuilt)]) == 0
+    assert (rebuilt / "tightness.md").read_text() == (out / "tightness.md").read_text()
+    baseline = tmp_path / "baseline.json"
+    assert main(["baseline", "--suite", "tiny", "--out", str(baseline), "--workers", "1"]) == 0
+    assert main(["baseline", "--suite", "tiny", "--out", str(baseline)]) == 2  # never overwritten without --force
+    assert "--force" in capsys.readouterr().err
+    assert main(["check", "--baseline", str(baseline), "--workers", "1"]) == 0
+    assert "every cell matches" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["report", "--suite", "nope"], "unknown suite"),
+        (["report", "--out", "/proc/forbidden/out"], "cannot create output directory"),
+        (["report", "--workers", "0", "--out", "{tmp}/w"], "--workers"),
+        (["check", "--baseline", "{tmp}/missing.json"], "does not exist"),
+        (["check", "--baseline", "{tmp}/corrupt.json"], "not valid JSON"),
+        (["check", "--baseline", "{tmp}/wrong.json"], "not a scloop results file"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_cli_input_gets_one_line_and_exit_2(arguments, message, tmp_path, capsys):
+    (tmp_path / "corrupt.json").write_text("{not json")
+    (tmp_path / "wrong.json").write_text(json.dumps([1, 2, 3]))
+    assert main([argument.replace("{tmp}", str(tmp_path)) for argument in arguments]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_committed_quick_baseline_is_well_formed():
+    from pathlib import Path
+
+    baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
+    assert baseline["suite"] == "quick" and len(baseline["cells"]) == len(get_suite("quick"))
+    assert not any(cell["verdict"] and cell["verdict"]["refuted"] for cell in baseline["cells"])
+    assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
