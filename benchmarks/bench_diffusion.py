@@ -25,7 +25,6 @@ import time
 import numpy as np
 
 from simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
-from simulators.diffusion import _relu_features
 
 SIZE, WIDTH, DRAWS, REPEATS = 500, 128, 8, 3
 GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
@@ -33,14 +32,7 @@ GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
 
 def naive_fit(model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, target_loss: float) -> tuple[np.ndarray, int]:
     """Explicit gradient descent on the score-matching loss until it reaches ``target_loss``."""
-    points = np.repeat(data, model.noise_draws, axis=0)
-    times = np.exp(rng.uniform(np.log(model.t0), np.log(model.horizon), size=points.shape[0]))
-    noise = rng.standard_normal(points.shape)
-    sigma = np.sqrt(-np.expm1(-2 * times))
-    noisy = np.exp(-times)[:, None] * points + sigma[:, None] * noise
-    output, skip = model.output_scales(times)
-    phi = (sigma * output)[:, None] * _relu_features(noisy, times, *model.features(1))
-    targets = -noise - (sigma * skip)[:, None] * noisy
+    phi, targets = model.design(data, rng)
     rows, m = phi.shape
     lipschitz = 2 * np.linalg.norm(phi, 2) ** 2 / (rows * m**2)
     weights = np.zeros((1, m))

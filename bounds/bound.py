@@ -137,7 +137,9 @@ class Bound:
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(names)})")
-        arguments = [_check_value(symbol, values[symbol.name]) for symbol in self.symbols]
+        # subnormal inputs are flushed to 0: their effect is below double precision, and numpy's
+        # vectorised ufuncs flush them inconsistently across platforms (expm1(-5e-324) -> -0.0)
+        arguments = [_flush_subnormal(_check_value(symbol, values[symbol.name])) for symbol in self.symbols]
         with np.errstate(all="ignore"):
             result = np.asarray(self._function(*arguments), dtype=float)
             undefined = ~np.isfinite(result)
@@ -147,6 +149,25 @@ class Bound:
         if not np.all(np.isfinite(result)):
             raise ValueError(f"bound {self.name!r} is not finite at {values}")
         return float(result) if result.ndim == 0 else result
+
+    def evaluate_precise(self, digits: int = 50, **values: Any) -> sp.Float:
+        """Evaluate at scalar ``values`` with ``digits`` significant digits (SymPy/mpmath arithmetic)."""
+        names = self.symbol_names
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ValueError(f"{missing[0]} is missing: bound {self.name!r} needs {list(names)}")
+        lookup = {symbol.name: symbol for symbol in self.symbols}
+        unknown = sorted(set(values) - set(lookup))
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(names)})")
+        for name, value in values.items():
+            _check_value(lookup[name], value)
+        exact = {lookup[name]: sp.nsimplify(value, rational=True) for name, value in values.items()}
+        return sp.N(self.expr.subs(exact), digits)
+
+
+def _flush_subnormal(array: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(array) < np.finfo(float).tiny, 0.0, array)
 
 
 def _one_minus_power(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:

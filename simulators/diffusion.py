@@ -212,15 +212,10 @@ class RandomFeatureDiffusion:
         r""":math:`(c_{\text{out}}(t), c_{\text{skip}}(t))` of the parameterization."""
         return _PARAMETERIZATIONS[self.parameterization](np.asarray(times, dtype=float))
 
-    def training_problem(self, data: np.ndarray, rng: np.random.Generator) -> TrainingProblem:
-        """Draw the (t, z) pairs and accumulate G, C and |Z|^2/M in chunks."""
-        data = check_data("data", data)
+    def _design_chunks(self, data: np.ndarray, rng: np.random.Generator):
+        """Yield (Phi rows, Y rows) of the least-squares problem, a chunk of training points at a time."""
         n, dim = data.shape
         weights, time_weights = self.features(dim)
-        rows = n * self.noise_draws
-        gram = np.zeros((self.width, self.width))
-        cross = np.zeros((self.width, dim))
-        target = 0.0
         points_per_chunk = max(1, _CHUNK_ROWS // self.noise_draws)
         log_t0, log_horizon = np.log(self.t0), np.log(self.horizon)
         for start in range(0, n, points_per_chunk):
@@ -231,7 +226,26 @@ class RandomFeatureDiffusion:
             noisy = alpha[:, None] * chunk + sigma[:, None] * noise
             output, skip = self.output_scales(times)
             phi = (sigma * output)[:, None] * _relu_features(noisy, times, weights, time_weights)
-            targets = -noise - (sigma * skip)[:, None] * noisy
+            yield phi, -noise - (sigma * skip)[:, None] * noisy
+
+    def design(self, data, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        r"""The explicit least-squares problem :math:`\min_A \|\Phi A^T/m - Y\|^2/M`: (Phi (M, m), Y (M, d)).
+
+        Holds all M = N * noise_draws rows in memory: for tests and benchmarks;
+        training uses :meth:`training_problem`, which consumes the same rows in chunks.
+        """
+        data = check_data("data", data)
+        chunks = list(self._design_chunks(data, rng))
+        return np.concatenate([phi for phi, _ in chunks]), np.concatenate([targets for _, targets in chunks])
+
+    def training_problem(self, data: np.ndarray, rng: np.random.Generator) -> TrainingProblem:
+        """Draw the (t, z) pairs and accumulate G, C and |Y|^2/M in chunks (memory O(m^2))."""
+        data = check_data("data", data)
+        rows = data.shape[0] * self.noise_draws
+        gram = np.zeros((self.width, self.width))
+        cross = np.zeros((self.width, data.shape[1]))
+        target = 0.0
+        for phi, targets in self._design_chunks(data, rng):
             gram += phi.T @ phi
             cross += phi.T @ targets
             target += float(np.sum(targets**2))

@@ -243,3 +243,14 @@ def test_users_can_register_their_own_bound():
         register(Bound("test_user_bound", s.error, "other", Source("me", "Lemma 2", "rigorous")))
     with pytest.raises(ValueError, match="status"):
         Source("me", "Lemma 3", "heuristic")
+
+
+def test_precise_evaluation_agrees_with_numpy_and_beats_float_cancellation():
+    bound = recursion_bound()
+    assert float(bound.evaluate_precise(error=0.1, real_fraction=0.3, generation=7)) == pytest.approx(
+        bound.evaluate(error=0.1, real_fraction=0.3, generation=7), rel=1e-14
+    )
+    tiny = bound.evaluate_precise(40, error=1, real_fraction=1e-30, generation=3)
+    assert abs(tiny - 4) < 1e-25  # (1 - (1 - 1e-30)^4) / 1e-30 -> 4 exactly in 40 digits
+    with pytest.raises(ValueError, match="real_fraction"):
+        bound.evaluate_precise(error=1, real_fraction=2, generation=3)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from simulators import EarlyStopping, RandomFeatureDiffusion, Scenario, run_loop, standard_truth, tv_quadrature
+from simulators.diffusion import _RANK_TOLERANCE
 
 TRUTH = standard_truth("bimodal_1d")
 
@@ -46,15 +47,15 @@ def test_loss_decreases_monotonically_in_stopping_time():
 
 
 def test_infinite_time_is_minimum_norm_least_squares():
-    problem = small_problem(width=64, size=30)  # 120 rows: rank-deficient directions exist only through G
+    """tau = infinity equals numpy.linalg.lstsq on the explicit design matrix (its minimum-norm solution)."""
+    model = RandomFeatureDiffusion(width=64, noise_draws=2)
+    data = TRUTH.sample(20, np.random.default_rng(0))  # 40 rows < 64 features: rank-deficient on purpose
+    phi, targets = model.design(data, np.random.default_rng(1))
+    problem = model.training_problem(data, np.random.default_rng(1))  # the same draws
     closed = problem.flow(None)
-    # the explicit least-squares problem with the same normal equations: sqrt(G) A^T / m = sqrt(G)^+ C
-    eigenvalues, vectors = np.linalg.eigh(problem.gram)
-    keep = eigenvalues > 1e-10 * eigenvalues.max()
-    root = (vectors[:, keep] * np.sqrt(eigenvalues[keep])) @ vectors[:, keep].T
-    target = (vectors[:, keep] / np.sqrt(eigenvalues[keep])) @ (vectors[:, keep].T @ problem.cross)
-    solution, *_ = np.linalg.lstsq(root, target, rcond=1e-10)
-    np.testing.assert_allclose(closed, problem.width * solution.T, rtol=1e-6, atol=1e-9 * np.abs(closed).max())
+    # the flow treats eigenvalues of G below 1e-10 of the largest as zero: singular values of Phi below 1e-5
+    solution, *_ = np.linalg.lstsq(phi / model.width, targets, rcond=np.sqrt(_RANK_TOLERANCE))
+    np.testing.assert_allclose(closed, solution.T, rtol=1e-6, atol=1e-8 * np.abs(closed).max())
 
 
 def test_sampler_density_integrates_to_one_and_matches_a_million_samples():

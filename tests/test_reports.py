@@ -152,3 +152,16 @@ def test_committed_quick_baseline_is_well_formed():
     assert baseline["suite"] == "quick" and len(baseline["cells"]) == len(get_suite("quick"))
     assert not any(cell["verdict"] and cell["verdict"]["refuted"] for cell in baseline["cells"])
     assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
+
+
+@pytest.mark.parametrize("name", ["quick", "standard", "full"])
+def test_every_suite_cell_builds(name):
+    """Every cell of every suite names a valid model, truth and scenario (the full suite is too long to run here)."""
+    from reports.sweep import build_model, build_scenario
+    from simulators import standard_truth
+
+    cells = get_suite(name)
+    assert len({json.dumps(cell, sort_keys=True) for cell in cells}) == len(cells)
+    for cell in cells:
+        build_model(cell["model"]), build_scenario(cell["scenario"]), standard_truth(cell["truth"])
+        assert cell["kind"] in ("loop", "calibration", "phase") and cell["replicates"] >= 2
