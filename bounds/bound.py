@@ -120,6 +120,17 @@ class Bound:
     def _plain_function(self):
         return sp.lambdify(self.symbols, self.expr, modules=["scipy", "numpy"])
 
+    def _checked(self, values: dict[str, Any]) -> dict[sp.Symbol, np.ndarray]:
+        """Every symbol's value, checked against its assumptions and domain; missing or unknown names raise."""
+        names = self.symbol_names
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ValueError(f"{missing[0]} is missing: bound {self.name!r} needs {list(names)}")
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(names)})")
+        return {symbol: _check_value(symbol, values[symbol.name]) for symbol in self.symbols}
+
     def evaluate(self, **values: Any) -> float | np.ndarray:
         """Evaluate at ``values`` (scalars or broadcastable numpy arrays).
 
@@ -130,16 +141,10 @@ class Bound:
             (negative size, real fraction outside [0, 1], ...), or if the
             result is not finite.
         """
-        names = self.symbol_names
-        missing = [name for name in names if name not in values]
-        if missing:
-            raise ValueError(f"{missing[0]} is missing: bound {self.name!r} needs {list(names)}")
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(names)})")
+        checked = self._checked(values)
         # subnormal inputs are flushed to 0: their effect is below double precision, and numpy's
         # vectorised ufuncs flush them inconsistently across platforms (expm1(-5e-324) -> -0.0)
-        arguments = [_flush_subnormal(_check_value(symbol, values[symbol.name])) for symbol in self.symbols]
+        arguments = [_flush_subnormal(checked[symbol]) for symbol in self.symbols]
         with np.errstate(all="ignore"):
             result = np.asarray(self._function(*arguments), dtype=float)
             undefined = ~np.isfinite(result)
@@ -152,17 +157,8 @@ class Bound:
 
     def evaluate_precise(self, digits: int = 50, **values: Any) -> sp.Float:
         """Evaluate at scalar ``values`` with ``digits`` significant digits (SymPy/mpmath arithmetic)."""
-        names = self.symbol_names
-        missing = [name for name in names if name not in values]
-        if missing:
-            raise ValueError(f"{missing[0]} is missing: bound {self.name!r} needs {list(names)}")
-        lookup = {symbol.name: symbol for symbol in self.symbols}
-        unknown = sorted(set(values) - set(lookup))
-        if unknown:
-            raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(names)})")
-        for name, value in values.items():
-            _check_value(lookup[name], value)
-        exact = {lookup[name]: sp.nsimplify(value, rational=True) for name, value in values.items()}
+        checked = self._checked(values)
+        exact = {symbol: sp.nsimplify(float(value), rational=True) for symbol, value in checked.items()}
         return sp.N(self.expr.subs(exact), digits)
 
 
