@@ -1,6 +1,10 @@
-"""Testing tools for the self-consuming-loop harness: Hypothesis strategies and bound verdicts."""
+"""Testing tools for the self-consuming-loop harness: bound verdicts and Hypothesis strategies.
 
-from . import strategies
+``scloop_testing.strategies`` needs Hypothesis (the ``[test]`` extra) and is
+imported on demand (``from scloop_testing import strategies``), so the report
+CLI works with the plain install.
+"""
+
 from .verdict import Verdict, betting_p_value, check_bound
 
-__all__ = ["Verdict", "betting_p_value", "check_bound", "strategies"]
+__all__ = ["Verdict", "betting_p_value", "check_bound"]
