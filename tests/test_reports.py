@@ -165,3 +165,13 @@ def test_every_suite_cell_builds(name):
     for cell in cells:
         build_model(cell["model"]), build_scenario(cell["scenario"]), standard_truth(cell["truth"])
         assert cell["kind"] in ("loop", "calibration", "phase") and cell["replicates"] >= 2
+
+
+def test_report_cli_does_not_need_the_test_extra():
+    """`pip install -e .` (no Hypothesis, no pytest) must be enough for `scloop report`."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; import reports.cli, reports.assemble"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
