@@ -68,7 +68,7 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     refuted = sum(bool(cell["verdict"] and cell["verdict"]["refuted"]) for cell in document["cells"])
     assert f"- {len(document['cells'])} cells, " in text and f"**{refuted} refuted**" in text
     assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
-    for name in ("tightness_histogram.png", "phase.png", "tv_mixed_fresh.png", "tv_mixed_reused.png"):
+    for name in ("tightness_histogram.png", "phase.png", "tv_mixed_fresh_kde_bimodal_1d.png", "tv_mixed_reused_kde_bimodal_1d.png", "tv_fully_synthetic_diffusion_bimodal_1d.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
     assert document["calibration"]["C1"] >= 0 and document["phase"]["threshold"] > 0
