@@ -17,14 +17,14 @@ median ratio over REPEATS runs. A second part times one full generation
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 from simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
+
+from ._child import peak_rss_gib, run_child
 
 SIZE, WIDTH, DRAWS, REPEATS = 500, 128, 8, 3
 GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
@@ -75,13 +75,11 @@ def generation_child() -> None:
     fit_seconds = time.perf_counter() - start
     distance = tv_quadrature(truth, fitted)
     total = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(json.dumps({"fit_seconds": fit_seconds, "fit_density_tv_seconds": total, "peak_gib": peak, "tv": distance}))
+    print(json.dumps({"fit_seconds": fit_seconds, "fit_density_tv_seconds": total, "peak_gib": peak_rss_gib(), "tv": distance}))
 
 
 def generation() -> dict:
-    output = subprocess.run([sys.executable, "-m", "benchmarks.bench_diffusion", "--generation-child"], capture_output=True, text=True, check=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return run_child("benchmarks.bench_diffusion", "--generation-child")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ per-repeat time ratios.
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 import time
 
@@ -23,6 +21,8 @@ import numpy as np
 from scipy import stats
 
 from simulators import KDE, Scenario, run_loop, standard_truth
+
+from ._child import peak_rss_gib, run_child
 
 SIZE, BANDWIDTH, GENERATIONS, REPEATS = 10_000, 0.1, 20, 5
 NAIVE_GRID = np.linspace(-6.0, 6.0, 4096)
@@ -82,18 +82,12 @@ def memory_child() -> None:
     start = time.perf_counter()
     result = run_loop(standard_truth("bimodal_1d"), KDE(BANDWIDTH), Scenario.mixed(1_000_000, 0.5), 3, seed=0)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    print(json.dumps({"peak_gib": peak, "seconds": elapsed, "tv": result.tv[0].tolist()}))
-
-
-def memory() -> dict:
-    output = subprocess.run([sys.executable, "-m", "benchmarks.bench_kde_loop", "--memory-child"], capture_output=True, text=True, check=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    print(json.dumps({"peak_gib": peak_rss_gib(), "seconds": elapsed, "tv": result.tv[0].tolist()}))
 
 
 if __name__ == "__main__":
     if "--memory-child" in sys.argv:
         memory_child()
     else:
-        figures = {"speed": speed(), "memory_n1e6_3_generations": memory()}
+        figures = {"speed": speed(), "memory_n1e6_3_generations": run_child("benchmarks.bench_kde_loop", "--memory-child")}
         print(json.dumps(figures, indent=2))

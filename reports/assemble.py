@@ -15,6 +15,8 @@ import numpy as np
 from bounds import calibrate, phase_threshold, registered_bounds
 from scloop_testing import check_bound
 
+from .sweep import build_scenario
+
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
 
 #: Level of every bound check in the report (Bonferroni over generations inside each cell).
@@ -85,11 +87,11 @@ def _calibration(cells: list[dict]) -> dict | None:
 
 def _diffusion_bound(spec: dict, calibration: dict) -> list[float]:
     bound = registered_bounds()["diffusion_theorem_d"].subs(C1=calibration["C1"], C2=calibration["C2"])
-    scenario = spec["scenario"]
-    size = scenario["size"]
-    real_fraction = round(scenario.get("real_fraction", 0.0) * size) / size
+    scenario = build_scenario(spec["scenario"])
     generations = np.arange(spec["generations"] + 1)
-    values = bound.evaluate(size=size, initial_size=size, width=spec["model"]["width"], real_fraction=real_fraction, generation=generations)
+    values = bound.evaluate(
+        size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=generations
+    )
     return np.atleast_1d(values).tolist()
 
 
