@@ -44,7 +44,7 @@ from simulators import GaussianMixture, Scenario, bandwidth_schedule, expected_d
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
-from .recursion import propagate, propagate_accumulate, propagated
+from .recursion import propagate_scenario, propagated
 
 __all__ = [
     "KDEBoundTerms",
@@ -176,19 +176,14 @@ def kde_bound_terms(truth: GaussianMixture, bandwidth, scenario: Scenario, gener
     if sampling not in ("exact", "moment"):
         raise ValueError(f"sampling must be 'exact' or 'moment', got {sampling!r}")
     bandwidths = bandwidth_schedule(bandwidth, scenario, generations)
-    new_points = np.full(generations + 1, scenario.size, dtype=float)
-    new_points[0] = scenario.initial
+    new_points = scenario.new_points(generations).astype(float)
     bias_terms, sqrt_integrals = np.empty(generations + 1), np.empty(generations + 1)
     for k, (training, _) in enumerate(expected_densities(truth, bandwidths, scenario, generations)):
         same_bandwidth = k > 0 and bandwidths[k] == bandwidths[k - 1]
         bias_terms[k] = bias_terms[k - 1] if same_bandwidth else _bias(truth, bandwidths[k], bias)
         sqrt_integrals[k] = _sqrt_integral(training, bandwidths[k], sampling)
     sampling_terms = 0.5 / np.sqrt(new_points) * (4 * np.pi * bandwidths**2) ** (-truth.dim / 4) * sqrt_integrals
-    errors = bias_terms + sampling_terms
-    if scenario.accumulate:
-        total = propagate_accumulate(errors, scenario.new_data_weights(generations), scenario.real_fraction)
-    else:
-        total = propagate(errors, scenario.real_fractions(generations))
+    total = propagate_scenario(bias_terms + sampling_terms, scenario)
     return KDEBoundTerms(bias_terms, sampling_terms, sqrt_integrals, total)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "geometric_sum",
     "propagate",
     "propagate_accumulate",
+    "propagate_scenario",
     "propagated",
     "recursion_bound",
     "unrolled_sum",
@@ -96,6 +97,14 @@ def propagate_accumulate(errors: np.ndarray, new_data_weights: np.ndarray, real_
         weight = new_data_weights[i]
         out[..., i] = (1 - weight * real_fraction) * out[..., i - 1] + weight * errors[..., i]
     return out
+
+
+def propagate_scenario(errors: np.ndarray, scenario) -> np.ndarray:
+    """Lemma R for ``scenario``: :func:`propagate_accumulate` when accumulating, else :func:`propagate`."""
+    generations = np.shape(errors)[-1] - 1
+    if scenario.accumulate:
+        return propagate_accumulate(errors, scenario.new_data_weights(generations), scenario.real_fraction)
+    return propagate(errors, scenario.real_fractions(generations))
 
 
 def recursion_bound() -> Bound:

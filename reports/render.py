@@ -27,9 +27,7 @@ def _save_figure(figure, path: Path) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    temporary = path.with_suffix(".png.tmp")
-    temporary.write_bytes(buffer.getvalue())
-    temporary.replace(path)
+    write_atomic(path, buffer.getvalue())
 
 
 def _scenario_group(cell: dict) -> str:

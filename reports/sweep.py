@@ -27,13 +27,13 @@ from .suites import cell_key, cell_seed
 __all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "register_model", "run_cell", "run_suite", "write_atomic"]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb" if isinstance(content, bytes) else "w") as stream:
+            stream.write(content)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -131,34 +131,34 @@ def run_suite(cells: list[dict], suite_seed: int, cache: Path, workers: int | No
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     keys = [cell_key(spec) for spec in cells]
+    unique = dict(zip(keys, cells))  # identical cells run once
     results: dict[str, dict] = {}
-    for key in keys:
+    for key in unique:
         path = cache / f"{key}.json"
         if path.exists():
             try:
                 results[key] = json.loads(path.read_text())
             except json.JSONDecodeError:
                 path.unlink()  # a damaged cache entry is recomputed
-    pending = [(key, spec) for key, spec in zip(keys, cells) if key not in results]
-    pending = list({key: spec for key, spec in pending}.items())  # identical cells run once
+    pending = [spec for key, spec in unique.items() if key not in results]
     started = time.perf_counter()
-    skipped = len(set(keys)) - len(pending)
+    skipped = len(unique) - len(pending)
     done = skipped
-    _progress(done, len(set(keys)), started)
+    _progress(done, len(unique), started)
 
     def store(result: dict) -> None:
         nonlocal done
         write_atomic(cache / f"{result['key']}.json", json.dumps(result))
         results[result["key"]] = result
         done += 1
-        _progress(done, len(set(keys)), started)
+        _progress(done, len(unique), started)
 
     if workers == 1 or len(pending) <= 1:
-        for _, spec in pending:
+        for spec in pending:
             store(run_cell(spec, suite_seed))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_cell, spec, suite_seed) for _, spec in pending]
+            futures = [pool.submit(run_cell, spec, suite_seed) for spec in pending]
             for future in as_completed(futures):
                 store(future.result())
     stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started)

@@ -222,7 +222,7 @@ class RandomFeatureDiffusion:
             chunk = np.repeat(data[start : start + points_per_chunk], self.noise_draws, axis=0)
             times = np.exp(rng.uniform(log_t0, log_horizon, size=chunk.shape[0]))
             noise = rng.standard_normal(chunk.shape)
-            alpha, sigma = np.exp(-times), np.sqrt(-np.expm1(-2 * times))
+            alpha, sigma = np.exp(-times), _sigma(times)
             noisy = alpha[:, None] * chunk + sigma[:, None] * noise
             output, skip = self.output_scales(times)
             phi = (sigma * output)[:, None] * _relu_features(noisy, times, weights, time_weights)
@@ -264,6 +264,7 @@ class RandomFeatureDiffusion:
 
 
 def _sigma(times: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma_t = \sqrt{1 - e^{-2t}}`."""
     return np.sqrt(-np.expm1(-2 * times))
 
 
@@ -275,7 +276,7 @@ _PARAMETERIZATIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarra
 
 def _embedding(times: np.ndarray) -> np.ndarray:
     r"""Time embedding :math:`e(t) = (1, \alpha_t, \sigma_t)`."""
-    return np.stack([np.ones_like(times), np.exp(-times), np.sqrt(-np.expm1(-2 * times))], axis=-1)
+    return np.stack([np.ones_like(times), np.exp(-times), _sigma(times)], axis=-1)
 
 
 def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:

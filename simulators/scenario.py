@@ -130,6 +130,16 @@ class Scenario:
         out[0] = self.initial
         return out
 
+    def new_points(self, generations: int) -> np.ndarray:
+        """Points newly drawn for generation i (N_0 = initial, then r + s), for i = 0..generations.
+
+        Equal to :meth:`training_sizes` except when accumulating, where generation i
+        is fit on every earlier point too.
+        """
+        out = np.full(generations + 1, self.size)
+        out[0] = self.initial
+        return out
+
     def new_data_weights(self, generations: int) -> np.ndarray:
         r"""Accumulate scenario: :math:`a_i = (r+s)/N_i`, the weight of generation i's new points (a_0 = 1).
 

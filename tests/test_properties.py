@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from bounds import calibrate, kde_bound_terms, phase_threshold
 from bounds.diffusion import diffusion_tv_bound
-from bounds.recursion import propagate, propagate_accumulate
+from bounds.recursion import propagate_scenario
 from scloop_testing import check_bound
 from scloop_testing import strategies as sst
 from scloop_testing.record import record
@@ -56,18 +56,8 @@ def budget(examples: int):
 # --------------------------------------------------------------------------- Theorem K
 def kde_wrong_bounds(terms, scenario: Scenario, generations: int) -> dict[str, np.ndarray]:
     """The three deliberately false variants of Theorem K for the same setting."""
-    sizes = scenario.training_sizes(generations).astype(float)
-    if scenario.accumulate:
-        new = np.full(generations + 1, float(scenario.size))
-        new[0] = scenario.initial
-        sizes = new
-    fast_rate = terms.bias + terms.sampling / np.sqrt(sizes)  # N^(-1/2) -> N^(-1)
-    if scenario.accumulate:
-        weights = scenario.new_data_weights(generations)
-        rate = propagate_accumulate(fast_rate, weights, scenario.real_fraction)
-    else:
-        rate = propagate(fast_rate, scenario.real_fractions(generations))
-    return {"third": terms.total / 3, "rate": rate, "dropped": terms.bias + terms.sampling}
+    fast_rate = terms.bias + terms.sampling / np.sqrt(scenario.new_points(generations))  # N^(-1/2) -> N^(-1)
+    return {"third": terms.total / 3, "rate": propagate_scenario(fast_rate, scenario), "dropped": terms.bias + terms.sampling}
 
 
 def kde_case(truth, bandwidth, scenario, generations, seed, replicates=REPLICATES):
@@ -199,7 +189,7 @@ def diffusion_case(bound, scenario, generations, seed, replicates=20):
     fast = np.sqrt((c1 * sizes ** (-0.8) + c2 * DIFFUSION.width ** (-0.8)) / 2)  # eps ∝ N^-2/5 instead of N^-1/5
     wrong = {
         "third": correct / 3,
-        "rate": propagate(fast, scenario.real_fractions(generations)),
+        "rate": propagate_scenario(fast, scenario),
         "dropped": one_step,
     }
     verdict = check_bound(result.tv, correct, alpha=ALPHA)
