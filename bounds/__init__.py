@@ -3,4 +3,5 @@ from .bound import PAPER, Bound, Source, get_bound, register, registered_bounds
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .diffusion import calibrate, diffusion_tv_bound, learner_error
+from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
 from .phase import phase_bound, phase_threshold, threshold_ratio

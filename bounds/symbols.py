@@ -29,6 +29,7 @@ __all__ = [
     "moment_order",
     "real",
     "real_fraction",
+    "root_mean_square_integral",
     "second_moment",
     "size",
     "sqrt_integral",
@@ -59,6 +60,7 @@ constant = sp.Symbol("constant", positive=True)  # C in eps(N) = C N^-alpha
 alpha = sp.Symbol("alpha", positive=True)
 real = sp.Symbol("real", positive=True)  # n, real points per generation (phase transition)
 synthetic = sp.Symbol("synthetic", nonnegative=True)  # m, synthetic points per generation
+root_mean_square_integral = sp.Symbol("root_mean_square_integral", nonnegative=True)  # int sqrt((mu_i - p0)^2 + V_i)
 
 #: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
 DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
@@ -90,4 +92,5 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     alpha: r"\alpha",
     real: "n",
     synthetic: "m",
+    root_mean_square_integral: r"\int\sqrt{(\mu_i - p_0)^2 + V_i}\,dx",
 }

@@ -5,6 +5,6 @@ imported on demand (``from scloop_testing import strategies``), so the report
 CLI works with the plain install.
 """
 
-from .verdict import Verdict, betting_p_value, check_bound
+from .verdict import POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, mixture_e_values
 
-__all__ = ["Verdict", "betting_p_value", "check_bound"]
+__all__ = ["POWER", "UNDERPOWERED", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "mixture_e_values"]

@@ -6,7 +6,7 @@ Public API (see DESIGN.md)::
 """
 
 from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion
-from .expected import bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
+from .expected import SmoothedTruth, bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
 from .loop import LoopResult, run_loop
@@ -30,6 +30,7 @@ __all__ = [
     "RandomFeatureDiffusion",
     "STANDARD_TRUTHS",
     "Scenario",
+    "SmoothedTruth",
     "bandwidth_schedule",
     "expected_densities",
     "expected_kde_density",

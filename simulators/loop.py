@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_nonnegative_size, check_size
+from ._validation import check_data, check_nonnegative_size, check_size
 from .metrics import common_grid, tv
 from .scenario import Scenario
 
@@ -44,6 +44,8 @@ class LoopResult:
         Number of points generation i was fit on.
     models : list
         Fitted models of every generation of the last replicate.
+    probes : ndarray (replicates, generations + 1, n) or None
+        Each replicate's fitted density at the probe points, if asked for.
     """
 
     tv: np.ndarray
@@ -54,6 +56,7 @@ class LoopResult:
     seed: int
     one_step: np.ndarray | None = None
     models: list = field(default_factory=list)
+    probes: np.ndarray | None = None
 
     @property
     def replicates(self) -> int:
@@ -75,13 +78,16 @@ def _one_step_error(truth, previous, current, real_fraction: float) -> float:
     return 0.5 * grid.integrate_abs(grid.evaluate(current) - mixture)
 
 
-def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool):
+def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes):
     loop_stream, metric_stream = seed_sequence.spawn(2)
     rng, metric_rng = np.random.default_rng(loop_stream), np.random.default_rng(metric_stream)
     pool = truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None
     data = pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng)
     fitted = model.fit(data, rng)
     models = [fitted]
+    probed = np.zeros((generations + 1, 0 if probes is None else probes.shape[0]))
+    if probes is not None:
+        probed[0] = fitted.pdf(probes)
     distances = np.zeros((2, generations + 1))
     steps = np.zeros(generations + 1)
     distances[:, 0] = tv(truth, fitted, rng=metric_rng)
@@ -99,7 +105,9 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         distances[:, generation] = tv(truth, fitted, rng=metric_rng)
         if one_step:
             steps[generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction)
-    return distances, steps, models
+        if probes is not None:
+            probed[generation] = fitted.pdf(probes)
+    return distances, steps, models, probed
 
 
 def run_loop(
@@ -111,6 +119,7 @@ def run_loop(
     replicates: int = 1,
     *,
     one_step: bool = False,
+    probes=None,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -130,6 +139,9 @@ def run_loop(
     replicates : int
     one_step : bool
         Also measure Lemma R's :math:`\varepsilon_i` (d <= 2 only).
+    probes : array_like (n, d), optional
+        Points at which to record every replicate's fitted density (``LoopResult.probes``),
+        e.g. to compare the replicate mean and variance with their exact values.
 
     Returns
     -------
@@ -140,16 +152,21 @@ def run_loop(
     generations = check_nonnegative_size("generations", generations)
     replicates = check_size("replicates", replicates)
     seed = check_nonnegative_size("seed", seed)
+    if probes is not None:
+        probes = check_data("probes", probes, truth.dim)
     if one_step and truth.dim > 2:
         raise ValueError("one_step: the one-step error needs quadrature, available in dimension <= 2")
     distances = np.zeros((replicates, generations + 1))
     stderr = np.zeros_like(distances)
     steps = np.zeros_like(distances)
+    probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     models: list = []
     for replicate, stream in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
-        measured, step_errors, models = _run_replicate(truth, model, scenario, generations, stream, one_step)
+        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes)
         distances[replicate], stderr[replicate] = measured
         steps[replicate] = step_errors
+        if probed is not None:
+            probed[replicate] = values
     return LoopResult(
         tv=distances,
         tv_stderr=stderr,
@@ -159,4 +176,5 @@ def run_loop(
         seed=seed,
         one_step=steps if one_step else None,
         models=models,
+        probes=probed,
     )

@@ -81,6 +81,7 @@ class GaussianMixture:
         self.means = means
         self.covariances = covariances
         self._cholesky = cholesky
+        self._whitening = np.linalg.inv(cholesky).transpose(0, 2, 1)  # x @ L^-T whitens
         self._log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
 
     # ------------------------------------------------------------------ basics
@@ -119,9 +120,8 @@ class GaussianMixture:
         x = check_data("x", x, self.dim)
         logs = np.empty((self.components, x.shape[0]))
         for k in range(self.components):
-            centred = x - self.means[k]
-            whitened = np.linalg.solve(self._cholesky[k], centred.T)
-            logs[k] = -0.5 * (np.sum(whitened**2, axis=0) + self._log_det[k] + self.dim * np.log(2 * np.pi))
+            whitened = (x - self.means[k]) @ self._whitening[k]
+            logs[k] = -0.5 * (np.sum(whitened**2, axis=1) + self._log_det[k] + self.dim * np.log(2 * np.pi))
         with np.errstate(divide="ignore"):
             log_weights = np.log(self.weights)[:, None]
         return special.logsumexp(logs + log_weights, axis=0)
