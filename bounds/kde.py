@@ -51,6 +51,7 @@ __all__ = [
     "kde_accumulate_bound",
     "kde_bound_for",
     "kde_bound_terms",
+    "kde_step_bound",
     "kde_tv_bound",
     "moment_constant",
     "sampling_error",
@@ -132,6 +133,21 @@ def kde_accumulate_bound() -> Bound:
     )
 
 
+def kde_step_bound() -> Bound:
+    r"""Theorem K's one-generation term, :math:`B + \tfrac12 N_k^{-1/2}(4\pi h^2)^{-d/4} J_k`, with J_k per generation.
+
+    This is the Bound that :func:`kde_bound_for` evaluates (vectorised over the
+    generations' sizes, bandwidths and :math:`J_k`) before Lemma R propagates it:
+    :math:`E\,\mathrm{TV}_i \le \sum_k \prod_{j=k+1}^{i}(1-\lambda_j)\,(B + E S_k)`.
+    """
+    return Bound(
+        "kde_theorem_k_step",
+        s.bias + sampling_error(s.size),
+        statement="One generation of Theorem K: B + E S_k <= B + N_k^(-1/2) (4 pi h^2)^(-d/4) J_k / 2, propagated by Lemma R",
+        source=Source(PAPER, _THEOREM, "rigorous", "The per-generation form that every Theorem K check evaluates; J_k = int sqrt(G_{h^2/2} * E q_k) per generation."),
+    )
+
+
 @dataclass(frozen=True)
 class KDEBoundTerms:
     """Per-generation terms of Theorem K for one truth and scenario (arrays of length G + 1)."""
@@ -183,7 +199,8 @@ def kde_bound_terms(truth: GaussianMixture, bandwidth, scenario: Scenario, gener
         bias_terms[k] = bias_terms[k - 1] if same_bandwidth else _bias(truth, bandwidths[k], bias)
         sqrt_integrals[k] = _sqrt_integral(training, bandwidths[k], sampling)
     sampling_terms = 0.5 / np.sqrt(new_points) * (4 * np.pi * bandwidths**2) ** (-truth.dim / 4) * sqrt_integrals
-    total = propagate_scenario(bias_terms + sampling_terms, scenario)
+    steps = _STEP.evaluate(bias=bias_terms, sqrt_integral=sqrt_integrals, size=new_points, bandwidth=bandwidths, dim=truth.dim)
+    total = propagate_scenario(steps, scenario)
     return KDEBoundTerms(bias_terms, sampling_terms, sqrt_integrals, total)
 
 
@@ -192,6 +209,7 @@ def kde_bound_for(truth: GaussianMixture, bandwidth, scenario: Scenario, generat
     return kde_bound_terms(truth, bandwidth, scenario, generations, **forms).total
 
 
+_STEP = register(kde_step_bound())
 register(kde_tv_bound())
 register(kde_tv_bound("heat", "moment"))
 register(kde_tv_bound("heat", "moment_1d"))

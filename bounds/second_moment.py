@@ -213,7 +213,7 @@ class KDEMoments:
         history = [terms]
         for i in range(1, generations + 1):
             h2, w, size = variances[i], weights[i], new_points[i]
-            keep, cross, smooth = (1 - w) ** 2, (1 - w) * w * synthetic / size, w * w * (synthetic**2 - synthetic) / size**2
+            keep, cross, smooth = (1 - w) ** 2, (1 - w) * w * synthetic / size, w * w * self.resampling_factor(synthetic, size)
             new: dict[_Key, list] = {}
             for (source, _, _), (coefficient, first, second) in terms.items():
                 _add(new, source, first, second, keep * coefficient)
@@ -225,6 +225,15 @@ class KDEMoments:
             terms = new
             history.append(terms)
         return history
+
+    @staticmethod
+    def resampling_factor(synthetic: float, size: float) -> float:
+        r""":math:`a = (s^2 - s)/N^2 = (1-\lambda)^2(1 - 1/s)`: how much of the previous covariance survives resampling.
+
+        The :math:`-s/N^2` part is the previous fit's own fluctuation, which the
+        synthetic points' conditional variance already contains.
+        """
+        return (synthetic**2 - synthetic) / size**2
 
     @property
     def largest_smoothing(self) -> float:
@@ -340,6 +349,7 @@ def kde_second_moment_terms(
     spacing_scale: float = 1.0,
     samples: int = 200_000,
     rng: np.random.Generator | None = None,
+    variance_scale: float = 1.0,
 ) -> SecondMomentTerms:
     r"""The second-moment sandwich for this truth, bandwidth and scenario.
 
@@ -352,6 +362,8 @@ def kde_second_moment_terms(
     :math:`\int\sqrt{A} = E_g[\sqrt{A}/g]`; the upper bound adds, and the lower bound
     subtracts, ``MONTE_CARLO_MARGIN`` = 3 standard errors, so each holds with
     probability at least :math:`\Phi(3) = 0.99865` over the draw.
+
+    ``variance_scale`` multiplies :math:`V_i` (1 for the bound; negative controls use 1/2).
     """
     moments = KDEMoments(truth, bandwidth, scenario, generations)
     bound = _REGISTERED
@@ -359,6 +371,7 @@ def kde_second_moment_terms(
         grid = _quadrature_grid(truth, moments.largest_smoothing, domain_scale, spacing_scale)
         points = grid.points()
         means, variances = moments.evaluate(points)
+        variances = variances * variance_scale
         difference = means - truth.pdf(points)
         shape = (generations + 1, *grid.shape)
         integral = np.array([grid.integrate(np.sqrt(row**2 + v)) for row, v in zip(difference, variances)])
@@ -372,6 +385,7 @@ def kde_second_moment_terms(
     points = proposal.sample(samples, rng)
     density = proposal.pdf(points)
     means, variances = moments.evaluate(points)
+    variances = variances * variance_scale
     difference = means - truth.pdf(points)
     root = np.sqrt(difference**2 + variances) / density
     absolute = np.abs(difference) / density

@@ -5,6 +5,7 @@ imported on demand (``from scloop_testing import strategies``), so the report
 CLI works with the plain install.
 """
 
+from .property import ALPHA, PropertyOutcome, check_property
 from .verdict import POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, mixture_e_values
 
-__all__ = ["POWER", "UNDERPOWERED", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "mixture_e_values"]
+__all__ = ["ALPHA", "POWER", "PropertyOutcome", "check_property", "UNDERPOWERED", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "mixture_e_values"]

@@ -1,9 +1,10 @@
-"""A small recorder of verdicts, printed in pytest's terminal summary (tests/conftest.py).
+"""A recorder of verdicts, printed in pytest's terminal summary (tests/conftest.py).
 
-Each property test records, per example, the verdict of the correct bound and
-whether each negative control was refuted, so the summary can quote how
-many examples ran, how tight the bounds were, and how often each deliberately
-false bound was caught.
+Each property records, per example, the verdict of the correct bound, its
+negative controls and, where there is one, a lower bound, so the summary can
+quote how many examples ran, how tight the bounds were, how small a violation
+each check could have seen (the detectable ratio), and, per control, how
+often it was within the test's power and how often it was refuted.
 """
 
 from __future__ import annotations
@@ -14,33 +15,47 @@ import numpy as np
 
 from .verdict import Verdict
 
-__all__ = ["record", "records", "summary_lines"]
+__all__ = ["clear", "record", "records", "summary_lines"]
 
 _RECORDS: dict[str, list[dict]] = defaultdict(list)
 
 
-def record(prop: str, verdict: Verdict, controls: dict[str, Verdict] | None = None) -> None:
-    """Store one example of property ``prop``: the correct bound's verdict and the negative controls'."""
-    _RECORDS[prop].append({"verdict": verdict, "controls": controls or {}})
+def record(prop: str, verdict: Verdict, controls: dict[str, Verdict] | None = None, lower: Verdict | None = None) -> None:
+    """Store one example of property ``prop``: the correct bound's verdict, the controls' and the lower bound's."""
+    _RECORDS[prop].append({"verdict": verdict, "controls": controls or {}, "lower": lower})
 
 
 def records() -> dict[str, list[dict]]:
     return dict(_RECORDS)
 
 
+def clear() -> None:
+    """Forget every record (tests of the recorder itself use it)."""
+    _RECORDS.clear()
+
+
+def _spread(values) -> str:
+    values = np.asarray([v for v in values if np.isfinite(v)])
+    if not values.size:
+        return "inf"
+    return f"min {values.min():.3g} median {np.median(values):.3g} max {values.max():.3g}"
+
+
 def summary_lines() -> list[str]:
-    """One line per property: examples, refutations, tightness (bound / mean TV) and negative controls."""
+    """One line per property: examples, refutations, tightness, detectable ratios and controls."""
     lines = []
     for prop, entries in sorted(_RECORDS.items()):
-        tightness = np.concatenate([np.ravel(e["verdict"].tightness) for e in entries])
-        tightness = tightness[np.isfinite(tightness)]
-        refuted = sum(e["verdict"].refuted for e in entries)
-        text = f"{prop}: {len(entries)} examples, correct bound refuted in {refuted}"
-        if tightness.size:
-            text += f"; bound/mean TV min {tightness.min():.2f} median {np.median(tightness):.2f} max {tightness.max():.2f}"
-        names = sorted({name for e in entries for name in e["controls"]})
-        for name in names:
-            caught = [e["controls"][name].refuted for e in entries if name in e["controls"]]
-            text += f"; control '{name}' refuted {sum(caught)}/{len(caught)}"
+        verdicts = [e["verdict"] for e in entries]
+        tightness = np.concatenate([np.ravel(v.tightness) for v in verdicts])
+        detectable = [v.detectable_ratio for v in verdicts]
+        text = f"{prop}: {len(entries)} examples, correct bound refuted in {sum(v.refuted for v in verdicts)}"
+        text += f"; bound/mean TV {_spread(tightness)}; detectable ratio {_spread(detectable)}"
+        text += f" ({sum(np.isinf(detectable) | (np.asarray(detectable) > 2))} underpowered)"
+        lowers = [e["lower"] for e in entries if e["lower"] is not None]
+        if lowers:
+            text += f"; lower bound refuted in {sum(v.refuted for v in lowers)}, lower/mean {_spread(np.concatenate([np.ravel(v.tightness) for v in lowers]))}"
+        for name in sorted({name for e in entries for name in e["controls"]}):
+            controls = [e["controls"][name] for e in entries if name in e["controls"]]
+            text += f"; control '{name}' within power {sum(c.within_power for c in controls)}/{len(controls)}, refuted {sum(c.refuted for c in controls)}/{len(controls)}"
         lines.append(text)
     return lines

@@ -32,8 +32,8 @@ class LoopResult:
 
     Attributes
     ----------
-    tv : ndarray (replicates, generations + 1)
-        TV of each generation's fitted model to the truth.
+    tv : ndarray (replicates, generations + 1) or None
+        TV of each generation's fitted model to the truth (None if ``measure_tv=False``).
     tv_stderr : ndarray (replicates, generations + 1)
         Standard error of ``tv`` (zero where it is exact).
     one_step : ndarray (replicates, generations + 1) or None
@@ -48,8 +48,8 @@ class LoopResult:
         Each replicate's fitted density at the probe points, if asked for.
     """
 
-    tv: np.ndarray
-    tv_stderr: np.ndarray
+    tv: np.ndarray | None
+    tv_stderr: np.ndarray | None
     real_fraction: np.ndarray
     training_size: np.ndarray
     scenario: Scenario
@@ -78,7 +78,7 @@ def _one_step_error(truth, previous, current, real_fraction: float) -> float:
     return 0.5 * grid.integrate_abs(grid.evaluate(current) - mixture)
 
 
-def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes):
+def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool):
     loop_stream, metric_stream = seed_sequence.spawn(2)
     rng, metric_rng = np.random.default_rng(loop_stream), np.random.default_rng(metric_stream)
     pool = truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None
@@ -90,7 +90,8 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         probed[0] = fitted.pdf(probes)
     distances = np.zeros((2, generations + 1))
     steps = np.zeros(generations + 1)
-    distances[:, 0] = tv(truth, fitted, rng=metric_rng)
+    if measure_tv:
+        distances[:, 0] = tv(truth, fitted, rng=metric_rng)
     steps[0] = distances[0, 0]
     for generation in range(1, generations + 1):
         parts = []
@@ -102,7 +103,8 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         data = np.concatenate([data, new]) if scenario.accumulate else new
         previous, fitted = fitted, model.fit(data, rng)
         models.append(fitted)
-        distances[:, generation] = tv(truth, fitted, rng=metric_rng)
+        if measure_tv:
+            distances[:, generation] = tv(truth, fitted, rng=metric_rng)
         if one_step:
             steps[generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction)
         if probes is not None:
@@ -120,6 +122,7 @@ def run_loop(
     *,
     one_step: bool = False,
     probes=None,
+    measure_tv: bool = True,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -142,6 +145,9 @@ def run_loop(
     probes : array_like (n, d), optional
         Points at which to record every replicate's fitted density (``LoopResult.probes``),
         e.g. to compare the replicate mean and variance with their exact values.
+    measure_tv : bool
+        Measure TV (the default). ``False`` skips it (``LoopResult.tv`` is None), for
+        runs that only need ``probes`` or ``models``.
 
     Returns
     -------
@@ -154,6 +160,8 @@ def run_loop(
     seed = check_nonnegative_size("seed", seed)
     if probes is not None:
         probes = check_data("probes", probes, truth.dim)
+    if one_step and not measure_tv:
+        raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
     if one_step and truth.dim > 2:
         raise ValueError("one_step: the one-step error needs quadrature, available in dimension <= 2")
     distances = np.zeros((replicates, generations + 1))
@@ -162,14 +170,14 @@ def run_loop(
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     models: list = []
     for replicate, stream in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
-        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes)
+        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes, measure_tv)
         distances[replicate], stderr[replicate] = measured
         steps[replicate] = step_errors
         if probed is not None:
             probed[replicate] = values
     return LoopResult(
-        tv=distances,
-        tv_stderr=stderr,
+        tv=distances if measure_tv else None,
+        tv_stderr=stderr if measure_tv else None,
         real_fraction=scenario.real_fractions(generations),
         training_size=scenario.training_sizes(generations),
         scenario=scenario,
