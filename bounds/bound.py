@@ -41,7 +41,7 @@ class Source:
     ----------
     paper : str
     theorem : str
-        Theorem or section, e.g. ``"THEORY.md, Theorem K"``.
+        Theorem or section, e.g. ``"docs/theory.md, section 3 (Theorem K)"``.
     status : ``"rigorous"`` or ``"calibrated"``
         Rigorous: a proof with explicit constants. Calibrated: a rate whose
         constants were fitted to measurements.
@@ -98,7 +98,7 @@ class Bound:
         return tuple(symbol.name for symbol in self.symbols)
 
     def latex(self) -> str:
-        """LaTeX of the expression in the notation of THEORY.md (digamma written as psi)."""
+        """LaTeX of the expression in the notation of docs/theory.md (digamma written as psi)."""
         return sp.latex(self.expr, symbol_names=LATEX_NAMES).replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
 
     def subs(self, **values: Any) -> "Bound":

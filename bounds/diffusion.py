@@ -45,7 +45,7 @@ def diffusion_tv_bound() -> Bound:
         statement="TV(p_i, p0) <= (1-lambda)^i eps(N0) + eps(N) sum_{j<i} (1-lambda)^j, eps(N) = sqrt((C1 N^-2/5 + C2 m^-4/5)/2)",
         source=Source(
             PAPER,
-            "diffusion analysis with Li et al. 2023 (arXiv:2311.01797) rate; THEORY.md, Theorem D",
+            "diffusion analysis with Li et al. 2023 (arXiv:2311.01797) rate; docs/theory.md, section 4 (Theorem D)",
             "calibrated",
             "KL rate O(N^-2/5 + m^-4/5) through Pinsker and Lemma R; C1, C2 calibrated on generation 0.",
         ),

@@ -30,7 +30,7 @@ Moment form: Cauchy-Schwarz with weight :math:`(1+|x|^2)^s`, :math:`s > d/2`, gi
 Accumulating, :math:`\hat p_i = (1-a_i)\hat p_{i-1} + a_i\,\mathrm{KDE}(\text{new})`
 gives :math:`\mathrm{TV}_i \le (1 - a_i\lambda)\mathrm{TV}_{i-1} + a_i(S_i + B)`.
 
-Reference: Fu et al. 2024 (arXiv:2402.11778), KDE analysis; THEORY.md, Theorem K.
+Reference: Fu et al. 2024 (arXiv:2402.11778), KDE analysis; docs/theory.md, section 3 (Theorem K).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ __all__ = [
     "sampling_error",
 ]
 
-_THEOREM = "KDE analysis; THEORY.md, Theorem K"
+_THEOREM = "KDE analysis; docs/theory.md, section 3 (Theorem K)"
 #: Standard errors added to Monte Carlo functionals (d > 2) so the bound stays an upper bound.
 MONTE_CARLO_MARGIN = 3.0
 
@@ -116,7 +116,7 @@ def kde_tv_bound(bias: str = "exact", sampling: str = "exact") -> Bound:
         name,
         expr,
         statement="E TV(p_i, p0) <= sum_k (1 - lambda)^(i-k) (B + E S_k) for the Gaussian KDE loop with bandwidth h",
-        source=Source(PAPER, _THEOREM, "rigorous", f"Bias: {bias}; sampling functional: {sampling}. Derived in the paper's framework with explicit constants (THEORY.md)."),
+        source=Source(PAPER, _THEOREM, "rigorous", f"Bias: {bias}; sampling functional: {sampling}. Derived in the paper's framework with explicit constants (docs/theory.md, section 3)."),
     )
 
 
@@ -129,7 +129,7 @@ def kde_accumulate_bound() -> Bound:
         "kde_theorem_k_accumulate",
         expr,
         statement="Accumulating KDE loop (added = synthetic points per generation): E TV_i <= TV_0 bound + sum_k a_k (B + E S_k)",
-        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); THEORY.md, Theorem K accumulate", "rigorous", "Grows like log i instead of linearly."),
+        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 3.4 (Theorem K, accumulate)", "rigorous", "Grows like log i instead of linearly."),
     )
 
 

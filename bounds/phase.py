@@ -48,7 +48,7 @@ __all__ = [
 
 #: The scaled amount of synthetic data t = m / n.
 ratio = sp.Symbol("t", positive=True)
-_SOURCE = Source(PAPER, "phase transition; THEORY.md, Theorem P", "rigorous", "Lemma R in the growing-synthetic scenario with eps(N) = C N^-alpha.")
+_SOURCE = Source(PAPER, "phase transition; docs/theory.md, section 6 (Theorem P)", "rigorous", "Lemma R in the growing-synthetic scenario with eps(N) = C N^-alpha.")
 
 
 def _learner_error(points: sp.Expr) -> sp.Expr:

@@ -21,7 +21,7 @@ a fraction :math:`a_i` of new points),
 :math:`\mathrm{TV}_i \le (1 - a_i\lambda)\mathrm{TV}_{i-1} + a_i\varepsilon_i`.
 
 Reference: Fu et al. 2024 (arXiv:2402.11778), error-propagation argument;
-THEORY.md, Lemma R.
+docs/theory.md, section 2 (Lemma R).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def recursion_bound() -> Bound:
         "lemma_r",
         propagated(s.error, s.error),
         statement="TV(p_i, p0) <= sum_{k=0..i} eps (1 - lambda)^(i-k), given TV(p_k, q_k) <= eps for every k",
-        source=Source(PAPER, "error propagation; THEORY.md, Lemma R", "rigorous", "Triangle inequality with TV(q_i, p0) = (1 - lambda) TV(p_{i-1}, p0); exact, no constants."),
+        source=Source(PAPER, "error propagation; docs/theory.md, section 2 (Lemma R)", "rigorous", "Triangle inequality with TV(q_i, p0) = (1 - lambda) TV(p_{i-1}, p0); exact, no constants."),
     )
 
 
@@ -135,7 +135,7 @@ def accumulate_bound() -> Bound:
         "lemma_r_accumulate",
         expr,
         statement="Accumulating with no new real data: TV(p_i, p0) <= eps (1 + sum_{k=1..i} s / (N0 + k s))",
-        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); THEORY.md, Lemma R accumulate variant", "rigorous", "Needs the fitted model on the union to be the weighted mixture of the old fit and a fit on the new points (true for a fixed-bandwidth KDE)."),
+        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 2 (Lemma R, accumulate)", "rigorous", "Needs the fitted model on the union to be the weighted mixture of the old fit and a fit on the new points (true for a fixed-bandwidth KDE)."),
     )
 
 

@@ -66,7 +66,7 @@ Evaluation: quadrature in d <= 2 on a grid chosen from the tails of
 :math:`\sqrt{V_i}`, which are :math:`\sqrt 2` wider than those of :math:`\mu_i`; in
 d >= 3, importance sampling with an upper confidence margin.
 
-Reference: beyond Fu et al. 2024 (arXiv:2402.11778); docs/theory.md, "The second-moment bound".
+Reference: beyond Fu et al. 2024 (arXiv:2402.11778); docs/theory.md, section 5.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ MONTE_CARLO_MARGIN = 3.0
 DOMAIN_MASS = 1e-13
 #: Grid steps per standard deviation of the narrowest truth component, by dimension.
 STEPS_PER_STD = {1: 40.0, 2: 5.0}
-_THEOREM = "beyond the paper; docs/theory.md, The second-moment bound"
+_THEOREM = "beyond the paper; docs/theory.md, section 5 (the second-moment bound)"
 
 
 # ------------------------------------------------------------------ the symbolic statement

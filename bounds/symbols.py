@@ -3,7 +3,7 @@
 Each symbol carries SymPy assumptions (positive, integer, ...), and
 :data:`DOMAINS` records the closed intervals that assumptions cannot express
 (``0 <= real_fraction <= 1``, ``0 < alpha < 1``). :data:`LATEX_NAMES` gives the
-notation of THEORY.md for rendering.
+notation of docs/theory.md for rendering.
 """
 
 from __future__ import annotations

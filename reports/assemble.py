@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from bounds import calibrate, phase_threshold, registered_bounds
-from scloop_testing import check_bound
 
+from scloop_testing.phase import rise_then_fall
+
+from .checks import ALPHA, check_record
 from .sweep import build_scenario
 
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
-
-#: Level of every bound check in the report (Bonferroni over generations inside each cell).
-ALPHA = 1e-3
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
 CI_Z = 1.96
 
@@ -95,6 +94,12 @@ def _diffusion_bound(spec: dict, calibration: dict) -> list[float]:
     return np.atleast_1d(values).tolist()
 
 
+def _peak(synthetic: list[int], values: list[float]) -> int | None:
+    """The m at which a curve over the synthetic amounts peaks (None if it is monotone)."""
+    index = int(np.argmax(values))
+    return synthetic[index] if 0 < index < len(values) - 1 else None
+
+
 def _phase(cells: list[dict]) -> dict | None:
     chosen = sorted((cell for cell in cells if cell["spec"]["kind"] == "phase"), key=lambda cell: cell["spec"]["scenario"]["synthetic"])
     if not chosen:
@@ -105,20 +110,28 @@ def _phase(cells: list[dict]) -> dict | None:
     last = [np.asarray(cell["tv"])[:, -1] for cell in chosen]
     means = [float(values.mean()) for values in last]
     errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
-    peak = int(np.argmax(means))
     alpha = 2 / (4 + 1)  # KDE TV rate with h ∝ N^(-1/5) in d = 1
+    bounds = {}
+    for check in ("Theorem K", "second-moment"):
+        curve = [next((c["values"][-1] for c in cell.get("checks", []) if c["label"] == check), None) for cell in chosen]
+        if all(value is not None for value in curve):
+            bounds[check] = {"values": curve, "peak": _peak(synthetic, curve)}
+    shape = rise_then_fall(synthetic, last, alpha=0.01) if len(chosen) >= 3 else None
     return {
+        "bounds": bounds,
         "real": real,
         "generation": generation,
         "synthetic": synthetic,
         "mean": means,
         "stderr": errors,
-        "empirical_peak": synthetic[peak],
+        "empirical_peak": synthetic[int(np.argmax(means))],
+        "peak_interval": list(shape.interval) if shape else None,
         "alpha": alpha,
         "threshold": phase_threshold(alpha=alpha, n=real, generation=generation),
         "threshold_generation_1": phase_threshold(alpha=alpha, n=real, generation=1),
-        "rises": bool(peak > 0 and means[peak] - means[0] > 2.33 * np.hypot(errors[peak], errors[0])),
-        "falls": bool(peak < len(means) - 1 and means[peak] - means[-1] > 2.33 * np.hypot(errors[peak], errors[-1])),
+        "rises": bool(shape and shape.rises),
+        "falls": bool(shape and shape.falls),
+        "rises_then_falls": bool(shape and shape.rises_then_falls),
     }
 
 
@@ -133,27 +146,13 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["label"] = describe_cell(spec)
         entry["legend"] = f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}"
         entry["summary"] = _summary(tv)
-        bound, bound_name = cell.get("bound"), None
-        if bound is not None:
-            bound_name = "kde_theorem_k"
-        elif spec["model"]["name"] == "diffusion" and spec["kind"] == "loop" and calibration is not None:
-            bound, bound_name = _diffusion_bound(spec, calibration), "diffusion_theorem_d"
-        entry["bound"], entry["bound_name"] = bound, bound_name
-        entry["bound_status"] = registered_bounds()[bound_name].source.status if bound_name else None
-        if bound is not None:
-            verdict = check_bound(tv, np.asarray(bound), alpha=ALPHA)
-            entry["verdict"] = {
-                "refuted": verdict.refuted,
-                "p_value": verdict.p_value,
-                "worst_generation": verdict.worst_generation,
-                "max_ratio": verdict.max_ratio,
-                "tightness": [float(x) for x in verdict.tightness],
-            }
-        else:
-            entry["verdict"] = None
+        entry["checks"] = list(cell.get("checks", []))
+        entry["predictors"] = dict(cell.get("predictors", {}))
+        if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop" and calibration is not None:
+            entry["checks"].append(check_record(tv, "diffusion_theorem_d", "Theorem D", "calibrated", _diffusion_bound(spec, calibration)))
         out_cells.append(entry)
     return {
-        "format": 1,
+        "format": 2,
         "package_version": _version(),
         "git_commit": _git_commit(),
         "suite": suite,

@@ -58,8 +58,12 @@ def compare(current: dict, baseline: dict) -> CheckResult:
     for key in sorted(set(now) & set(before)):
         cell, old = now[key], before[key]
         label = cell["label"]
-        if cell["verdict"] and cell["verdict"]["refuted"] and not (old["verdict"] and old["verdict"]["refuted"]):
-            result.changes.append((label, "newly refuted", f"p = {cell['verdict']['p_value']:.3g} at generation {cell['verdict']['worst_generation']}"))
+        checks = {(c["label"], c["side"]): c for c in cell.get("checks", [])}
+        old_checks = {(c["label"], c["side"]): c for c in old.get("checks", [])}
+        for name, check in checks.items():
+            before_check = old_checks.get(name)
+            if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
+                result.changes.append((label, f"{name[0]} newly refuted", f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}"))
         mean, error = np.asarray(cell["summary"]["mean"]), np.asarray(cell["summary"]["stderr"])
         old_mean, old_error = np.asarray(old["summary"]["mean"]), np.asarray(old["summary"]["stderr"])
         if mean.shape != old_mean.shape:
@@ -69,11 +73,13 @@ def compare(current: dict, baseline: dict) -> CheckResult:
         moved = np.flatnonzero(np.abs(mean - old_mean) > tolerance)
         for generation in moved:
             result.changes.append((label, "mean TV moved", f"generation {generation}: {old_mean[generation]:.5f} -> {mean[generation]:.5f} (tolerance {tolerance[generation]:.5f})"))
-        if (cell["bound"] is None) != (old["bound"] is None):
-            result.changes.append((label, "bound appeared or vanished", f"{old['bound_name']} -> {cell['bound_name']}"))
-        elif cell["bound"] is not None and cell.get("bound_status") == "rigorous":
-            bound, old_bound = np.asarray(cell["bound"]), np.asarray(old["bound"])
+        for name in sorted(set(checks) ^ set(old_checks)):
+            result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
+        for name in sorted(set(checks) & set(old_checks)):
+            if checks[name]["status"] != "rigorous":
+                continue
+            bound, old_bound = np.asarray(checks[name]["values"]), np.asarray(old_checks[name]["values"])
             changed = np.flatnonzero(np.abs(bound - old_bound) > BOUND_RTOL * np.abs(old_bound) + 1e-15)
             for generation in changed:
-                result.changes.append((label, "bound changed", f"generation {generation}: {old_bound[generation]:.10g} -> {bound[generation]:.10g}"))
+                result.changes.append((label, f"{name[0]} bound changed", f"generation {generation}: {old_bound[generation]:.10g} -> {bound[generation]:.10g}"))
     return result

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 from itertools import product
+
+import numpy as np
 from typing import Callable
 
 __all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "register_suite", "suite_names"]
@@ -68,6 +70,14 @@ def _diffusion_cells(width: int, steps: int, calibration_sizes, prediction_sizes
     return cells
 
 
+def _phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -> tuple[int, ...]:
+    """m = 0 and ``points`` log-spaced amounts from m*/span to span m* (Theorem P's threshold for alpha = 2/5)."""
+    from bounds import phase_threshold
+
+    threshold = phase_threshold(alpha=0.4, n=real, generation=generation)
+    return (0,) + tuple(int(m) for m in np.round(np.geomspace(threshold / span, span * threshold, points)))
+
+
 def _phase_cells(real: int, synthetic: tuple[int, ...], generation: int, replicates: int) -> list[dict]:
     return [
         {"kind": "phase", "model": {"name": "kde", "power_rule": 0.9}, "truth": "bimodal_1d",
@@ -88,8 +98,8 @@ def quick() -> list[dict]:
     return (
         _loop_cells([_kde(0.3)], ["bimodal_1d"], [500], (0.5,), 6, 24)
         + _mle_cells(50, 20, 24)
-        + _diffusion_cells(64, 40, (250, 1000, 4000), (600,), (0.5,), 3, 4)
-        + _phase_cells(500, (0, 2500, 10000, 30000), 8, 24)
+        + _diffusion_cells(64, 40, (250, 1000, 4000), (600,), (0.5,), 3, 16)
+        + _phase_cells(500, _phase_amounts(500, 8, 5), 8, 40)
     )
 
 
@@ -98,8 +108,8 @@ def standard() -> list[dict]:
     return (
         _loop_cells([_kde(0.3), _kde(0.15)], ["bimodal_1d", "skewed_1d"], [300, 1500], (0.2, 0.5), 8, 32)
         + _mle_cells(50, 30, 32)
-        + _diffusion_cells(128, 80, (250, 1000, 4000), (500, 2000), (0.2, 0.5), 4, 8)
-        + _phase_cells(500, (0, 1000, 2500, 5000, 10000, 30000, 100000), 8, 60)
+        + _diffusion_cells(128, 80, (250, 1000, 4000), (500, 2000), (0.2, 0.5), 4, 16)
+        + _phase_cells(500, _phase_amounts(500, 8, 12), 8, 60)
     )
 
 
@@ -109,7 +119,7 @@ def full() -> list[dict]:
         _loop_cells([_kde(0.3), _kde(0.15), _kde(0.6)], ["bimodal_1d", "skewed_1d", "ring_2d"], [300, 1500, 6000], (0.1, 0.3, 0.5, 0.8), 10, 64)
         + _mle_cells(50, 60, 64)
         + _diffusion_cells(256, 200, (250, 1000, 4000, 16000), (500, 2000, 8000), (0.2, 0.5, 0.8), 6, 16)
-        + _phase_cells(500, (0, 500, 1000, 2500, 5000, 7500, 10000, 20000, 30000, 60000, 100000), 8, 200)
+        + _phase_cells(500, _phase_amounts(500, 8, 20), 8, 200)
     )
 
 

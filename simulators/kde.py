@@ -4,7 +4,7 @@ r"""Gaussian kernel density estimation.
           \qquad G_{s}(x) = (2\pi s)^{-d/2} e^{-|x|^2 / (2s)}
 
 The kernel is isotropic with bandwidth :math:`h`, as in Theorem K of
-THEORY.md. Sampling is exact (a uniformly chosen training point plus
+docs/theory.md. Sampling is exact (a uniformly chosen training point plus
 :math:`\mathcal N(0, h^2 I)` noise). Densities are exact kernel sums at
 arbitrary points (chunked so memory is bounded) and, on regular grids in
 d <= 2, linear binning followed by FFT convolution in :math:`O(N + G\log G)`.

@@ -3,7 +3,7 @@ r"""Training-loop scenarios of a self-consuming loop.
 Generation 0 is fit on ``initial`` real points. Generation :math:`i \ge 1` is
 fit on ``real`` points from :math:`p_0` and ``synthetic`` points drawn from the
 previous fitted model, so the real fraction is
-:math:`\lambda = r / (r + s)`. The kinds in THEORY.md map to:
+:math:`\lambda = r / (r + s)`. The kinds of docs/theory.md, section 1, map to:
 
 ================== ======================================================
 fully synthetic    ``Scenario.fully_synthetic(N)``: r = 0, s = N

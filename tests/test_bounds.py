@@ -48,6 +48,7 @@ SYMBOL_VALUES = {
     "alpha": st.floats(0.01, 0.99),
     "real": st.floats(1.0, 10**5),
     "synthetic": st.floats(0.0, 10**6),
+    "root_mean_square_integral": st.floats(0.0, 2.0),
 }
 
 #: Bounds of the error-propagation kind (the phase bound is a function of m, not N, and is tested in test_phase).

@@ -31,7 +31,7 @@ def tiny_run(tmp_path_factory):
 
 
 def _numbers(document: dict) -> list:
-    return [(cell["key"], cell["tv"], cell["bound"], cell["verdict"]) for cell in document["cells"]]
+    return [(cell["key"], cell["tv"], cell["checks"]) for cell in document["cells"]]
 
 
 def test_results_do_not_depend_on_worker_count(tiny_run, tmp_path):
@@ -65,15 +65,18 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     document = assemble(cells, suite="tiny", seed=0)
     path = render(document, tmp_path)
     text = path.read_text()
-    refuted = sum(bool(cell["verdict"] and cell["verdict"]["refuted"]) for cell in document["cells"])
-    assert f"- {len(document['cells'])} cells, " in text and f"**{refuted} refuted**" in text
+    assert f"{len(document['cells'])} cells." in text and "**0 refuted**" in text and "detectable ratio" in text
     assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
-    for name in ("tightness_histogram.png", "phase.png", "tv_mixed_fresh_kde_bimodal_1d.png", "tv_mixed_reused_kde_bimodal_1d.png", "tv_fully_synthetic_diffusion_bimodal_1d.png"):
+    assert text.index("## Headline") < text.index("## Results by scenario") < text.index("## Appendix: the bounds")
+    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde_bimodal_1d.png", "tv_mixed_reused_kde_bimodal_1d.png", "tv_fully_synthetic_diffusion_bimodal_1d.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
     assert document["calibration"]["C1"] >= 0 and document["phase"]["threshold"] > 0
-    checked = [cell for cell in document["cells"] if cell["verdict"]]
-    assert {cell["bound_name"] for cell in checked} == {"kde_theorem_k", "diffusion_theorem_d"}
+    checks = [check for cell in document["cells"] for check in cell["checks"]]
+    assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "diffusion_theorem_d"}
+    assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
+    reused = [check for cell in document["cells"] if cell["spec"]["scenario"]["kind"] == "mixed_reused" for check in cell["checks"]]
+    assert reused and all(check["outside_theory"] for check in reused)
 
 
 def test_check_passes_unchanged_and_fails_with_a_precise_diff_when_perturbed(tiny_run, monkeypatch):
@@ -95,18 +98,19 @@ def test_check_passes_unchanged_and_fails_with_a_precise_diff_when_perturbed(tin
     assert moved and all("kde" in label for label, _, _ in moved)
     assert "| kde(h=0.3) bimodal_1d mixed_fresh" in result.markdown()
     # bounds did not change: the perturbation is in the simulator, and the diff says only that
-    assert not [change for change in result.changes if change[1] == "bound changed"]
+    assert not [change for change in result.changes if change[1].endswith("bound changed")]
 
 
 def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
     cells, _, _ = tiny_run
     baseline = assemble(cells, suite="tiny", seed=0)
     current = json.loads(json.dumps(baseline))
-    cell = next(c for c in current["cells"] if c["bound_name"] == "kde_theorem_k")
-    cell["bound"][1] *= 1 + 1e-6
-    cell["verdict"]["refuted"] = True
+    cell = next(c for c in current["cells"] if c["checks"])
+    check = next(c for c in cell["checks"] if c["label"] == "second-moment")
+    check["values"][1] *= 1 + 1e-6
+    check["verdict"]["refuted"] = True
     whats = {what for _, what, _ in compare(current, baseline).changes}
-    assert {"bound changed", "newly refuted"} <= whats
+    assert {"second-moment bound changed", "second-moment newly refuted"} <= whats
 
 
 def test_cli_report_from_results_and_check(tmp_path, capsys):
@@ -150,7 +154,8 @@ def test_committed_quick_baseline_is_well_formed():
 
     baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
     assert baseline["suite"] == "quick" and len(baseline["cells"]) == len(get_suite("quick"))
-    assert not any(cell["verdict"] and cell["verdict"]["refuted"] for cell in baseline["cells"])
+    assert baseline["format"] == 2
+    assert not any(check["verdict"]["refuted"] for cell in baseline["cells"] for check in cell["checks"] if not check["outside_theory"])
     assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
 
 
