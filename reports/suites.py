@@ -21,7 +21,7 @@ from itertools import product
 import numpy as np
 from typing import Callable
 
-__all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "register_suite", "suite_names"]
+__all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "loop_cells", "register_suite", "suite_names"]
 
 
 def cell_key(spec: dict) -> str:
@@ -47,6 +47,21 @@ def _scenarios(size: int, fractions: tuple[float, ...]) -> list[dict]:
     out.append({"kind": "growing_synthetic", "real": size // 4, "synthetic": size - size // 4})
     out.append({"kind": "accumulate", "size": size, "added": size // 2})
     return out
+
+
+def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_fractions=(0.5,), generations: int = 6, replicates: int = 32) -> list[dict]:
+    """Loop cells for every model, truth and size, in every scenario kind (one mixed pair per real fraction).
+
+    ``models`` are model specifications such as ``{"name": "kde", "bandwidth": 0.3}`` (see
+    :func:`reports.register_model`); ``truths`` are names of :func:`simulators.standard_truth`.
+
+    Examples
+    --------
+    >>> cells = loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])
+    >>> sorted({cell["scenario"]["kind"] for cell in cells})
+    ['accumulate', 'fully_synthetic', 'growing_synthetic', 'mixed_fresh', 'mixed_reused']
+    """
+    return _loop_cells(models, truths, sizes, tuple(real_fractions), generations, replicates)
 
 
 def _loop_cells(models, truths, sizes, fractions, generations, replicates) -> list[dict]:
