@@ -78,7 +78,7 @@ def _one_step_error(truth, previous, current, real_fraction: float) -> float:
     return 0.5 * grid.integrate_abs(grid.evaluate(current) - mixture)
 
 
-def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool):
+def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool, tv_samples: int):
     loop_stream, metric_stream = seed_sequence.spawn(2)
     rng, metric_rng = np.random.default_rng(loop_stream), np.random.default_rng(metric_stream)
     pool = truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None
@@ -91,7 +91,7 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
     distances = np.zeros((2, generations + 1))
     steps = np.zeros(generations + 1)
     if measure_tv:
-        distances[:, 0] = tv(truth, fitted, rng=metric_rng)
+        distances[:, 0] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
     steps[0] = distances[0, 0]
     for generation in range(1, generations + 1):
         parts = []
@@ -104,7 +104,7 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         previous, fitted = fitted, model.fit(data, rng)
         models.append(fitted)
         if measure_tv:
-            distances[:, generation] = tv(truth, fitted, rng=metric_rng)
+            distances[:, generation] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
         if one_step:
             steps[generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction)
         if probes is not None:
@@ -123,6 +123,7 @@ def run_loop(
     one_step: bool = False,
     probes=None,
     measure_tv: bool = True,
+    tv_samples: int = 100_000,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -148,6 +149,9 @@ def run_loop(
     measure_tv : bool
         Measure TV (the default). ``False`` skips it (``LoopResult.tv`` is None), for
         runs that only need ``probes`` or ``models``.
+    tv_samples : int
+        Draws of the unbiased Monte Carlo TV in d > 2 (each replicate's TV is then an
+        unbiased estimate in [0, 1], so a test of its mean is a test of E TV).
 
     Returns
     -------
@@ -158,6 +162,7 @@ def run_loop(
     generations = check_nonnegative_size("generations", generations)
     replicates = check_size("replicates", replicates)
     seed = check_nonnegative_size("seed", seed)
+    tv_samples = check_size("tv_samples", tv_samples)
     if probes is not None:
         probes = check_data("probes", probes, truth.dim)
     if one_step and not measure_tv:
@@ -170,7 +175,7 @@ def run_loop(
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     models: list = []
     for replicate, stream in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
-        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes, measure_tv)
+        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples)
         distances[replicate], stderr[replicate] = measured
         steps[replicate] = step_errors
         if probed is not None:

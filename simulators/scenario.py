@@ -46,6 +46,9 @@ class Scenario:
         ones (Gerstgrasser et al. 2024); beyond the paper.
     """
 
+    #: The scenario kinds, in the order the reports list them (:attr:`kind` returns one of them).
+    KINDS = ("fully_synthetic", "mixed_fresh", "mixed_reused", "accumulate", "growing_synthetic")
+
     real: int
     synthetic: int
     initial: int | None = None

@@ -84,17 +84,23 @@ def check_kde_property(name, truth, bandwidth, scenario, generations, seed, repl
     return check_property(name, result.tv, correct, controls=kde_controls(truth, bandwidth, fresh, generations, correct), require_power=require_power)
 
 
+#: Where a bound is most likely to break: bandwidths down to 0.03, modes up to 10 apart, weights down to 0.02.
+HARD_TRUTHS = sst.truths(dim=1, max_separation=10.0, min_weight=0.04)
+HARD_BANDWIDTHS = sst.bandwidths(0.03, 0.6)
+FRESH_KINDS = ("fully_synthetic", "mixed_fresh", "growing_synthetic", "accumulate")
+
+
 @pytest.mark.property
 @budget(12)
 @given(
-    truth=sst.truths(dim=1),
-    bandwidth=sst.bandwidths(),
-    scenario=sst.scenarios(kinds=("fully_synthetic", "mixed_fresh", "growing_synthetic", "accumulate"), size=sst.sizes(200, 3000)),
+    truth=HARD_TRUTHS,
+    bandwidth=HARD_BANDWIDTHS,
+    scenario=sst.scenarios(kinds=FRESH_KINDS, size=sst.sizes(200, 3000)),
     generations=sst.generation_counts(1, 8),
     seed=sst.seeds(),
 )
 def test_theorem_k_holds_across_random_settings(truth, bandwidth, scenario, generations, seed):
-    """Theorem K (rigorous) is not refuted in any drawn setting; every control within power is."""
+    """Theorem K (rigorous) is not refuted in any drawn setting, hard ones included; every control within power is."""
     check_kde_property("Theorem K (KDE, rigorous)", truth, bandwidth, scenario, generations, seed)
 
 
@@ -161,15 +167,33 @@ def check_second_moment_property(name, truth, bandwidth, scenario, generations, 
 @pytest.mark.property
 @budget(12)
 @given(
-    truth=sst.truths(dim=1),
-    bandwidth=sst.bandwidths(),
-    scenario=sst.scenarios(kinds=("fully_synthetic", "mixed_fresh", "growing_synthetic", "accumulate"), size=sst.sizes(100, 3000)),
+    truth=HARD_TRUTHS,
+    bandwidth=HARD_BANDWIDTHS,
+    scenario=sst.scenarios(kinds=FRESH_KINDS, size=sst.sizes(100, 3000)),
     generations=sst.generation_counts(1, 8),
     seed=sst.seeds(),
 )
 def test_second_moment_sandwich_holds_across_random_settings(truth, bandwidth, scenario, generations, seed):
     """The second-moment bound (rigorous, beyond the paper) and Jensen's lower bound hold in every drawn setting."""
     check_second_moment_property("Second-moment bound (KDE, rigorous, beyond the paper)", truth, bandwidth, scenario, generations, seed, replicates=64)
+
+
+@pytest.mark.property
+@budget(2)
+@given(
+    truth=sst.truths(dim=3, max_components=2),
+    bandwidth=sst.bandwidths(0.3, 0.6),
+    scenario=sst.scenarios(kinds=("fully_synthetic", "mixed_fresh"), size=sst.sizes(150, 300)),
+    seed=sst.seeds(),
+)
+def test_both_kde_bounds_hold_in_three_dimensions(truth, bandwidth, scenario, seed):
+    """d = 3: each replicate's TV is the unbiased Monte Carlo estimate (in [0, 1], so testing its mean tests E TV);
+    Theorem K and the second-moment bound use Monte Carlo functionals with a 3-standard-error margin."""
+    result = run_loop(truth, KDE(bandwidth), scenario, 1, seed=seed, replicates=32, tv_samples=20_000)
+    correct = kde_bound_for(truth, bandwidth, scenario, 1)
+    check_property("Theorem K (KDE, rigorous, 3-D, Monte Carlo TV)", result.tv, correct, controls={"tight": correct / TIGHT, "third": correct / 3})
+    terms = kde_second_moment_terms(truth, bandwidth, scenario, 1, samples=50_000)
+    check_property("Second-moment bound (3-D, Monte Carlo TV)", result.tv, terms.upper, controls={"tight": terms.upper / TIGHT}, lower=terms.lower)
 
 
 @pytest.mark.property
