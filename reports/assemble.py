@@ -148,6 +148,7 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["summary"] = _summary(tv)
         entry["checks"] = list(cell.get("checks", []))
         entry["predictors"] = dict(cell.get("predictors", {}))
+        entry["slack"] = cell.get("slack")
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop" and calibration is not None:
             entry["checks"].append(check_record(tv, "diffusion_theorem_d", "Theorem D", "calibrated", _diffusion_bound(spec, calibration)))
         out_cells.append(entry)

@@ -18,10 +18,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from bounds import kde_bound_for, kde_second_moment_terms
+from bounds import kde_bound_for, kde_bound_terms, kde_second_moment_terms
+from bounds.recursion import propagate_scenario
 from scloop_testing import UNDERPOWERED, check_bound
 
-__all__ = ["ALPHA", "check_record", "kde_checks", "verdict_record"]
+__all__ = ["ALPHA", "check_record", "kde_checks", "kde_slack", "verdict_record"]
 
 #: Level of every bound check in the report.
 ALPHA = 1e-3
@@ -71,3 +72,27 @@ def kde_checks(tv: np.ndarray, truth, bandwidth, scenario, generations: int) -> 
         check_record(tv, "kde_second_moment", "Jensen lower", "rigorous", second.lower, side="lower", outside_theory=outside),
     ]
     return checks, {"folded_normal": [float(x) for x in second.folded_normal]}
+
+
+def kde_slack(sampling_errors: np.ndarray, tv: np.ndarray, truth, bandwidth, scenario, generations: int) -> dict:
+    r"""Where Theorem K is loose, per generation: its parts, measured and bounded.
+
+    - ``bias``: B = TV(K_h * p0, p0), exact (it is not bounded, so it has no slack);
+    - ``sampling_measured`` (± ``sampling_stderr``): the replicate mean of S_k = TV(p̂_k, K_h * q_k),
+      next to ``sampling_bound``, Theorem K's :math:`\tfrac12 N^{-1/2}(4\pi h^2)^{-d/4} J_k`;
+    - ``propagated_measured``: Lemma R applied to the measured B + E S_k, next to the mean TV
+      (the triangle inequality's slack) and Theorem K (``bound``).
+    """
+    terms = kde_bound_terms(truth, bandwidth, scenario, generations)
+    measured = sampling_errors.mean(axis=0)
+    stderr = sampling_errors.std(axis=0, ddof=1) / np.sqrt(sampling_errors.shape[0])
+    listed = lambda values: [float(x) for x in values]  # noqa: E731
+    return {
+        "bias": listed(terms.bias),
+        "sampling_measured": listed(measured),
+        "sampling_stderr": listed(stderr),
+        "sampling_bound": listed(terms.sampling),
+        "propagated_measured": listed(propagate_scenario(terms.bias + measured, scenario)),
+        "mean_tv": listed(tv.mean(axis=0)),
+        "bound": listed(terms.total),
+    }

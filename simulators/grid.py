@@ -231,22 +231,26 @@ def linear_bin(points: np.ndarray, grid: Grid, weights: np.ndarray | None = None
     return out.reshape(grid.shape)
 
 
-def gaussian_blur(masses: np.ndarray, grid: Grid, variance: float, *, tail_mass: float = 1e-12) -> np.ndarray:
-    r"""Density of :math:`\sum_j m_j\, \mathcal N(x_j, \text{variance}\cdot I)` at the nodes.
+def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float = 1e-12) -> np.ndarray:
+    r"""Density of :math:`\sum_j m_j\, \mathcal N(x_j, \operatorname{diag}(\text{variance}))` at the nodes.
 
     ``masses`` are point masses sitting on the nodes (from :func:`linear_bin`);
     the result is their convolution with the Gaussian density, evaluated at
     the nodes, computed by FFT in :math:`O(G \log G)`. The kernel is truncated
     where its tail mass is below ``tail_mass`` and normalised to unit mass on
     the grid, so mass is conserved and a variance far below the grid step
-    leaves the masses in place.
+    leaves the masses in place. ``variance`` is one number or one per axis.
     """
-    if variance <= 0:
+    variances = np.broadcast_to(np.asarray(variance, dtype=float), (grid.dim,))
+    if np.all(variances <= 0):
         return masses / grid.cell_volume
-    std = np.sqrt(variance)
     z = tail_quantile(tail_mass)
     kernels = []
-    for step, n in zip(grid.spacing, grid.shape):
+    for step, n, axis_variance in zip(grid.spacing, grid.shape, variances):
+        if axis_variance <= 0:
+            kernels.append(np.array([1.0 / step]))
+            continue
+        std = np.sqrt(axis_variance)
         half_width = int(min(np.ceil(z * std / step), n - 1))
         offsets = step * np.arange(-half_width, half_width + 1)
         values = np.exp(-0.5 * (offsets / std) ** 2)

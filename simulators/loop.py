@@ -10,7 +10,9 @@ For each replicate, with its own random stream spawned from ``seed``:
 
 Optionally it also measures the one-step error of Lemma R,
 :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` with
-:math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`, on the same grid.
+:math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`, and, for a KDE, the sampling
+error of Theorem K, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)` (the distance of the
+fit from its own conditional mean given the past), each on one grid.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class LoopResult:
         Fitted models of every generation of the last replicate.
     probes : ndarray (replicates, generations + 1, n) or None
         Each replicate's fitted density at the probe points, if asked for.
+    sampling_error : ndarray (replicates, generations + 1) or None
+        For a KDE, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, if asked for.
     """
 
     tv: np.ndarray | None
@@ -57,6 +61,7 @@ class LoopResult:
     one_step: np.ndarray | None = None
     models: list = field(default_factory=list)
     probes: np.ndarray | None = None
+    sampling_error: np.ndarray | None = None
 
     @property
     def replicates(self) -> int:
@@ -78,7 +83,20 @@ def _one_step_error(truth, previous, current, real_fraction: float) -> float:
     return 0.5 * grid.integrate_abs(grid.evaluate(current) - mixture)
 
 
-def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool, tv_samples: int):
+def _sampling_error(truth, previous, current, real_fraction: float) -> float:
+    r"""Quadrature :math:`\mathrm{TV}(\hat p_i, K_h * (\lambda p_0 + (1-\lambda)\hat p_{i-1}))` for a KDE fit.
+
+    ``previous`` is None at generation 0, where the conditional mean is :math:`K_h * p_0`.
+    """
+    variance = current.bandwidth**2
+    smoothed_truth = truth.smoothed(variance)
+    parts = [smoothed_truth] if previous is None else [smoothed_truth, previous.smoothed(variance)]
+    grid = common_grid([*parts, current])
+    target = grid.evaluate(smoothed_truth) if previous is None else real_fraction * grid.evaluate(parts[0]) + (1 - real_fraction) * grid.evaluate(parts[1])
+    return 0.5 * grid.integrate_abs(grid.evaluate(current) - target)
+
+
+def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool):
     loop_stream, metric_stream = seed_sequence.spawn(2)
     rng, metric_rng = np.random.default_rng(loop_stream), np.random.default_rng(metric_stream)
     pool = truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None
@@ -90,6 +108,9 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         probed[0] = fitted.pdf(probes)
     distances = np.zeros((2, generations + 1))
     steps = np.zeros(generations + 1)
+    sampling_errors = np.zeros(generations + 1)
+    if sampling:
+        sampling_errors[0] = _sampling_error(truth, None, fitted, 1.0)
     if measure_tv:
         distances[:, 0] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
     steps[0] = distances[0, 0]
@@ -109,7 +130,9 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
             steps[generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction)
         if probes is not None:
             probed[generation] = fitted.pdf(probes)
-    return distances, steps, models, probed
+        if sampling:
+            sampling_errors[generation] = _sampling_error(truth, previous, fitted, scenario.real_fraction)
+    return distances, steps, models, probed, sampling_errors
 
 
 def run_loop(
@@ -124,6 +147,7 @@ def run_loop(
     probes=None,
     measure_tv: bool = True,
     tv_samples: int = 100_000,
+    sampling_error: bool = False,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -152,6 +176,9 @@ def run_loop(
     tv_samples : int
         Draws of the unbiased Monte Carlo TV in d > 2 (each replicate's TV is then an
         unbiased estimate in [0, 1], so a test of its mean is a test of E TV).
+    sampling_error : bool
+        Also measure Theorem K's sampling error :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`
+        (a KDE model in d <= 2, fresh real data, no accumulation).
 
     Returns
     -------
@@ -167,15 +194,20 @@ def run_loop(
         probes = check_data("probes", probes, truth.dim)
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
+    if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
+        raise ValueError("sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation")
     if one_step and truth.dim > 2:
         raise ValueError("one_step: the one-step error needs quadrature, available in dimension <= 2")
     distances = np.zeros((replicates, generations + 1))
     stderr = np.zeros_like(distances)
     steps = np.zeros_like(distances)
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
+    sampled = np.zeros_like(distances)
     models: list = []
     for replicate, stream in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
-        measured, step_errors, models, values = _run_replicate(truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples)
+        measured, step_errors, models, values, sampled[replicate] = _run_replicate(
+            truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
+        )
         distances[replicate], stderr[replicate] = measured
         steps[replicate] = step_errors
         if probed is not None:
@@ -190,4 +222,5 @@ def run_loop(
         one_step=steps if one_step else None,
         models=models,
         probes=probed,
+        sampling_error=sampled if sampling_error else None,
     )
