@@ -42,6 +42,7 @@ __all__ = [
     "slope_at_infinity",
     "slope_at_zero",
     "threshold_closed_form",
+    "stable_scaled_slope",
     "threshold_ratio",
     "infinite_generation_limit",
 ]
@@ -137,14 +138,34 @@ def _scaled_slope(alpha: float, generation: int):
     return expr, sp.lambdify(ratio, expr, "numpy")
 
 
+def stable_scaled_slope(alpha: float, generation: int):
+    r"""The sign of :math:`dB_i/dt`, as a numpy function of t that stays accurate for huge t.
+
+    With :math:`u = 1/(1+t)` and :math:`r = 1 - u`,
+    :math:`(1+t)^{\alpha} u^{-1}\, dB_i/dt \,/\, (C n^{-\alpha}) =
+    (1-\alpha)\,\frac{1 - r^i}{u} - i\, r^{i-1}(1 - u^{1-\alpha})`, with
+    :math:`1 - r^i = -\operatorname{expm1}(i \operatorname{log1p}(-u))`. Every term is
+    O(1), and the limit as :math:`t\to\infty` is :math:`-i\alpha`, so no cancellation
+    produces spurious sign changes (the direct derivative loses every digit past t ~ 1e10).
+    """
+
+    def slope(t):
+        u = 1.0 / (1.0 + np.asarray(t, dtype=float))
+        first = (1 - alpha) * -np.expm1(generation * np.log1p(-u)) / u
+        return first - generation * np.exp((generation - 1) * np.log1p(-u)) * (1 - u ** (1 - alpha))
+
+    return slope
+
+
 def threshold_ratio(alpha: float, generation: int) -> float:
     r""":math:`t^*_i = m^*_i/n`: where :math:`dB_i/dm` changes sign from + to -.
 
     Generation 1 uses the closed form. Otherwise the sign change is bracketed
-    on a log grid of t in [1e-6, 1e12] (exactly one must exist), refined with
-    ``sympy.nsolve`` (Anderson-Bjorck, bracketing) to 30 digits, and checked to
-    lie in the bracket; if nsolve fails, Brent's method on the bracket is used.
-    A result that is not a sign change is never returned.
+    on a log grid of t in [1e-6, 1e12] with :func:`stable_scaled_slope` (exactly
+    one must exist), refined with ``sympy.nsolve`` (Anderson-Bjorck, bracketing)
+    on SymPy's own derivative to 30 digits, and checked to lie in the bracket;
+    if nsolve fails, Brent's method on the stable form is used. A result that is
+    not a sign change is never returned. Works for every generation up to at least 200.
     """
     alpha = check_positive("alpha", alpha)
     if alpha >= 1:
@@ -152,7 +173,8 @@ def threshold_ratio(alpha: float, generation: int) -> float:
     generation = check_size("generation", generation)
     if generation == 1:
         return float(alpha ** (-1 / (1 - alpha)) - 1)
-    expr, slope = _scaled_slope(alpha, generation)
+    expr, _ = _scaled_slope(alpha, generation)
+    slope = stable_scaled_slope(alpha, generation)
     grid = np.logspace(-6, 12, 4001)
     with np.errstate(all="ignore"):
         values = slope(grid)

@@ -88,9 +88,9 @@ def _diffusion_bound(spec: dict, calibration: dict) -> list[float]:
     bound = registered_bounds()["diffusion_theorem_d"].subs(C1=calibration["C1"], C2=calibration["C2"])
     scenario = build_scenario(spec["scenario"])
     generations = np.arange(spec["generations"] + 1)
-    values = bound.evaluate(
-        size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=generations
-    )
+    values = dict(size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=generations)
+    # a calibrated constant of exactly 0 removes its term, and with it that term's symbol (C2 = 0 drops the width)
+    values = bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names})
     return np.atleast_1d(values).tolist()
 
 

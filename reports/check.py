@@ -1,18 +1,21 @@
 """CI regression: compare a fresh results document with a committed baseline, cell by cell.
 
-A cell fails the check when
+**Exact mode** (default). ``scloop check`` reruns the baseline's suite with the
+baseline's seed, so an unchanged harness reproduces every number. Each of them is
+compared to a relative tolerance of ``FLOAT_RTOL`` (1e-9, which only absorbs
+floating-point differences between platforms): every replicate's TV at every
+generation, every check's bound values and verdict, the calibrated constants, the
+phase curve, the measured slack terms. Any change in a simulator or a bound is
+therefore a named, readable difference.
 
-- its bound is newly refuted (refuted now, not in the baseline);
-- its mean TV at some generation moved by more than ``TV_Z`` combined standard
-  errors (:math:`|\\bar x - \\bar x_0| > z\\sqrt{s^2 + s_0^2}`, plus 1e-9 for round-off);
-- its bound changed by more than 1e-9 relative at some generation (rigorous
-  bounds: a deterministic function of the setting; a calibrated bound is a
-  function of measured TVs, which the calibration cells' own TV comparison covers);
-- it is missing from either side.
+**Statistical mode** (``--statistical``), for a baseline made with other seeds or
+on another platform. A mean TV fails only if it moved by more than ``TV_Z``
+combined standard errors, :math:`|\\bar x - \\bar x_0| > z\\sqrt{s^2 + s_0^2}`; rigorous
+bounds (deterministic functions of the setting) still compare to ``FLOAT_RTOL``;
+calibrated bounds and constants, functions of measured TVs, are covered by their
+calibration cells' own TV comparison.
 
-The same seeds reproduce the same numbers, so an unchanged simulator passes
-with zero differences; the statistical tolerance is what lets a harmless
-change of floating-point order pass while a changed simulator fails.
+Both modes fail on a newly refuted bound and on missing or new cells or checks.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BOUND_RTOL", "TV_Z", "CheckResult", "compare"]
+__all__ = ["FLOAT_RTOL", "TV_Z", "CheckResult", "compare"]
 
 TV_Z = 4.0
-BOUND_RTOL = 1e-9
+FLOAT_RTOL = 1e-9
+#: Absolute floor of the float comparison (values of TV and bounds are O(0.01-1)).
+FLOAT_ATOL = 1e-12
 
 
 @dataclass
 class CheckResult:
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (cell label, what, detail)
+    mode: str = "exact"
 
     @property
     def passed(self) -> bool:
@@ -37,8 +43,9 @@ class CheckResult:
 
     def markdown(self) -> str:
         if self.passed:
-            return "scloop check: every cell matches the baseline."
-        lines = [f"scloop check: {len(self.changes)} change(s) against the baseline", "", "| cell | change | detail |", "|---|---|---|"]
+            return f"scloop check ({self.mode}): every cell matches the baseline."
+        cells = len({label for label, _, _ in self.changes})
+        lines = [f"scloop check ({self.mode}): {len(self.changes)} change(s) in {cells} cell(s) against the baseline", "", "| cell | change | detail |", "|---|---|---|"]
         lines += [f"| {label} | {what} | {detail} |" for label, what, detail in self.changes]
         return "\n".join(lines)
 
@@ -47,39 +54,72 @@ def _index(document: dict) -> dict[str, dict]:
     return {cell["key"]: cell for cell in document["cells"]}
 
 
-def compare(current: dict, baseline: dict) -> CheckResult:
-    """Cell-by-cell comparison of two results documents (same suite)."""
-    result = CheckResult()
+def _moved(now, before) -> np.ndarray:
+    """Indices (flattened) where two arrays differ beyond floating-point noise."""
+    now, before = np.asarray(now, dtype=float), np.asarray(before, dtype=float)
+    return np.flatnonzero(~np.isclose(now, before, rtol=FLOAT_RTOL, atol=FLOAT_ATOL).ravel())
+
+
+def _exact_array(result: CheckResult, label: str, what: str, now, before, describe) -> None:
+    now, before = np.asarray(now, dtype=float), np.asarray(before, dtype=float)
+    if now.shape != before.shape:
+        result.changes.append((label, f"{what}: shape changed", f"{before.shape} -> {now.shape}"))
+        return
+    moved = _moved(now, before)
+    if moved.size:
+        worst = moved[np.argmax(np.abs(now.ravel()[moved] - before.ravel()[moved]))]
+        result.changes.append((label, what, f"{moved.size} value(s) moved, largest at {describe(worst)}: {before.ravel()[worst]:.10g} -> {now.ravel()[worst]:.10g}"))
+
+
+def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool) -> None:
+    label = cell["label"]
+    generations = len(cell["summary"]["mean"])
+    checks = {(c["label"], c["side"]): c for c in cell.get("checks", [])}
+    old_checks = {(c["label"], c["side"]): c for c in old.get("checks", [])}
+    for name, check in checks.items():
+        before_check = old_checks.get(name)
+        if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
+            result.changes.append((label, f"{name[0]} newly refuted", f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}"))
+    for name in sorted(set(checks) ^ set(old_checks)):
+        result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
+    if statistical:
+        mean, error = np.asarray(cell["summary"]["mean"]), np.asarray(cell["summary"]["stderr"])
+        old_mean, old_error = np.asarray(old["summary"]["mean"]), np.asarray(old["summary"]["stderr"])
+        if mean.shape != old_mean.shape:
+            result.changes.append((label, "generations changed", f"{old_mean.size - 1} -> {mean.size - 1}"))
+            return
+        tolerance = TV_Z * np.hypot(error, old_error) + 1e-9
+        for generation in np.flatnonzero(np.abs(mean - old_mean) > tolerance):
+            result.changes.append((label, "mean TV moved", f"generation {generation}: {old_mean[generation]:.5f} -> {mean[generation]:.5f} (tolerance {tolerance[generation]:.5f})"))
+    else:
+        _exact_array(result, label, "per-replicate TV changed", cell["tv"], old["tv"], lambda k: f"replicate {k // generations}, generation {k % generations}")
+    for name in sorted(set(checks) & set(old_checks)):
+        if statistical and checks[name]["status"] != "rigorous":
+            continue
+        _exact_array(result, label, f"{name[0]} bound changed", checks[name]["values"], old_checks[name]["values"], lambda k: f"generation {k}")
+        if not statistical:
+            _exact_array(result, label, f"{name[0]} p-value changed", [checks[name]["verdict"]["p_value"]], [old_checks[name]["verdict"]["p_value"]], lambda k: "the cell")
+    if not statistical and (cell.get("slack") or old.get("slack")):
+        for part in ("bias", "sampling_measured", "sampling_bound", "propagated_measured"):
+            _exact_array(result, label, f"slack term {part} changed", (cell.get("slack") or {}).get(part, []), (old.get("slack") or {}).get(part, []), lambda k: f"generation {k}")
+
+
+def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
+    """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``)."""
+    result = CheckResult(mode="statistical" if statistical else "exact")
     now, before = _index(current), _index(baseline)
     for key in sorted(set(before) - set(now)):
         result.changes.append((before[key]["label"], "missing now", "cell is in the baseline but not in this run"))
     for key in sorted(set(now) - set(before)):
         result.changes.append((now[key]["label"], "new cell", "cell is not in the baseline"))
     for key in sorted(set(now) & set(before)):
-        cell, old = now[key], before[key]
-        label = cell["label"]
-        checks = {(c["label"], c["side"]): c for c in cell.get("checks", [])}
-        old_checks = {(c["label"], c["side"]): c for c in old.get("checks", [])}
-        for name, check in checks.items():
-            before_check = old_checks.get(name)
-            if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
-                result.changes.append((label, f"{name[0]} newly refuted", f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}"))
-        mean, error = np.asarray(cell["summary"]["mean"]), np.asarray(cell["summary"]["stderr"])
-        old_mean, old_error = np.asarray(old["summary"]["mean"]), np.asarray(old["summary"]["stderr"])
-        if mean.shape != old_mean.shape:
-            result.changes.append((label, "generations changed", f"{old_mean.size - 1} -> {mean.size - 1}"))
-            continue
-        tolerance = TV_Z * np.hypot(error, old_error) + 1e-9
-        moved = np.flatnonzero(np.abs(mean - old_mean) > tolerance)
-        for generation in moved:
-            result.changes.append((label, "mean TV moved", f"generation {generation}: {old_mean[generation]:.5f} -> {mean[generation]:.5f} (tolerance {tolerance[generation]:.5f})"))
-        for name in sorted(set(checks) ^ set(old_checks)):
-            result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
-        for name in sorted(set(checks) & set(old_checks)):
-            if checks[name]["status"] != "rigorous":
-                continue
-            bound, old_bound = np.asarray(checks[name]["values"]), np.asarray(old_checks[name]["values"])
-            changed = np.flatnonzero(np.abs(bound - old_bound) > BOUND_RTOL * np.abs(old_bound) + 1e-15)
-            for generation in changed:
-                result.changes.append((label, f"{name[0]} bound changed", f"generation {generation}: {old_bound[generation]:.10g} -> {bound[generation]:.10g}"))
+        _compare_cell(result, now[key], before[key], statistical)
+    if not statistical:
+        calibration, old_calibration = current.get("calibration") or {}, baseline.get("calibration") or {}
+        for constant in ("C1", "C2"):
+            if constant in calibration or constant in old_calibration:
+                _exact_array(result, "Theorem D calibration", f"{constant} changed", [calibration.get(constant, np.nan)], [old_calibration.get(constant, np.nan)], lambda k: constant)
+        phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
+        if phase or old_phase:
+            _exact_array(result, "phase transition", "mean TV curve changed", phase.get("mean", []), old_phase.get("mean", []), lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}")
     return result

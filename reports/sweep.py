@@ -8,11 +8,12 @@ the cell specification and the suite seed (:func:`reports.suites.cell_seed`).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -121,6 +122,14 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     }
 
 
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_cell_star(arguments: tuple[dict, int]) -> dict:
+    return run_cell(*arguments)
+
+
 @dataclass
 class SweepStats:
     computed: int
@@ -174,9 +183,24 @@ def run_suite(cells: list[dict], suite_seed: int, cache: Path, workers: int | No
         for spec in pending:
             store(run_cell(spec, suite_seed))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_cell, spec, suite_seed) for spec in pending]
-            for future in as_completed(futures):
-                store(future.result())
+        # workers ignore SIGINT, so Ctrl-C reaches only this process, which terminates them at once;
+        # every finished cell is already in the cache and a rerun resumes from it
+        pool = multiprocessing.get_context("fork").Pool(processes=min(workers, len(pending)), initializer=_ignore_interrupts)
+        try:
+            outcomes = pool.imap_unordered(_run_cell_star, [(spec, suite_seed) for spec in pending])
+            for _ in pending:
+                while True:  # a blocking next() would not see Ctrl-C until a cell finished: poll
+                    try:
+                        store(outcomes.next(timeout=0.2))
+                        break
+                    except multiprocessing.TimeoutError:
+                        continue
+        except BaseException:
+            pool.terminate()
+            raise
+        else:
+            pool.close()
+        finally:
+            pool.join()
     stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started)
     return [results[key] for key in keys], stats

@@ -9,7 +9,8 @@ from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion
 from .expected import SmoothedTruth, bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
-from .loop import LoopResult, run_loop
+from .loop import LoopResult, memory_budget, run_loop
+from .protocol import FittedDensity, GridDensity, Model
 from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
 from .scenario import Scenario
@@ -20,12 +21,15 @@ __all__ = [
     "Box",
     "EarlyStopping",
     "FittedDiffusion",
+    "FittedDensity",
     "FittedKDE",
     "GaussianMLE",
     "GaussianMixture",
     "Grid",
+    "GridDensity",
     "KDE",
     "LoopResult",
+    "Model",
     "PowerRule",
     "RandomFeatureDiffusion",
     "STANDARD_TRUTHS",
@@ -36,6 +40,7 @@ __all__ = [
     "expected_kde_density",
     "expected_training_density",
     "gaussian_tv",
+    "memory_budget",
     "run_loop",
     "standard_truth",
     "tv",

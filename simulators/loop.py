@@ -17,15 +17,16 @@ fit from its own conditional mean given the past), each on one grid.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_data, check_nonnegative_size, check_size
+from ._validation import check_data, check_nonnegative_size, check_positive, check_size
 from .metrics import common_grid, tv
 from .scenario import Scenario
 
-__all__ = ["LoopResult", "run_loop"]
+__all__ = ["LoopResult", "memory_budget", "run_loop"]
 
 
 @dataclass
@@ -135,6 +136,23 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
     return distances, steps, models, probed, sampling_errors
 
 
+def memory_budget() -> float:
+    """The default memory budget of a loop in bytes: ``SCLOOP_MEMORY_BUDGET`` (GiB) if set, else half the machine's RAM."""
+    configured = os.environ.get("SCLOOP_MEMORY_BUDGET")
+    if configured:
+        return check_positive("SCLOOP_MEMORY_BUDGET", configured) * 2**30
+    try:
+        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return 8 * 2**30
+
+
+def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
+    """A lower estimate of one replicate's peak memory: the training set, the new points and the fit's copy, in float64."""
+    largest = float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
+    return 4.0 * 8.0 * truth.dim * largest
+
+
 def run_loop(
     truth,
     model,
@@ -148,6 +166,7 @@ def run_loop(
     measure_tv: bool = True,
     tv_samples: int = 100_000,
     sampling_error: bool = False,
+    memory_budget_bytes: float | None = None,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -179,6 +198,9 @@ def run_loop(
     sampling_error : bool
         Also measure Theorem K's sampling error :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`
         (a KDE model in d <= 2, fresh real data, no accumulation).
+    memory_budget_bytes : float, optional
+        Refuse, before allocating anything, a loop whose data arrays alone would exceed
+        this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
 
     Returns
     -------
@@ -190,6 +212,14 @@ def run_loop(
     replicates = check_size("replicates", replicates)
     seed = check_nonnegative_size("seed", seed)
     tv_samples = check_size("tv_samples", tv_samples)
+    budget = memory_budget() if memory_budget_bytes is None else check_positive("memory_budget_bytes", memory_budget_bytes)
+    needed = _estimated_bytes(truth, scenario, generations)
+    if needed > budget:
+        raise ValueError(
+            f"scenario: this loop needs at least {needed / 2**30:.2f} GiB for its data arrays "
+            f"(up to {int(scenario.training_sizes(generations).max())} points in dimension {truth.dim}), above the memory budget of "
+            f"{budget / 2**30:.2f} GiB; use smaller sizes, or raise memory_budget_bytes / SCLOOP_MEMORY_BUDGET"
+        )
     if probes is not None:
         probes = check_data("probes", probes, truth.dim)
     if one_step and not measure_tv:

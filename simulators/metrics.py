@@ -14,6 +14,7 @@ Three routes, never a histogram:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,7 +22,7 @@ import numpy as np
 from scipy import special
 
 from ._validation import check_fraction, check_size
-from .grid import Box, Grid
+from .grid import AccuracyWarning, Box, Grid
 from .truth import GaussianMixture
 
 __all__ = [
@@ -143,8 +144,9 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     """TV between ``truth`` and a fitted ``model``, by the most exact route available.
 
     Returns ``(tv, stderr)``: a Gaussian closed form or quadrature (d <= 2)
-    has ``stderr = 0``; in d > 2 the Monte Carlo estimator is used with
-    ``samples`` draws from ``truth`` and reports its standard error.
+    has ``stderr = 0``; in d > 2, or for a model without ``bounding_box`` and
+    ``grid_spacing`` (with an :class:`AccuracyWarning`), the Monte Carlo estimator
+    is used with ``samples`` draws from ``truth`` and reports its standard error.
     """
     if _single_gaussian(truth) and _single_gaussian(model):
         try:
@@ -152,6 +154,13 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
         except ValueError:
             pass
     if truth.dim <= 2:
-        return tv_quadrature(truth, model), 0.0
+        if hasattr(model, "bounding_box") and hasattr(model, "grid_spacing"):
+            return tv_quadrature(truth, model), 0.0
+        warnings.warn(
+            f"{type(model).__name__} has no bounding_box/grid_spacing (simulators.GridDensity), so TV is the Monte Carlo "
+            f"estimate with its standard error ({samples} draws), not exact quadrature",
+            AccuracyWarning,
+            stacklevel=2,
+        )
     estimate = tv_monte_carlo(truth, model, samples, np.random.default_rng(0) if rng is None else rng)
     return estimate.estimate, estimate.stderr

@@ -76,10 +76,19 @@ class Scenario:
 
     @classmethod
     def mixed(cls, size: int, real_fraction: float, *, reuse_real: bool = False) -> "Scenario":
-        """r = round(lambda N), s = N - r, with fresh (or, if asked, reused) real points."""
+        """r = round(lambda N), s = N - r, with fresh (or, if asked, reused) real points.
+
+        Raises if a real fraction strictly between 0 and 1 rounds to no real or no
+        synthetic point (``Scenario.mixed(1, 0.5)`` is not a mixed scenario).
+        """
         size = check_size("size", size)
         real_fraction = check_fraction("real_fraction", real_fraction)
         real = int(round(real_fraction * size))
+        if 0 < real_fraction < 1 and real in (0, size):
+            raise ValueError(
+                f"real_fraction {real_fraction!r} of size {size} rounds to {real} real and {size - real} synthetic points, "
+                f"which is not a mixed scenario; use a larger size, or Scenario.fully_synthetic / real_fraction=1 explicitly"
+            )
         return cls(real=real, synthetic=size - real, reuse_real=reuse_real)
 
     @classmethod

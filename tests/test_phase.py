@@ -127,3 +127,29 @@ def test_theorem_k_bound_peaks_at_theorem_p_threshold():
     print(f"Theorem K peaks at m = {peak:.0f}; m*_8 = {threshold:.0f}")
     assert abs(peak / threshold - 1) < 0.15
     assert -negative_bound(np.log(threshold / 5)) < -found.fun > -negative_bound(np.log(threshold * 5))
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.2, 0.4, 0.8])
+def test_threshold_exists_for_every_generation_up_to_two_hundred(alpha):
+    """m*_i is a + to - sign change of dB/dm for i up to 200 (it failed from i = 30 before: cancellation at t ~ 1e10)."""
+    from bounds.phase import stable_scaled_slope
+
+    previous = 0.0
+    for generation in (2, 5, 30, 100, 200):
+        ratio = phase_threshold(alpha=alpha, n=1.0, generation=generation)
+        slope = stable_scaled_slope(alpha, generation)
+        assert slope(ratio * 0.999) > 0 > slope(ratio * 1.001)
+        assert ratio > previous  # the threshold grows with the generation
+        previous = ratio
+
+
+@pytest.mark.parametrize("generation", [2, 7, 30])
+def test_stable_slope_equals_the_symbolic_derivative(generation):
+    """The cancellation-free slope is SymPy's dB/dt times (1+t)^(1+alpha), where both are accurate."""
+    from bounds.phase import _scaled_slope, stable_scaled_slope
+
+    alpha = 0.3
+    _, symbolic = _scaled_slope(alpha, generation)
+    stable = stable_scaled_slope(alpha, generation)
+    t = np.logspace(-3, 4, 50)
+    np.testing.assert_allclose(stable(t), symbolic(t) * (1 + t) ** (1 + alpha), rtol=1e-9, atol=1e-12)

@@ -79,26 +79,77 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert reused and all(check["outside_theory"] for check in reused)
 
 
-def test_check_passes_unchanged_and_fails_with_a_precise_diff_when_perturbed(tiny_run, monkeypatch):
+def test_check_passes_an_unchanged_rerun_exactly(tiny_run, tmp_path):
+    """Same suite, same seeds: every number reproduces, so the exact comparison passes with no change at all."""
+    cells, _, _ = tiny_run
+    rerun, _ = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
+    result = compare(assemble(rerun, suite="tiny", seed=0), assemble(cells, suite="tiny", seed=0))
+    assert result.passed, result.markdown()
+
+
+def _kde_bandwidth_three_percent_wider(monkeypatch):
+    from simulators import kde
+
+    real_fit = kde.KDE.fit
+    monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.03))
+    return lambda spec: spec["model"]["name"] == "kde"
+
+
+def _draws_synthetic_points(spec) -> bool:
+    scenario = spec["scenario"]
+    return scenario["kind"] != "growing_synthetic" or scenario["synthetic"] > 0
+
+
+def _kde_sampler_noise_widened(monkeypatch):
+    from simulators import kde
+
+    def sample(self, n, rng):
+        picks = rng.integers(0, self.data.shape[0], size=n)
+        return self.data[picks] + 1.1 * self.bandwidth * rng.standard_normal((n, self.dim))
+
+    monkeypatch.setattr(kde.FittedKDE, "sample", sample)
+    return lambda spec: spec["model"]["name"] == "kde" and _draws_synthetic_points(spec)  # m = 0 never samples
+
+
+def _diffusion_stops_twice_as_early(monkeypatch):
+    from simulators import diffusion
+
+    real_call = diffusion.EarlyStopping.__call__
+    monkeypatch.setattr(diffusion.EarlyStopping, "__call__", lambda self, size, width, mean_eigenvalue: real_call(self, size, width, mean_eigenvalue) / 2)
+    return lambda spec: spec["model"]["name"] == "diffusion"
+
+
+@pytest.mark.parametrize("perturb", [_kde_bandwidth_three_percent_wider, _kde_sampler_noise_widened, _diffusion_stops_twice_as_early])
+def test_check_fails_on_a_real_simulator_change_and_names_the_moved_cells(tiny_run, monkeypatch, tmp_path, perturb):
+    """Three real regressions (a 3% wider KDE bandwidth, KDE sampler noise 1.1 h, diffusion early stopping at scale 5
+    instead of 10): each fails the exact check, the diff names exactly the cells of the changed model, and the
+    rigorous bounds, which do not depend on the simulator, are reported unchanged."""
     cells, _, _ = tiny_run
     baseline = assemble(cells, suite="tiny", seed=0)
-    assert compare(assemble(cells, suite="tiny", seed=0), baseline).passed
-    # perturb the simulator: every KDE fits with a 30% wider bandwidth than asked for
+    affected = perturb(monkeypatch)
+    perturbed, _ = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
+    result = compare(assemble(perturbed, suite="tiny", seed=0), baseline)
+    assert not result.passed
+    moved = {label for label, what, _ in result.changes if what == "per-replicate TV changed"}
+    expected = {cell["label"] for cell in baseline["cells"] if affected(cell["spec"])}
+    assert moved == expected, moved ^ expected
+    assert not [change for change in result.changes if change[1] in ("Theorem K bound changed", "second-moment bound changed")]
+    assert "per-replicate TV changed" in result.markdown()
+
+
+def test_statistical_mode_tolerates_other_seeds_and_catches_a_large_change(tiny_run, tmp_path, monkeypatch):
+    """--statistical: a rerun with another seed passes; a 30% wider KDE bandwidth still fails on the mean TV."""
+    cells, _, _ = tiny_run
+    baseline = assemble(cells, suite="tiny", seed=0)
+    other_seed, _ = run_suite(get_suite("tiny"), 1, tmp_path / "seed1", workers=1)
+    assert compare(assemble(other_seed, suite="tiny", seed=1), baseline, statistical=True).passed
     from simulators import kde
 
     real_fit = kde.KDE.fit
     monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.3))
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as cache:
-        perturbed, _ = run_suite(get_suite("tiny"), 0, cache, workers=1)
-    result = compare(assemble(perturbed, suite="tiny", seed=0), baseline)
-    assert not result.passed
-    moved = [change for change in result.changes if change[1] == "mean TV moved"]
-    assert moved and all("kde" in label for label, _, _ in moved)
-    assert "| kde(h=0.3) bimodal_1d mixed_fresh" in result.markdown()
-    # bounds did not change: the perturbation is in the simulator, and the diff says only that
-    assert not [change for change in result.changes if change[1].endswith("bound changed")]
+    perturbed, _ = run_suite(get_suite("tiny"), 1, tmp_path / "wide", workers=1)
+    result = compare(assemble(perturbed, suite="tiny", seed=1), baseline, statistical=True)
+    assert any(what == "mean TV moved" for _, what, _ in result.changes)
 
 
 def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
@@ -180,3 +231,39 @@ def test_report_cli_does_not_need_the_test_extra():
     code = "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; import reports.cli, reports.assemble"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
+
+
+def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during a 2-worker quick report: the CLI exits
+    with 130 and a one-line message within 5 s, no worker survives, and every cell finished before is in the cache."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reports", "report", "--suite", "quick", "--out", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ, MPLBACKEND="Agg"),
+    )
+    cache = out / ".cells"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(cache.glob("*.json"))) < 2:
+        time.sleep(0.1)
+    finished = {path.name for path in cache.glob("*.json")}
+    assert len(finished) >= 2 and process.poll() is None
+    os.killpg(process.pid, signal.SIGINT)
+    start = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    stopped = time.monotonic() - start
+    print(f"stopped {stopped:.2f} s after Ctrl-C with {len(finished)} cells finished")
+    assert process.returncode == 130 and stopped < 5.0, (process.returncode, stopped, stderr[-2000:])
+    assert "interrupted" in stderr.strip().splitlines()[-1]
+    assert finished <= {path.name for path in cache.glob("*.json")}
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # the whole group, workers included, is gone
