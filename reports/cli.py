@@ -2,8 +2,8 @@
 
 ::
 
-    scloop report [--suite quick|standard|full] [--out DIR] [--seed N] [--workers N] [--from results.json]
-    scloop check --baseline PATH [--workers N]
+    scloop report [--suite quick|standard|full] [--out DIR] [--seed N] [--workers N] [--from DIR/results.json]
+    scloop check --baseline PATH [--workers N] [--statistical]
     scloop baseline [--suite quick] --out PATH [--force]
 
 Bad input (unknown suite, unwritable output, missing or corrupt JSON) gets a
@@ -39,28 +39,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="scloop", description="Tightness reports and CI regression for the self-consuming-loop TV bounds.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    report = commands.add_parser("report", help="run a suite and write tightness.md, results.json and figures")
-    report.add_argument("--suite", default="quick")
-    report.add_argument("--out", default="out")
-    report.add_argument("--seed", type=int, default=0)
-    report.add_argument("--workers", type=int, default=None)
-    report.add_argument("--from", dest="source", default=None, help="rebuild the report from an existing results.json")
-    check = commands.add_parser("check", help="rerun the baseline's suite and compare cell by cell")
-    check.add_argument("--baseline", required=True)
-    check.add_argument("--workers", type=int, default=None)
+    suites = ", ".join(suite_names())
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="scloop", description="Tightness reports and CI regression for the self-consuming-loop TV bounds.", formatter_class=formatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{report,check,baseline}")
+    report = commands.add_parser("report", help="run a suite and write tightness.md, results.json and figures", formatter_class=formatter)
+    report.add_argument("--suite", default="quick", help=f"the suite to run ({suites})")
+    report.add_argument("--out", default="out", help="output folder (finished cells are cached in OUT/.cells; a rerun resumes)")
+    report.add_argument("--seed", type=int, default=0, help="suite seed (every cell's seed derives from it)")
+    report.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    report.add_argument("--from", dest="source", default=None, help="rebuild the report from an existing results.json or the folder holding it")
+    check = commands.add_parser("check", help="rerun the baseline's suite and compare cell by cell", formatter_class=formatter)
+    check.add_argument("--baseline", required=True, help="a results.json written by scloop baseline")
+    check.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     check.add_argument(
         "--statistical",
         action="store_true",
         help="compare mean TVs within 4 combined standard errors (for a baseline made with other seeds or on another platform); "
         "default: every number must reproduce to 1e-9 relative",
     )
-    baseline = commands.add_parser("baseline", help="run a suite and write its results as a baseline")
-    baseline.add_argument("--suite", default="quick")
-    baseline.add_argument("--out", required=True)
-    baseline.add_argument("--seed", type=int, default=0)
-    baseline.add_argument("--workers", type=int, default=None)
+    baseline = commands.add_parser("baseline", help="run a suite and write its results as a baseline", formatter_class=formatter)
+    baseline.add_argument("--suite", default="quick", help=f"the suite to run ({suites})")
+    baseline.add_argument("--out", required=True, help="where to write the baseline JSON")
+    baseline.add_argument("--seed", type=int, default=0, help="suite seed")
+    baseline.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     baseline.add_argument("--force", action="store_true", help="overwrite an existing baseline")
     return parser
 
@@ -82,6 +84,9 @@ def _writable_directory(path: Path) -> Path:
     """
     try:
         path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create output directory {path}: {error.strerror or error}") from None
+    try:
         handle, probe = tempfile.mkstemp(dir=path, prefix=".scloop-write-test-")
         os.close(handle)
         os.unlink(probe)
@@ -91,6 +96,9 @@ def _writable_directory(path: Path) -> Path:
 
 
 def _load_results(path: Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
     try:
         document = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -157,8 +165,12 @@ def _check(arguments) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``scloop``; returns the exit code."""
+    parser = _parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stderr)
+        return 2
     try:
-        arguments = _parser().parse_args(argv)
+        arguments = parser.parse_args(argv)
         return {"report": _report, "check": _check, "baseline": _baseline}[arguments.command](arguments)
     except UsageError as error:
         print(f"scloop: error: {error}", file=sys.stderr)

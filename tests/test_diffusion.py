@@ -94,6 +94,7 @@ def _clearly_smaller(smaller, larger, z=2.33):
     return difference - z * stderr > 0
 
 
+@pytest.mark.slow
 def test_learning_improves_with_data_and_width():
     tv = {size: _generation_zero_tv(256, size, 6) for size in (250, 1000, 4000)}
     print({size: f"{values.mean():.4f} ± {values.std(ddof=1) / np.sqrt(values.size):.4f}" for size, values in tv.items()})

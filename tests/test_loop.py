@@ -156,3 +156,33 @@ def test_expected_density_weights_unrolled():
     unrolled = sum(lam * (1 - lam) ** (k - 1) * truth.smoothed(k * h * h).pdf(x) for k in range(1, i + 1))
     unrolled += (1 - lam) ** i * truth.smoothed((i + 1) * h * h).pdf(x)
     np.testing.assert_allclose(expected_kde_density(truth, h, scenario, i).pdf(x), unrolled, rtol=1e-12)
+
+
+def test_a_loop_beyond_the_memory_budget_is_refused_up_front_with_its_estimate():
+    from simulators import KDE, Scenario, run_loop, standard_truth
+
+    with pytest.raises(ValueError, match=r"scenario: this loop needs at least 29\.80 GiB"):
+        run_loop(standard_truth("bimodal_1d"), KDE(0.3), Scenario.mixed(10**9, 0.5), 1, memory_budget_bytes=2**30)
+
+
+def test_a_mixed_fraction_that_rounds_away_is_refused_naming_both():
+    from simulators import Scenario
+
+    with pytest.raises(ValueError, match="real_fraction 0.5 of size 1 rounds to 0 real and 1 synthetic"):
+        Scenario.mixed(1, 0.5)
+    with pytest.raises(ValueError, match="real_fraction"):
+        Scenario.mixed(10, 0.99)
+    assert Scenario.mixed(10, 0.0).kind == "fully_synthetic" and Scenario.mixed(10, 1.0).synthetic == 0
+
+
+def test_the_built_in_models_satisfy_the_protocols():
+    import numpy as np
+
+    from simulators import KDE, FittedDensity, GaussianMLE, GridDensity, Model, RandomFeatureDiffusion
+
+    data = np.random.default_rng(0).normal(size=(200, 1))
+    for model in (KDE(0.3), GaussianMLE(), RandomFeatureDiffusion(width=16, steps=10, noise_draws=2)):
+        assert isinstance(model, Model)
+        fitted = model.fit(data, np.random.default_rng(1))
+        assert isinstance(fitted, FittedDensity)
+    assert isinstance(KDE(0.3).fit(data), GridDensity)

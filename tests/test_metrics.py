@@ -79,3 +79,54 @@ def test_tv_dispatch_uses_monte_carlo_in_three_dimensions():
 def test_grid_rejects_high_dimension():
     with pytest.raises(ValueError, match="dimension 1 or 2"):
         Grid.covering(Box(np.zeros(3), np.ones(3)), 0.1)
+
+
+class _Histogram:
+    """A histogram density, bins 0.5 wide: not smooth, so the quadrature's error estimate does not hold."""
+
+    grid_spacing = 0.01
+
+    def __init__(self, data):
+        self.edges = np.arange(-6.0, 6.01, 0.5)
+        self.heights, _ = np.histogram(data[:, 0], self.edges, density=True)
+
+    def pdf(self, x):
+        index = np.clip(np.searchsorted(self.edges, x[:, 0]) - 1, 0, len(self.heights) - 1)
+        return np.where((x[:, 0] >= -6) & (x[:, 0] < 6), self.heights[index], 0.0)
+
+    def bounding_box(self, mass=1e-9):
+        from simulators import Box
+
+        return Box([-6.0], [6.0])
+
+
+def test_a_non_smooth_density_gets_a_convergence_warning_and_a_smooth_one_does_not():
+    import warnings
+
+    from simulators import KDE, AccuracyWarning, standard_truth
+
+    truth = standard_truth("bimodal_1d")
+    data = truth.sample(2000, np.random.default_rng(0))
+    with pytest.warns(AccuracyWarning, match="not smooth"):
+        tv_quadrature(truth, _Histogram(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        tv_quadrature(truth, KDE(0.3).fit(data[:300]))
+
+
+def test_a_model_without_a_bounding_box_gets_monte_carlo_tv_with_a_warning():
+    from simulators import KDE, AccuracyWarning, Scenario, run_loop, standard_truth
+
+    class Bare:
+        """Only fit/pdf/sample: the FittedDensity protocol, not GridDensity."""
+
+        def fit(self, data, rng=None):
+            fitted = KDE(0.3).fit(data)
+            return type("Fitted", (), {"pdf": staticmethod(fitted.pdf), "sample": staticmethod(fitted.sample)})()
+
+    truth = standard_truth("bimodal_1d")
+    with pytest.warns(AccuracyWarning, match="Monte Carlo"):
+        result = run_loop(truth, Bare(), Scenario.mixed(300, 0.5), 1, replicates=2, tv_samples=50_000)
+    exact = run_loop(truth, KDE(0.3), Scenario.mixed(300, 0.5), 1, replicates=2).tv
+    assert np.all(result.tv_stderr > 0)
+    assert np.all(np.abs(result.tv - exact) < 5 * result.tv_stderr + 1e-3)

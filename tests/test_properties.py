@@ -187,7 +187,7 @@ def test_second_moment_sandwich_holds_across_random_settings(truth, bandwidth, s
 
 
 @pytest.mark.property
-@budget(2)
+@budget(1)
 @given(
     truth=sst.truths(dim=3, max_components=2),
     bandwidth=sst.bandwidths(0.3, 0.6),
@@ -290,7 +290,7 @@ def diffusion_case(bound, scenario, generations, seed, replicates=20):
 
 
 @pytest.mark.property
-@budget(3)
+@budget(2)
 @given(
     scenario=st.sampled_from([Scenario.fully_synthetic(500), Scenario.mixed(2000, 0.5), Scenario.mixed(500, 0.2), Scenario.growing_synthetic(500, 1500)]),
     generations=st.integers(2, 4),

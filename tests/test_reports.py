@@ -267,3 +267,19 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
     assert finished <= {path.name for path in cache.glob("*.json")}
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # the whole group, workers included, is gone
+
+
+def test_cli_usage_from_folder_and_no_stale_figures(tiny_run, tmp_path, capsys):
+    """A bare `scloop` prints usage (exit 2); --from takes the folder; a second report leaves no figure of the first."""
+    assert main([]) == 2
+    assert "report" in capsys.readouterr().err
+    out = tmp_path / "report"
+    assert main(["report", "--suite", "tiny", "--out", str(out), "--workers", "1"]) == 0
+    stale = out / "tv_old_kde_gone.png"
+    stale.write_bytes(b"\x89PNG")
+    again = tmp_path / "again"
+    assert main(["report", "--from", str(out), "--out", str(again)]) == 0
+    assert main(["report", "--from", str(out), "--out", str(out)]) == 0
+    assert not stale.exists()
+    text = (out / "tightness.md").read_text()
+    assert text.index("## Claims and verdicts") < text.index("## Headline") < text.index("## Appendix: the bounds")
