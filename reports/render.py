@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bounds import registered_bounds  # noqa: E402
 
+from .assemble import describe_model  # noqa: E402
 from .sweep import write_atomic  # noqa: E402
 
 __all__ = ["render", "write_results"]
@@ -37,9 +39,17 @@ def _scenario_group(cell: dict) -> str:
 
 
 def _figure_key(cell: dict) -> tuple[str, str, str]:
-    """Cells drawn in one figure: same scenario kind, model family and truth."""
+    """Cells drawn in one figure: same scenario kind, model (with its parameters, e.g. the bandwidth) and truth."""
     spec = cell["spec"]
-    return spec["scenario"]["kind"], spec["model"]["name"], spec["truth"]
+    return spec["scenario"]["kind"], describe_model(spec), spec["truth"]
+
+
+def _file_label(text: str) -> str:
+    """``kde(h=0.3)`` -> ``kde-h0.3``: a model label usable in a file name."""
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9.]+", "-", text.replace("=", ""))).strip("-")
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 _STYLES = {"Theorem K": "--", "second-moment": ":", "Theorem D": "-."}
@@ -63,7 +73,7 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
             color = plt.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
             summary = cell["summary"]
             generations = np.arange(len(summary["mean"]))
-            axis.plot(generations, summary["mean"], color=color, marker="o", markersize=3, label=cell["legend"])
+            axis.plot(generations, summary["mean"], color=color, marker=_MARKERS[index % len(_MARKERS)], markersize=4, label=cell["legend"])
             axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
             for check in _upper_checks(cell):
                 style = _STYLES.get(check["label"], "--")
@@ -79,7 +89,7 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
         what = "mean TV (95% band) and bounds" if styles_used else "mean TV (95% band); no bound applies"
         axis.set_title(f"{kind}, {model}, {truth}: {what}", fontsize=10)
         axis.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
-        name = f"tv_{kind}_{model}_{truth}.png"
+        name = f"tv_{kind}_{_file_label(model)}_{truth}.png"
         _save_figure(figure, out / name)
         names[kind].append(name)
     return names

@@ -68,7 +68,7 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert f"{len(document['cells'])} cells." in text and "**0 refuted**" in text and "detectable ratio" in text
     assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
     assert text.index("## Headline") < text.index("## Results by scenario") < text.index("## Appendix: the bounds")
-    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde_bimodal_1d.png", "tv_mixed_reused_kde_bimodal_1d.png", "tv_fully_synthetic_diffusion_bimodal_1d.png"):
+    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde-h0.3_bimodal_1d.png", "tv_mixed_reused_kde-h0.3_bimodal_1d.png", "tv_fully_synthetic_diffusion-m16-steps20_bimodal_1d.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
     assert document["calibration"]["C1"] >= 0 and document["phase"]["threshold"] > 0
