@@ -77,7 +77,7 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from simulators import GaussianMixture, Grid, Scenario, SmoothedTruth, bandwidth_schedule, expected_densities
+from simulators import Box, GaussianMixture, Grid, Scenario, SmoothedTruth, bandwidth_schedule, expected_densities
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
@@ -334,8 +334,6 @@ def _quadrature_grid(truth: GaussianMixture, largest_smoothing: float, domain_sc
     centre, half = (box.upper + box.lower) / 2, (box.upper - box.lower) / 2 * domain_scale
     narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
     spacing = narrowest / STEPS_PER_STD[truth.dim] * spacing_scale
-    from simulators import Box
-
     return Grid.covering(Box(centre - half, centre + half), spacing)
 
 

@@ -86,13 +86,13 @@ def kde_slack(sampling_errors: np.ndarray, tv: np.ndarray, truth, bandwidth, sce
     terms = kde_bound_terms(truth, bandwidth, scenario, generations)
     measured = sampling_errors.mean(axis=0)
     stderr = sampling_errors.std(axis=0, ddof=1) / np.sqrt(sampling_errors.shape[0])
-    listed = lambda values: [float(x) for x in values]  # noqa: E731
-    return {
-        "bias": listed(terms.bias),
-        "sampling_measured": listed(measured),
-        "sampling_stderr": listed(stderr),
-        "sampling_bound": listed(terms.sampling),
-        "propagated_measured": listed(propagate_scenario(terms.bias + measured, scenario)),
-        "mean_tv": listed(tv.mean(axis=0)),
-        "bound": listed(terms.total),
+    parts = {
+        "bias": terms.bias,
+        "sampling_measured": measured,
+        "sampling_stderr": stderr,
+        "sampling_bound": terms.sampling,
+        "propagated_measured": propagate_scenario(terms.bias + measured, scenario),
+        "mean_tv": tv.mean(axis=0),
+        "bound": terms.total,
     }
+    return {name: [float(x) for x in values] for name, values in parts.items()}

@@ -53,6 +53,8 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 _STYLES = {"Theorem K": "--", "second-moment": ":", "Theorem D": "-."}
+#: Detectable ratios above this are drawn at it in the summary figure.
+MAX_SHOWN = 4.0
 
 
 def _upper_checks(cell: dict) -> list[dict]:
@@ -143,9 +145,6 @@ def _figure_summary(cells: list[dict], out: Path) -> str:
     axis.set_title("Every checked cell: how tight the bound, how small a violation the test could see", fontsize=9)
     _save_figure(figure, out / "summary.png")
     return "summary.png"
-
-
-MAX_SHOWN = 4.0
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,8 @@ the verdicts for the end-of-run summary (:mod:`scloop_testing.record`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .record import record
@@ -25,11 +27,13 @@ __all__ = ["ALPHA", "PropertyOutcome", "check_property"]
 ALPHA = 1e-3
 
 
+@dataclass(frozen=True)
 class PropertyOutcome:
     """The verdicts of one property example: ``verdict``, ``controls`` (name -> Verdict) and ``lower``."""
 
-    def __init__(self, verdict: Verdict, controls: dict[str, Verdict], lower: Verdict | None) -> None:
-        self.verdict, self.controls, self.lower = verdict, controls, lower
+    verdict: Verdict
+    controls: dict[str, Verdict]
+    lower: Verdict | None
 
 
 def check_property(
