@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bounds import registered_bounds  # noqa: E402
+from bounds.phase import phase_curve  # noqa: E402
 
 from .assemble import describe_model  # noqa: E402
 from .sweep import write_atomic  # noqa: E402
@@ -110,6 +111,9 @@ def _figure_phase(phase: dict, out: Path) -> str:
         scale = mean.max() / values.max() if label == "Theorem K" else 1.0
         text = f"{label} bound" + (f" × {scale:.2f} (rescaled)" if scale != 1.0 else "")
         axis.plot(shown, values * scale, color=color, linestyle=_STYLES.get(label, "--"), label=text)
+    dense = np.geomspace(max(shown[0], 1.0), shown[-1], 200)
+    rate_curve = phase_curve(phase["alpha"], phase["real"], phase["generation"], dense)
+    axis.plot(dense, rate_curve * mean.max() / rate_curve.max(), color="C3", linewidth=1, alpha=0.7, label=f"Theorem P's B_{phase['generation']}(m), rescaled")
     axis.axvline(phase["threshold"], color="C3", linestyle="--", label=f"symbolic m*_{phase['generation']} = {phase['threshold']:.0f}")
     interval = phase.get("peak_interval")
     if interval:
