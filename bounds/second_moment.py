@@ -71,7 +71,7 @@ Reference: beyond Fu et al. 2024 (arXiv:2402.11778); docs/theory.md, section 5.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -405,11 +405,6 @@ def kde_second_moment_bound_for(truth: GaussianMixture, bandwidth, scenario: Sce
     ((11,), True)
     """
     return kde_second_moment_terms(truth, bandwidth, scenario, generations, **options).upper
-
-
-def fresh_counterpart(scenario: Scenario) -> Scenario:
-    """The same scenario with fresh real data (what the bound is evaluated at for a reused pool, outside the theory)."""
-    return replace(scenario, reuse_real=False)
 
 
 _REGISTERED = register(kde_second_moment_bound())

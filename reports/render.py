@@ -62,6 +62,18 @@ def _upper_checks(cell: dict) -> list[dict]:
     return [check for check in cell.get("checks", []) if check["side"] == "upper"]
 
 
+def _finite_tightness(check: dict) -> list[float]:
+    """A check's bound / mean TV per generation, without the generations whose mean TV is 0."""
+    return [x for x in check["verdict"]["tightness"] if np.isfinite(x)]
+
+
+def _counts(checks: list[dict]) -> tuple[int, int, int]:
+    """(refuted, held, underpowered): held could see a 2x violation and did not; underpowered is not counted."""
+    refuted = sum(c["verdict"]["refuted"] for c in checks)
+    underpowered = sum(c["verdict"]["underpowered"] and not c["verdict"]["refuted"] for c in checks)
+    return refuted, len(checks) - refuted - underpowered, underpowered
+
+
 def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
     """Mean TV (95% band) and every upper bound (one line style per bound) against generation; file names by scenario kind."""
     names: dict[str, list[str]] = defaultdict(list)
@@ -133,10 +145,10 @@ def _figure_summary(cells: list[dict], out: Path) -> str:
     markers = {"Theorem K": "o", "second-moment": "s", "Theorem D": "^"}
     for label, marker in markers.items():
         points = [
-            (min(x for x in check["verdict"]["tightness"] if np.isfinite(x)), check["verdict"]["detectable_ratio"] or MAX_SHOWN)
+            (min(_finite_tightness(check)), check["verdict"]["detectable_ratio"] or MAX_SHOWN)
             for cell in cells
             for check in _upper_checks(cell)
-            if check["label"] == label and any(np.isfinite(x) for x in check["verdict"]["tightness"])
+            if check["label"] == label and _finite_tightness(check)
         ]
         if points:
             tightness, detectable = np.array(points).T
@@ -175,7 +187,7 @@ def _verdict_text(check: dict) -> str:
 def _ratio_text(check: dict | None) -> str:
     if check is None:
         return "—"
-    tightness = [x for x in check["verdict"]["tightness"] if np.isfinite(x)]
+    tightness = _finite_tightness(check)
     return f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—"
 
 
@@ -211,11 +223,10 @@ def _tally(cells: list[dict]) -> list[str]:
     for (status, label), checks in sorted(by_label.items()):
         inside = [c for c in checks if not c["outside_theory"]]
         checked = [c for c in inside if not c["verdict"]["underpowered"]]
-        refuted = [c for c in inside if c["verdict"]["refuted"]]
-        underpowered = [c for c in inside if c["verdict"]["underpowered"] and not c["verdict"]["refuted"]]
-        tightness = np.concatenate([[x for x in c["verdict"]["tightness"] if np.isfinite(x)] for c in checked]) if checked else np.array([])
+        refuted, _, underpowered = _counts(inside)
+        tightness = np.array([x for c in checked for x in _finite_tightness(c)])
         detectable = [c["verdict"]["detectable_ratio"] for c in checked]
-        text = f"- **{label}** ({status}): {len(checked)} cells checked, **{len(refuted)} refuted**, {len(underpowered)} underpowered (not counted)"
+        text = f"- **{label}** ({status}): {len(checked)} cells checked, **{refuted} refuted**, {underpowered} underpowered (not counted)"
         if len(checks) > len(inside):
             text += f", {len(checks) - len(inside)} outside the theory (reused pool, reported only)"
         if tightness.size:
@@ -316,10 +327,9 @@ def _claims(document: dict) -> list[str]:
     def outcome(found: list[dict]) -> tuple[str, str]:
         if not found:
             return "—", "—"
-        refuted = sum(c["verdict"]["refuted"] for c in found)
-        under = sum(c["verdict"]["underpowered"] and not c["verdict"]["refuted"] for c in found)
-        tightness = [min(x for x in c["verdict"]["tightness"] if np.isfinite(x)) for c in found if any(np.isfinite(c["verdict"]["tightness"]))]
-        text = f"{refuted} / {len(found) - refuted - under} / {under}"
+        refuted, held, under = _counts(found)
+        tightness = [min(_finite_tightness(c)) for c in found if _finite_tightness(c)]
+        text = f"{refuted} / {held} / {under}"
         return text, (f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—")
 
     fresh = ("fully_synthetic", "mixed_fresh", "growing_synthetic")
@@ -378,7 +388,7 @@ def render(document: dict, out: Path) -> Path:
         lines.append(
             f"- **Jensen lower bound** TV(E p̂_i, p0) <= E TV_i (rigorous): refuted in {sum(c['verdict']['refuted'] for c in jensen)} of {len(jensen)} cells, "
             f"{sum(c['verdict']['underpowered'] for c in jensen)} of them underpowered "
-            f"(lower bound / mean median {np.median(np.concatenate([[x for x in c['verdict']['tightness'] if np.isfinite(x)] for c in jensen])):.2f}): "
+            f"(lower bound / mean median {np.median([x for c in jensen for x in _finite_tightness(c)]):.2f}): "
             "a lower bound on a small mean is hard to refute with TV in [0, 1] alone."
         )
     outside = [c for cell in cells for c in _upper_checks(cell) if c["outside_theory"]]

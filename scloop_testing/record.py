@@ -15,7 +15,7 @@ import numpy as np
 
 from .verdict import Verdict
 
-__all__ = ["clear", "record", "records", "summary_lines"]
+__all__ = ["record", "records", "summary_lines"]
 
 _RECORDS: dict[str, list[dict]] = defaultdict(list)
 
@@ -27,11 +27,6 @@ def record(prop: str, verdict: Verdict, controls: dict[str, Verdict] | None = No
 
 def records() -> dict[str, list[dict]]:
     return dict(_RECORDS)
-
-
-def clear() -> None:
-    """Forget every record (tests of the recorder itself use it)."""
-    _RECORDS.clear()
 
 
 def _spread(values) -> str:

@@ -303,10 +303,6 @@ class Verdict:
         """True when the test could not see even a 2x violation: the verdict does not count as a check."""
         return self.detectable_ratio > UNDERPOWERED
 
-    def can_detect(self, ratio: float) -> bool:
-        """Whether a violation by a factor ``ratio`` (mean / bound) is within this test's power."""
-        return ratio >= self.detectable_ratio
-
     def summary(self) -> str:
         state = "REFUTED" if self.refuted else "holds"
         relation = "mean/bound" if self.side == "upper" else "bound/mean"

@@ -77,24 +77,26 @@ class LoopResult:
         return self.tv.mean(axis=0)
 
 
+def _tv_to_mixture(current, first, second, first_weight: float) -> float:
+    r"""Quadrature :math:`\mathrm{TV}(\hat p_i, w f + (1-w) g)` on one grid covering all three densities (``second`` may be None when w = 1)."""
+    parts = [first] if second is None else [first, second]
+    grid = common_grid([*parts, current])
+    target = grid.evaluate(first) if second is None else first_weight * grid.evaluate(first) + (1 - first_weight) * grid.evaluate(second)
+    return 0.5 * grid.integrate_abs(grid.evaluate(current) - target)
+
+
 def _one_step_error(truth, previous, current, real_fraction: float) -> float:
-    r"""Quadrature :math:`\mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})` on one grid."""
-    grid = common_grid([truth, previous, current])
-    mixture = real_fraction * grid.evaluate(truth) + (1 - real_fraction) * grid.evaluate(previous)
-    return 0.5 * grid.integrate_abs(grid.evaluate(current) - mixture)
+    r"""Lemma R's :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})`."""
+    return _tv_to_mixture(current, truth, previous, real_fraction)
 
 
 def _sampling_error(truth, previous, current, real_fraction: float) -> float:
-    r"""Quadrature :math:`\mathrm{TV}(\hat p_i, K_h * (\lambda p_0 + (1-\lambda)\hat p_{i-1}))` for a KDE fit.
+    r"""Theorem K's :math:`S_i = \mathrm{TV}(\hat p_i, K_h * (\lambda p_0 + (1-\lambda)\hat p_{i-1}))` for a KDE fit.
 
     ``previous`` is None at generation 0, where the conditional mean is :math:`K_h * p_0`.
     """
     variance = current.bandwidth**2
-    smoothed_truth = truth.smoothed(variance)
-    parts = [smoothed_truth] if previous is None else [smoothed_truth, previous.smoothed(variance)]
-    grid = common_grid([*parts, current])
-    target = grid.evaluate(smoothed_truth) if previous is None else real_fraction * grid.evaluate(parts[0]) + (1 - real_fraction) * grid.evaluate(parts[1])
-    return 0.5 * grid.integrate_abs(grid.evaluate(current) - target)
+    return _tv_to_mixture(current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction)
 
 
 def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool):

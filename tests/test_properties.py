@@ -91,15 +91,20 @@ HARD_BANDWIDTHS = sst.bandwidths(0.03, 0.6)
 FRESH_KINDS = ("fully_synthetic", "mixed_fresh", "growing_synthetic", "accumulate")
 
 
+def hard_fresh_settings(smallest_size: int) -> dict:
+    """The Hypothesis arguments of the 1-D KDE properties: hard truths and bandwidths, every fresh-data scenario kind."""
+    return dict(
+        truth=HARD_TRUTHS,
+        bandwidth=HARD_BANDWIDTHS,
+        scenario=sst.scenarios(kinds=FRESH_KINDS, size=sst.sizes(smallest_size, 3000)),
+        generations=sst.generation_counts(1, 8),
+        seed=sst.seeds(),
+    )
+
+
 @pytest.mark.property
 @budget(12)
-@given(
-    truth=HARD_TRUTHS,
-    bandwidth=HARD_BANDWIDTHS,
-    scenario=sst.scenarios(kinds=FRESH_KINDS, size=sst.sizes(200, 3000)),
-    generations=sst.generation_counts(1, 8),
-    seed=sst.seeds(),
-)
+@given(**hard_fresh_settings(200))
 def test_theorem_k_holds_across_random_settings(truth, bandwidth, scenario, generations, seed):
     """Theorem K (rigorous) is not refuted in any drawn setting, hard ones included; every control within power is."""
     check_kde_property("Theorem K (KDE, rigorous)", truth, bandwidth, scenario, generations, seed)
@@ -174,13 +179,7 @@ def check_second_moment_property(name, truth, bandwidth, scenario, generations, 
 
 @pytest.mark.property
 @budget(12)
-@given(
-    truth=HARD_TRUTHS,
-    bandwidth=HARD_BANDWIDTHS,
-    scenario=sst.scenarios(kinds=FRESH_KINDS, size=sst.sizes(100, 3000)),
-    generations=sst.generation_counts(1, 8),
-    seed=sst.seeds(),
-)
+@given(**hard_fresh_settings(100))
 def test_second_moment_sandwich_holds_across_random_settings(truth, bandwidth, scenario, generations, seed):
     """The second-moment bound (rigorous, beyond the paper) and Jensen's lower bound hold in every drawn setting."""
     check_second_moment_property("Second-moment bound (KDE, rigorous, beyond the paper)", truth, bandwidth, scenario, generations, seed, replicates=64)
