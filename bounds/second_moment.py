@@ -371,10 +371,11 @@ def kde_second_moment_terms(
         means, variances = moments.evaluate(points)
         variances = variances * variance_scale
         difference = means - truth.pdf(points)
-        shape = (generations + 1, *grid.shape)
-        integral = np.array([grid.integrate(np.sqrt(row**2 + v)) for row, v in zip(difference, variances)])
-        lower = np.array([0.5 * grid.integrate_abs(row.reshape(shape[1:])) for row in difference])
-        folded = np.array([0.5 * grid.integrate(_folded_normal_mean(row, v)) for row, v in zip(difference, variances)])
+        shape = (generations + 1, *grid.shape)  # one grid per generation, batched
+        difference, variances = difference.reshape(shape), variances.reshape(shape)
+        integral = grid.integrate(np.sqrt(difference**2 + variances))
+        lower = 0.5 * grid.integrate_abs(difference)
+        folded = 0.5 * grid.integrate(_folded_normal_mean(difference, variances))
         stderr = np.zeros(generations + 1)
         upper = np.atleast_1d(bound.evaluate(root_mean_square_integral=integral))
         return SecondMomentTerms(upper, lower, folded, integral, stderr, "quadrature")

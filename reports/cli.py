@@ -3,8 +3,9 @@
 ::
 
     scloop report [--suite quick|standard|full] [--out DIR] [--seed N] [--workers N] [--from DIR/results.json]
-    scloop check --baseline PATH [--workers N] [--statistical]
-    scloop baseline [--suite quick] --out PATH [--force]
+                  [--scheduler tcp://HOST:PORT | --dask local]
+    scloop check --baseline PATH [--workers N] [--statistical] [--scheduler ... | --dask local]
+    scloop baseline [--suite quick] --out PATH [--force] [--scheduler ... | --dask local]
 
 Bad input (unknown suite, unwritable output, missing or corrupt JSON) gets a
 one-line error on stderr and exit code 2, never a traceback. ``check`` exits
@@ -64,7 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     baseline.add_argument("--seed", type=int, default=0, help="suite seed")
     baseline.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     baseline.add_argument("--force", action="store_true", help="overwrite an existing baseline")
+    for command in (report, check, baseline):
+        _add_cluster_options(command)
     return parser
+
+
+def _add_cluster_options(command: argparse.ArgumentParser) -> None:
+    cluster = command.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", default=None, help="run the cells on the Dask scheduler at this address, e.g. tcp://HOST:8786 (extra [dask])")
+    cluster.add_argument("--dask", choices=["local"], default=None, help="run the cells on a Dask LocalCluster of --workers processes (extra [dask])")
+
+
+def _scheduler(arguments) -> str | None:
+    return arguments.scheduler or arguments.dask
 
 
 def _check_suite(name: str) -> None:
@@ -112,10 +125,17 @@ def _load_results(path: Path) -> dict:
     return document
 
 
-def _run(suite: str, seed: int, workers: int | None, cache: Path) -> dict:
-    cells, stats = run_suite(get_suite(suite), seed, cache, workers)
-    print(f"suite {suite}: {stats.computed} cells computed, {stats.skipped} reused from {cache}, {stats.seconds:.1f}s", file=sys.stderr)
-    return assemble(cells, suite=suite, seed=seed)
+def _run(suite: str, seed: int, workers: int | None, cache: Path, scheduler: str | None) -> dict:
+    try:
+        cells, stats = run_suite(get_suite(suite), seed, cache, workers, scheduler=scheduler)
+    except (ValueError, OSError) as error:
+        if scheduler is None:
+            raise
+        raise UsageError(f"cannot run on the Dask scheduler {scheduler!r}: {error}") from None
+    print(f"suite {suite}: {stats.computed} cells computed, {stats.skipped} reused from {stats.cache}, {stats.seconds:.1f}s", file=sys.stderr)
+    document = assemble(cells, suite=suite, seed=seed)
+    document["cells_from_cache"] = stats.skipped
+    return document
 
 
 def _report(arguments) -> int:
@@ -125,7 +145,7 @@ def _report(arguments) -> int:
     else:
         _check_suite(arguments.suite)
         _check_workers(arguments.workers)
-        document = _run(arguments.suite, arguments.seed, arguments.workers, out / ".cells")
+        document = _run(arguments.suite, arguments.seed, arguments.workers, out / ".cells", _scheduler(arguments))
     try:
         write_results(document, out / "results.json")
         path = render(document, out)
@@ -143,7 +163,7 @@ def _baseline(arguments) -> int:
         raise UsageError(f"{target} exists; pass --force to overwrite the baseline")
     _writable_directory(target.parent if str(target.parent) else Path("."))
     with tempfile.TemporaryDirectory() as cache:
-        document = _run(arguments.suite, arguments.seed, arguments.workers, Path(cache))
+        document = _run(arguments.suite, arguments.seed, arguments.workers, Path(cache), _scheduler(arguments))
     try:
         write_atomic(target, json.dumps(document, indent=1))
     except OSError as error:
@@ -157,7 +177,7 @@ def _check(arguments) -> int:
     baseline = _load_results(Path(arguments.baseline))
     _check_suite(baseline["suite"])
     with tempfile.TemporaryDirectory() as cache:
-        document = _run(baseline["suite"], baseline["seed"], arguments.workers, Path(cache))
+        document = _run(baseline["suite"], baseline["seed"], arguments.workers, Path(cache), _scheduler(arguments))
     result = compare(document, baseline, statistical=arguments.statistical)
     print(result.markdown())
     return 0 if result.passed else 1

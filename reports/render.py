@@ -373,7 +373,8 @@ def render(document: dict, out: Path) -> Path:
         "",
         "Fu, Zhang, Wang, Tian, Tao, *Towards Theoretical Understandings of Self-Consuming Generative Models*, ICML 2024 (arXiv:2402.11778).",
         "",
-        f"Suite `{document['suite']}`, seed {document['seed']}, scloop {document['package_version']}, commit `{document['git_commit']}`.",
+        f"Suite `{document['suite']}`, seed {document['seed']}, scloop {document['package_version']}, commit `{document['git_commit']}`"
+        + (f"; {document['cells_from_cache']} of {len(document['cells'])} cells from the cache (same seed and code)." if document.get("cells_from_cache") else "."),
         "",
         *_claims(document),
         "## Headline",

@@ -1,12 +1,16 @@
-"""Running a suite's cells: in parallel, with progress, resumable.
+"""Running a suite's cells: in parallel (a local process pool or a Dask cluster), with progress, resumable.
 
-Each finished cell is written atomically to ``CACHE/<key>.json`` as soon as
-it completes; a rerun with the same cache skips it. Results depend only on
-the cell specification and the suite seed (:func:`reports.suites.cell_seed`).
+Each finished cell is written atomically to ``CACHE/seed<seed>-<code>/<key>.json`` as soon as it
+completes; a rerun with the same cache skips it. Results depend only on the cell specification,
+the suite seed (:func:`reports.suites.cell_seed`) and the code, so the cache is keyed by all three:
+``<code>`` is :func:`code_fingerprint`, a hash of every source file of the packages that compute a
+cell, and a change to any of them (or another seed) starts a fresh cache entry instead of reusing
+stale numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -15,17 +19,33 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
+from tqdm import tqdm
 
 from simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 
 from .checks import kde_checks, kde_slack
 from .suites import cell_key, cell_seed
 
-__all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "register_model", "run_cell", "run_suite", "write_atomic"]
+__all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "code_fingerprint", "register_model", "run_cell", "run_suite", "write_atomic"]
+
+#: The packages whose source decides a cell's numbers (their folders, next to this one).
+COMPUTING_PACKAGES = ("bounds", "simulators", "reports", "scloop_testing")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 (12 hex digits) of every ``.py`` file of the packages that compute a cell, by relative path and content."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in COMPUTING_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -132,75 +152,113 @@ def _run_cell_star(arguments: tuple[dict, int]) -> dict:
 
 @dataclass
 class SweepStats:
+    """What a sweep did: cells computed, cells taken from the cache, wall time, and the cache folder used."""
+
     computed: int
     skipped: int
     seconds: float
+    cache: Path | None = None
 
 
-def _progress(done: int, total: int, started: float) -> None:
-    if not sys.stderr.isatty():
+def _load_cached(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError:
+        path.unlink()  # a damaged cache entry is recomputed
+        return None
+
+
+def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterator[dict]:
+    """Cell results from a local process pool, as they finish."""
+    if workers == 1 or len(pending) <= 1:
+        for spec in pending:
+            yield run_cell(spec, suite_seed)
         return
-    width = 30
-    filled = int(width * done / max(total, 1))
-    elapsed = time.perf_counter() - started
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cells, {elapsed:.0f}s")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+    # workers ignore SIGINT, so Ctrl-C reaches only this process, which terminates them at once;
+    # every finished cell is already in the cache and a rerun resumes from it
+    pool = multiprocessing.get_context("fork").Pool(processes=min(workers, len(pending)), initializer=_ignore_interrupts)
+    try:
+        outcomes = pool.imap_unordered(_run_cell_star, [(spec, suite_seed) for spec in pending])
+        for _ in pending:
+            while True:  # a blocking next() would not see Ctrl-C until a cell finished: poll
+                try:
+                    result = outcomes.next(timeout=0.2)
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+            yield result
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
-def run_suite(cells: list[dict], suite_seed: int, cache: Path, workers: int | None = None) -> tuple[list[dict], SweepStats]:
-    """Run every cell not already in ``cache``; return all cell results in suite order and counts."""
-    cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers: int) -> Iterator[dict]:
+    """Cell results from a Dask distributed cluster, as they finish.
+
+    ``scheduler`` is a scheduler address (``tcp://HOST:PORT``) or ``"local"`` for a LocalCluster of
+    ``workers`` single-threaded worker processes on this machine. The cells run the same
+    :func:`run_cell` with the same seeds as the process pool, so the results are identical.
+    """
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ValueError("scheduler: running on Dask needs the [dask] extra (pip install -e '.[dask]')") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) if scheduler == "local" else None
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        futures = [client.submit(run_cell, spec, suite_seed, pure=False) for spec in pending]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_suite(
+    cells: list[dict], suite_seed: int, cache: Path, workers: int | None = None, *, scheduler: str | None = None
+) -> tuple[list[dict], SweepStats]:
+    """Run every cell not already in the cache; return all cell results in suite order and counts.
+
+    Parameters
+    ----------
+    cells : list of dict
+        Cell specifications (:mod:`reports.suites`).
+    suite_seed : int
+    cache : Path
+        Folder of finished cells; they are kept under ``cache/seed<seed>-<code fingerprint>/``.
+    workers : int, optional
+        Local worker processes (default: all cores); with ``scheduler="local"``, the LocalCluster's workers.
+    scheduler : str, optional
+        Run the cells on Dask: ``"local"`` or a scheduler address ``tcp://HOST:PORT`` (extra ``[dask]``).
+    """
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    folder = Path(cache) / f"seed{suite_seed}-{code_fingerprint()}"
+    folder.mkdir(parents=True, exist_ok=True)
     keys = [cell_key(spec) for spec in cells]
     unique = dict(zip(keys, cells))  # identical cells run once
     results: dict[str, dict] = {}
     for key in unique:
-        path = cache / f"{key}.json"
-        if path.exists():
-            try:
-                results[key] = json.loads(path.read_text())
-            except json.JSONDecodeError:
-                path.unlink()  # a damaged cache entry is recomputed
+        cached = _load_cached(folder / f"{key}.json")
+        if cached is not None:
+            results[key] = cached
     pending = [spec for key, spec in unique.items() if key not in results]
     started = time.perf_counter()
     skipped = len(unique) - len(pending)
-    done = skipped
-    _progress(done, len(unique), started)
-
-    def store(result: dict) -> None:
-        nonlocal done
-        write_atomic(cache / f"{result['key']}.json", json.dumps(result))
-        results[result["key"]] = result
-        done += 1
-        _progress(done, len(unique), started)
-
-    if workers == 1 or len(pending) <= 1:
-        for spec in pending:
-            store(run_cell(spec, suite_seed))
-    else:
-        # workers ignore SIGINT, so Ctrl-C reaches only this process, which terminates them at once;
-        # every finished cell is already in the cache and a rerun resumes from it
-        pool = multiprocessing.get_context("fork").Pool(processes=min(workers, len(pending)), initializer=_ignore_interrupts)
-        try:
-            outcomes = pool.imap_unordered(_run_cell_star, [(spec, suite_seed) for spec in pending])
-            for _ in pending:
-                while True:  # a blocking next() would not see Ctrl-C until a cell finished: poll
-                    try:
-                        store(outcomes.next(timeout=0.2))
-                        break
-                    except multiprocessing.TimeoutError:
-                        continue
-        except BaseException:
-            pool.terminate()
-            raise
-        else:
-            pool.close()
-        finally:
-            pool.join()
-    stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started)
+    outcomes = _pool_results(pending, suite_seed, workers) if scheduler is None else _dask_results(pending, suite_seed, scheduler, workers)
+    with tqdm(total=len(unique), initial=skipped, unit="cell", desc="cells", disable=not sys.stderr.isatty(), dynamic_ncols=True) as progress:
+        progress.set_postfix_str(f"{skipped} from cache")
+        for result in outcomes:
+            write_atomic(folder / f"{result['key']}.json", json.dumps(result))
+            results[result["key"]] = result
+            progress.update(1)
+    stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started, cache=folder)
     return [results[key] for key in keys], stats

@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_data, check_nonnegative_size, check_positive, check_size
+from .batched import BatchedKDELoop, replicates_per_chunk
+from .kde import KDE, FittedKDE
 from .metrics import common_grid, tv
 from .scenario import Scenario
+from .truth import GaussianMixture
 
 __all__ = ["LoopResult", "memory_budget", "run_loop"]
 
@@ -155,6 +158,28 @@ def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
     return 4.0 * 8.0 * truth.dim * largest
 
 
+def _batchable(truth, model) -> bool:
+    """A KDE on a Gaussian-mixture truth in d <= 2: the replicates run through :class:`BatchedKDELoop`."""
+    return isinstance(model, KDE) and isinstance(truth, GaussianMixture) and truth.dim <= 2
+
+
+def _chunk_size(truth, model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
+    """Replicates per batch: what the memory budget (capped at CHUNK_BYTES for cache locality) holds at once.
+
+    The grid is estimated from the truth's box doubled, at the step of the first generation's bandwidth.
+    """
+    sizing = model.bandwidth_for(truth.sample(scenario.initial, np.random.default_rng(0)))
+    spacing = min(truth.grid_spacing, FittedKDE.spacing_for(sizing, truth.dim))
+    box = truth.bounding_box()
+    nodes = int(np.prod(2 * (box.upper - box.lower) / spacing + 1))
+    points = int(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real)
+    return replicates_per_chunk(nodes, points, truth.dim, min(budget / 2, CHUNK_BYTES), replicates)
+
+
+#: Largest working set of one batch of replicates (bytes); beyond it batching gains nothing but cache misses.
+CHUNK_BYTES = 256 * 2**20
+
+
 def run_loop(
     truth,
     model,
@@ -169,6 +194,7 @@ def run_loop(
     tv_samples: int = 100_000,
     sampling_error: bool = False,
     memory_budget_bytes: float | None = None,
+    chunk_replicates: int | None = None,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -203,6 +229,11 @@ def run_loop(
     memory_budget_bytes : float, optional
         Refuse, before allocating anything, a loop whose data arrays alone would exceed
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
+    chunk_replicates : int, optional
+        For a KDE in d <= 2, the replicates run together through one vectorised loop
+        (:class:`simulators.batched.BatchedKDELoop`) in batches of this many (default: as many
+        as fit in the memory budget, at most ``CHUNK_BYTES`` of working set). Results do not
+        depend on it beyond floating-point rounding; 1 runs the replicates one at a time.
 
     Returns
     -------
@@ -224,6 +255,8 @@ def run_loop(
         )
     if probes is not None:
         probes = check_data("probes", probes, truth.dim)
+    if chunk_replicates is not None:
+        chunk_replicates = check_size("chunk_replicates", chunk_replicates)
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
     if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
@@ -236,7 +269,19 @@ def run_loop(
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
     models: list = []
-    for replicate, stream in enumerate(np.random.SeedSequence(seed).spawn(replicates)):
+    streams = np.random.SeedSequence(seed).spawn(replicates)
+    if _batchable(truth, model) and measure_tv:
+        loop = BatchedKDELoop(truth, model, scenario, generations, one_step=one_step, sampling_error=sampling_error, probes=probes)
+        chunk = chunk_replicates if chunk_replicates is not None else _chunk_size(truth, model, scenario, generations, budget, replicates)
+        for start in range(0, replicates, chunk):
+            part = slice(start, min(start + chunk, replicates))
+            measured = loop.run(streams[part])
+            distances[part], steps[part], sampled[part] = measured.tv, measured.one_step, measured.sampling_error
+            if probed is not None:
+                probed[part] = measured.probes
+        models = loop.last_models
+        streams = []
+    for replicate, stream in enumerate(streams):
         measured, step_errors, models, values, sampled[replicate] = _run_replicate(
             truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
         )

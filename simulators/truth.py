@@ -83,6 +83,9 @@ class GaussianMixture:
         self._cholesky = cholesky
         self._whitening = np.linalg.inv(cholesky).transpose(0, 2, 1)  # x @ L^-T whitens
         self._log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
+        self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
+        diagonal = np.diagonal(cholesky, axis1=1, axis2=2)
+        self._diagonal_scale = diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(dim)) == 0 else None
 
     # ------------------------------------------------------------------ basics
     @classmethod
@@ -159,8 +162,11 @@ class GaussianMixture:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` i.i.d. draws, shape (n, d)."""
         n = check_size("n", n)
-        labels = rng.choice(self.components, size=n, p=self.weights)
+        # the draws of rng.choice(K, size=n, p=weights), without its per-call validation
+        labels = self._cumulative.searchsorted(rng.random(n), side="right")
         noise = rng.standard_normal((n, self.dim))
+        if self._diagonal_scale is not None:  # diagonal covariances: one gather, no per-component masks
+            return self.means[labels] + noise * self._diagonal_scale[labels]
         out = np.empty((n, self.dim))
         for k in range(self.components):
             chosen = labels == k

@@ -1,6 +1,7 @@
 """Reports: sweep engine (parallel, order-free, resumable), rendering, baseline check, CLI errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, monkey
     monkeypatch.setattr(reports.sweep, "run_cell", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
-    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert len(list(tmp_path.glob("*/*.json"))) == 2
     monkeypatch.setattr(reports.sweep, "run_cell", real_run_cell)
     cells, stats = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
     assert stats.skipped == 2 and stats.computed == len(get_suite("tiny")) - 2
@@ -253,9 +254,9 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
     )
     cache = out / ".cells"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(cache.glob("*.json"))) < 2:
+    while time.monotonic() < deadline and len(list(cache.glob("*/*.json"))) < 2:
         time.sleep(0.1)
-    finished = {path.name for path in cache.glob("*.json")}
+    finished = {path.name for path in cache.glob("*/*.json")}
     assert len(finished) >= 2 and process.poll() is None
     os.killpg(process.pid, signal.SIGINT)
     start = time.monotonic()
@@ -264,7 +265,7 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
     print(f"stopped {stopped:.2f} s after Ctrl-C with {len(finished)} cells finished")
     assert process.returncode == 130 and stopped < 5.0, (process.returncode, stopped, stderr[-2000:])
     assert "interrupted" in stderr.strip().splitlines()[-1]
-    assert finished <= {path.name for path in cache.glob("*.json")}
+    assert finished <= {path.name for path in cache.glob("*/*.json")}
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # the whole group, workers included, is gone
 
@@ -283,3 +284,44 @@ def test_cli_usage_from_folder_and_no_stale_figures(tiny_run, tmp_path, capsys):
     assert not stale.exists()
     text = (out / "tightness.md").read_text()
     assert text.index("## Claims and verdicts") < text.index("## Headline") < text.index("## Appendix: the bounds")
+
+
+def test_dask_local_cluster_reproduces_the_process_pool_baseline_exactly(tmp_path, capsys):
+    """The quick suite on a 2-process Dask LocalCluster matches the committed baseline (a process-pool run) exactly."""
+    pytest.importorskip("distributed")
+    baseline = Path(__file__).parent.parent / "reports" / "baselines" / "quick.json"
+    assert main(["check", "--baseline", str(baseline), "--dask", "local", "--workers", "2"]) == 0, capsys.readouterr().out
+
+
+def test_the_cache_is_keyed_by_seed_and_code(tiny_run, tmp_path, monkeypatch):
+    """Another seed, or a change to the code that computes cells, never reuses cached numbers."""
+    cells = get_suite("tiny")[:2]
+    _, first = run_suite(cells, 0, tmp_path, workers=1)
+    _, again = run_suite(cells, 0, tmp_path, workers=1)
+    _, other_seed = run_suite(cells, 5, tmp_path, workers=1)
+    assert (first.computed, again.skipped, other_seed.computed) == (2, 2, 2)
+    monkeypatch.setattr(reports.sweep, "code_fingerprint", lambda: "changed-code")
+    _, changed = run_suite(cells, 0, tmp_path, workers=1)
+    assert changed.computed == 2 and changed.skipped == 0
+
+
+def test_the_code_fingerprint_follows_the_simulator_source(tmp_path, monkeypatch):
+    """Editing a simulator source file changes the fingerprint that keys the cache."""
+    import shutil
+
+    root = Path(reports.sweep.__file__).resolve().parent.parent
+    copy = tmp_path / "tree"
+    for package in reports.sweep.COMPUTING_PACKAGES:
+        shutil.copytree(root / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    fake_module = copy / "reports" / "sweep.py"
+    monkeypatch.setattr(reports.sweep, "__file__", str(fake_module))
+    reports.sweep.code_fingerprint.cache_clear()
+    try:
+        before = reports.sweep.code_fingerprint()
+        loop = copy / "simulators" / "loop.py"
+        loop.write_text(loop.read_text() + "\n# a change\n")
+        reports.sweep.code_fingerprint.cache_clear()
+        assert reports.sweep.code_fingerprint() != before
+    finally:
+        monkeypatch.undo()
+        reports.sweep.code_fingerprint.cache_clear()
