@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
+from selfloop.simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
 
 from ._child import peak_rss_gib, run_child
 

@@ -27,7 +27,7 @@ import numpy as np
 SNIPPET = """
 import json, sys, time, warnings
 import numpy as np
-from simulators import KDE, GaussianMixture, Scenario, run_loop
+from selfloop.simulators import KDE, GaussianMixture, Scenario, run_loop
 truth = GaussianMixture.isotropic([0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], [1.0, 1.0])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -49,8 +49,8 @@ def run(source: Path, replicates: int) -> dict:
 
 def reference_tv(replicates: int) -> np.ndarray:
     """The first replicate's TVs from exact kernel sums on a grid of step h/12 (this checkout's sampler)."""
-    from simulators import FittedKDE, GaussianMixture, Grid, KDE, Scenario, run_loop
-    from simulators.grid import Box
+    from selfloop.simulators import FittedKDE, GaussianMixture, Grid, KDE, Scenario, run_loop
+    from selfloop.simulators.grid import Box
 
     truth = GaussianMixture.isotropic([0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], [1.0, 1.0])
     result = run_loop(truth, KDE(0.15), Scenario.mixed(500, 0.5), 5, seed=0, replicates=1)

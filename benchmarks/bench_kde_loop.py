@@ -30,8 +30,8 @@ import time
 import numpy as np
 from scipy import stats
 
-from simulators import KDE, FittedKDE, Grid, Scenario, run_loop, standard_truth
-from simulators.grid import Box, linear_bin
+from selfloop.simulators import KDE, FittedKDE, Grid, Scenario, run_loop, standard_truth
+from selfloop.simulators.grid import Box, linear_bin
 
 from ._child import peak_rss_gib, run_child
 

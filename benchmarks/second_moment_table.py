@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from bounds import kde_bound_for, kde_second_moment_terms
-from simulators import KDE, Scenario, run_loop, standard_truth
+from selfloop.bounds import kde_bound_for, kde_second_moment_terms
+from selfloop.simulators import KDE, Scenario, run_loop, standard_truth
 
 #: (N, h, lambda) of the prototype table in the issue, generations 0-10.
 SETTINGS = [(500, 0.3, 0.0), (500, 0.3, 0.5), (2000, 0.15, 0.2), (300, 0.6, 0.8), (1000, 0.3, 0.5)]

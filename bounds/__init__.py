@@ -1,7 +1,38 @@
 """The TV upper bounds of Fu et al. 2024 (arXiv:2402.11778), in SymPy."""
-from .bound import PAPER, Bound, Source, get_bound, register, registered_bounds
+from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
+from .registry import Registry
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .diffusion import calibrate, diffusion_tv_bound, learner_error
 from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
 from .phase import phase_bound, phase_threshold, threshold_ratio
+
+__all__ = [
+    "BOUNDS",
+    "Bound",
+    "KDEMoments",
+    "PAPER",
+    "Registry",
+    "SecondMomentTerms",
+    "Source",
+    "accumulate_bound",
+    "calibrate",
+    "diffusion_tv_bound",
+    "get_bound",
+    "kde_accumulate_bound",
+    "kde_bound_for",
+    "kde_bound_terms",
+    "kde_second_moment_bound",
+    "kde_second_moment_bound_for",
+    "kde_second_moment_terms",
+    "kde_tv_bound",
+    "learner_error",
+    "phase_bound",
+    "phase_threshold",
+    "propagate",
+    "propagated",
+    "recursion_bound",
+    "register",
+    "registered_bounds",
+    "threshold_ratio",
+]

@@ -3,7 +3,7 @@
 A user adds a bound in a few lines::
 
     import sympy as sp
-    from bounds import Bound, Source, register, symbols as s
+    from selfloop.bounds import Bound, Source, register, symbols as s
 
     mine = register(Bound(
         "my_kde_rate",
@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
+from .registry import Registry
 from .symbols import DOMAINS, LATEX_NAMES
 
 __all__ = ["PAPER", "Bound", "Source", "get_bound", "register", "registered_bounds"]
@@ -217,27 +218,26 @@ def _check_value(symbol: sp.Symbol, value: Any) -> np.ndarray:
     return array
 
 
-_REGISTRY: dict[str, Bound] = {}
+def _check_bound(bound) -> None:
+    if not isinstance(bound, Bound):
+        raise ValueError(f"bound must be a Bound, got {type(bound).__name__}")
+
+
+#: The registry that tests and reports iterate over (``BOUNDS.scoped()`` for temporary additions).
+BOUNDS: Registry[Bound] = Registry("bound", _check_bound)
 
 
 def register(bound: Bound, *, replace: bool = False) -> Bound:
-    """Add ``bound`` to the registry that tests and reports iterate over; returns it."""
-    if not isinstance(bound, Bound):
-        raise ValueError(f"bound must be a Bound, got {type(bound).__name__}")
-    if bound.name in _REGISTRY and not replace and _REGISTRY[bound.name] != bound:
-        raise ValueError(f"name {bound.name!r} is already registered (pass replace=True to replace it)")
-    _REGISTRY[bound.name] = bound
-    return bound
+    """Add ``bound`` to :data:`BOUNDS` under its name; returns it."""
+    _check_bound(bound)
+    return BOUNDS.register(bound.name, bound, replace=replace)
 
 
 def registered_bounds() -> dict[str, Bound]:
     """All registered bounds, by name."""
-    return dict(_REGISTRY)
+    return BOUNDS.as_dict()
 
 
 def get_bound(name: str) -> Bound:
     """The registered bound called ``name``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"name must be one of {sorted(_REGISTRY)}, got {name!r}") from None
+    return BOUNDS.get(name)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from simulators import GaussianMixture, Scenario, bandwidth_schedule, expected_densities, tv_monte_carlo, tv_quadrature
+from selfloop.simulators import GaussianMixture, Scenario, bandwidth_schedule, expected_densities, tv_monte_carlo, tv_quadrature
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register

@@ -12,7 +12,7 @@ The left side is Jensen's inequality (TV is convex), so the harness can test a
 sandwich. Unlike Theorem K, nothing is added up generation by generation, so
 errors that cancel across generations are not counted twice.
 
-**The mean** :math:`\mu_i` is the exact mixture of :mod:`simulators.expected`.
+**The mean** :math:`\mu_i` is the exact mixture of :mod:`selfloop.simulators.expected`.
 
 **The variance** follows from the law of total covariance. Write
 :math:`\varphi_t = \mathcal N(0, tI)`, :math:`K = \varphi_{h^2}` and, for a density q,
@@ -77,7 +77,7 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from simulators import Box, GaussianMixture, Grid, Scenario, SmoothedTruth, bandwidth_schedule, expected_densities
+from selfloop.simulators import Box, GaussianMixture, Grid, Scenario, SmoothedTruth, bandwidth_schedule, expected_densities
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
@@ -181,7 +181,7 @@ class KDEMoments:
 
     Examples
     --------
-    >>> from simulators import Scenario, standard_truth
+    >>> from selfloop.simulators import Scenario, standard_truth
     >>> moments = KDEMoments(standard_truth("bimodal_1d"), 0.3, Scenario.mixed(500, 0.5), 3)
     >>> mean, variance = moments.evaluate([[0.0], [2.0]])
     >>> mean.shape, bool((variance > 0).all())
@@ -400,7 +400,7 @@ def kde_second_moment_bound_for(truth: GaussianMixture, bandwidth, scenario: Sce
 
     Examples
     --------
-    >>> from simulators import Scenario, standard_truth
+    >>> from selfloop.simulators import Scenario, standard_truth
     >>> bound = kde_second_moment_bound_for(standard_truth("bimodal_1d"), 0.3, Scenario.mixed(500, 0.5), 10)
     >>> bound.shape, bool(0 < bound.min() and bound.max() < 1)
     ((11,), True)

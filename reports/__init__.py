@@ -3,7 +3,21 @@
 from .assemble import assemble
 from .check import compare
 from .render import render
-from .suites import get_suite, loop_cells, register_suite, suite_names
-from .sweep import register_model, run_suite
+from .plugins import load_plugins
+from .suites import SUITES, get_suite, loop_cells, register_suite, suite_names
+from .sweep import MODELS, register_model, run_suite
 
-__all__ = ["assemble", "compare", "get_suite", "loop_cells", "register_model", "register_suite", "render", "run_suite", "suite_names"]
+__all__ = [
+    "MODELS",
+    "SUITES",
+    "assemble",
+    "compare",
+    "get_suite",
+    "load_plugins",
+    "loop_cells",
+    "register_model",
+    "register_suite",
+    "render",
+    "run_suite",
+    "suite_names",
+]

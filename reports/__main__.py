@@ -1,4 +1,4 @@
-"""``python -m reports`` is the ``scloop`` command."""
+"""``python -m selfloop.reports`` is the ``scloop`` command."""
 
 import sys
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bounds import calibrate, phase_threshold, registered_bounds
+from selfloop.bounds import calibrate, phase_threshold, registered_bounds
 
-from scloop_testing.phase import rise_then_fall
+from selfloop.testing.phase import rise_then_fall
 
 from .checks import ALPHA, check_record
 from .sweep import build_scenario
@@ -58,7 +58,7 @@ def _git_commit() -> str | None:
 
 def _version() -> str:
     try:
-        return metadata.version("scloop")
+        return metadata.version("selfloop")
     except metadata.PackageNotFoundError:
         return "unknown"
 

@@ -9,7 +9,7 @@ A check is a plain record (JSON-serialisable)::
 from below (Jensen's TV(mu_i, p0) <= E TV_i). ``outside_theory`` marks a bound
 evaluated where its assumptions fail (a reused real pool): its verdict is
 reported, not expected. A verdict counts as a check only if its detectable
-ratio is at most :data:`scloop_testing.UNDERPOWERED` (a 2x violation visible).
+ratio is at most :data:`selfloop.testing.UNDERPOWERED` (a 2x violation visible).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from bounds import kde_bound_for, kde_bound_terms, kde_second_moment_terms
-from bounds.recursion import propagate_scenario
-from scloop_testing import UNDERPOWERED, check_bound
+from selfloop.bounds import kde_bound_for, kde_bound_terms, kde_second_moment_terms
+from selfloop.bounds.recursion import propagate_scenario
+from selfloop.testing import UNDERPOWERED, check_bound
 
 __all__ = ["ALPHA", "check_record", "kde_checks", "kde_slack", "verdict_record"]
 

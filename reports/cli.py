@@ -1,4 +1,4 @@
-"""The ``scloop`` command line (also ``python -m reports``).
+"""The ``scloop`` command line (also ``selfloop`` and ``python -m selfloop.reports``).
 
 ::
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .assemble import assemble
 from .check import compare
+from .plugins import load_plugins
 from .render import render, write_results
 from .suites import get_suite, suite_names
 from .sweep import run_suite, write_atomic
@@ -185,6 +186,11 @@ def _check(arguments) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``scloop``; returns the exit code."""
+    try:
+        load_plugins()  # before the parser, so plugin suites are valid choices
+    except RuntimeError as error:
+        print(f"scloop: error: {error}", file=sys.stderr)
+        return 2
     parser = _parser()
     if not (sys.argv[1:] if argv is None else argv):
         parser.print_help(sys.stderr)

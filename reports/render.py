@@ -8,19 +8,17 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from selfloop.bounds import registered_bounds
+from selfloop.bounds.phase import phase_curve
 
-from bounds import registered_bounds  # noqa: E402
-from bounds.phase import phase_curve  # noqa: E402
-
-from .assemble import describe_model  # noqa: E402
-from .sweep import write_atomic  # noqa: E402
+from .assemble import describe_model
+from .sweep import write_atomic
 
 __all__ = ["render", "write_results"]
 
@@ -31,7 +29,6 @@ def write_results(document: dict, path: Path) -> None:
 def _save_figure(figure, path: Path) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     write_atomic(path, buffer.getvalue())
 
 
@@ -82,10 +79,11 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
         if cell["spec"]["kind"] == "loop":
             groups[_figure_key(cell)].append(cell)
     for (kind, model, truth), members in sorted(groups.items()):
-        figure, axis = plt.subplots(figsize=(7.5, 4.2))
+        figure = Figure(figsize=(7.5, 4.2))
+        axis = figure.subplots()
         styles_used = set()
         for index, cell in enumerate(members):
-            color = plt.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
+            color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
             summary = cell["summary"]
             generations = np.arange(len(summary["mean"]))
             axis.plot(generations, summary["mean"], color=color, marker=_MARKERS[index % len(_MARKERS)], markersize=4, label=cell["legend"])
@@ -112,7 +110,8 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
 
 def _figure_phase(phase: dict, out: Path) -> str:
     """Mean TV against m with its 95% band, the bounds' own curves (Theorem K rescaled to the data), m* and the peaks."""
-    figure, axis = plt.subplots(figsize=(7.5, 4.5))
+    figure = Figure(figsize=(7.5, 4.5))
+    axis = figure.subplots()
     synthetic = np.asarray(phase["synthetic"], dtype=float)
     shown = np.where(synthetic > 0, synthetic, synthetic[synthetic > 0].min() / 4 if np.any(synthetic > 0) else 1.0)
     mean, error = np.asarray(phase["mean"]), 1.96 * np.asarray(phase["stderr"])
@@ -141,7 +140,8 @@ def _figure_phase(phase: dict, out: Path) -> str:
 
 def _figure_summary(cells: list[dict], out: Path) -> str:
     """Every upper check: tightness (min bound/mean over generations) against the detectable ratio."""
-    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    figure = Figure(figsize=(6.5, 4.2))
+    axis = figure.subplots()
     markers = {"Theorem K": "o", "second-moment": "s", "Theorem D": "^"}
     for label, marker in markers.items():
         points = [
@@ -304,7 +304,7 @@ def _slack_lines(cells: list[dict]) -> list[str]:
 
 
 def _bounds_appendix() -> list[str]:
-    lines = ["## Appendix: the bounds", "", "Every registered bound (`bounds.register`), with its provenance and status; derivations in docs/theory.md.", ""]
+    lines = ["## Appendix: the bounds", "", "Every registered bound (`selfloop.bounds.register`), with its provenance and status; derivations in docs/theory.md.", ""]
     for name, bound in sorted(registered_bounds().items()):
         lines += [f"### `{name}` ({bound.source.status})", "", bound.statement, "", f"$$ {bound.latex()} $$", "", f"Source: {bound.source.theorem}. {bound.source.note}", ""]
     return lines

@@ -18,8 +18,11 @@ import hashlib
 import json
 from itertools import product
 
-import numpy as np
 from typing import Callable
+
+import numpy as np
+
+from selfloop.bounds import Registry
 
 __all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "loop_cells", "register_suite", "suite_names"]
 
@@ -53,7 +56,7 @@ def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_
     """Loop cells for every model, truth and size, in every scenario kind (one mixed pair per real fraction).
 
     ``models`` are model specifications such as ``{"name": "kde", "bandwidth": 0.3}`` (see
-    :func:`reports.register_model`); ``truths`` are names of :func:`simulators.standard_truth`.
+    :func:`selfloop.reports.register_model`); ``truths`` are names of :func:`selfloop.simulators.standard_truth`.
 
     Examples
     --------
@@ -87,7 +90,7 @@ def _diffusion_cells(width: int, steps: int, calibration_sizes, prediction_sizes
 
 def _phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -> tuple[int, ...]:
     """m = 0 and ``points`` log-spaced amounts from m*/span to span m* (Theorem P's threshold for alpha = 2/5)."""
-    from bounds import phase_threshold
+    from selfloop.bounds import phase_threshold
 
     threshold = phase_threshold(alpha=0.4, n=real, generation=generation)
     return (0,) + tuple(int(m) for m in np.round(np.geomspace(threshold / span, span * threshold, points)))
@@ -138,20 +141,23 @@ def full() -> list[dict]:
     )
 
 
-SUITES: dict[str, Callable[[], list[dict]]] = {"quick": quick, "standard": standard, "full": full}
+#: Suites by name: ``build() -> list of cell specifications`` (``SUITES.scoped()`` for temporary ones).
+SUITES: Registry[Callable[[], list[dict]]] = Registry("suite")
+for _name, _build in (("quick", quick), ("standard", standard), ("full", full)):
+    SUITES.register(_name, _build)
 
 
 def register_suite(name: str, build: Callable[[], list[dict]]) -> None:
-    """Add a suite: ``build()`` returns its list of cell specifications."""
-    SUITES[name] = build
+    """Add a suite: ``build()`` returns its list of cell specifications (a later registration replaces it)."""
+    SUITES.register(name, build, replace=True)
 
 
 def suite_names() -> list[str]:
-    return sorted(SUITES)
+    return list(SUITES)
 
 
 def get_suite(name: str) -> list[dict]:
     """The cells of suite ``name``."""
     if name not in SUITES:
         raise ValueError(f"suite must be one of {suite_names()}, got {name!r}")
-    return SUITES[name]()
+    return SUITES.get(name)()

@@ -2,7 +2,7 @@
 
 Each finished cell is written atomically to ``CACHE/seed<seed>-<code>/<key>.json`` as soon as it
 completes; a rerun with the same cache skips it. Results depend only on the cell specification,
-the suite seed (:func:`reports.suites.cell_seed`) and the code, so the cache is keyed by all three:
+the suite seed (:func:`selfloop.reports.suites.cell_seed`) and the code, so the cache is keyed by all three:
 ``<code>`` is :func:`code_fingerprint`, a hash of every source file of the packages that compute a
 cell, and a change to any of them (or another seed) starts a fresh cache entry instead of reusing
 stale numbers.
@@ -11,6 +11,7 @@ stale numbers.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
@@ -26,25 +27,31 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
+from selfloop.bounds import Registry
+from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 
 from .checks import kde_checks, kde_slack
+from .plugins import load_plugins
 from .suites import cell_key, cell_seed
 
 __all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "code_fingerprint", "register_model", "run_cell", "run_suite", "write_atomic"]
 
-#: The packages whose source decides a cell's numbers (their folders, next to this one).
-COMPUTING_PACKAGES = ("bounds", "simulators", "reports", "scloop_testing")
+#: The packages whose source decides a cell's numbers.
+COMPUTING_PACKAGES = ("selfloop.bounds", "selfloop.simulators", "selfloop.reports", "selfloop.testing")
+
+
+def _package_folders() -> dict[str, Path]:
+    """Where each computing package's source lives (the repository folders, or site-packages when installed)."""
+    return {name: Path(importlib.import_module(name).__file__).resolve().parent for name in COMPUTING_PACKAGES}
 
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """SHA-256 (12 hex digits) of every ``.py`` file of the packages that compute a cell, by relative path and content."""
+    """SHA-256 (12 hex digits) of every ``.py`` file of the packages that compute a cell, by package, relative path and content."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for package in COMPUTING_PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, folder in sorted(_package_folders().items()):
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(f"{name}/{path.relative_to(folder)}".encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
@@ -71,7 +78,9 @@ def _diffusion(spec: dict):
 
 
 #: Model factories by name: ``factory(spec) -> model``; extend with :func:`register_model`.
-MODELS: dict[str, Callable[[dict], object]] = {"kde": _kde, "mle": lambda spec: GaussianMLE(), "diffusion": _diffusion}
+MODELS: Registry[Callable[[dict], object]] = Registry("model")
+for _name, _factory in (("kde", _kde), ("mle", lambda spec: GaussianMLE()), ("diffusion", _diffusion)):
+    MODELS.register(_name, _factory)
 
 
 def register_model(name: str, factory: Callable[[dict], object]) -> None:
@@ -79,20 +88,20 @@ def register_model(name: str, factory: Callable[[dict], object]) -> None:
 
     Register at import time of a module that the worker processes also import.
     """
-    MODELS[name] = factory
+    MODELS.register(name, factory, replace=True)
 
 
 def build_model(spec: dict):
     """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
     try:
-        factory = MODELS[spec["name"]]
-    except KeyError:
-        raise ValueError(f"model name must be one of {sorted(MODELS)}, got {spec['name']!r}") from None
+        factory = MODELS.get(spec["name"])
+    except (KeyError, TypeError):
+        raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
     return factory(spec)
 
 
 def build_scenario(spec: dict) -> Scenario:
-    """A :class:`simulators.Scenario` from its specification."""
+    """A :class:`selfloop.simulators.Scenario` from its specification."""
     kind = spec["kind"]
     if kind == "fully_synthetic":
         return Scenario.fully_synthetic(spec["size"])
@@ -116,6 +125,7 @@ def _kde_bandwidths(spec: dict, scenario: Scenario) -> float | np.ndarray:
 
 def run_cell(spec: dict, suite_seed: int) -> dict:
     """Run one cell: replicate TV trajectories and, for a KDE, its checks (Theorem K, second-moment, Jensen) with verdicts."""
+    load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     key = cell_key(spec)
     start = time.perf_counter()
     truth, scenario = standard_truth(spec["truth"]), build_scenario(spec["scenario"])
@@ -229,7 +239,7 @@ def run_suite(
     Parameters
     ----------
     cells : list of dict
-        Cell specifications (:mod:`reports.suites`).
+        Cell specifications (:mod:`selfloop.reports.suites`).
     suite_seed : int
     cache : Path
         Folder of finished cells; they are kept under ``cache/seed<seed>-<code fingerprint>/``.

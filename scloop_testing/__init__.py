@@ -1,11 +1,27 @@
 """Testing tools for the self-consuming-loop harness: bound verdicts and Hypothesis strategies.
 
-``scloop_testing.strategies`` needs Hypothesis (the ``[test]`` extra) and is
-imported on demand (``from scloop_testing import strategies``), so the report
+``selfloop.testing.strategies`` needs Hypothesis (the ``[test]`` extra) and is
+imported on demand (``from selfloop.testing import strategies``), so the report
 CLI works with the plain install.
 """
 
+from .conformance import check_density_integrates_to_one, check_fit_is_deterministic, check_model, check_samples_match_pdf
 from .property import ALPHA, PropertyOutcome, check_property
 from .verdict import POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, mixture_e_values
 
-__all__ = ["ALPHA", "POWER", "PropertyOutcome", "check_property", "UNDERPOWERED", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "mixture_e_values"]
+__all__ = [
+    "ALPHA",
+    "POWER",
+    "PropertyOutcome",
+    "check_density_integrates_to_one",
+    "check_fit_is_deterministic",
+    "check_model",
+    "check_property",
+    "check_samples_match_pdf",
+    "UNDERPOWERED",
+    "Verdict",
+    "betting_p_value",
+    "check_bound",
+    "detectable_ratio",
+    "mixture_e_values",
+]

@@ -2,14 +2,14 @@
 
 Use it inside your own property tests::
 
-    from scloop_testing import check_property
+    from selfloop.testing import check_property
 
     check_property("my bound", tv, bound, controls={"halved": bound / 2})
 
 It asserts that the correct bound is not refuted, that every negative control
 the test has the power to see is refuted (:attr:`Verdict.within_power`), and
 that, if a lower bound is given, it is not refuted either; then it records
-the verdicts for the end-of-run summary (:mod:`scloop_testing.record`).
+the verdicts for the end-of-run summary (:mod:`selfloop.testing.record`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Every strategy checks its own arguments and raises a ValueError that names the b
 Example::
 
     from hypothesis import given
-    from scloop_testing import strategies as sst
+    from selfloop.testing import strategies as sst
 
     @given(sst.truths(dim=1), sst.scenarios(), sst.seeds())
     def test_mine(truth, scenario, seed): ...
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from simulators import EarlyStopping, GaussianMixture, Scenario
+from selfloop.simulators import EarlyStopping, GaussianMixture, Scenario
 
 __all__ = [
     "bandwidths",
@@ -38,7 +38,7 @@ __all__ = [
     "SCENARIO_KINDS",
 ]
 
-#: The scenario kinds (one vocabulary: :attr:`simulators.Scenario.KINDS`).
+#: The scenario kinds (one vocabulary: :attr:`selfloop.simulators.Scenario.KINDS`).
 SCENARIO_KINDS = Scenario.KINDS
 
 

@@ -2,7 +2,7 @@
 
 Public API (see DESIGN.md)::
 
-    from simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
+    from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
 """
 
 from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion

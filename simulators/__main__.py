@@ -1,4 +1,4 @@
-"""Quick loop demo: ``python -m simulators`` prints mean exact TV per generation for every scenario."""
+"""Quick loop demo: ``python -m selfloop.simulators`` prints mean exact TV per generation for every scenario."""
 
 from __future__ import annotations
 

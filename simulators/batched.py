@@ -1,15 +1,15 @@
 r"""All replicates of a KDE loop through one vectorised loop over generations.
 
-:func:`simulators.run_loop` sends a KDE in d <= 2 here. Replicate k keeps its own random
+:func:`selfloop.simulators.run_loop` sends a KDE in d <= 2 here. Replicate k keeps its own random
 stream (spawned from the seed) and draws exactly what it would draw alone, in the same order,
 so its training sets are bit-for-bit those of a one-at-a-time run. What is shared is the work
 on the grid: at each generation the replicates of a chunk are
 
 - binned onto one grid (a window of the lattice :math:`\Delta\mathbb Z^d`, so every node sits
   where it would sit on the replicate's own grid) in one ``bincount``;
-- smoothed by one batched real FFT (:func:`simulators.grid.gaussian_smooth`);
+- smoothed by one batched real FFT (:func:`selfloop.simulators.grid.gaussian_smooth`);
 - compared with the truth, evaluated once on that grid, by one batched kink-corrected
-  quadrature (:meth:`simulators.grid.Grid.integrate_abs`).
+  quadrature (:meth:`selfloop.simulators.grid.Grid.integrate_abs`).
 
 A replicate's TV therefore differs from its one-at-a-time value only by floating-point rounding
 (FFT lengths differ with the window), which tests/test_loop.py checks. Chunks of replicates are
@@ -50,7 +50,7 @@ class _Measured:
 
 
 class BatchedKDELoop:
-    """The loop of :func:`simulators.run_loop` for a :class:`simulators.KDE` in d <= 2, replicates batched.
+    """The loop of :func:`selfloop.simulators.run_loop` for a :class:`selfloop.simulators.KDE` in d <= 2, replicates batched.
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ class BatchedKDELoop:
         return self._truth_on[key]
 
     def _distance(self, grid: Grid, values: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """TV of each replicate's grid density to ``target`` (broadcast), as :func:`simulators.tv_quadrature` takes it."""
+        """TV of each replicate's grid density to ``target`` (broadcast), as :func:`selfloop.simulators.tv_quadrature` takes it."""
         difference = values - target
         outside = np.abs(grid.integrate(values) - grid.integrate(np.broadcast_to(target, values.shape)))
         inside = grid.integrate_abs(difference)
@@ -127,7 +127,7 @@ class BatchedKDELoop:
         """Generation i's TV, and its one-step and sampling errors, each on the grid the generic path would choose.
 
         That grid covers the densities involved to GRID_MASS at the finest step any of them asks for
-        (:func:`simulators.metrics.common_grid`), so a batch differs from one replicate alone only in
+        (:func:`selfloop.simulators.metrics.common_grid`), so a batch differs from one replicate alone only in
         the window of the lattice.
         """
         dim, truth = self.truth.dim, self.truth

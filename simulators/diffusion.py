@@ -372,7 +372,7 @@ class FittedDiffusion:
         y + step * b(y) (linear binning) and convolves with
         N(0, 2 step - spacing^2/6) by FFT. Mass that the drift moves off the
         grid is dropped and recorded in ``escaped_mass``; the density then
-        integrates to 1 - escaped_mass, and :func:`simulators.tv_quadrature`
+        integrates to 1 - escaped_mass, and :func:`selfloop.simulators.tv_quadrature`
         counts it as TV.
 
         Raises

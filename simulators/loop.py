@@ -6,7 +6,7 @@ For each replicate, with its own random stream spawned from ``seed``:
 2. for i = 1..generations, draw ``scenario.real`` real points (fresh, or from
    the fixed pool) and ``scenario.synthetic`` points from generation i-1, and
    fit generation i on them (on everything so far when accumulating);
-3. measure :math:`\mathrm{TV}(\hat p_i, p_0)` exactly (:func:`simulators.metrics.tv`).
+3. measure :math:`\mathrm{TV}(\hat p_i, p_0)` exactly (:func:`selfloop.simulators.metrics.tv`).
 
 Optionally it also measures the one-step error of Lemma R,
 :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` with
@@ -231,7 +231,7 @@ def run_loop(
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
     chunk_replicates : int, optional
         For a KDE in d <= 2, the replicates run together through one vectorised loop
-        (:class:`simulators.batched.BatchedKDELoop`) in batches of this many (default: as many
+        (:class:`selfloop.simulators.batched.BatchedKDELoop`) in batches of this many (default: as many
         as fit in the memory budget, at most ``CHUNK_BYTES`` of working set). Results do not
         depend on it beyond floating-point rounding; 1 runs the replicates one at a time.
 

@@ -4,7 +4,7 @@ Three routes, never a histogram:
 
 - quadrature (d <= 2) on a regular grid covering the mass of every density
   to ``1e-9``, exact for the piecewise-linear interpolant across sign changes
-  (:meth:`simulators.grid.Grid.integrate_abs`);
+  (:meth:`selfloop.simulators.grid.Grid.integrate_abs`);
 - the unbiased Monte Carlo estimator, any d,
   :math:`\mathrm{TV}(p_0, p) = E_{x\sim p_0}[(1 - p(x)/p_0(x))_+]`, whose
   summands lie in [0, 1], with a confidence interval;
@@ -55,7 +55,7 @@ def tv_quadrature(p, q, *, grid: Grid | None = None) -> float:
     :math:`\tfrac12\int_{\text{outside}}|p-q|`, exact when the two densities' outside
     mass is not shared), with :math:`m = 1 - \int_{\text{grid}}`. It is about 1e-9
     for densities the grid was built to cover, and it accounts exactly for mass
-    that a sampler flung off the grid (:class:`simulators.FittedDiffusion`).
+    that a sampler flung off the grid (:class:`selfloop.simulators.FittedDiffusion`).
     """
     grid = common_grid([p, q]) if grid is None else grid
     p_values, q_values = grid.evaluate(p), grid.evaluate(q)

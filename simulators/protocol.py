@@ -4,7 +4,7 @@ Shapes: points are always 2-D arrays ``(n, d)``, densities return ``(n,)``.
 
 - :class:`Model`: ``fit(data, rng) -> FittedDensity``; ``data`` is ``(N, d)``.
 - :class:`FittedDensity`: ``pdf(x)`` and ``sample(n, rng)``. That is enough for
-  :func:`simulators.run_loop`: TV is then the unbiased Monte Carlo estimate with its
+  :func:`selfloop.simulators.run_loop`: TV is then the unbiased Monte Carlo estimate with its
   standard error (and, in d <= 2, an :class:`AccuracyWarning` that exact quadrature
   was not possible).
 - :class:`GridDensity`: also ``bounding_box(mass) -> Box`` (a box outside which the

@@ -6,11 +6,12 @@ import sympy as sp
 from hypothesis import given, assume
 from hypothesis import strategies as st
 
-from bounds import (
+from selfloop.bounds import (
     Bound,
     Source,
     calibrate,
     diffusion_tv_bound,
+    BOUNDS,
     get_bound,
     kde_bound_for,
     kde_tv_bound,
@@ -19,10 +20,10 @@ from bounds import (
     register,
     registered_bounds,
 )
-from bounds import symbols as s
-from bounds.kde import kde_accumulate_bound, kde_bound_terms
-from bounds.recursion import accumulate_bound, accumulate_sum, unrolled_sum
-from simulators import KDE, Scenario, run_loop, standard_truth
+from selfloop.bounds import symbols as s
+from selfloop.bounds.kde import kde_accumulate_bound, kde_bound_terms
+from selfloop.bounds.recursion import accumulate_bound, accumulate_sum, unrolled_sum
+from selfloop.simulators import KDE, Scenario, run_loop, standard_truth
 
 #: Values each symbol may take in the property tests.
 SYMBOL_VALUES = {
@@ -239,9 +240,11 @@ def test_every_registered_bound_renders_latex_and_carries_provenance():
 
 def test_users_can_register_their_own_bound():
     mine = Bound("test_user_bound", s.error * (s.generation + 1), "linear growth", Source("me", "Lemma 1", "rigorous"))
-    assert register(mine) is mine and get_bound("test_user_bound") is mine
-    with pytest.raises(ValueError, match="already registered"):
-        register(Bound("test_user_bound", s.error, "other", Source("me", "Lemma 2", "rigorous")))
+    with BOUNDS.scoped():  # the registration ends with the block, so no other test sees it
+        assert register(mine) is mine and get_bound("test_user_bound") is mine
+        with pytest.raises(ValueError, match="already a registered bound"):
+            register(Bound("test_user_bound", s.error, "other", Source("me", "Lemma 2", "rigorous")))
+    assert "test_user_bound" not in registered_bounds()
     with pytest.raises(ValueError, match="status"):
         Source("me", "Lemma 3", "heuristic")
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from simulators import EarlyStopping, RandomFeatureDiffusion, Scenario, run_loop, standard_truth, tv_quadrature
-from simulators.diffusion import _RANK_TOLERANCE
+from selfloop.simulators import EarlyStopping, RandomFeatureDiffusion, Scenario, run_loop, standard_truth, tv_quadrature
+from selfloop.simulators.diffusion import _RANK_TOLERANCE
 
 TRUTH = standard_truth("bimodal_1d")
 

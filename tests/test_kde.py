@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from simulators import KDE, PowerRule, standard_truth
-from simulators.grid import Grid
-from simulators.kde import binning_error_bound
-from simulators.metrics import common_grid
+from selfloop.simulators import KDE, PowerRule, standard_truth
+from selfloop.simulators.grid import Grid
+from selfloop.simulators.kde import binning_error_bound
+from selfloop.simulators.metrics import common_grid
 
 
 @pytest.mark.parametrize("truth_name, bandwidth", [("bimodal_1d", 0.1), ("skewed_1d", 0.3), ("ring_2d", 0.3)])
@@ -77,7 +77,7 @@ def test_bad_data_is_named():
 
 
 def _quadrature_tv(truth, fitted, spacing, exact):
-    from simulators.grid import Box
+    from selfloop.simulators.grid import Box
 
     grid = Grid.covering(Box.union([truth.bounding_box(), fitted.bounding_box()]), spacing)
     values = fitted.pdf(grid.points()).reshape(grid.shape) if exact else fitted.grid_pdf(grid)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulators import (
+from selfloop.simulators import (
     KDE,
     GaussianMLE,
     GaussianMixture,
@@ -13,7 +13,7 @@ from simulators import (
     run_loop,
     standard_truth,
 )
-from simulators.metrics import GRID_MASS
+from selfloop.simulators.metrics import GRID_MASS
 
 SCENARIOS = {
     "fully_synthetic": Scenario.fully_synthetic(300),
@@ -137,7 +137,7 @@ def test_batches_are_sized_from_the_memory_budget_without_changing_results():
     roomy = run_loop(truth, KDE(0.2), scenario, generations=2, seed=2, replicates=9)
     tight = run_loop(truth, KDE(0.2), scenario, generations=2, seed=2, replicates=9, memory_budget_bytes=3e6)
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=0, atol=GRID_MASS)
-    from simulators.loop import _chunk_size
+    from selfloop.simulators.loop import _chunk_size
 
     assert _chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= _chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
 
@@ -219,14 +219,14 @@ def test_expected_density_weights_unrolled():
 
 
 def test_a_loop_beyond_the_memory_budget_is_refused_up_front_with_its_estimate():
-    from simulators import KDE, Scenario, run_loop, standard_truth
+    from selfloop.simulators import KDE, Scenario, run_loop, standard_truth
 
     with pytest.raises(ValueError, match=r"scenario: this loop needs at least 29\.80 GiB"):
         run_loop(standard_truth("bimodal_1d"), KDE(0.3), Scenario.mixed(10**9, 0.5), 1, memory_budget_bytes=2**30)
 
 
 def test_a_mixed_fraction_that_rounds_away_is_refused_naming_both():
-    from simulators import Scenario
+    from selfloop.simulators import Scenario
 
     with pytest.raises(ValueError, match="real_fraction 0.5 of size 1 rounds to 0 real and 1 synthetic"):
         Scenario.mixed(1, 0.5)
@@ -238,7 +238,7 @@ def test_a_mixed_fraction_that_rounds_away_is_refused_naming_both():
 def test_the_built_in_models_satisfy_the_protocols():
     import numpy as np
 
-    from simulators import KDE, FittedDensity, GaussianMLE, GridDensity, Model, RandomFeatureDiffusion
+    from selfloop.simulators import KDE, FittedDensity, GaussianMLE, GridDensity, Model, RandomFeatureDiffusion
 
     data = np.random.default_rng(0).normal(size=(200, 1))
     for model in (KDE(0.3), GaussianMLE(), RandomFeatureDiffusion(width=16, steps=10, noise_draws=2)):

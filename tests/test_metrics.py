@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
-from simulators.grid import Grid, Box
+from selfloop.simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
+from selfloop.simulators.grid import Grid, Box
 
 
 def single(mean, covariance):
@@ -95,7 +95,7 @@ class _Histogram:
         return np.where((x[:, 0] >= -6) & (x[:, 0] < 6), self.heights[index], 0.0)
 
     def bounding_box(self, mass=1e-9):
-        from simulators import Box
+        from selfloop.simulators import Box
 
         return Box([-6.0], [6.0])
 
@@ -103,7 +103,7 @@ class _Histogram:
 def test_a_non_smooth_density_gets_a_convergence_warning_and_a_smooth_one_does_not():
     import warnings
 
-    from simulators import KDE, AccuracyWarning, standard_truth
+    from selfloop.simulators import KDE, AccuracyWarning, standard_truth
 
     truth = standard_truth("bimodal_1d")
     data = truth.sample(2000, np.random.default_rng(0))
@@ -115,7 +115,7 @@ def test_a_non_smooth_density_gets_a_convergence_warning_and_a_smooth_one_does_n
 
 
 def test_a_model_without_a_bounding_box_gets_monte_carlo_tv_with_a_warning():
-    from simulators import KDE, AccuracyWarning, Scenario, run_loop, standard_truth
+    from selfloop.simulators import KDE, AccuracyWarning, Scenario, run_loop, standard_truth
 
     class Bare:
         """Only fit/pdf/sample: the FittedDensity protocol, not GridDensity."""

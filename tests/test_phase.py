@@ -7,9 +7,9 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bounds import phase_threshold
-from bounds import symbols as s
-from bounds.phase import (
+from selfloop.bounds import phase_threshold
+from selfloop.bounds import symbols as s
+from selfloop.bounds.phase import (
     infinite_generation_limit,
     phase_bound,
     ratio,
@@ -49,7 +49,11 @@ def _slope(alpha, generation):
 
 @given(st.floats(0.05, 0.95), st.integers(1, 10))
 def test_derivative_changes_sign_exactly_once_at_the_threshold(alpha, generation):
-    mpmath.mp.dps = 40
+    with mpmath.workdps(40):  # restored on exit, so no other test inherits the precision
+        _sign_changes_once_at_the_threshold(alpha, generation)
+
+
+def _sign_changes_once_at_the_threshold(alpha, generation):
     slope = _slope(alpha, generation)
     grid = np.logspace(-8, 14, 3001)
     signs = np.sign([float(slope(mpmath.mpf(t))) for t in grid])
@@ -111,8 +115,8 @@ def test_theorem_k_bound_peaks_at_theorem_p_threshold():
     """
     from scipy import optimize
 
-    from bounds import kde_bound_for
-    from simulators import Scenario, standard_truth
+    from selfloop.bounds import kde_bound_for
+    from selfloop.simulators import Scenario, standard_truth
 
     truth, real, generation = standard_truth("bimodal_1d"), 500, 8
     threshold = phase_threshold(alpha=0.4, n=real, generation=generation)
@@ -132,7 +136,7 @@ def test_theorem_k_bound_peaks_at_theorem_p_threshold():
 @pytest.mark.parametrize("alpha", [0.1, 0.2, 0.4, 0.8])
 def test_threshold_exists_for_every_generation_up_to_two_hundred(alpha):
     """m*_i is a + to - sign change of dB/dm for i up to 200 (it failed from i = 30 before: cancellation at t ~ 1e10)."""
-    from bounds.phase import stable_scaled_slope
+    from selfloop.bounds.phase import stable_scaled_slope
 
     previous = 0.0
     for generation in (2, 5, 30, 100, 200):
@@ -146,7 +150,7 @@ def test_threshold_exists_for_every_generation_up_to_two_hundred(alpha):
 @pytest.mark.parametrize("generation", [2, 7, 30])
 def test_stable_slope_equals_the_symbolic_derivative(generation):
     """The cancellation-free slope is SymPy's dB/dt times (1+t)^(1+alpha), where both are accurate."""
-    from bounds.phase import _scaled_slope, stable_scaled_slope
+    from selfloop.bounds.phase import _scaled_slope, stable_scaled_slope
 
     alpha = 0.3
     _, symbolic = _scaled_slope(alpha, generation)

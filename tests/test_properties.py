@@ -2,8 +2,8 @@
 
 Method (docs/theory.md, "How a bound is tested"): Hypothesis draws the setting
 and a seed; R replicate loops give TV trajectories; the mixture-betting test of
-:mod:`scloop_testing.verdict` decides at level 1e-3 whether E[TV_i] <= bound_i is
-refuted, and states its detectable ratio. :func:`scloop_testing.check_property`
+:mod:`selfloop.testing.verdict` decides at level 1e-3 whether E[TV_i] <= bound_i is
+refuted, and states its detectable ratio. :func:`selfloop.testing.check_property`
 asserts that the correct bound holds and that every deliberately false bound
 the test has the power to see is refuted:
 
@@ -30,14 +30,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bounds import calibrate, kde_bound_for, kde_bound_terms, kde_second_moment_terms, phase_threshold
-from bounds.diffusion import diffusion_tv_bound
-from bounds.recursion import propagate_scenario
-from scloop_testing import ALPHA, check_bound, check_property
-from scloop_testing.phase import rise_then_fall
-from scloop_testing.record import record
-from scloop_testing import strategies as sst
-from simulators import (
+from selfloop.bounds import calibrate, kde_bound_for, kde_bound_terms, kde_second_moment_terms, phase_threshold
+from selfloop.bounds.diffusion import diffusion_tv_bound
+from selfloop.bounds.recursion import propagate_scenario
+from selfloop.testing import ALPHA, check_bound, check_property
+from selfloop.testing.phase import rise_then_fall
+from selfloop.testing.record import record
+from selfloop.testing import strategies as sst
+from selfloop.simulators import (
     KDE,
     GaussianMixture,
     GaussianMLE,

@@ -1,15 +1,18 @@
 """Reports: sweep engine (parallel, order-free, resumable), rendering, baseline check, CLI errors."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import reports.sweep
-from reports import assemble, compare, get_suite, register_suite, render, run_suite
-from reports.cli import main
-from reports.suites import _diffusion_cells, _loop_cells, _phase_cells
+import selfloop.reports.sweep
+from selfloop.reports import assemble, compare, get_suite, register_suite, render, run_suite
+from selfloop.reports.cli import main
+from selfloop.reports.suites import _diffusion_cells, _loop_cells, _phase_cells
 
 
 def tiny() -> list[dict]:
@@ -42,7 +45,7 @@ def test_results_do_not_depend_on_worker_count(tiny_run, tmp_path):
 
 
 def test_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
-    real_run_cell, calls = reports.sweep.run_cell, []
+    real_run_cell, calls = selfloop.reports.sweep.run_cell, []
 
     def interrupted(spec, seed):
         calls.append(spec)
@@ -50,11 +53,11 @@ def test_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, monkey
             raise KeyboardInterrupt
         return real_run_cell(spec, seed)
 
-    monkeypatch.setattr(reports.sweep, "run_cell", interrupted)
+    monkeypatch.setattr(selfloop.reports.sweep, "run_cell", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
     assert len(list(tmp_path.glob("*/*.json"))) == 2
-    monkeypatch.setattr(reports.sweep, "run_cell", real_run_cell)
+    monkeypatch.setattr(selfloop.reports.sweep, "run_cell", real_run_cell)
     cells, stats = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
     assert stats.skipped == 2 and stats.computed == len(get_suite("tiny")) - 2
     _, again = run_suite(get_suite("tiny"), 0, tmp_path, workers=1)
@@ -89,7 +92,7 @@ def test_check_passes_an_unchanged_rerun_exactly(tiny_run, tmp_path):
 
 
 def _kde_bandwidth_three_percent_wider(monkeypatch):
-    from simulators import kde
+    from selfloop.simulators import kde
 
     real_fit = kde.KDE.fit
     monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.03))
@@ -102,7 +105,7 @@ def _draws_synthetic_points(spec) -> bool:
 
 
 def _kde_sampler_noise_widened(monkeypatch):
-    from simulators import kde
+    from selfloop.simulators import kde
 
     def sample(self, n, rng):
         picks = rng.integers(0, self.data.shape[0], size=n)
@@ -113,7 +116,7 @@ def _kde_sampler_noise_widened(monkeypatch):
 
 
 def _diffusion_stops_twice_as_early(monkeypatch):
-    from simulators import diffusion
+    from selfloop.simulators import diffusion
 
     real_call = diffusion.EarlyStopping.__call__
     monkeypatch.setattr(diffusion.EarlyStopping, "__call__", lambda self, size, width, mean_eigenvalue: real_call(self, size, width, mean_eigenvalue) / 2)
@@ -144,7 +147,7 @@ def test_statistical_mode_tolerates_other_seeds_and_catches_a_large_change(tiny_
     baseline = assemble(cells, suite="tiny", seed=0)
     other_seed, _ = run_suite(get_suite("tiny"), 1, tmp_path / "seed1", workers=1)
     assert compare(assemble(other_seed, suite="tiny", seed=1), baseline, statistical=True).passed
-    from simulators import kde
+    from selfloop.simulators import kde
 
     real_fit = kde.KDE.fit
     monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.3))
@@ -214,8 +217,8 @@ def test_committed_quick_baseline_is_well_formed():
 @pytest.mark.parametrize("name", ["quick", "standard", "full"])
 def test_every_suite_cell_builds(name):
     """Every cell of every suite names a valid model, truth and scenario (the full suite is too long to run here)."""
-    from reports.sweep import build_model, build_scenario
-    from simulators import standard_truth
+    from selfloop.reports.sweep import build_model, build_scenario
+    from selfloop.simulators import standard_truth
 
     cells = get_suite(name)
     assert len({json.dumps(cell, sort_keys=True) for cell in cells}) == len(cells)
@@ -229,7 +232,7 @@ def test_report_cli_does_not_need_the_test_extra():
     import subprocess
     import sys
 
-    code = "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; import reports.cli, reports.assemble"
+    code = "import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None; import selfloop.reports.cli, selfloop.reports.assemble"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
 
@@ -245,7 +248,7 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
 
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "reports", "report", "--suite", "quick", "--out", str(out), "--workers", "2"],
+        [sys.executable, "-m", "selfloop.reports", "report", "--suite", "quick", "--out", str(out), "--workers", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -300,28 +303,61 @@ def test_the_cache_is_keyed_by_seed_and_code(tiny_run, tmp_path, monkeypatch):
     _, again = run_suite(cells, 0, tmp_path, workers=1)
     _, other_seed = run_suite(cells, 5, tmp_path, workers=1)
     assert (first.computed, again.skipped, other_seed.computed) == (2, 2, 2)
-    monkeypatch.setattr(reports.sweep, "code_fingerprint", lambda: "changed-code")
+    monkeypatch.setattr(selfloop.reports.sweep, "code_fingerprint", lambda: "changed-code")
     _, changed = run_suite(cells, 0, tmp_path, workers=1)
     assert changed.computed == 2 and changed.skipped == 0
 
 
 def test_the_code_fingerprint_follows_the_simulator_source(tmp_path, monkeypatch):
-    """Editing a simulator source file changes the fingerprint that keys the cache."""
+    """Editing a simulator source file changes the fingerprint that keys the cache (on a copy of the sources)."""
     import shutil
 
-    root = Path(reports.sweep.__file__).resolve().parent.parent
-    copy = tmp_path / "tree"
-    for package in reports.sweep.COMPUTING_PACKAGES:
-        shutil.copytree(root / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
-    fake_module = copy / "reports" / "sweep.py"
-    monkeypatch.setattr(reports.sweep, "__file__", str(fake_module))
-    reports.sweep.code_fingerprint.cache_clear()
+    copies = {}
+    for name, folder in selfloop.reports.sweep._package_folders().items():
+        copies[name] = tmp_path / name
+        shutil.copytree(folder, copies[name], ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(selfloop.reports.sweep, "_package_folders", lambda: copies)
+    selfloop.reports.sweep.code_fingerprint.cache_clear()
     try:
-        before = reports.sweep.code_fingerprint()
-        loop = copy / "simulators" / "loop.py"
+        before = selfloop.reports.sweep.code_fingerprint()
+        loop = copies["selfloop.simulators"] / "loop.py"
         loop.write_text(loop.read_text() + "\n# a change\n")
-        reports.sweep.code_fingerprint.cache_clear()
-        assert reports.sweep.code_fingerprint() != before
+        selfloop.reports.sweep.code_fingerprint.cache_clear()
+        assert selfloop.reports.sweep.code_fingerprint() != before
     finally:
         monkeypatch.undo()
-        reports.sweep.code_fingerprint.cache_clear()
+        selfloop.reports.sweep.code_fingerprint.cache_clear()
+
+
+def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
+    """pip-install tests/plugin_package (its own pyproject, entry point group scloop.plugins) into a folder, then run
+    ``scloop report --suite demo`` with 2 workers: the plugin's suite is accepted, its model's cells are computed in the
+    worker processes, and its bound is in the report's formula appendix, with no edit to selfloop's files."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(Path(__file__).parent / "plugin_package")],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "selfloop_demo_plugin.py").exists() and list(target.glob("*.dist-info/entry_points.txt"))
+    environment = dict(os.environ, PYTHONPATH=str(target), MPLBACKEND="Agg")
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    document = json.loads((out / "results.json").read_text())
+    assert len(document["cells"]) == 5 and all(cell["spec"]["model"]["name"] == "scaled_kde" for cell in document["cells"])
+    assert "demo_linear_growth" in (out / "tightness.md").read_text()
+    # without the package on the path the suite does not exist: the plugin, not a leftover registration, supplied it
+    bare = subprocess.run([sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert bare.returncode == 2 and "unknown suite 'demo'" in bare.stderr
+
+
+def test_importing_the_reports_package_leaves_the_matplotlib_backend_alone():
+    code = "import sys, selfloop.reports; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from bounds import KDEMoments, kde_second_moment_bound_for, kde_second_moment_terms, registered_bounds
-from bounds.second_moment import variance_closed_form
-from simulators import KDE, GaussianMixture, PowerRule, Scenario, run_loop, standard_truth
+from selfloop.bounds import KDEMoments, kde_second_moment_bound_for, kde_second_moment_terms, registered_bounds
+from selfloop.bounds.second_moment import variance_closed_form
+from selfloop.simulators import KDE, GaussianMixture, PowerRule, Scenario, run_loop, standard_truth
 
 #: |z| above which a moment disagrees with simulation (Bonferroni over the probes, generations and cases).
 Z_LIMIT = 4.5
@@ -154,7 +154,7 @@ def test_closed_form_equals_the_recursion():
     equation = variance_closed_form()
     a = (scenario.synthetic**2 - scenario.synthetic) / scenario.size**2
     expr = equation.rhs.subs({sp.Symbol("a", nonnegative=True): a}).doit()
-    from bounds import symbols as s
+    from selfloop.bounds import symbols as s
 
     expr = expr.subs({s.generation: generation, s.bandwidth: bandwidth, s.size: scenario.size, s.initial_size: scenario.initial, s.real: scenario.real, s.synthetic: scenario.synthetic}).doit()
     p0 = sp.Symbol("p_0")

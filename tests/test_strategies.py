@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from scloop_testing import strategies as sst
-from simulators import Scenario
+from selfloop.testing import strategies as sst
+from selfloop.simulators import Scenario
 
 
 @settings(max_examples=40)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from simulators import GaussianMixture, standard_truth
-from simulators.truth import STANDARD_TRUTHS
+from selfloop.simulators import GaussianMixture, standard_truth
+from selfloop.simulators.truth import STANDARD_TRUTHS
 
 
 def single(mean, covariance):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from scloop_testing import POWER, check_bound
-from scloop_testing.verdict import _closed_form_p_value, _p_values
+from selfloop.testing import POWER, check_bound
+from selfloop.testing.verdict import _closed_form_p_value, _p_values
 
 
 def correlated_gamma(rng, draws: int, replicates: int, mean: np.ndarray, cv: float, correlation: float = 0.7) -> np.ndarray:
