@@ -5,7 +5,7 @@ from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .diffusion import calibrate, diffusion_tv_bound, learner_error
 from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
-from .phase import phase_bound, phase_threshold, threshold_ratio
+from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 
 __all__ = [
     "BOUNDS",
@@ -22,6 +22,7 @@ __all__ = [
     "kde_accumulate_bound",
     "kde_bound_for",
     "kde_bound_terms",
+    "kde_rate",
     "kde_second_moment_bound",
     "kde_second_moment_bound_for",
     "kde_second_moment_terms",

@@ -52,6 +52,19 @@ def diffusion_tv_bound() -> Bound:
     )
 
 
+#: Standard errors above the mean that a calibration cell's upper value adds (the calibration rule).
+CALIBRATION_Z = 3.0
+
+
+def calibration_upper(generation_zero_tv) -> float:
+    r"""The calibration rule: the upper confidence value :math:`\min(1, \bar t + 3\,\mathrm{se})` of one
+    cell's generation-0 replicate TVs, which :func:`calibrate` takes as :math:`t_j`."""
+    tv = np.asarray(generation_zero_tv, dtype=float).ravel()
+    if tv.size < 2:
+        raise ValueError(f"generation_zero_tv: the calibration rule needs at least 2 replicates, got {tv.size}")
+    return float(min(1.0, tv.mean() + CALIBRATION_Z * tv.std(ddof=1) / np.sqrt(tv.size)))
+
+
 def calibrate(sizes: Sequence[int], widths: Sequence[int], tv_upper: Sequence[float]) -> Bound:
     r"""Fit the smallest envelope :math:`(C_1, C_2) \ge 0` to generation-0 measurements.
 

@@ -166,7 +166,7 @@ def _bias(truth: GaussianMixture, bandwidth: float, form: str) -> float:
     if truth.dim <= 2:
         return tv_quadrature(truth, smoothed)
     estimate = tv_monte_carlo(truth, smoothed, 200_000, np.random.default_rng(0))
-    return estimate.estimate + MONTE_CARLO_MARGIN * estimate.stderr
+    return estimate.value + MONTE_CARLO_MARGIN * estimate.stderr
 
 
 def _sqrt_integral(training: GaussianMixture, bandwidth: float, form: str) -> float:

@@ -34,6 +34,7 @@ from .bound import PAPER, Bound, Source, register
 from .recursion import propagated
 
 __all__ = [
+    "kde_rate",
     "phase_bound",
     "phase_curve",
     "phase_derivative",
@@ -189,6 +190,12 @@ def threshold_ratio(alpha: float, generation: int) -> float:
     if not low <= root <= high:
         root = optimize.brentq(slope, low, high, xtol=1e-15 * high, rtol=4 * np.finfo(float).eps)
     return root
+
+
+def kde_rate(dim: int) -> float:
+    r"""The KDE's TV rate :math:`\alpha = 2/(4+d)` when the bandwidth follows :math:`h \propto N^{-1/(4+d)}`
+    (the power rule of the phase-transition cells): :math:`\varepsilon(N) = C N^{-\alpha}`."""
+    return 2.0 / (4 + int(dim))
 
 
 def phase_threshold(alpha: float = 0.2, n: float = 500, generation: int = 1) -> float:

@@ -70,8 +70,12 @@ def unrolled_sum(generation: int) -> sp.Expr:
     return sp.Sum(eps[_k] * sp.Product(1 - lam[_j], (_j, _k + 1, generation)), (_k, 0, generation))
 
 
-def propagate(errors: np.ndarray, real_fractions: np.ndarray) -> np.ndarray:
-    r"""Numeric Lemma R: :math:`B_i = \varepsilon_i + (1-\lambda_i) B_{i-1}`, :math:`B_0 = \varepsilon_0`.
+def propagate(errors: np.ndarray, real_fractions: np.ndarray, new_data_weights: np.ndarray | None = None) -> np.ndarray:
+    r"""Numeric Lemma R: :math:`B_i = a_i\varepsilon_i + (1 - a_i\lambda_i) B_{i-1}`, :math:`B_0 = \varepsilon_0`.
+
+    With fresh training sets every generation is all new (:math:`a_i = 1`, the default), giving
+    :math:`B_i = \varepsilon_i + (1-\lambda_i) B_{i-1}`; when accumulating, :math:`a_i` is the share
+    of the new points in generation i's pool.
 
     Parameters
     ----------
@@ -79,24 +83,21 @@ def propagate(errors: np.ndarray, real_fractions: np.ndarray) -> np.ndarray:
         One-step errors per generation (leading axes broadcast).
     real_fractions : array (G + 1,)
         :math:`\lambda_i` (entry 0 unused).
+    new_data_weights : array (G + 1,), optional
+        :math:`a_i` (entry 0 unused); default all 1.
     """
     errors = np.asarray(errors, dtype=float)
+    weights = np.ones(errors.shape[-1]) if new_data_weights is None else np.asarray(new_data_weights, dtype=float)
     out = np.empty_like(errors)
     out[..., 0] = errors[..., 0]
     for i in range(1, errors.shape[-1]):
-        out[..., i] = errors[..., i] + (1 - real_fractions[i]) * out[..., i - 1]
+        out[..., i] = weights[i] * errors[..., i] + (1 - weights[i] * real_fractions[i]) * out[..., i - 1]
     return out
 
 
 def propagate_accumulate(errors: np.ndarray, new_data_weights: np.ndarray, real_fraction: float) -> np.ndarray:
-    r"""Numeric accumulate recursion :math:`B_i = (1 - a_i\lambda) B_{i-1} + a_i \varepsilon_i`."""
-    errors = np.asarray(errors, dtype=float)
-    out = np.empty_like(errors)
-    out[..., 0] = errors[..., 0]
-    for i in range(1, errors.shape[-1]):
-        weight = new_data_weights[i]
-        out[..., i] = (1 - weight * real_fraction) * out[..., i - 1] + weight * errors[..., i]
-    return out
+    r"""Lemma R when accumulating: :func:`propagate` with :math:`a_i` the new points' share and one :math:`\lambda`."""
+    return propagate(errors, np.full(np.shape(new_data_weights), float(real_fraction)), new_data_weights)
 
 
 def propagate_scenario(errors: np.ndarray, scenario) -> np.ndarray:

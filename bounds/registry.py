@@ -61,7 +61,8 @@ class Registry(Generic[T]):
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._entries))
+        """The names, in registration order."""
+        return iter(list(self._entries))
 
     def as_dict(self) -> dict[str, T]:
         """A copy of the entries, by name."""

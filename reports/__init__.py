@@ -2,12 +2,16 @@
 
 from .assemble import assemble
 from .check import compare
+from .checks import CHECKS, CellContext, Check, register_check
 from .render import render
 from .plugins import load_plugins
 from .suites import SUITES, get_suite, loop_cells, register_suite, suite_names
 from .sweep import MODELS, register_model, run_suite
 
 __all__ = [
+    "CHECKS",
+    "CellContext",
+    "Check",
     "MODELS",
     "SUITES",
     "assemble",
@@ -15,6 +19,7 @@ __all__ = [
     "get_suite",
     "load_plugins",
     "loop_cells",
+    "register_check",
     "register_model",
     "register_suite",
     "render",

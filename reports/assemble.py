@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, phase_threshold, registered_bounds
+from selfloop.bounds import calibrate, kde_rate, phase_threshold
+from selfloop.bounds.diffusion import calibration_upper
+from selfloop.simulators import standard_truth
 
 from selfloop.testing.phase import rise_then_fall
 
-from .checks import ALPHA, check_record
+from .checks import ALPHA, CellContext, cell_checks
 from .sweep import build_scenario
 
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
@@ -79,19 +81,9 @@ def _calibration(cells: list[dict]) -> dict | None:
     upper = []
     for cell in chosen:
         tv = np.asarray(cell["tv"])[:, 0]
-        upper.append(float(min(1.0, tv.mean() + 3 * tv.std(ddof=1) / np.sqrt(tv.size))))
+        upper.append(calibration_upper(tv))
     bound = calibrate(sizes, widths, upper)
     return {"C1": bound.metadata["C1"], "C2": bound.metadata["C2"], "cells": bound.metadata["calibration"], "method": bound.metadata["method"]}
-
-
-def _diffusion_bound(spec: dict, calibration: dict) -> list[float]:
-    bound = registered_bounds()["diffusion_theorem_d"].subs(C1=calibration["C1"], C2=calibration["C2"])
-    scenario = build_scenario(spec["scenario"])
-    generations = np.arange(spec["generations"] + 1)
-    values = dict(size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=generations)
-    # a calibrated constant of exactly 0 removes its term, and with it that term's symbol (C2 = 0 drops the width)
-    values = bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names})
-    return np.atleast_1d(values).tolist()
 
 
 def _peak(synthetic: list[int], values: list[float]) -> int | None:
@@ -110,13 +102,13 @@ def _phase(cells: list[dict]) -> dict | None:
     last = [np.asarray(cell["tv"])[:, -1] for cell in chosen]
     means = [float(values.mean()) for values in last]
     errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
-    alpha = 2 / (4 + 1)  # KDE TV rate with h ∝ N^(-1/5) in d = 1
+    alpha = kde_rate(standard_truth(chosen[0]["spec"]["truth"]).dim)  # the rate of the cells' own power-rule bandwidth
     bounds = {}
     for check in ("Theorem K", "second-moment"):
         curve = [next((c["values"][-1] for c in cell.get("checks", []) if c["label"] == check), None) for cell in chosen]
         if all(value is not None for value in curve):
             bounds[check] = {"values": curve, "peak": _peak(synthetic, curve)}
-    shape = rise_then_fall(synthetic, last, alpha=0.01) if len(chosen) >= 3 else None
+    shape = rise_then_fall(synthetic, last) if len(chosen) >= 3 else None
     return {
         "bounds": bounds,
         "real": real,
@@ -149,8 +141,9 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["checks"] = list(cell.get("checks", []))
         entry["predictors"] = dict(cell.get("predictors", {}))
         entry["slack"] = cell.get("slack")
-        if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop" and calibration is not None:
-            entry["checks"].append(check_record(tv, "diffusion_theorem_d", "Theorem D", "calibrated", _diffusion_bound(spec, calibration)))
+        if calibration is not None:  # the suite-stage checks (Theorem D) need the suite's calibration
+            context = CellContext(spec, standard_truth(spec["truth"]), build_scenario(spec["scenario"]), spec["generations"], calibration=calibration)
+            entry["checks"] += cell_checks(tv, context, "suite")
         out_cells.append(entry)
     return {
         "format": 2,

@@ -10,19 +10,27 @@ from below (Jensen's TV(mu_i, p0) <= E TV_i). ``outside_theory`` marks a bound
 evaluated where its assumptions fail (a reused real pool): its verdict is
 reported, not expected. A verdict counts as a check only if its detectable
 ratio is at most :data:`selfloop.testing.UNDERPOWERED` (a 2x violation visible).
+
+Which checks a cell gets is decided by the registry :data:`CHECKS`: a :class:`Check` names the
+registered :class:`selfloop.bounds.Bound` it evaluates (so the formula printed in the report is the
+one evaluated, and its status is the bound's), says which cells it applies to, and how to evaluate
+the bound for a cell. The sweep and the report loop over the checks that match; a plugin adds its
+own with :func:`register_check`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
-from selfloop.bounds import kde_bound_for, kde_bound_terms, kde_second_moment_terms
+from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_bound_terms, kde_second_moment_terms
 from selfloop.bounds.recursion import propagate_scenario
+from selfloop.simulators import Scenario
 from selfloop.testing import UNDERPOWERED, check_bound
 
-__all__ = ["ALPHA", "check_record", "kde_checks", "kde_slack", "verdict_record"]
+__all__ = ["ALPHA", "CHECKS", "Check", "CellContext", "cell_checks", "check_record", "kde_slack", "register_check", "verdict_record"]
 
 #: Level of every bound check in the report.
 ALPHA = 1e-3
@@ -57,21 +65,150 @@ def check_record(tv: np.ndarray, bound: str, label: str, status: str, values, *,
     }
 
 
-def kde_checks(tv: np.ndarray, truth, bandwidth, scenario, generations: int) -> tuple[list[dict], dict]:
-    """Theorem K, the second-moment bound and Jensen's lower bound for a KDE cell; the folded-normal predictor.
+@dataclass
+class CellContext:
+    """What a check needs to evaluate its bound for one cell.
 
-    ``bandwidth`` is one h or the per-generation schedule. A reused real pool is
-    evaluated at its fresh-data counterpart and marked outside the theory.
+    Attributes
+    ----------
+    spec : dict
+        The cell specification (:mod:`selfloop.reports.suites`).
+    truth : GaussianMixture
+    scenario : Scenario
+    generations : int
+    calibration : dict or None
+        The suite's Theorem D calibration (``C1``, ``C2``), for checks with ``stage="suite"``.
+    memo : dict
+        Shared by the checks of one cell, so two checks of one computation pay for it once.
     """
-    outside = scenario.reuse_real
-    fresh = replace(scenario, reuse_real=False)
-    second = kde_second_moment_terms(truth, bandwidth, fresh, generations)
-    checks = [
-        check_record(tv, "kde_theorem_k_step", "Theorem K", "rigorous", kde_bound_for(truth, bandwidth, fresh, generations), outside_theory=outside),
-        check_record(tv, "kde_second_moment", "second-moment", "rigorous", second.upper, outside_theory=outside),
-        check_record(tv, "kde_second_moment", "Jensen lower", "rigorous", second.lower, side="lower", outside_theory=outside),
-    ]
-    return checks, {"folded_normal": [float(x) for x in second.folded_normal]}
+
+    spec: dict
+    truth: object
+    scenario: Scenario
+    generations: int
+    calibration: dict | None = None
+    memo: dict = field(default_factory=dict)
+
+    def memoized(self, key: str, compute: Callable[[], object]):
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A bound compared with the cells it applies to.
+
+    Attributes
+    ----------
+    label : str
+        How the report names it ("Theorem K").
+    bound : str
+        The registered :class:`selfloop.bounds.Bound` it evaluates; its status (rigorous or
+        calibrated) is the bound's.
+    applies : callable ``spec -> bool``
+        Which cells it checks.
+    evaluate : callable ``CellContext -> array (generations + 1,)``
+        The bound's values for the cell.
+    side : ``"upper"`` or ``"lower"``
+    stage : ``"cell"`` or ``"suite"``
+        ``"cell"`` checks run in the worker with the cell; ``"suite"`` checks need the whole suite
+        (Theorem D's calibration) and run when the results are assembled.
+    outside_theory : callable ``spec -> bool``
+        Cells where the bound's assumptions fail: the verdict is reported, not expected.
+    """
+
+    label: str
+    bound: str
+    applies: Callable[[dict], bool]
+    evaluate: Callable[[CellContext], np.ndarray]
+    side: str = "upper"
+    stage: str = "cell"
+    outside_theory: Callable[[dict], bool] = lambda spec: False
+
+
+#: The checks every report runs, in the order cells list them.
+CHECKS: Registry[Check] = Registry("check")
+
+
+def register_check(name: str, check: Check, *, replace: bool = False) -> Check:
+    """Add ``check`` to :data:`CHECKS` (its bound must be registered)."""
+    get_bound(check.bound)
+    if check.side not in ("upper", "lower") or check.stage not in ("cell", "suite"):
+        raise ValueError(f"check: side must be 'upper' or 'lower' and stage 'cell' or 'suite', got {check.side!r}, {check.stage!r}")
+    return CHECKS.register(name, check, replace=replace)
+
+
+def cell_checks(tv: np.ndarray, context: CellContext, stage: str) -> list[dict]:
+    """The records of every registered check of ``stage`` that applies to the cell, in registration order."""
+    records = []
+    for name in CHECKS:
+        check = CHECKS.get(name)
+        if check.stage != stage or not check.applies(context.spec):
+            continue
+        status = get_bound(check.bound).source.status
+        values = check.evaluate(context)
+        records.append(check_record(tv, check.bound, check.label, status, values, side=check.side, outside_theory=check.outside_theory(context.spec)))
+    return records
+
+
+# ----------------------------------------------------------------------------------- built-in checks
+def kde_bandwidths(spec: dict, scenario: Scenario, dim: int):
+    """The KDE cell's bandwidth: fixed h, or the power rule's schedule c N_i^(-1/(4+d)) over the generations."""
+    model = spec["model"]
+    if "bandwidth" in model:
+        return model["bandwidth"]
+    return model["power_rule"] * scenario.training_sizes(spec["generations"]).astype(float) ** (-1.0 / (4 + dim))
+
+
+def _is_kde_with_a_mixture_bound(spec: dict) -> bool:
+    # a bandwidth rule that changes with the pool size makes an accumulated KDE something other than the mixture the bounds use
+    model = spec["model"]
+    return model["name"] == "kde" and spec["kind"] in ("loop", "phase") and ("bandwidth" in model or spec["scenario"]["kind"] != "accumulate")
+
+
+def _reused(spec: dict) -> bool:
+    return spec["scenario"]["kind"] == "mixed_reused"
+
+
+def _fresh(context: CellContext) -> Scenario:
+    """The scenario with fresh real data: a reused pool is evaluated at its fresh-data counterpart."""
+    return replace(context.scenario, reuse_real=False)
+
+
+def _second_moment(context: CellContext):
+    bandwidth = kde_bandwidths(context.spec, context.scenario, context.truth.dim)
+    return context.memoized("second_moment", lambda: kde_second_moment_terms(context.truth, bandwidth, _fresh(context), context.generations))
+
+
+def _theorem_k(context: CellContext) -> np.ndarray:
+    return kde_bound_for(context.truth, kde_bandwidths(context.spec, context.scenario, context.truth.dim), _fresh(context), context.generations)
+
+
+def _theorem_d(context: CellContext) -> np.ndarray:
+    calibration, scenario, spec = context.calibration, context.scenario, context.spec
+    bound = get_bound("diffusion_theorem_d").subs(C1=calibration["C1"], C2=calibration["C2"])
+    values = dict(size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=np.arange(spec["generations"] + 1))
+    # a calibrated constant of exactly 0 removes its term, and with it that term's symbol (C2 = 0 drops the width)
+    return np.atleast_1d(bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names}))
+
+
+register_check("theorem_k", Check("Theorem K", "kde_theorem_k_step", _is_kde_with_a_mixture_bound, _theorem_k, outside_theory=_reused))
+register_check("second_moment", Check("second-moment", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).upper, outside_theory=_reused))
+register_check(
+    "jensen_lower", Check("Jensen lower", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).lower, side="lower", outside_theory=_reused)
+)
+register_check(
+    "theorem_d",
+    Check("Theorem D", "diffusion_theorem_d", lambda spec: spec["model"]["name"] == "diffusion" and spec["kind"] == "loop", _theorem_d, stage="suite"),
+)
+
+
+def kde_predictors(context: CellContext) -> dict:
+    """Non-rigorous predictors shown beside the checks: the folded-normal value of the second-moment computation."""
+    if not _is_kde_with_a_mixture_bound(context.spec):
+        return {}
+    return {"folded_normal": [float(x) for x in _second_moment(context).folded_normal]}
 
 
 def kde_slack(sampling_errors: np.ndarray, tv: np.ndarray, truth, bandwidth, scenario, generations: int) -> dict:

@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scloop", description="Tightness reports and CI regression for the self-consuming-loop TV bounds.", formatter_class=formatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{report,check,baseline}")
     report = commands.add_parser("report", help="run a suite and write tightness.md, results.json and figures", formatter_class=formatter)
-    report.add_argument("--suite", default="quick", help=f"the suite to run ({suites})")
+    report.add_argument("--suite", default="quick", help=f"the suite to run ({suites}, or a .toml suite file)")
     report.add_argument("--out", default="out", help="output folder (finished cells are cached in OUT/.cells; a rerun resumes)")
     report.add_argument("--seed", type=int, default=0, help="suite seed (every cell's seed derives from it)")
     report.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
@@ -82,8 +82,13 @@ def _scheduler(arguments) -> str | None:
 
 
 def _check_suite(name: str) -> None:
-    if name not in suite_names():
-        raise UsageError(f"unknown suite {name!r}; choose one of {', '.join(suite_names())}")
+    if name.endswith(".toml"):
+        try:
+            get_suite(name)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    elif name not in suite_names():
+        raise UsageError(f"unknown suite {name!r}; choose one of {', '.join(suite_names())}, or a .toml suite file")
 
 
 def _check_workers(workers: int | None) -> None:

@@ -142,7 +142,7 @@ def _figure_summary(cells: list[dict], out: Path) -> str:
     """Every upper check: tightness (min bound/mean over generations) against the detectable ratio."""
     figure = Figure(figsize=(6.5, 4.2))
     axis = figure.subplots()
-    markers = {"Theorem K": "o", "second-moment": "s", "Theorem D": "^"}
+    markers = dict(zip(_upper_labels(cells), ("o", "s", "^", "D", "v", "P", "X")))
     for label, marker in markers.items():
         points = [
             (min(_finite_tightness(check)), check["verdict"]["detectable_ratio"] or MAX_SHOWN)
@@ -191,8 +191,15 @@ def _ratio_text(check: dict | None) -> str:
     return f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—"
 
 
+def _upper_labels(cells: list[dict]) -> list[str]:
+    """The labels of the upper checks present, the built-in ones first, then any a plugin registered."""
+    present = {c["label"] for cell in cells for c in _upper_checks(cell)}
+    known = [label for label in ("Theorem K", "second-moment", "Theorem D") if label in present]
+    return known + sorted(present - set(known))
+
+
 def _cell_table(cells: list[dict]) -> list[str]:
-    labels = [label for label in ("Theorem K", "second-moment", "Theorem D") if any(c["label"] == label for cell in cells for c in _upper_checks(cell))]
+    labels = _upper_labels(cells)
     lower = any(c["side"] == "lower" for cell in cells for c in cell.get("checks", []))
     header = "| cell | mean TV ± 95% CI (last gen.) | " + " | ".join(f"{label}: bound/mean | {label}: verdict" for label in labels)
     header += " | Jensen lower / mean |" if lower else " |"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from itertools import product
+from pathlib import Path
 
 from typing import Callable
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from selfloop.bounds import Registry
 
-__all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "loop_cells", "register_suite", "suite_names"]
+__all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "load_suite_file", "loop_cells", "register_suite", "suite_names"]
 
 
 def cell_key(spec: dict) -> str:
@@ -90,9 +91,9 @@ def _diffusion_cells(width: int, steps: int, calibration_sizes, prediction_sizes
 
 def _phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -> tuple[int, ...]:
     """m = 0 and ``points`` log-spaced amounts from m*/span to span m* (Theorem P's threshold for alpha = 2/5)."""
-    from selfloop.bounds import phase_threshold
+    from selfloop.bounds import kde_rate, phase_threshold
 
-    threshold = phase_threshold(alpha=0.4, n=real, generation=generation)
+    threshold = phase_threshold(alpha=kde_rate(1), n=real, generation=generation)  # the phase cells' truth is 1-D
     return (0,) + tuple(int(m) for m in np.round(np.geomspace(threshold / span, span * threshold, points)))
 
 
@@ -153,11 +154,53 @@ def register_suite(name: str, build: Callable[[], list[dict]]) -> None:
 
 
 def suite_names() -> list[str]:
-    return list(SUITES)
+    return sorted(SUITES)
+
+
+def load_suite_file(path) -> list[dict]:
+    """The cells of a suite written as TOML: ``[[loop]]`` tables are keyword arguments of :func:`loop_cells`,
+    ``[[cell]]`` tables are cell specifications as they are.
+
+    Example (``scloop report --suite mine.toml``)::
+
+        [[loop]]
+        models = [{ name = "kde", bandwidth = 0.3 }]
+        truths = ["bimodal_1d"]
+        sizes = [500]
+        real_fractions = [0.5]
+        generations = 6
+        replicates = 24
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"suite file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"suite file {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(document) - {"loop", "cell"})
+    if unknown:
+        raise ValueError(f"suite file {path}: unknown tables {unknown}; use [[loop]] (loop_cells arguments) or [[cell]] (cell specifications)")
+    cells = []
+    for table in document.get("loop", []):
+        try:
+            cells += loop_cells(**table)
+        except TypeError as error:
+            raise ValueError(f"suite file {path}: a [[loop]] table has {error}".replace("loop_cells() got ", "")) from None
+    cells += [dict(cell) for cell in document.get("cell", [])]
+    if not cells:
+        raise ValueError(f"suite file {path} defines no cells")
+    return cells
 
 
 def get_suite(name: str) -> list[dict]:
-    """The cells of suite ``name``."""
+    """The cells of suite ``name``: a registered suite, or a path to a ``.toml`` suite file."""
+    if str(name).endswith(".toml"):
+        return load_suite_file(name)
     if name not in SUITES:
-        raise ValueError(f"suite must be one of {suite_names()}, got {name!r}")
+        raise ValueError(f"suite must be one of {suite_names()} or a .toml file, got {name!r}")
     return SUITES.get(name)()

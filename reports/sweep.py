@@ -30,7 +30,7 @@ from tqdm import tqdm
 from selfloop.bounds import Registry
 from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 
-from .checks import kde_checks, kde_slack
+from .checks import CellContext, cell_checks, kde_predictors, kde_slack
 from .plugins import load_plugins
 from .suites import cell_key, cell_seed
 
@@ -101,30 +101,12 @@ def build_model(spec: dict):
 
 
 def build_scenario(spec: dict) -> Scenario:
-    """A :class:`selfloop.simulators.Scenario` from its specification."""
-    kind = spec["kind"]
-    if kind == "fully_synthetic":
-        return Scenario.fully_synthetic(spec["size"])
-    if kind in ("mixed_fresh", "mixed_reused"):
-        return Scenario.mixed(spec["size"], spec["real_fraction"], reuse_real=kind == "mixed_reused")
-    if kind == "growing_synthetic":
-        return Scenario(real=spec["real"], synthetic=spec["synthetic"], initial=spec["real"])
-    if kind == "accumulate":
-        return Scenario.accumulating(spec["size"], spec["added"])
-    raise ValueError(f"scenario kind {kind!r} is unknown")
-
-
-def _kde_bandwidths(spec: dict, scenario: Scenario) -> float | np.ndarray:
-    """The KDE cell's bandwidth: fixed h, or the power rule's schedule c N_i^(-1/(4+d)) over the generations."""
-    model = spec["model"]
-    if "bandwidth" in model:
-        return model["bandwidth"]
-    dim = standard_truth(spec["truth"]).dim
-    return model["power_rule"] * scenario.training_sizes(spec["generations"]).astype(float) ** (-1.0 / (4 + dim))
+    """A :class:`selfloop.simulators.Scenario` from its specification (:meth:`Scenario.from_dict`)."""
+    return Scenario.from_dict(spec)
 
 
 def run_cell(spec: dict, suite_seed: int) -> dict:
-    """Run one cell: replicate TV trajectories and, for a KDE, its checks (Theorem K, second-moment, Jensen) with verdicts."""
+    """Run one cell: replicate TV trajectories and the verdicts of every registered cell-stage check that applies."""
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     key = cell_key(spec)
     start = time.perf_counter()
@@ -134,19 +116,16 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     result = run_loop(
         truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"], sampling_error=decompose
     )
-    checks, predictors = [], {}
+    context = CellContext(spec, truth, scenario, spec["generations"])
     slack = kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"]) if decompose else None
-    # a bandwidth rule that changes with the pool size makes an accumulated KDE something other than the mixture the bounds use
-    if spec["model"]["name"] == "kde" and ("bandwidth" in spec["model"] or not scenario.accumulate):
-        checks, predictors = kde_checks(result.tv, truth, _kde_bandwidths(spec, scenario), scenario, spec["generations"])
     return {
         "key": key,
         "spec": spec,
         "tv": result.tv.tolist(),
         "real_fraction": result.real_fraction.tolist(),
         "training_size": result.training_size.tolist(),
-        "checks": checks,
-        "predictors": predictors,
+        "checks": cell_checks(result.tv, context, "cell"),
+        "predictors": kde_predictors(context),
         "slack": slack,
         "seconds": time.perf_counter() - start,
     }

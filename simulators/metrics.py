@@ -15,18 +15,16 @@ Three routes, never a histogram:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from scipy import special
 
-from ._validation import check_fraction, check_size
+from ._validation import check_size
 from .grid import AccuracyWarning, Box, Grid
-from .truth import GaussianMixture
+from .truth import GaussianMixture, MonteCarloEstimate
 
 __all__ = [
-    "MonteCarloTV",
     "common_grid",
     "gaussian_tv",
     "tv",
@@ -92,33 +90,14 @@ def check_convergence(grid: Grid, difference: np.ndarray, value) -> None:
         )
 
 
-@dataclass(frozen=True)
-class MonteCarloTV:
-    """Unbiased Monte Carlo TV estimate with its standard error and a CLT interval."""
-
-    estimate: float
-    stderr: float
-    samples: int
-    confidence: float
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Two-sided CLT interval at level ``confidence``, clipped to [0, 1]."""
-        z = -special.ndtri((1 - self.confidence) / 2)
-        return max(0.0, self.estimate - z * self.stderr), min(1.0, self.estimate + z * self.stderr)
-
-
-def tv_monte_carlo(
-    reference, other, samples: int, rng: np.random.Generator, *, confidence: float = 0.95
-) -> MonteCarloTV:
+def tv_monte_carlo(reference, other, samples: int, rng: np.random.Generator) -> MonteCarloEstimate:
     r"""Unbiased estimate of :math:`\mathrm{TV}(p_0, p) = E_{x\sim p_0}[(1 - p(x)/p_0(x))_+]`.
 
     ``reference`` (:math:`p_0`) must have ``sample`` and ``pdf``; ``other``
     needs ``pdf``. Works in any dimension. The ratio is formed in log space
-    when both densities provide ``logpdf``.
+    when both densities provide ``logpdf``. The estimate's ``interval(z)`` is clipped to [0, 1].
     """
     samples = check_size("samples", samples)
-    confidence = check_fraction("confidence", confidence)
     x = reference.sample(samples, rng)
     if hasattr(reference, "logpdf") and hasattr(other, "logpdf"):
         ratio = np.exp(np.minimum(other.logpdf(x) - reference.logpdf(x), 50.0))
@@ -126,7 +105,7 @@ def tv_monte_carlo(
         ratio = other.pdf(x) / reference.pdf(x)
     terms = np.clip(1.0 - ratio, 0.0, 1.0)
     stderr = float(terms.std(ddof=1) / np.sqrt(samples)) if samples > 1 else float("inf")
-    return MonteCarloTV(float(terms.mean()), stderr, samples, confidence)
+    return MonteCarloEstimate(float(terms.mean()), stderr, samples, (0.0, 1.0))
 
 
 def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
@@ -192,4 +171,4 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
             stacklevel=2,
         )
     estimate = tv_monte_carlo(truth, model, samples, np.random.default_rng(0) if rng is None else rng)
-    return estimate.estimate, estimate.stderr
+    return estimate.value, estimate.stderr

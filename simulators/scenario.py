@@ -103,6 +103,58 @@ class Scenario:
         size = check_size("size", size)
         return cls(real=real, synthetic=synthetic, initial=size, accumulate=True)
 
+    # ------------------------------------------------------------- as data
+    def to_dict(self) -> dict:
+        """The scenario in the suite vocabulary (one of :attr:`KINDS` and its sizes), or, if no shorthand
+        reproduces it exactly, ``{"kind": "custom", ...}`` with every field. :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> Scenario.mixed(500, 0.5).to_dict()
+        {'kind': 'mixed_fresh', 'size': 500, 'real_fraction': 0.5}
+        >>> Scenario.from_dict(Scenario.mixed(500, 0.5).to_dict()) == Scenario.mixed(500, 0.5)
+        True
+        """
+        kind = self.kind
+        if kind == "fully_synthetic" and self.initial == self.size:
+            compact = {"kind": kind, "size": self.size}
+        elif kind in ("mixed_fresh", "mixed_reused"):
+            compact = {"kind": kind, "size": self.size, "real_fraction": self.real / self.size}
+        elif kind == "growing_synthetic":
+            compact = {"kind": kind, "real": self.real, "synthetic": self.synthetic}
+        elif kind == "accumulate":
+            compact = {"kind": kind, "size": self.initial, "added": self.synthetic, "real": self.real}
+        else:
+            compact = None
+        if compact is not None:
+            try:
+                if Scenario.from_dict(compact) == self:
+                    return compact
+            except ValueError:
+                pass
+        return {"kind": "custom", "real": self.real, "synthetic": self.synthetic, "initial": self.initial, "reuse_real": self.reuse_real, "accumulate": self.accumulate}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "Scenario":
+        """The scenario a suite's ``{"kind": ..., ...}`` describes (see :meth:`to_dict`); bad input names the field."""
+        if not isinstance(spec, dict) or "kind" not in spec:
+            raise ValueError(f"scenario must be a dict with a 'kind', got {spec!r}")
+        kind = spec["kind"]
+        try:
+            if kind == "fully_synthetic":
+                return cls.fully_synthetic(spec["size"])
+            if kind in ("mixed_fresh", "mixed_reused"):
+                return cls.mixed(spec["size"], spec["real_fraction"], reuse_real=kind == "mixed_reused")
+            if kind == "growing_synthetic":
+                return cls.growing_synthetic(spec["real"], spec["synthetic"])
+            if kind == "accumulate":
+                return cls.accumulating(spec["size"], spec["added"], real=spec.get("real", 0))
+            if kind == "custom":
+                return cls(**{key: spec[key] for key in ("real", "synthetic", "initial", "reuse_real", "accumulate")})
+        except KeyError as missing:
+            raise ValueError(f"scenario: a {kind!r} scenario needs the field {missing.args[0]!r}, got {sorted(spec)}") from None
+        raise ValueError(f"scenario kind must be one of {[*cls.KINDS, 'custom']}, got {kind!r}")
+
     # ------------------------------------------------------------- derived
     @property
     def kind(self) -> str:

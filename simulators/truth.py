@@ -26,15 +26,20 @@ _QUADRATURE_NODES = {1: 1 << 16, 2: 768}
 
 @dataclass(frozen=True)
 class MonteCarloEstimate:
-    """A Monte Carlo estimate with its standard error."""
+    """A Monte Carlo estimate with its standard error: the one estimate type of the package.
+
+    ``limits`` are the values the estimated quantity cannot leave (``(0, 1)`` for a TV), to which
+    :meth:`interval` is clipped.
+    """
 
     value: float
     stderr: float
     samples: int
+    limits: tuple[float, float] = (-np.inf, np.inf)
 
     def interval(self, z: float = 1.96) -> tuple[float, float]:
-        """Two-sided normal confidence interval ``value ± z·stderr``."""
-        return self.value - z * self.stderr, self.value + z * self.stderr
+        """Two-sided normal confidence interval ``value ± z·stderr``, clipped to ``limits``."""
+        return max(self.limits[0], self.value - z * self.stderr), min(self.limits[1], self.value + z * self.stderr)
 
 
 class GaussianMixture:

@@ -238,6 +238,11 @@ def test_every_registered_bound_renders_latex_and_carries_provenance():
     assert r"\lambda" in recursion_bound().latex()
 
 
+def test_every_symbol_has_its_own_notation():
+    names = list(s.LATEX_NAMES.values())
+    assert len(set(names)) == len(names), sorted(name for name in names if names.count(name) > 1)
+
+
 def test_users_can_register_their_own_bound():
     mine = Bound("test_user_bound", s.error * (s.generation + 1), "linear growth", Source("me", "Lemma 1", "rigorous"))
     with BOUNDS.scoped():  # the registration ends with the block, so no other test sees it

@@ -246,3 +246,25 @@ def test_the_built_in_models_satisfy_the_protocols():
         fitted = model.fit(data, np.random.default_rng(1))
         assert isinstance(fitted, FittedDensity)
     assert isinstance(KDE(0.3).fit(data), GridDensity)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [*SCENARIOS.values(), Scenario(real=10, synthetic=20, initial=5), Scenario.accumulating(300, 150, real=20), Scenario(real=0, synthetic=20, initial=7)],
+    ids=[*SCENARIOS, "custom_initial", "accumulate_with_real", "custom_fully_synthetic"],
+)
+def test_scenarios_round_trip_through_their_dict_form(scenario):
+    import json
+
+    document = json.loads(json.dumps(scenario.to_dict()))
+    assert Scenario.from_dict(document) == scenario
+    assert document["kind"] in (*Scenario.KINDS, "custom")
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [({"size": 3}, "needs a dict with a 'kind'|must be a dict with a 'kind'"), ({"kind": "mixed_fresh", "size": 300}, "needs the field 'real_fraction'"), ({"kind": "sideways"}, "kind must be one of")],
+)
+def test_bad_scenario_dicts_are_named(document, message):
+    with pytest.raises(ValueError, match=message):
+        Scenario.from_dict(document)

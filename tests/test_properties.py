@@ -30,8 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selfloop.bounds import calibrate, kde_bound_for, kde_bound_terms, kde_second_moment_terms, phase_threshold
-from selfloop.bounds.diffusion import diffusion_tv_bound
+from selfloop.bounds import calibrate, kde_bound_for, kde_rate, kde_bound_terms, kde_second_moment_terms, phase_threshold
+from selfloop.bounds.diffusion import calibration_upper, diffusion_tv_bound
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.testing import ALPHA, check_bound, check_property
 from selfloop.testing.phase import rise_then_fall
@@ -265,7 +265,7 @@ def calibrated_diffusion_bound():
             tv = run_loop(standard_truth("bimodal_1d"), model, Scenario.fully_synthetic(size), 0, seed=size + width, replicates=6).tv[:, 0]
             sizes.append(size)
             widths.append(width)
-            upper.append(min(1.0, tv.mean() + 3 * tv.std(ddof=1) / np.sqrt(tv.size)))
+            upper.append(calibration_upper(tv))  # the report's rule
     return calibrate(sizes, widths, upper)
 
 
@@ -312,7 +312,7 @@ def test_theorem_d_prediction_and_negative_controls(calibrated_diffusion_bound):
 
 
 # --------------------------------------------------------------------------- Theorem P
-PHASE_REAL, PHASE_GENERATION, PHASE_REPLICATES, PHASE_RATE = 500, 8, 60, 0.4  # alpha = 2/(4+d) for h ∝ N^(-1/5)
+PHASE_REAL, PHASE_GENERATION, PHASE_REPLICATES, PHASE_RATE = 500, 8, 60, kde_rate(1)  # the report's rate for h ∝ N^(-1/5)
 
 
 def phase_amounts() -> list[int]:
@@ -339,7 +339,7 @@ def test_phase_transition_rises_then_falls(phase_samples):
     The bound's own peak is tested against m*_8 in tests/test_phase.py.
     """
     amounts, samples = phase_samples
-    outcome = rise_then_fall(amounts, samples, alpha=0.01)
+    outcome = rise_then_fall(amounts, samples)  # the report's level
     threshold = phase_threshold(alpha=PHASE_RATE, n=PHASE_REAL, generation=PHASE_GENERATION)
     means = [s.mean() for s in samples]
     print(f"\nphase: m = {amounts}\nmean TV = {np.round(means, 4)}\npeak {outcome.peak:.0f}, 90% interval {outcome.interval}, m*_8 = {threshold:.0f}")
@@ -352,7 +352,7 @@ def test_phase_test_does_not_see_a_peak_on_a_monotone_stretch(phase_samples):
     amounts, samples = phase_samples
     threshold = phase_threshold(alpha=PHASE_RATE, n=PHASE_REAL, generation=PHASE_GENERATION)
     keep = [i for i, m in enumerate(amounts) if m <= threshold / 2]
-    outcome = rise_then_fall([amounts[i] for i in keep], [samples[i] for i in keep], alpha=0.01)
+    outcome = rise_then_fall([amounts[i] for i in keep], [samples[i] for i in keep])
     assert outcome.rises and not outcome.rises_then_falls, outcome
 
 

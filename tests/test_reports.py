@@ -332,10 +332,14 @@ def test_the_code_fingerprint_follows_the_simulator_source(tmp_path, monkeypatch
 def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
     """pip-install tests/plugin_package (its own pyproject, entry point group scloop.plugins) into a folder, then run
     ``scloop report --suite demo`` with 2 workers: the plugin's suite is accepted, its model's cells are computed in the
-    worker processes, and its bound is in the report's formula appendix, with no edit to selfloop's files."""
-    target = tmp_path / "site"
+    worker processes and checked against its bound by its check, and the bound is in the report's formula appendix,
+    with no edit to selfloop's files."""
+    import shutil
+
+    target, source = tmp_path / "site", tmp_path / "plugin_package"
+    shutil.copytree(Path(__file__).parent / "plugin_package", source)  # the build leaves files beside the sources
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(Path(__file__).parent / "plugin_package")],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )
@@ -352,7 +356,12 @@ def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
     assert run.returncode == 0, run.stderr
     document = json.loads((out / "results.json").read_text())
     assert len(document["cells"]) == 5 and all(cell["spec"]["model"]["name"] == "scaled_kde" for cell in document["cells"])
-    assert "demo_linear_growth" in (out / "tightness.md").read_text()
+    # every cell is checked against the plugin's bound, adequately powered, and the bound holds
+    checks = [check for cell in document["cells"] for check in cell["checks"]]
+    assert [check["label"] for check in checks] == ["demo bound"] * 5
+    assert not any(check["verdict"]["refuted"] or check["verdict"]["underpowered"] for check in checks)
+    report = (out / "tightness.md").read_text()
+    assert "demo_linear_growth" in report and "**demo bound** (rigorous): 5 cells checked, **0 refuted**" in report
     # without the package on the path the suite does not exist: the plugin, not a leftover registration, supplied it
     bare = subprocess.run([sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
     assert bare.returncode == 2 and "unknown suite 'demo'" in bare.stderr
@@ -361,3 +370,19 @@ def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
 def test_importing_the_reports_package_leaves_the_matplotlib_backend_alone():
     code = "import sys, selfloop.reports; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
+    suite = tmp_path / "mine.toml"
+    suite.write_text(
+        '[[loop]]\nmodels = [{ name = "kde", bandwidth = 0.3 }]\ntruths = ["bimodal_1d"]\nsizes = [200]\nreal_fractions = [0.5]\ngenerations = 2\nreplicates = 8\n'
+        '\n[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_1d"\nscenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n'
+    )
+    assert main(["report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["suite"] == str(suite) and len(document["cells"]) == 6
+    assert sum(1 for cell in document["cells"] if cell["checks"]) == 5  # the KDE cells are checked, the MLE cell has no bound
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[loop]]\nmodels = []\ncolour = 3\n")
+    assert main(["report", "--suite", str(broken), "--out", str(tmp_path / "out2")]) == 2
+    assert "unexpected keyword argument 'colour'" in capsys.readouterr().err

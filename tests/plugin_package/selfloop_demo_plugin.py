@@ -1,7 +1,9 @@
-"""A selfloop plugin from outside the repository: a model, a suite and a bound, registered through an entry point."""
+"""A selfloop plugin from outside the repository: a bound, a check, a model and a suite, registered through an entry point."""
 
-from selfloop.bounds import Bound, Source, register as register_bound, symbols as s
-from selfloop.reports import loop_cells, register_model, register_suite
+import numpy as np
+
+from selfloop.bounds import Bound, Source, get_bound, register as register_bound, symbols as s
+from selfloop.reports import Check, loop_cells, register_check, register_model, register_suite
 from selfloop.simulators import KDE
 
 
@@ -17,5 +19,7 @@ class ScaledKDE:
 
 def register():
     register_bound(Bound("demo_linear_growth", s.error * (s.generation + 1), "TV_i <= eps (i + 1)", Source("demo plugin", "Lemma 1", "rigorous")))
+    values = lambda context: get_bound("demo_linear_growth").evaluate(error=0.2, generation=np.arange(context.generations + 1))  # eps = 0.2 assumed
+    register_check("demo", Check("demo bound", "demo_linear_growth", lambda spec: spec["model"]["name"] == "scaled_kde", values))
     register_model("scaled_kde", lambda spec: ScaledKDE(spec["scale"]))
-    register_suite("demo", lambda: loop_cells(models=[{"name": "scaled_kde", "scale": 0.3}], truths=["bimodal_1d"], sizes=[300], generations=3, replicates=8))
+    register_suite("demo", lambda: loop_cells(models=[{"name": "scaled_kde", "scale": 0.3}], truths=["bimodal_1d"], sizes=[300], generations=3, replicates=32))
