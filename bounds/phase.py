@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 from scipy import optimize
 
-from selfloop.simulators._validation import check_positive, check_size
+from selfloop.simulators.validation import check_positive, check_size
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register

@@ -5,12 +5,13 @@ from .check import compare
 from .checks import CHECKS, CellContext, Check, register_check
 from .render import render
 from .plugins import load_plugins
-from .suites import SUITES, get_suite, loop_cells, register_suite, suite_names
+from .suites import SUITES, CellSpec, get_suite, loop_cells, register_suite, suite_names
 from .sweep import MODELS, register_model, run_suite
 
 __all__ = [
     "CHECKS",
     "CellContext",
+    "CellSpec",
     "Check",
     "MODELS",
     "SUITES",

@@ -19,7 +19,7 @@ from selfloop.simulators import standard_truth
 from selfloop.testing.phase import rise_then_fall
 
 from .checks import ALPHA, CellContext, cell_checks
-from .sweep import build_scenario
+from .sweep import build_scenario, describe_model_spec
 
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -27,17 +27,8 @@ CI_Z = 1.96
 
 
 def describe_model(spec: dict) -> str:
-    """The model part of a label, e.g. ``kde(h=0.3)`` or ``diffusion(m=64, steps=40)``."""
-    model = spec["model"]
-    if model["name"] == "kde":
-        name = f"kde(h={model['bandwidth']})" if "bandwidth" in model else f"kde(h={model['power_rule']}·N^-1/5)"
-    elif model["name"] == "diffusion":
-        name = f"diffusion(m={model['width']}, steps={model['steps']})"
-    elif model["name"] == "mle":
-        name = "gaussian_mle"
-    else:
-        name = model["name"] + "(" + ", ".join(f"{k}={v}" for k, v in model.items() if k != "name") + ")"
-    return name
+    """The model part of a label, e.g. ``kde(h=0.3)`` or ``diffusion(m=64, steps=40)``: as the model's registration describes it."""
+    return describe_model_spec(spec["model"])
 
 
 def describe_scenario(spec: dict) -> str:

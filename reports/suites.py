@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
@@ -24,8 +25,74 @@ from typing import Callable
 import numpy as np
 
 from selfloop.bounds import Registry
+from selfloop.simulators import STANDARD_TRUTHS, Scenario
+from selfloop.simulators.validation import check_nonnegative_size, check_size
 
-__all__ = ["SUITES", "cell_key", "cell_seed", "get_suite", "load_suite_file", "loop_cells", "register_suite", "suite_names"]
+__all__ = [
+    "CELL_KINDS",
+    "CellSpec",
+    "SUITES",
+    "cell_key",
+    "cell_seed",
+    "diffusion_cells",
+    "get_suite",
+    "load_suite_file",
+    "loop_cells",
+    "mle_cells",
+    "phase_amounts",
+    "phase_cells",
+    "register_suite",
+    "suite_names",
+]
+
+
+#: The kinds of cell a suite holds.
+CELL_KINDS = ("loop", "calibration", "phase")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell of a suite, typed. Suites store cells as plain dicts (:meth:`to_dict`), which key the cache and the
+    baseline; :meth:`from_dict` validates one and names what is wrong.
+
+    Examples
+    --------
+    >>> spec = CellSpec.from_dict(loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])[1])
+    >>> spec.scenario.kind, spec.model["bandwidth"]
+    ('mixed_fresh', 0.3)
+    >>> CellSpec.from_dict(spec.to_dict()) == spec
+    True
+    """
+
+    kind: str
+    model: dict
+    truth: str
+    scenario: Scenario
+    generations: int
+    replicates: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in CELL_KINDS:
+            raise ValueError(f"kind must be one of {list(CELL_KINDS)}, got {self.kind!r}")
+        if not isinstance(self.model, dict) or not isinstance(self.model.get("name"), str):
+            raise ValueError(f"model must be a dict with a 'name', got {self.model!r}")
+        if self.truth not in STANDARD_TRUTHS:
+            raise ValueError(f"truth must be one of {sorted(STANDARD_TRUTHS)}, got {self.truth!r}")
+        check_nonnegative_size("generations", self.generations)
+        check_size("replicates", self.replicates)
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "CellSpec":
+        missing = sorted({"kind", "model", "truth", "scenario", "generations", "replicates"} - set(spec))
+        if missing:
+            raise ValueError(f"cell: missing fields {missing} in {spec!r}")
+        return cls(spec["kind"], spec["model"], spec["truth"], Scenario.from_dict(spec["scenario"]), spec["generations"], spec["replicates"])
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "model": dict(self.model), "truth": self.truth, "scenario": self.scenario.to_dict(),
+            "generations": self.generations, "replicates": self.replicates,
+        }
 
 
 def cell_key(spec: dict) -> str:
@@ -65,47 +132,49 @@ def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_
     >>> sorted({cell["scenario"]["kind"] for cell in cells})
     ['accumulate', 'fully_synthetic', 'growing_synthetic', 'mixed_fresh', 'mixed_reused']
     """
-    return _loop_cells(models, truths, sizes, tuple(real_fractions), generations, replicates)
-
-
-def _loop_cells(models, truths, sizes, fractions, generations, replicates) -> list[dict]:
     return [
         {"kind": "loop", "model": model, "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates}
         for model, truth, size in product(models, truths, sizes)
-        for scenario in _scenarios(size, fractions)
+        for scenario in _scenarios(size, tuple(real_fractions))
     ]
 
 
-def _diffusion_cells(width: int, steps: int, calibration_sizes, prediction_sizes, fractions, generations, replicates) -> list[dict]:
-    model = {"name": "diffusion", "width": width, "steps": steps, "noise_draws": 8}
+def diffusion_cells(
+    *, width: int, steps: int, calibration_sizes, prediction_sizes, real_fractions=(), generations: int = 3, replicates: int = 16, noise_draws: int = 8
+) -> list[dict]:
+    """Theorem D's cells: generation-0 calibration runs at ``calibration_sizes``, then loop cells at
+    ``prediction_sizes`` (fully synthetic, and mixed fresh at each real fraction), on the bimodal truth."""
+    model = {"name": "diffusion", "width": width, "steps": steps, "noise_draws": noise_draws}
     cells = [
         {"kind": "calibration", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "fully_synthetic", "size": size}, "generations": 0, "replicates": replicates}
         for size in calibration_sizes
     ]
     for size in prediction_sizes:
         cells.append({"kind": "loop", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "fully_synthetic", "size": size}, "generations": generations, "replicates": replicates})
-        for fraction in fractions:
+        for fraction in real_fractions:
             cells.append({"kind": "loop", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "mixed_fresh", "size": size, "real_fraction": fraction}, "generations": generations, "replicates": replicates})
     return cells
 
 
-def _phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -> tuple[int, ...]:
-    """m = 0 and ``points`` log-spaced amounts from m*/span to span m* (Theorem P's threshold for alpha = 2/5)."""
+def phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -> tuple[int, ...]:
+    """m = 0 and ``points`` log-spaced amounts from m*/span to span m* (Theorem P's threshold at the 1-D KDE rate)."""
     from selfloop.bounds import kde_rate, phase_threshold
 
     threshold = phase_threshold(alpha=kde_rate(1), n=real, generation=generation)  # the phase cells' truth is 1-D
     return (0,) + tuple(int(m) for m in np.round(np.geomspace(threshold / span, span * threshold, points)))
 
 
-def _phase_cells(real: int, synthetic: tuple[int, ...], generation: int, replicates: int) -> list[dict]:
+def phase_cells(*, real: int, synthetic, generation: int, replicates: int, power_rule: float = 0.9) -> list[dict]:
+    """Growing-synthetic KDE cells over the synthetic amounts ``synthetic`` (Theorem P), bandwidth ``power_rule`` N^(-1/5)."""
     return [
-        {"kind": "phase", "model": {"name": "kde", "power_rule": 0.9}, "truth": "bimodal_1d",
+        {"kind": "phase", "model": {"name": "kde", "power_rule": power_rule}, "truth": "bimodal_1d",
          "scenario": {"kind": "growing_synthetic", "real": real, "synthetic": m}, "generations": generation, "replicates": replicates}
         for m in synthetic
     ]
 
 
-def _mle_cells(size: int, generations: int, replicates: int) -> list[dict]:
+def mle_cells(*, size: int, generations: int, replicates: int) -> list[dict]:
+    """Gaussian MLE cells (fully synthetic and mixed at 1/2): the classic collapse toy, without a bound."""
     return [
         {"kind": "loop", "model": {"name": "mle"}, "truth": "bimodal_1d", "scenario": scenario, "generations": generations, "replicates": replicates}
         for scenario in ({"kind": "fully_synthetic", "size": size}, {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5})
@@ -115,30 +184,33 @@ def _mle_cells(size: int, generations: int, replicates: int) -> list[dict]:
 def quick() -> list[dict]:
     """Under a minute on 2 cores: KDE on the bimodal truth in every scenario, a small diffusion calibration, the phase curve."""
     return (
-        _loop_cells([_kde(0.3)], ["bimodal_1d"], [500], (0.5,), 6, 24)
-        + _mle_cells(50, 20, 24)
-        + _diffusion_cells(64, 40, (250, 1000, 4000), (600,), (0.5,), 3, 16)
-        + _phase_cells(500, _phase_amounts(500, 8, 5), 8, 40)
+        loop_cells(models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24)
+        + mle_cells(size=50, generations=20, replicates=24)
+        + diffusion_cells(width=64, steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,), real_fractions=(0.5,), generations=3)
+        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
     )
 
 
 def standard() -> list[dict]:
     """Under ten minutes on 2 cores: two 1-D truths, two sizes and fractions, diffusion width 128, a denser phase curve."""
     return (
-        _loop_cells([_kde(0.3), _kde(0.15)], ["bimodal_1d", "skewed_1d"], [300, 1500], (0.2, 0.5), 8, 32)
-        + _mle_cells(50, 30, 32)
-        + _diffusion_cells(128, 80, (250, 1000, 4000), (500, 2000), (0.2, 0.5), 4, 16)
-        + _phase_cells(500, _phase_amounts(500, 8, 12), 8, 60)
+        loop_cells(models=[_kde(0.3), _kde(0.15)], truths=["bimodal_1d", "skewed_1d"], sizes=[300, 1500], real_fractions=(0.2, 0.5), generations=8, replicates=32)
+        + mle_cells(size=50, generations=30, replicates=32)
+        + diffusion_cells(width=128, steps=80, calibration_sizes=(250, 1000, 4000), prediction_sizes=(500, 2000), real_fractions=(0.2, 0.5), generations=4)
+        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
 
 def full() -> list[dict]:
     """Hours on a many-core machine: the standard grid plus the 2-D ring, larger sizes, more replicates and generations."""
     return (
-        _loop_cells([_kde(0.3), _kde(0.15), _kde(0.6)], ["bimodal_1d", "skewed_1d", "ring_2d"], [300, 1500, 6000], (0.1, 0.3, 0.5, 0.8), 10, 64)
-        + _mle_cells(50, 60, 64)
-        + _diffusion_cells(256, 200, (250, 1000, 4000, 16000), (500, 2000, 8000), (0.2, 0.5, 0.8), 6, 16)
-        + _phase_cells(500, _phase_amounts(500, 8, 20), 8, 200)
+        loop_cells(
+            models=[_kde(0.3), _kde(0.15), _kde(0.6)], truths=["bimodal_1d", "skewed_1d", "ring_2d"], sizes=[300, 1500, 6000], real_fractions=(0.1, 0.3, 0.5, 0.8),
+            generations=10, replicates=64,
+        )
+        + mle_cells(size=50, generations=60, replicates=64)
+        + diffusion_cells(width=256, steps=200, calibration_sizes=(250, 1000, 4000, 16000), prediction_sizes=(500, 2000, 8000), real_fractions=(0.2, 0.5, 0.8), generations=6)
+        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 20), generation=8, replicates=200)
     )
 
 
@@ -200,7 +272,11 @@ def load_suite_file(path) -> list[dict]:
 def get_suite(name: str) -> list[dict]:
     """The cells of suite ``name``: a registered suite, or a path to a ``.toml`` suite file."""
     if str(name).endswith(".toml"):
-        return load_suite_file(name)
-    if name not in SUITES:
+        cells = load_suite_file(name)
+    elif name not in SUITES:
         raise ValueError(f"suite must be one of {suite_names()} or a .toml file, got {name!r}")
-    return SUITES.get(name)()
+    else:
+        cells = SUITES.get(name)()
+    for cell in cells:
+        CellSpec.from_dict(cell)  # every cell is well formed before any runs
+    return cells

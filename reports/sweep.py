@@ -34,7 +34,7 @@ from .checks import CellContext, cell_checks, kde_predictors, kde_slack
 from .plugins import load_plugins
 from .suites import cell_key, cell_seed
 
-__all__ = ["MODELS", "SweepStats", "build_model", "build_scenario", "code_fingerprint", "register_model", "run_cell", "run_suite", "write_atomic"]
+__all__ = ["MODELS", "ModelEntry", "SweepStats", "build_model", "build_scenario", "code_fingerprint", "describe_model_spec", "register_model", "run_cell", "run_suite", "write_atomic"]
 
 #: The packages whose source decides a cell's numbers.
 COMPUTING_PACKAGES = ("selfloop.bounds", "selfloop.simulators", "selfloop.reports", "selfloop.testing")
@@ -77,27 +77,49 @@ def _diffusion(spec: dict):
     return RandomFeatureDiffusion(width=spec["width"], steps=spec["steps"], noise_draws=spec.get("noise_draws", 16))
 
 
-#: Model factories by name: ``factory(spec) -> model``; extend with :func:`register_model`.
-MODELS: Registry[Callable[[dict], object]] = Registry("model")
-for _name, _factory in (("kde", _kde), ("mle", lambda spec: GaussianMLE()), ("diffusion", _diffusion)):
-    MODELS.register(_name, _factory)
+def _generic_label(spec: dict) -> str:
+    return spec["name"] + "(" + ", ".join(f"{key}={value}" for key, value in spec.items() if key != "name") + ")"
 
 
-def register_model(name: str, factory: Callable[[dict], object]) -> None:
-    """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``.
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: ``factory(spec) -> model`` and ``describe(spec) -> label`` for reports."""
 
-    Register at import time of a module that the worker processes also import.
+    factory: Callable[[dict], object]
+    describe: Callable[[dict], str] = _generic_label
+
+
+#: Models by name; extend with :func:`register_model`.
+MODELS: Registry[ModelEntry] = Registry("model")
+MODELS.register("kde", ModelEntry(_kde, lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)"))
+MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
+MODELS.register("diffusion", ModelEntry(_diffusion, lambda spec: f"diffusion(m={spec['width']}, steps={spec['steps']})"))
+
+
+def register_model(name: str, factory: Callable[[dict], object], *, describe: Callable[[dict], str] | None = None) -> None:
+    """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``,
+    and ``describe(spec)`` its label in reports (default ``name(key=value, ...)``).
+
+    Register in a plugin (entry point ``scloop.plugins``) so the worker processes see it too.
     """
-    MODELS.register(name, factory, replace=True)
+    MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=True)
+
+
+def _model_entry(spec: dict) -> ModelEntry:
+    try:
+        return MODELS.get(spec["name"])
+    except (KeyError, TypeError):
+        raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
 
 
 def build_model(spec: dict):
     """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
-    try:
-        factory = MODELS.get(spec["name"])
-    except (KeyError, TypeError):
-        raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
-    return factory(spec)
+    return _model_entry(spec).factory(spec)
+
+
+def describe_model_spec(spec: dict) -> str:
+    """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form)."""
+    return _model_entry(spec).describe(spec) if isinstance(spec, dict) and spec.get("name") in MODELS else _generic_label(spec)
 
 
 def build_scenario(spec: dict) -> Scenario:

@@ -57,7 +57,7 @@ from typing import Callable, Union
 import numpy as np
 from scipy import interpolate
 
-from ._validation import check_data, check_nonnegative_size, check_positive, check_size
+from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .grid import Box, Grid, gaussian_blur, linear_bin, tail_quantile
 
 __all__ = ["EarlyStopping", "FittedDiffusion", "RandomFeatureDiffusion", "TrainingProblem"]

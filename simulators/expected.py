@@ -32,7 +32,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ._validation import check_nonnegative_size, check_positive
+from .validation import check_nonnegative_size, check_positive
 from .scenario import Scenario
 from .truth import GaussianMixture
 

@@ -35,7 +35,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from ._validation import check_data, check_positive, check_size
+from .validation import check_data, check_positive, check_size
 from .grid import Box, Grid, gaussian_smooth, linear_bin, tail_quantile
 
 __all__ = ["KDE", "FittedKDE", "PowerRule", "binning_error_bound", "kde_grid_densities"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_data, check_nonnegative_size, check_positive, check_size
+from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .batched import BatchedKDELoop, replicates_per_chunk
 from .kde import KDE, FittedKDE
 from .metrics import common_grid, tv

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
-from ._validation import check_size
+from .validation import check_size
 from .grid import AccuracyWarning, Box, Grid
 from .truth import GaussianMixture, MonteCarloEstimate
 

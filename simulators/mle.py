@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_data
+from .validation import check_data
 from .truth import GaussianMixture
 
 __all__ = ["GaussianMLE"]

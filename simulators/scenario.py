@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_fraction, check_nonnegative_size, check_size
+from .validation import check_fraction, check_nonnegative_size, check_size
 
 __all__ = ["Scenario"]
 

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 from scipy import special
 
-from ._validation import check_data, check_size
+from .validation import check_data, check_size
 from .grid import Box, Grid, tail_quantile
 
 __all__ = ["GaussianMixture", "MonteCarloEstimate", "standard_truth", "STANDARD_TRUTHS"]

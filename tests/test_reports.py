@@ -12,15 +12,15 @@ import pytest
 import selfloop.reports.sweep
 from selfloop.reports import assemble, compare, get_suite, register_suite, render, run_suite
 from selfloop.reports.cli import main
-from selfloop.reports.suites import _diffusion_cells, _loop_cells, _phase_cells
+from selfloop.reports.suites import diffusion_cells, loop_cells, phase_cells
 
 
 def tiny() -> list[dict]:
     """A suite small enough for unit tests, with every kind of cell."""
     return (
-        _loop_cells([{"name": "kde", "bandwidth": 0.3}], ["bimodal_1d"], [200], (0.5,), 3, 8)
-        + _diffusion_cells(16, 20, (200, 800), (300,), (), 2, 3)
-        + _phase_cells(200, (0, 2000), 3, 8)
+        loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[200], real_fractions=(0.5,), generations=3, replicates=8)
+        + diffusion_cells(width=16, steps=20, calibration_sizes=(200, 800), prediction_sizes=(300,), generations=2, replicates=3)
+        + phase_cells(real=200, synthetic=(0, 2000), generation=3, replicates=8)
     )
 
 
@@ -382,7 +382,26 @@ def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["suite"] == str(suite) and len(document["cells"]) == 6
     assert sum(1 for cell in document["cells"] if cell["checks"]) == 5  # the KDE cells are checked, the MLE cell has no bound
+    bad_cell = tmp_path / "bad_cell.toml"
+    bad_cell.write_text('[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_9d"\nscenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n')
+    assert main(["report", "--suite", str(bad_cell), "--out", str(tmp_path / "out3")]) == 2
+    assert "truth must be one of" in capsys.readouterr().err
     broken = tmp_path / "broken.toml"
     broken.write_text("[[loop]]\nmodels = []\ncolour = 3\n")
     assert main(["report", "--suite", str(broken), "--out", str(tmp_path / "out2")]) == 2
     assert "unexpected keyword argument 'colour'" in capsys.readouterr().err
+
+
+def test_a_users_property_test_elsewhere_gets_the_fixture_and_the_summary(tmp_path):
+    """The pytest11 plugin in a test run outside this repository: the check_property fixture and the property
+    marker work, and the bound verification summary lists the user's property."""
+    import shutil
+
+    user_test = tmp_path / "test_mine.py"
+    shutil.copy(Path(__file__).parent / "plugin_package" / "demo_property_check.py", user_test)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-m", "property", str(user_test)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "bound verification summary" in run.stdout and "my Theorem K setting: 1 examples, correct bound refuted in 0" in run.stdout
