@@ -317,19 +317,22 @@ class FittedDiffusion:
         grid = np.linspace(u(self.model.horizon), u(self.model.t0), self.model.steps + 1)
         return np.where(grid <= 0, np.exp(np.minimum(grid, 0.0)), 1.0 + grid)
 
-    def score(self, x: np.ndarray, t: float) -> np.ndarray:
-        r""":math:`s_A(x, t) = c_{\text{out}}(t) A\,\mathrm{ReLU}(W x + U e(t))/m + c_{\text{skip}}(t) x`, shape (n, d)."""
+    def score(self, x: np.ndarray, t: float, *, projected: np.ndarray | None = None) -> np.ndarray:
+        r""":math:`s_A(x, t) = c_{\text{out}}(t) A\,\mathrm{ReLU}(W x + U e(t))/m + c_{\text{skip}}(t) x`, shape (n, d).
+
+        ``projected`` is :math:`W x` if already known (fixed points, such as grid nodes, at many times).
+        """
         weights, time_weights = self._features
         output, skip = self.model.output_scales(np.array([float(t)]))
         time_bias = _embedding(np.array([float(t)])) @ time_weights.T  # (1, m), shared by every row
-        hidden = x @ weights.T
+        hidden = x @ weights.T if projected is None else projected.copy()
         hidden += time_bias
         np.maximum(hidden, 0.0, out=hidden)
         return output[0] / self.model.width * (hidden @ self.weights.T) + skip[0] * x
 
-    def drift(self, y: np.ndarray, t: float) -> np.ndarray:
-        r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)`."""
-        return y + 2.0 * self.score(y, t)
+    def drift(self, y: np.ndarray, t: float, *, projected: np.ndarray | None = None) -> np.ndarray:
+        r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)` (``projected``: :math:`W y`, if known)."""
+        return y + 2.0 * self.score(y, t, projected=projected)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Euler-Maruyama on the reverse SDE from N(0, I) at T down to t0, in chunks of rows."""
@@ -396,9 +399,10 @@ class FittedDiffusion:
         mass = np.exp(-0.5 * np.sum(nodes**2, axis=1)) / (2 * np.pi) ** (self.dim / 2) * grid.cell_volume
         times = self.times()
         escaped = 0.0
+        projected = nodes @ self._features[0].T  # W x at the fixed nodes, shared by every step
         for current, following in zip(times[:-1], times[1:]):
             step = current - following
-            moved = nodes + step * self.drift(nodes, current)
+            moved = nodes + step * self.drift(nodes, current, projected=projected)
             outside = np.any((moved < grid.lower) | (moved > upper), axis=1)
             escaped += float(mass[outside].sum())
             masses = linear_bin(moved, grid, mass)
