@@ -280,15 +280,15 @@ def run_loop(
             if probed is not None:
                 probed[part] = measured.probes
         models = loop.last_models
-        streams = []
-    for replicate, stream in enumerate(streams):
-        measured, step_errors, models, values, sampled[replicate] = _run_replicate(
-            truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
-        )
-        distances[replicate], stderr[replicate] = measured
-        steps[replicate] = step_errors
-        if probed is not None:
-            probed[replicate] = values
+    else:  # any other model: one replicate at a time
+        for replicate, stream in enumerate(streams):
+            measured, step_errors, models, values, sampled[replicate] = _run_replicate(
+                truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
+            )
+            distances[replicate], stderr[replicate] = measured
+            steps[replicate] = step_errors
+            if probed is not None:
+                probed[replicate] = values
     return LoopResult(
         tv=distances if measure_tv else None,
         tv_stderr=stderr if measure_tv else None,
