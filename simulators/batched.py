@@ -24,7 +24,7 @@ import numpy as np
 
 from .grid import Box, Grid, tail_quantile
 from .kde import FittedKDE, kde_grid_densities
-from .metrics import GRID_MASS, check_convergence
+from .metrics import GRID_MASS, tv_on_grid
 from .scenario import Scenario
 
 __all__ = ["BatchedKDELoop", "replicates_per_chunk"]
@@ -102,14 +102,6 @@ class BatchedKDELoop:
             self._truth_on[key] = self.truth.smoothed(smoothing).grid_pdf(grid)
         return self._truth_on[key]
 
-    def _distance(self, grid: Grid, values: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """TV of each replicate's grid density to ``target`` (broadcast), as :func:`selfloop.simulators.tv_quadrature` takes it."""
-        difference = values - target
-        outside = np.abs(grid.integrate(values) - grid.integrate(np.broadcast_to(target, values.shape)))
-        inside = grid.integrate_abs(difference)
-        check_convergence(grid, difference, 0.5 * inside)
-        return 0.5 * (inside + outside)
-
     def _kde_box(self, data: np.ndarray, bandwidths: np.ndarray) -> Box:
         """The union of the KDEs' :meth:`FittedKDE.bounding_box` over a batch (one shared reach, the widest)."""
         reach = tail_quantile(GRID_MASS / self.truth.dim) * float(np.max(bandwidths))
@@ -135,7 +127,7 @@ class BatchedKDELoop:
 
         def distance_to_truth(members, spacing):
             grid = Grid.covering(Box.union([truth.bounding_box(GRID_MASS), self._kde_box(data[members], bandwidths[members])]), spacing)
-            return self._distance(grid, kde_grid_densities(data[members], bandwidths[members], grid), self._truth_values(grid))
+            return tv_on_grid(grid, kde_grid_densities(data[members], bandwidths[members], grid), self._truth_values(grid))
 
         tv[:, generation] = self._by_spacing(np.minimum(truth.grid_spacing, steps), distance_to_truth)
         if generation == 0:
@@ -149,7 +141,7 @@ class BatchedKDELoop:
                 grid = Grid.covering(Box.union(boxes), spacing)
                 before = kde_grid_densities(previous[members], previous_bandwidths[members], grid)
                 target = real_fraction * self._truth_values(grid) + (1 - real_fraction) * before
-                return self._distance(grid, kde_grid_densities(data[members], bandwidths[members], grid), target)
+                return tv_on_grid(grid, kde_grid_densities(data[members], bandwidths[members], grid), target)
 
             one_step[:, generation] = self._by_spacing(np.minimum(truth.grid_spacing, np.minimum(steps, before_steps)), one_step_error)
         if self.sampling_error:
@@ -169,7 +161,7 @@ class BatchedKDELoop:
                 target = np.stack([self._truth_values(grid, float(b) ** 2) for b in h])
                 if widened is not None:
                     target = real_fraction * target + (1 - real_fraction) * kde_grid_densities(previous[members], widened[members], grid)
-                return self._distance(grid, kde_grid_densities(data[members], h, grid), target)
+                return tv_on_grid(grid, kde_grid_densities(data[members], h, grid), target)
 
             sampling[:, generation] = self._by_spacing(spacings, sampling_error)
 

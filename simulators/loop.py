@@ -25,7 +25,7 @@ import numpy as np
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .batched import BatchedKDELoop, replicates_per_chunk
 from .kde import KDE, FittedKDE
-from .metrics import common_grid, tv
+from .metrics import common_grid, tv, tv_on_grid
 from .scenario import Scenario
 from .truth import GaussianMixture
 
@@ -85,7 +85,7 @@ def _tv_to_mixture(current, first, second, first_weight: float) -> float:
     parts = [first] if second is None else [first, second]
     grid = common_grid([*parts, current])
     target = grid.evaluate(first) if second is None else first_weight * grid.evaluate(first) + (1 - first_weight) * grid.evaluate(second)
-    return 0.5 * grid.integrate_abs(grid.evaluate(current) - target)
+    return tv_on_grid(grid, grid.evaluate(current), target)
 
 
 def _one_step_error(truth, previous, current, real_fraction: float) -> float:
