@@ -25,11 +25,11 @@ import numpy as np
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .batched import BatchedKDELoop, replicates_per_chunk
 from .kde import KDE, FittedKDE
-from .metrics import common_grid, tv, tv_on_grid
+from .metrics import common_grid, tv, tv_monte_carlo, tv_on_grid
 from .scenario import Scenario
 from .truth import GaussianMixture
 
-__all__ = ["LoopResult", "memory_budget", "run_loop"]
+__all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]
 
 
 @dataclass
@@ -44,6 +44,8 @@ class LoopResult:
         Standard error of ``tv`` (zero where it is exact).
     one_step : ndarray (replicates, generations + 1) or None
         :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` (entry 0 is TV to the truth), if asked for.
+    one_step_stderr : ndarray (replicates, generations + 1) or None
+        Standard error of ``one_step`` (zero where it is exact quadrature; Monte Carlo in d > 2).
     real_fraction : ndarray (generations + 1,)
         :math:`\lambda_i` of the new points (1 at generation 0).
     training_size : ndarray (generations + 1,)
@@ -66,6 +68,7 @@ class LoopResult:
     models: list = field(default_factory=list)
     probes: np.ndarray | None = None
     sampling_error: np.ndarray | None = None
+    one_step_stderr: np.ndarray | None = None
 
     @property
     def replicates(self) -> int:
@@ -88,9 +91,49 @@ def _tv_to_mixture(current, first, second, first_weight: float) -> float:
     return tv_on_grid(grid, grid.evaluate(current), target)
 
 
-def _one_step_error(truth, previous, current, real_fraction: float) -> float:
-    r"""Lemma R's :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})`."""
-    return _tv_to_mixture(current, truth, previous, real_fraction)
+class TrainingMixture:
+    r"""The training distribution :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`: draws and log density.
+
+    The reference of the Monte Carlo one-step error :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]`.
+    """
+
+    def __init__(self, truth, previous, real_fraction: float) -> None:
+        self.truth, self.previous, self.real_fraction = truth, previous, float(real_fraction)
+        self.dim = truth.dim
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        real = int(rng.binomial(n, self.real_fraction))
+        parts = [self.truth.sample(real, rng)] if real else []
+        if n > real:
+            parts.append(self.previous.sample(n - real, rng))
+        return np.concatenate(parts)
+
+    def logpdf(self, x) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            real = np.log(self.real_fraction) + self.truth.logpdf(x)
+            if self.real_fraction == 1.0:
+                return real
+            return np.logaddexp(real, np.log1p(-self.real_fraction) + self.previous.logpdf(x))
+
+    def pdf(self, x) -> np.ndarray:
+        return np.exp(self.logpdf(x))
+
+
+def _on_grid(truth, *densities) -> bool:
+    """Whether TV among these densities is taken by quadrature: d <= 2 and every fitted density allows a grid."""
+    return truth.dim <= 2 and all(density is None or getattr(density, "grid_quadrature", True) for density in densities)
+
+
+def _one_step_error(truth, previous, current, real_fraction: float, rng: np.random.Generator, samples: int) -> tuple[float, float]:
+    r"""Lemma R's :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})` and its standard error.
+
+    Quadrature (exact, zero standard error) in d <= 2; otherwise the unbiased Monte Carlo
+    estimate with ``samples`` draws from the mixture (:class:`TrainingMixture`).
+    """
+    if _on_grid(truth, previous, current):
+        return _tv_to_mixture(current, truth, previous, real_fraction), 0.0
+    estimate = tv_monte_carlo(TrainingMixture(truth, previous, real_fraction), current, samples, rng)
+    return estimate.value, estimate.stderr
 
 
 def _sampling_error(truth, previous, current, real_fraction: float) -> float:
@@ -113,13 +156,13 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
     if probes is not None:
         probed[0] = fitted.pdf(probes)
     distances = np.zeros((2, generations + 1))
-    steps = np.zeros(generations + 1)
+    steps = np.zeros((2, generations + 1))
     sampling_errors = np.zeros(generations + 1)
     if sampling:
         sampling_errors[0] = _sampling_error(truth, None, fitted, 1.0)
     if measure_tv:
         distances[:, 0] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
-    steps[0] = distances[0, 0]
+    steps[:, 0] = distances[:, 0]
     for generation in range(1, generations + 1):
         parts = []
         if scenario.real:
@@ -133,7 +176,7 @@ def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequ
         if measure_tv:
             distances[:, generation] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
         if one_step:
-            steps[generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction)
+            steps[:, generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction, metric_rng, tv_samples)
         if probes is not None:
             probed[generation] = fitted.pdf(probes)
         if sampling:
@@ -213,7 +256,9 @@ def run_loop(
         so results are reproducible and independent of evaluation order.
     replicates : int
     one_step : bool
-        Also measure Lemma R's :math:`\varepsilon_i` (d <= 2 only).
+        Also measure Lemma R's :math:`\varepsilon_i`: exact on a grid in d <= 2, the unbiased Monte
+        Carlo estimate with ``tv_samples`` draws from :math:`q_i` otherwise (or for a model whose
+        density a grid does not resolve, such as the ODE diffusion model).
     probes : array_like (n, d), optional
         Points at which to record every replicate's fitted density (``LoopResult.probes``),
         e.g. to compare the replicate mean and variance with their exact values.
@@ -261,11 +306,10 @@ def run_loop(
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
     if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
         raise ValueError("sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation")
-    if one_step and truth.dim > 2:
-        raise ValueError("one_step: the one-step error needs quadrature, available in dimension <= 2")
     distances = np.zeros((replicates, generations + 1))
     stderr = np.zeros_like(distances)
     steps = np.zeros_like(distances)
+    steps_stderr = np.zeros_like(distances)
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
     models: list = []
@@ -286,7 +330,7 @@ def run_loop(
                 truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
             )
             distances[replicate], stderr[replicate] = measured
-            steps[replicate] = step_errors
+            steps[replicate], steps_stderr[replicate] = step_errors
             if probed is not None:
                 probed[replicate] = values
     return LoopResult(
@@ -297,6 +341,7 @@ def run_loop(
         scenario=scenario,
         seed=seed,
         one_step=steps if one_step else None,
+        one_step_stderr=steps_stderr if one_step else None,
         models=models,
         probes=probed,
         sampling_error=sampled if sampling_error else None,
