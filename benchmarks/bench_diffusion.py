@@ -11,20 +11,26 @@ then iterate A <- A - eta grad L(A) with the largest stable step
 eta = 1 / (largest Hessian eigenvalue) until the loss reaches the closed-form
 loss at the same stopping time. Both run in this process; the figure is the
 median ratio over REPEATS runs. A second part times one full generation
-(fit, 200-step sampler density, exact TV) and its peak memory in a subprocess.
+(fit, 200-step sampler density, exact TV) and its peak memory in a subprocess. A third part
+(``--density-2d [--before REF]``) times the 2-D SDE grid density (ring_2d, N = 1000) at widths and
+steps (128, 80) and (256, 200), at revision REF (default 04fdbac) and in this checkout, each in a
+fresh interpreter, with the same parameterization ("preconditioned", which both revisions have).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from selfloop.simulators import EarlyStopping, RandomFeatureDiffusion, standard_truth, tv_quadrature
 
-from ._child import peak_rss_gib, run_child
+from ._child import peak_rss_gib, revision_on_path, run_child
 
 SIZE, WIDTH, DRAWS, REPEATS = 500, 128, 8, 3
 GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
@@ -82,8 +88,42 @@ def generation() -> dict:
     return run_child("benchmarks.bench_diffusion", "--generation-child")
 
 
+DENSITY_SNIPPET = """
+import json, time
+import numpy as np
+from selfloop.simulators import RandomFeatureDiffusion, standard_truth
+truth, out = standard_truth("ring_2d"), {}
+for width, steps in ((128, 80), (256, 200)):
+    rng = np.random.default_rng(0)
+    fitted = RandomFeatureDiffusion(width=width, steps=steps, parameterization="preconditioned").fit(truth.sample(1000, rng), rng)
+    start = time.perf_counter()
+    grid, density = fitted.density_grid()
+    out[f"{width}/{steps}"] = {"seconds": time.perf_counter() - start, "nodes": int(grid.size), "mass": float(grid.integrate(density))}
+print(json.dumps(out))
+"""
+
+
+def density_2d(before: str) -> dict:
+    """The 2-D grid density's time per model, at ``before`` and now, each in a fresh interpreter."""
+    root = Path(__file__).resolve().parents[1]
+
+    def run(path: Path | None) -> dict:
+        environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
+        output = subprocess.run([sys.executable, "-c", DENSITY_SNIPPET], capture_output=True, text=True, check=True, env=environment, cwd="/")
+        return json.loads(output.stdout.strip().splitlines()[-1])
+
+    with revision_on_path(root, before) as path:
+        then = run(path)
+    now = run(None)
+    return {key: {"before_seconds": then[key]["seconds"], "now_seconds": now[key]["seconds"], "speedup": then[key]["seconds"] / now[key]["seconds"],
+                  "nodes": now[key]["nodes"]} for key in now}
+
+
 if __name__ == "__main__":
     if "--generation-child" in sys.argv:
         generation_child()
+    elif "--density-2d" in sys.argv:
+        revision = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else "04fdbac"
+        print(json.dumps(density_2d(revision), indent=2))
     else:
         print(json.dumps({"training": speed(), "one_generation": generation()}, indent=2))

@@ -17,12 +17,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ._child import revision_on_path
 
 SNIPPET = """
 import json, sys, time, warnings
@@ -40,10 +41,11 @@ print(json.dumps({"seconds": seconds, "tv": result.tv.tolist(), "warnings": len(
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(source: Path, replicates: int) -> dict:
-    """Time the loop with the simulators package found at ``source``, in a fresh interpreter."""
-    environment = dict(os.environ, PYTHONPATH=str(source))
-    output = subprocess.run([sys.executable, "-c", SNIPPET, str(replicates)], capture_output=True, text=True, check=True, env=environment, cwd=source)
+def run(path: Path | None, replicates: int) -> dict:
+    """Time the loop in a fresh interpreter, with ``path`` (a revision's code, :func:`revision_on_path`) first on
+    ``PYTHONPATH``, or with this checkout when ``path`` is None."""
+    environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
+    output = subprocess.run([sys.executable, "-c", SNIPPET, str(replicates)], capture_output=True, text=True, check=True, env=environment, cwd="/")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -67,14 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicates", type=int, default=30)
     parser.add_argument("--before", default="13a0ddd", help="git revision of the 'before' code")
     arguments = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        worktree = Path(scratch) / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), arguments.before], cwd=ROOT, check=True, capture_output=True)
-        try:
-            before = run(worktree, arguments.replicates)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=True, capture_output=True)
-    after = run(ROOT, arguments.replicates)
+    with revision_on_path(ROOT, arguments.before) as path:
+        before = run(path, arguments.replicates)
+    after = run(None, arguments.replicates)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = reference_tv(1)

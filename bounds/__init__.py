@@ -3,7 +3,7 @@ from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered
 from .registry import Registry
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
-from .diffusion import calibrate, diffusion_tv_bound, learner_error
+from .diffusion import calibrate, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 
@@ -28,6 +28,7 @@ __all__ = [
     "kde_second_moment_terms",
     "kde_tv_bound",
     "learner_error",
+    "learner_error_bound_for",
     "phase_bound",
     "phase_threshold",
     "propagate",

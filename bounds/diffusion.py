@@ -29,12 +29,22 @@ from . import symbols as s
 from .bound import PAPER, Bound, Source, register
 from .recursion import propagated
 
-__all__ = ["calibrate", "diffusion_tv_bound", "learner_error"]
+__all__ = ["calibrate", "diffusion_tv_bound", "learner_error", "learner_error_bound_for"]
 
 
 def learner_error(size: sp.Expr = s.size, width: sp.Expr = s.width) -> sp.Expr:
     r""":math:`\varepsilon(N) = \sqrt{(C_1 N^{-2/5} + C_2 m^{-4/5})/2}` (Pinsker on Li et al.'s KL rate)."""
     return sp.sqrt((s.C1 * size ** sp.Rational(-2, 5) + s.C2 * width ** sp.Rational(-4, 5)) / 2)
+
+
+def learner_error_bound_for(c1: float, c2: float, sizes, width: int) -> np.ndarray:
+    r"""The calibrated one-step error :math:`\varepsilon(N_i) = \sqrt{(C_1 N_i^{-2/5} + C_2 m^{-4/5})/2}` at each training size.
+
+    The value of :func:`learner_error` with the constants substituted, over an array of sizes
+    (one per generation): what Lemma R's measured :math:`\varepsilon_i` is compared with.
+    """
+    function = sp.lambdify((s.C1, s.C2, s.size, s.width), learner_error(), "numpy")
+    return np.asarray(function(float(c1), float(c2), np.asarray(sizes, dtype=float), float(width)), dtype=float)
 
 
 def diffusion_tv_bound() -> Bound:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, kde_rate, phase_threshold
+from selfloop.bounds import calibrate, kde_rate, learner_error_bound_for, phase_threshold
+from selfloop.bounds.recursion import propagate_scenario
 from selfloop.bounds.diffusion import calibration_upper
 from selfloop.simulators import standard_truth
 
@@ -62,19 +63,61 @@ def _summary(tv: np.ndarray) -> dict:
     return {"mean": mean.tolist(), "stderr": stderr.tolist(), "ci_low": (mean - CI_Z * stderr).tolist(), "ci_high": (mean + CI_Z * stderr).tolist()}
 
 
-def _calibration(cells: list[dict]) -> dict | None:
-    """Theorem D's (C1, C2) from the calibration cells: upper confidence (mean + 3 se) of generation-0 TV."""
-    chosen = [cell for cell in cells if cell["spec"]["kind"] == "calibration"]
-    if not chosen:
-        return None
+#: Bootstrap resamples of the calibration cells' replicates behind the constants' intervals.
+CALIBRATION_BOOTSTRAP = 200
+
+
+def diffusion_family(model: dict) -> str:
+    """The model family a Theorem D calibration belongs to: the diffusion spec without its width, e.g. ``li, sde, steps=40, noise_draws=8``."""
+    return f"{model.get('parameterization', 'li')}, {model.get('sampler', 'sde')}, steps={model['steps']}, noise_draws={model.get('noise_draws', 16)}"
+
+
+def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
+    """(C1, C2) from one family's calibration cells, with a bootstrap 90% interval over their replicates."""
     sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
     widths = [cell["spec"]["model"]["width"] for cell in chosen]
-    upper = []
-    for cell in chosen:
-        tv = np.asarray(cell["tv"])[:, 0]
-        upper.append(calibration_upper(tv))
-    bound = calibrate(sizes, widths, upper)
-    return {"C1": bound.metadata["C1"], "C2": bound.metadata["C2"], "cells": bound.metadata["calibration"], "method": bound.metadata["method"]}
+    samples = [np.asarray(cell["tv"])[:, 0] for cell in chosen]
+    bound = calibrate(sizes, widths, [calibration_upper(tv) for tv in samples])
+    rng = np.random.default_rng(seed)
+    resampled = []
+    for _ in range(CALIBRATION_BOOTSTRAP):
+        upper = [calibration_upper(tv[rng.integers(0, tv.size, tv.size)]) for tv in samples]
+        again = calibrate(sizes, widths, upper).metadata
+        resampled.append((again["C1"], again["C2"]))
+    low, high = np.percentile(np.array(resampled), [5, 95], axis=0)
+    cells = [dict(entry, truth=cell["spec"]["truth"]) for entry, cell in zip(bound.metadata["calibration"], chosen)]
+    return {
+        "C1": bound.metadata["C1"], "C2": bound.metadata["C2"],
+        "C1_interval": [float(low[0]), float(high[0])], "C2_interval": [float(low[1]), float(high[1])],
+        "cells": cells, "method": bound.metadata["method"], "tests": [],
+    }
+
+
+def _calibration(cells: list[dict]) -> dict:
+    """Theorem D's (C1, C2) per diffusion family, from its calibration cells: upper confidence (mean + 3 se) of generation-0 TV."""
+    families: dict[str, list[dict]] = {}
+    for cell in cells:
+        if cell["spec"]["kind"] == "calibration":
+            families.setdefault(diffusion_family(cell["spec"]["model"]), []).append(cell)
+    return {family: _calibrate_cells(chosen) for family, chosen in families.items()}
+
+
+def _diffusion_steps(cell: dict, calibration: dict, scenario) -> dict:
+    """Lemma R's two claims for one diffusion loop cell, per generation: the measured one-step error eps_i against the
+    calibrated eps(N_i), and the measured TV_i against Lemma R applied to the measured eps_i."""
+    one_step = np.asarray(cell["one_step"])
+    width = cell["spec"]["model"]["width"]
+    sizes = np.asarray(cell["training_size"], dtype=float)
+    calibrated = learner_error_bound_for(calibration["C1"], calibration["C2"], sizes, width)
+    measured = one_step.mean(axis=0)
+    parts = {
+        "eps_measured": measured,
+        "eps_stderr": one_step.std(axis=0, ddof=1) / np.sqrt(one_step.shape[0]) if one_step.shape[0] > 1 else np.zeros_like(measured),
+        "eps_calibrated": calibrated,
+        "lemma_r_measured": propagate_scenario(measured, scenario),
+        "mean_tv": np.asarray(cell["tv"]).mean(axis=0),
+    }
+    return {name: [float(x) for x in values] for name, values in parts.items()}
 
 
 def _peak(synthetic: list[int], values: list[float]) -> int | None:
@@ -132,9 +175,15 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["checks"] = list(cell.get("checks", []))
         entry["predictors"] = dict(cell.get("predictors", {}))
         entry["slack"] = cell.get("slack")
-        if calibration is not None:  # the suite-stage checks (Theorem D) need the suite's calibration
-            context = CellContext(spec, standard_truth(spec["truth"]), build_scenario(spec["scenario"]), spec["generations"], calibration=calibration)
-            entry["checks"] += cell_checks(tv, context, "suite")
+        if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
+            family = calibration.get(diffusion_family(spec["model"]))
+            if family is not None:  # the suite-stage checks (Theorem D) need the family's calibration
+                scenario = build_scenario(spec["scenario"])
+                context = CellContext(spec, standard_truth(spec["truth"]), scenario, spec["generations"], calibration=family)
+                entry["checks"] += cell_checks(tv, context, "suite")
+                family["tests"].append({"truth": spec["truth"], "size": spec["scenario"]["size"], "width": spec["model"]["width"], "real_fraction": scenario.real_fraction})
+                if cell.get("one_step") is not None:
+                    entry["diffusion_steps"] = _diffusion_steps(cell, family, scenario)
         out_cells.append(entry)
     return {
         "format": 2,

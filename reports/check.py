@@ -102,6 +102,16 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
     if not statistical and (cell.get("slack") or old.get("slack")):
         for part in ("bias", "sampling_measured", "sampling_bound", "propagated_measured"):
             _exact_array(result, label, f"slack term {part} changed", (cell.get("slack") or {}).get(part, []), (old.get("slack") or {}).get(part, []), lambda k: f"generation {k}")
+    if not statistical and (cell.get("diffusion_steps") or old.get("diffusion_steps")):
+        for part in ("eps_measured", "eps_calibrated", "lemma_r_measured"):
+            now_steps, old_steps = cell.get("diffusion_steps") or {}, old.get("diffusion_steps") or {}
+            _exact_array(result, label, f"one-step term {part} changed", now_steps.get(part, []), old_steps.get(part, []), lambda k: f"generation {k}")
+
+
+def _families(calibration: dict | None) -> dict:
+    """Theorem D calibrations by model family; a document from before families (one ``C1``, ``C2``) is one unnamed family."""
+    calibration = calibration or {}
+    return {"(one calibration for every diffusion cell)": calibration} if "C1" in calibration else calibration
 
 
 def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
@@ -115,10 +125,13 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
     for key in sorted(set(now) & set(before)):
         _compare_cell(result, now[key], before[key], statistical)
     if not statistical:
-        calibration, old_calibration = current.get("calibration") or {}, baseline.get("calibration") or {}
-        for constant in ("C1", "C2"):
-            if constant in calibration or constant in old_calibration:
-                _exact_array(result, "Theorem D calibration", f"{constant} changed", [calibration.get(constant, np.nan)], [old_calibration.get(constant, np.nan)], lambda k: constant)
+        calibration, old_calibration = _families(current.get("calibration")), _families(baseline.get("calibration"))
+        for family in sorted(set(calibration) | set(old_calibration)):
+            now_family, old_family = calibration.get(family) or {}, old_calibration.get(family) or {}
+            for constant in ("C1", "C2"):
+                _exact_array(
+                    result, f"Theorem D calibration ({family})", f"{constant} changed", [now_family.get(constant, np.nan)], [old_family.get(constant, np.nan)], lambda k: constant
+                )
         phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
         if phase or old_phase:
             _exact_array(result, "phase transition", "mean TV curve changed", phase.get("mean", []), old_phase.get("mean", []), lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}")

@@ -140,19 +140,55 @@ def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_
 
 
 def diffusion_cells(
-    *, width: int, steps: int, calibration_sizes, prediction_sizes, real_fractions=(), generations: int = 3, replicates: int = 16, noise_draws: int = 8
+    *,
+    widths,
+    steps: int,
+    calibration_sizes,
+    prediction_sizes,
+    prediction_widths=None,
+    calibration_truth: str = "skewed_1d",
+    truths=("bimodal_1d",),
+    real_fractions=(),
+    generations: int = 3,
+    replicates: int = 16,
+    calibration_replicates: int | None = None,
+    noise_draws: int = 8,
+    parameterization: str = "li",
+    sampler: str = "sde",
+    tv_samples: int | None = None,
 ) -> list[dict]:
-    """Theorem D's cells: generation-0 calibration runs at ``calibration_sizes``, then loop cells at
-    ``prediction_sizes`` (fully synthetic, and mixed fresh at each real fraction), on the bimodal truth."""
-    model = {"name": "diffusion", "width": width, "steps": steps, "noise_draws": noise_draws}
+    """Theorem D's cells for one model family (parameterization, sampler, steps, noise draws).
+
+    Calibration: generation-0 runs on ``calibration_truth`` over the grid ``widths`` x
+    ``calibration_sizes``, so both constants are identified (C1 by N, C2 by m). Test: loop cells on
+    each of ``truths`` (which must differ from the calibration truth, so every test setting is
+    disjoint from the calibration set) at ``prediction_sizes`` x ``prediction_widths`` (default
+    ``widths``), fully synthetic and mixed fresh at each real fraction. ``tv_samples`` sets the Monte
+    Carlo TV's draws where TV is not a quadrature (the ODE sampler, d > 2).
+
+    Examples
+    --------
+    >>> cells = diffusion_cells(widths=(32, 64, 128), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,))
+    >>> sum(cell["kind"] == "calibration" for cell in cells), sorted({cell["truth"] for cell in cells})
+    (9, ['bimodal_1d', 'skewed_1d'])
+    """
+    if calibration_truth in truths:
+        raise ValueError(f"truths: the test truths {list(truths)} must differ from the calibration truth {calibration_truth!r}")
+
+    def model(width: int) -> dict:
+        spec = {"name": "diffusion", "width": width, "steps": steps, "noise_draws": noise_draws, "parameterization": parameterization, "sampler": sampler}
+        if tv_samples is not None:
+            spec["tv_samples"] = tv_samples
+        return spec
+
     cells = [
-        {"kind": "calibration", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "fully_synthetic", "size": size}, "generations": 0, "replicates": replicates}
-        for size in calibration_sizes
+        {"kind": "calibration", "model": model(width), "truth": calibration_truth, "scenario": {"kind": "fully_synthetic", "size": size},
+         "generations": 0, "replicates": calibration_replicates or replicates}
+        for width, size in product(widths, calibration_sizes)
     ]
-    for size in prediction_sizes:
-        cells.append({"kind": "loop", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "fully_synthetic", "size": size}, "generations": generations, "replicates": replicates})
-        for fraction in real_fractions:
-            cells.append({"kind": "loop", "model": model, "truth": "bimodal_1d", "scenario": {"kind": "mixed_fresh", "size": size, "real_fraction": fraction}, "generations": generations, "replicates": replicates})
+    for truth, width, size in product(truths, prediction_widths or widths, prediction_sizes):
+        scenarios = [{"kind": "fully_synthetic", "size": size}] + [{"kind": "mixed_fresh", "size": size, "real_fraction": fraction} for fraction in real_fractions]
+        cells += [{"kind": "loop", "model": model(width), "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates} for scenario in scenarios]
     return cells
 
 
@@ -186,17 +222,31 @@ def quick() -> list[dict]:
     return (
         loop_cells(models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24)
         + mle_cells(size=50, generations=20, replicates=24)
-        + diffusion_cells(width=64, steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,), real_fractions=(0.5,), generations=3)
+        + diffusion_cells(widths=(64, 128, 256), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,), prediction_widths=(96,),
+                          real_fractions=(0.5,), generations=3)
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
     )
 
 
 def standard() -> list[dict]:
-    """Under ten minutes on 2 cores: two 1-D truths, two sizes and fractions, diffusion width 128, a denser phase curve."""
+    """Minutes on 2 cores: two 1-D truths, two sizes and fractions, Li's and the preconditioned diffusion side by side, a
+    2-D diffusion row, a denser phase curve."""
     return (
         loop_cells(models=[_kde(0.3), _kde(0.15)], truths=["bimodal_1d", "skewed_1d"], sizes=[300, 1500], real_fractions=(0.2, 0.5), generations=8, replicates=32)
         + mle_cells(size=50, generations=30, replicates=32)
-        + diffusion_cells(width=128, steps=80, calibration_sizes=(250, 1000, 4000), prediction_sizes=(500, 2000), real_fractions=(0.2, 0.5), generations=4)
+        + [
+            cell
+            for parameterization in ("li", "preconditioned")  # side by side: what the network's form changes
+            for cell in diffusion_cells(
+                widths=(64, 128, 256), steps=80, calibration_sizes=(250, 1000, 4000), prediction_sizes=(500, 2000), prediction_widths=(96,),
+                real_fractions=(0.2, 0.5), generations=4, parameterization=parameterization,
+            )
+        ]
+        + diffusion_cells(
+            widths=(64, 128, 256), steps=40, calibration_sizes=(500, 2000), calibration_replicates=8, calibration_truth="square_2d", truths=("ring_2d",),
+            prediction_sizes=(1000,),
+            prediction_widths=(96,), real_fractions=(0.5,), generations=3, replicates=8,
+        )
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
@@ -209,14 +259,33 @@ def full() -> list[dict]:
             generations=10, replicates=64,
         )
         + mle_cells(size=50, generations=60, replicates=64)
-        + diffusion_cells(width=256, steps=200, calibration_sizes=(250, 1000, 4000, 16000), prediction_sizes=(500, 2000, 8000), real_fractions=(0.2, 0.5, 0.8), generations=6)
+        + [
+            cell
+            for parameterization in ("li", "preconditioned")
+            for cell in diffusion_cells(
+                widths=(64, 128, 256), steps=200, calibration_sizes=(250, 1000, 4000, 16000), prediction_sizes=(500, 2000, 8000),
+                prediction_widths=(96, 192), real_fractions=(0.2, 0.5, 0.8), generations=6, parameterization=parameterization,
+            )
+        ]
+        + diffusion_10d()
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 20), generation=8, replicates=200)
+    )
+
+
+def diffusion_10d() -> list[dict]:
+    """The full suite's d = 10 row on its own: the ODE diffusion model (exact density, Monte Carlo TV) on a five-component
+    mixture in R^10, fully synthetic and mixed at lambda in {0.1, 0.5, 0.9}, 20 generations, calibrated on a
+    three-component mixture."""
+    return diffusion_cells(
+        widths=(64, 128, 256), steps=40, calibration_sizes=(500, 2000, 8000), calibration_replicates=8, calibration_truth="mixture3_10d",
+        truths=("mixture5_10d",), prediction_sizes=(2000,), prediction_widths=(192,), real_fractions=(0.1, 0.5, 0.9), generations=20, replicates=8,
+        sampler="ode", tv_samples=2000,
     )
 
 
 #: Suites by name: ``build() -> list of cell specifications`` (``SUITES.scoped()`` for temporary ones).
 SUITES: Registry[Callable[[], list[dict]]] = Registry("suite")
-for _name, _build in (("quick", quick), ("standard", standard), ("full", full)):
+for _name, _build in (("quick", quick), ("standard", standard), ("full", full), ("diffusion_10d", diffusion_10d)):
     SUITES.register(_name, _build)
 
 

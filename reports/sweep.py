@@ -74,7 +74,15 @@ def _kde(spec: dict):
 
 
 def _diffusion(spec: dict):
-    return RandomFeatureDiffusion(width=spec["width"], steps=spec["steps"], noise_draws=spec.get("noise_draws", 16))
+    return RandomFeatureDiffusion(
+        width=spec["width"], steps=spec["steps"], noise_draws=spec.get("noise_draws", 16),
+        parameterization=spec.get("parameterization", "li"), sampler=spec.get("sampler", "sde"),
+    )
+
+
+def _describe_diffusion(spec: dict) -> str:
+    extras = [spec.get("parameterization", "li")] + ([spec["sampler"]] if spec.get("sampler", "sde") != "sde" else [])
+    return f"diffusion(m={spec['width']}, steps={spec['steps']}, {', '.join(extras)})"
 
 
 def _generic_label(spec: dict) -> str:
@@ -93,7 +101,7 @@ class ModelEntry:
 MODELS: Registry[ModelEntry] = Registry("model")
 MODELS.register("kde", ModelEntry(_kde, lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)"))
 MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
-MODELS.register("diffusion", ModelEntry(_diffusion, lambda spec: f"diffusion(m={spec['width']}, steps={spec['steps']})"))
+MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 
 
 def register_model(name: str, factory: Callable[[dict], object], *, describe: Callable[[dict], str] | None = None) -> None:
@@ -135,8 +143,11 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     truth, scenario = standard_truth(spec["truth"]), build_scenario(spec["scenario"])
     # Theorem K's parts are measured where they are defined: a fixed-bandwidth KDE, fresh real data, no accumulation
     decompose = spec["model"]["name"] == "kde" and "bandwidth" in spec["model"] and not (scenario.accumulate or scenario.reuse_real) and truth.dim <= 2
+    # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
+    one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
     result = run_loop(
-        truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"], sampling_error=decompose
+        truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"],
+        sampling_error=decompose, one_step=one_step, tv_samples=spec["model"].get("tv_samples", 100_000),
     )
     context = CellContext(spec, truth, scenario, spec["generations"])
     slack = kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"]) if decompose else None
@@ -149,6 +160,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "checks": cell_checks(result.tv, context, "cell"),
         "predictors": kde_predictors(context),
         "slack": slack,
+        "one_step": result.one_step.tolist() if one_step else None,
         "seconds": time.perf_counter() - start,
     }
 

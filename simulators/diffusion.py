@@ -584,8 +584,9 @@ class FittedDiffusion:
             mass = gaussian_blur(masses, grid, max(2 * step - binning_variance, 0.0)).ravel() * grid.cell_volume
         if escaped > MAX_ESCAPED_MASS:
             raise ValueError(
-                f"grid: {escaped:.2e} of the sampler's mass left the grid (the learned drift points outward "
-                "far from the data; use early stopping, or a wider grid)"
+                f"grid: {escaped:.2e} of the sampler's mass left the grid (the learned drift points outward far from the data; "
+                "Li's network has no inward far field where training never reached: use a larger width or N, "
+                'parameterization="preconditioned", or stronger early stopping)'
             )
         self.escaped_mass = escaped
         self._density = (grid, mass.reshape(grid.shape) / grid.cell_volume)

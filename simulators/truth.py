@@ -320,20 +320,43 @@ def _ring_2d() -> GaussianMixture:
     return GaussianMixture.isotropic(np.full(6, 1 / 6), means, np.full(6, 0.35**2))
 
 
+def _square_2d() -> GaussianMixture:
+    means = 1.5 * np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    return GaussianMixture.isotropic([0.4, 0.3, 0.2, 0.1], means, np.full(4, 0.5**2))
+
+
+def _mixture5_10d() -> GaussianMixture:
+    means = np.zeros((5, 10))
+    means[np.arange(5), np.arange(5)] = 3.0
+    return GaussianMixture.isotropic([0.3, 0.25, 0.2, 0.15, 0.1], means, np.full(5, 0.6**2))
+
+
+def _mixture3_10d() -> GaussianMixture:
+    means = np.zeros((3, 10))
+    means[np.arange(3), np.arange(5, 8)] = 3.0
+    return GaussianMixture.isotropic(np.full(3, 1 / 3), means, np.full(3, 0.6**2))
+
+
 #: The named standard truths used by tests and reports.
 STANDARD_TRUTHS = {
     "bimodal_1d": _bimodal_1d,
     "skewed_1d": _skewed_1d,
     "ring_2d": _ring_2d,
+    "square_2d": _square_2d,
+    "mixture5_10d": _mixture5_10d,
+    "mixture3_10d": _mixture3_10d,
 }
 
 
 def standard_truth(name: str) -> GaussianMixture:
-    """One of the named truths: ``"bimodal_1d"``, ``"skewed_1d"`` or ``"ring_2d"``.
+    """One of the named truths: ``"bimodal_1d"``, ``"skewed_1d"``, ``"ring_2d"``, ``"square_2d"``, ``"mixture5_10d"`` or ``"mixture3_10d"``.
 
     - ``bimodal_1d``: ½N(−2, 0.6²) + ½N(2, 0.6²).
     - ``skewed_1d``: 0.5N(0, 0.7²) + 0.3N(1.5, 0.5²) + 0.2N(3.5, 0.4²).
     - ``ring_2d``: six equal modes N(2(cos θ, sin θ), 0.35² I) on a circle of radius 2.
+    - ``square_2d``: four modes N(1.5(±1, ±1), 0.5² I), weights 0.4, 0.3, 0.2, 0.1 (the 2-D diffusion calibration truth).
+    - ``mixture5_10d``: five modes N(3 e_k, 0.6² I) in R^10 (k = 1..5), weights 0.3, 0.25, 0.2, 0.15, 0.1.
+    - ``mixture3_10d``: three equal modes N(3 e_k, 0.6² I) in R^10 (k = 6..8), the 10-D diffusion calibration truth.
     """
     try:
         return STANDARD_TRUTHS[name]()

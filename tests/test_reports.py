@@ -19,7 +19,7 @@ def tiny() -> list[dict]:
     """A suite small enough for unit tests, with every kind of cell."""
     return (
         loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[200], real_fractions=(0.5,), generations=3, replicates=8)
-        + diffusion_cells(width=16, steps=20, calibration_sizes=(200, 800), prediction_sizes=(300,), generations=2, replicates=3)
+        + diffusion_cells(widths=(64, 128), steps=20, calibration_sizes=(200, 800), prediction_sizes=(300,), prediction_widths=(96,), generations=2, replicates=3)
         + phase_cells(real=200, synthetic=(0, 2000), generation=3, replicates=8)
     )
 
@@ -72,10 +72,17 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert f"{len(document['cells'])} cells." in text and "**0 refuted**" in text and "detectable ratio" in text
     assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
     assert text.index("## Headline") < text.index("## Results by scenario") < text.index("## Appendix: the bounds")
-    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde-h0.3_bimodal_1d.png", "tv_mixed_reused_kde-h0.3_bimodal_1d.png", "tv_fully_synthetic_diffusion-m16-steps20_bimodal_1d.png"):
+    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde-h0.3_bimodal_1d.png", "tv_mixed_reused_kde-h0.3_bimodal_1d.png", "tv_fully_synthetic_diffusion-m96-steps20-li_bimodal_1d.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
-    assert document["calibration"]["C1"] >= 0 and document["phase"]["threshold"] > 0
+    (family,) = document["calibration"].values()
+    assert family["C1"] >= 0 and family["C1_interval"][0] <= family["C1"] <= family["C1_interval"][1] and document["phase"]["threshold"] > 0
+    # the calibration grid (2 sizes x 2 widths on skewed_1d) and the disjoint test set (bimodal_1d, width 96)
+    assert {(c["truth"], c["size"], c["width"]) for c in family["cells"]} == {("skewed_1d", n, m) for n in (200, 800) for m in (64, 128)}
+    assert {(t["truth"], t["width"]) for t in family["tests"]} == {("bimodal_1d", 96)}
+    steps = next(cell["diffusion_steps"] for cell in document["cells"] if cell.get("diffusion_steps"))
+    assert len(steps["eps_measured"]) == 3 and all(0 < e < 1 for e in steps["eps_measured"])
+    assert "## Theorem D: calibration, test set and per-step errors" in text and "Lemma R on measured ε" in text
     checks = [check for cell in document["cells"] for check in cell["checks"]]
     assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "diffusion_theorem_d"}
     assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
