@@ -277,9 +277,9 @@ def diffusion_10d() -> list[dict]:
     mixture in R^10, fully synthetic and mixed at lambda in {0.1, 0.5, 0.9}, 20 generations, calibrated on a
     three-component mixture."""
     return diffusion_cells(
-        widths=(64, 128, 256), steps=40, calibration_sizes=(500, 2000, 8000), calibration_replicates=8, calibration_truth="mixture3_10d",
-        truths=("mixture5_10d",), prediction_sizes=(2000,), prediction_widths=(192,), real_fractions=(0.1, 0.5, 0.9), generations=20, replicates=8,
-        sampler="ode", tv_samples=2000,
+        widths=(64, 128, 256), steps=20, calibration_sizes=(500, 2000, 8000), calibration_replicates=8, calibration_truth="mixture3_10d",
+        truths=("mixture5_10d",), prediction_sizes=(2000,), prediction_widths=(128,), real_fractions=(0.1, 0.5, 0.9), generations=20, replicates=4,
+        sampler="ode", tv_samples=1000,
     )
 
 

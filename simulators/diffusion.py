@@ -380,19 +380,291 @@ class FittedDiffusion:
 
         The hidden layer is formed in blocks of ``_BLOCK_ROWS`` rows, so it stays in cache.
         ``projected`` is :math:`W x` if already known (fixed points, such as grid nodes, at
-        many times; its dtype sets the block's). With ``divergence=True`` it returns
+        many times). With ``divergence=True`` it returns
         ``(score, divergence)``, the analytic
         :math:`\nabla\cdot s_A = c_{\text{out}}\sum_k \mathbb 1[h_k > 0](WA)_{kk}/m + c_{\text{skip}} d`.
         """
         weights, time_weights = self.features
         output, skip = (float(value[0]) for value in self.model.output_scales(np.array([float(t)])))
         bias = (_embedding(np.array([float(t)])) @ time_weights.T)[0]
-        dtype = np.float64 if projected is None else projected.dtype
-        bias, amplitudes = bias.astype(dtype), self.weights.T.astype(dtype)
+        amplitudes = self.weights.T
         n = x.shape[0]
-        result = np.empty((n, self.dim), dtype=dtype)
+        result = np.empty((n, self.dim))
         traces = np.empty(n) if divergence else None
-        block = np.empty((min(n, _BLOCK_ROWS), self.model.width), dtype=dtype)
+        block = np.empty((min(n, _BLOCK_ROWS), self.model.width))
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            hidden = block[: stop - start]
+            if projected is None:
+                np.matmul(x[start:stop], weights.T, out=hidden)
+                hidden += bias
+            else:
+                np.add(projected[start:stop], bias, out=hidden)
+            if divergence:
+                traces[start:stop] = (hidden > 0) @ self._trace_weights
+            np.maximum(hidden, 0.0, out=hidden)
+            np.matmul(hidden, amplitudes, out=result[start:stop])
+        score = (output / self.model.width) * result + skip * x
+        if not divergence:
+            return score
+        return score, (output / self.model.width) * traces + skip * self.dim
+
+    def drift(self, y: np.ndarray, t: float, *, projected: np.ndarray | None = None) -> np.ndarray:
+        r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)` (``projected``: :math:`W y`, if known)."""
+        return y + 2.0 * self.score(y, t, projected=projected)
+
+    def velocity(self, x: np.ndarray, t: float) -> np.ndarray:
+        r"""Probability-flow velocity :math:`f(x, t) = -x - s_A(x, t)` in forward time."""
+        return -x - self.score(x, t)
+
+    def flow(self, stopping_time: float | None) -> np.ndarray:
+        r"""Exact gradient flow :math:`A(\tau)` from :math:`A(0) = 0`; ``None`` is :math:`\tau = \infty`."""
+        m = self.width
+        eigenvalues, vectors = np.linalg.eigh(self.gram)
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        positive = eigenvalues > _RANK_TOLERANCE * max(eigenvalues[-1], np.finfo(float).tiny)
+        safe = np.where(positive, eigenvalues, 1.0)
+        if stopping_time is None or np.isinf(stopping_time):
+            gain = np.where(positive, m / safe, 0.0)
+        else:
+            rate = 2.0 * eigenvalues * stopping_time / m**2
+            # m (1 - exp(-rate)) / g, with the g -> 0 limit 2 tau / m
+            gain = np.where(positive, -np.expm1(-rate) * m / safe, 2.0 * stopping_time / m)
+        return ((vectors * gain) @ (vectors.T @ self.cross)).T
+
+
+class RandomFeatureDiffusion:
+    """Random-feature score diffusion model: ``fit(data, rng) -> FittedDiffusion``.
+
+    Parameters
+    ----------
+    width : int
+        Hidden width m.
+    stopping_time : None, float or callable
+        Gradient-flow time tau; ``None`` means tau = infinity (minimum-norm
+        least squares); a callable ``(N, m, mean_eigenvalue) -> tau`` such as
+        :class:`EarlyStopping`. Default ``EarlyStopping(10)``: on the 1-D
+        bimodal truth it gives TV decreasing in N and in m, while tau = infinity
+        overfits small samples and its far-field drift points outward.
+    steps : int
+        Steps of the sampler (Euler-Maruyama for the SDE, Runge-Kutta 4 for the ODE:
+        four network evaluations a step).
+    t0, horizon : float
+        Time interval [t0, T]. T = 10 makes the forward marginal N(0, I) to
+        1e-4 in TV for data with E|X_0| <= 5:
+        TV <= e^{-T} E|X_0| / sqrt(2 pi) + d e^{-2T}.
+    noise_draws : int
+        (t, z) draws per training point in the score-matching loss.
+    seed : int
+        Seed of the random features W, U when ``features="fixed"``.
+    feature_scale, time_scale : float
+        Standard deviations of the entries of W and of U.
+    grid_spacing : float
+        Step of the grid the density is computed on in d <= 2 (SDE) or TV is integrated on.
+    parameterization : ``"li"`` or ``"preconditioned"``
+        Output scaling of the score network (module docstring); ``"li"`` is Li et al.'s network.
+    sampler : ``"sde"`` or ``"ode"``
+        Reverse SDE (grid density, d <= 2) or probability-flow ODE (exact density, any d).
+    features : ``"replicate"`` or ``"fixed"``
+        Draw W, U from the stream passed to :meth:`fit` (every fit its own features) or once from ``seed``.
+    """
+
+    def __init__(
+        self,
+        width: int = 256,
+        stopping_time: StoppingTime = EarlyStopping(10.0),
+        steps: int = 200,
+        *,
+        t0: float = 1e-3,
+        horizon: float = 10.0,
+        noise_draws: int = 16,
+        seed: int = 0,
+        feature_scale: float = 1.0,
+        time_scale: float = 2.0,
+        grid_spacing: float | None = None,
+        parameterization: str = "li",
+        sampler: str = "sde",
+        features: str = "replicate",
+    ) -> None:
+        self.parameterization = _choice("parameterization", parameterization, _PARAMETERIZATIONS)
+        self.sampler = _choice("sampler", sampler, ("sde", "ode"))
+        self.feature_draw = _choice("features", features, ("replicate", "fixed"))
+        self.width = check_size("width", width)
+        if stopping_time is not None and not callable(stopping_time):
+            stopping_time = float(stopping_time)
+            if np.isnan(stopping_time) or stopping_time < 0:
+                raise ValueError(f"stopping_time must be >= 0, None or a rule, got {stopping_time!r}")
+        self.stopping_time = stopping_time
+        self.steps = check_size("steps", steps)
+        self.t0 = check_positive("t0", t0)
+        self.horizon = check_positive("horizon", horizon)
+        if self.t0 >= self.horizon:
+            raise ValueError(f"t0 must be < horizon (T), got t0={t0}, horizon={horizon}")
+        self.noise_draws = check_size("noise_draws", noise_draws)
+        self.seed = check_nonnegative_size("seed", seed)
+        self.feature_scale = check_positive("feature_scale", feature_scale)
+        self.time_scale = check_positive("time_scale", time_scale)
+        self.grid_spacing = None if grid_spacing is None else check_positive("grid_spacing", grid_spacing)
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomFeatureDiffusion(width={self.width}, stopping_time={self.stopping_time!r}, steps={self.steps}, "
+            f"parameterization={self.parameterization!r}, sampler={self.sampler!r}, features={self.feature_draw!r})"
+        )
+
+    def features(self, dim: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Random features (W (m, d), U (m, 3)): from ``rng`` when ``features="replicate"``, else from ``seed``."""
+        if self.feature_draw == "fixed" or rng is None:
+            rng = np.random.default_rng([self.seed, dim])
+        weights = self.feature_scale * rng.standard_normal((self.width, dim))
+        time_weights = self.time_scale * rng.standard_normal((self.width, 3))
+        return weights, time_weights
+
+    def output_scales(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`(c_{\text{out}}(t), c_{\text{skip}}(t))` of the parameterization."""
+        return _PARAMETERIZATIONS[self.parameterization](np.asarray(times, dtype=float))
+
+    def _design_chunks(self, data: np.ndarray, rng: np.random.Generator, features):
+        """Yield (Phi rows, Y rows) of the least-squares problem, a chunk of training points at a time."""
+        weights, time_weights = features
+        points_per_chunk = max(1, _CHUNK_ROWS // self.noise_draws)
+        log_t0, log_horizon = np.log(self.t0), np.log(self.horizon)
+        for start in range(0, data.shape[0], points_per_chunk):
+            chunk = np.repeat(data[start : start + points_per_chunk], self.noise_draws, axis=0)
+            times = np.exp(rng.uniform(log_t0, log_horizon, size=chunk.shape[0]))
+            noise = rng.standard_normal(chunk.shape)
+            alpha, sigma = np.exp(-times), _sigma(times)
+            noisy = alpha[:, None] * chunk + sigma[:, None] * noise
+            output, skip = self.output_scales(times)
+            phi = (sigma * output)[:, None] * _relu_features(noisy, times, weights, time_weights)
+            yield phi, -noise - (sigma * skip)[:, None] * noisy
+
+    def design(self, data, rng: np.random.Generator, features=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""The explicit least-squares problem :math:`\min_A \|\Phi A^T/m - Y\|^2/M`: (Phi (M, m), Y (M, d)).
+
+        Holds all M = N * noise_draws rows in memory: for tests and benchmarks;
+        training uses :meth:`training_problem`, which consumes the same rows in chunks.
+        ``features`` default: :meth:`features` drawn from ``rng`` first, as :meth:`fit` does.
+        """
+        data = check_data("data", data)
+        features = self.features(data.shape[1], rng) if features is None else features
+        chunks = list(self._design_chunks(data, rng, features))
+        return np.concatenate([phi for phi, _ in chunks]), np.concatenate([targets for _, targets in chunks])
+
+    def training_problem(self, data: np.ndarray, rng: np.random.Generator, features=None) -> TrainingProblem:
+        """Draw the (t, z) pairs and accumulate G, C and |Y|^2/M in chunks (memory O(m^2)).
+
+        ``features`` default: :meth:`features` drawn from ``rng`` first, as :meth:`fit` does.
+        """
+        data = check_data("data", data)
+        features = self.features(data.shape[1], rng) if features is None else features
+        rows = data.shape[0] * self.noise_draws
+        gram = np.zeros((self.width, self.width))
+        cross = np.zeros((self.width, data.shape[1]))
+        target = 0.0
+        for phi, targets in self._design_chunks(data, rng, features):
+            gram += phi.T @ phi
+            cross += phi.T @ targets
+            target += float(np.sum(targets**2))
+        return TrainingProblem(gram / rows, cross / rows, target / rows, rows)
+
+    def fit(self, data, rng: np.random.Generator) -> "FittedDiffusion":
+        """Draw the features (``features="replicate"``), then train A by the exact gradient flow on ``data`` (n, d)."""
+        data = check_data("data", data)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("rng must be a numpy Generator (the features and the noise draws of the loss need it)")
+        features = self.features(data.shape[1], rng)
+        problem = self.training_problem(data, rng, features)
+        tau = self.stopping_time
+        if callable(tau):
+            tau = float(tau(data.shape[0], self.width, float(np.trace(problem.gram)) / self.width))
+        weights = problem.flow(tau)
+        return FittedDiffusion(self, weights, data, tau, problem.loss(weights), features)
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+    return value
+
+
+def _sigma(times: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma_t = \sqrt{1 - e^{-2t}}`."""
+    return np.sqrt(-np.expm1(-2 * times))
+
+
+_PARAMETERIZATIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "li": lambda times: (np.ones_like(times), np.zeros_like(times)),
+    "preconditioned": lambda times: (1.0 / _sigma(times), -np.ones_like(times)),
+}
+
+
+def _embedding(times: np.ndarray) -> np.ndarray:
+    r"""Time embedding :math:`e(t) = (1, \alpha_t, \sigma_t)`."""
+    return np.stack([np.ones_like(times), np.exp(-times), _sigma(times)], axis=-1)
+
+
+def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:
+    r""":math:`\mathrm{ReLU}(W x + U e(t))`, shape (n, m)."""
+    return np.maximum(x @ weights.T + _embedding(times) @ time_weights.T, 0.0)
+
+
+class FittedDiffusion:
+    """A trained random-feature diffusion model: its sampler, and the sampler's density.
+
+    The SDE sampler's density is computed on a grid (d <= 2); the ODE sampler's density is
+    exact at any point in any dimension (module docstring).
+    """
+
+    def __init__(self, model: RandomFeatureDiffusion, weights: np.ndarray, data: np.ndarray, stopping_time: float | None, loss: float, features) -> None:
+        self.model = model
+        self.weights = weights  # A, shape (d, m)
+        self.dim = data.shape[1]
+        self.stopping_time = stopping_time
+        self.loss = loss
+        self.features = features  # (W, U)
+        # (WA)_kk: the ReLU network's Jacobian trace is sum_k 1[h_k > 0] (WA)_kk / m
+        self._trace_weights = np.einsum("ki,ik->k", features[0], weights)
+        self._data_box = Box(data.min(axis=0), data.max(axis=0))
+        self._density: tuple[Grid, np.ndarray] | None = None
+        self.escaped_mass = 0.0
+
+    def __repr__(self) -> str:
+        return f"FittedDiffusion(width={self.model.width}, dim={self.dim}, sampler={self.model.sampler!r}, stopping_time={self.stopping_time!r})"
+
+    # ------------------------------------------------------------ score, sampler
+    def times(self) -> np.ndarray:
+        r"""The sampler's time grid from T down to t0 (steps + 1 points).
+
+        Uniform in :math:`u(t) = \log t` for :math:`t \le 1` and :math:`t - 1` above
+        (:math:`C^1` at t = 1): steps proportional to t where the score changes on
+        the time scale t, and constant where the OU dynamics has time scale 1.
+        A plain geometric grid would make the first steps from T = 10 so long
+        that Euler-Maruyama on the linear drift is unstable.
+        """
+        def u(t: float) -> float:
+            return float(np.log(t)) if t <= 1 else t - 1.0
+
+        grid = np.linspace(u(self.model.horizon), u(self.model.t0), self.model.steps + 1)
+        return np.where(grid <= 0, np.exp(np.minimum(grid, 0.0)), 1.0 + grid)
+
+    def score(self, x: np.ndarray, t: float, *, projected: np.ndarray | None = None, divergence: bool = False):
+        r""":math:`s_A(x, t) = c_{\text{out}}(t) A\,\mathrm{ReLU}(W x + U e(t))/m + c_{\text{skip}}(t) x`, shape (n, d).
+
+        The hidden layer is formed in blocks of ``_BLOCK_ROWS`` rows, so it stays in cache.
+        ``projected`` is :math:`W x` if already known (fixed points, such as grid nodes, at
+        many times). With ``divergence=True`` it returns
+        ``(score, divergence)``, the analytic
+        :math:`\nabla\cdot s_A = c_{\text{out}}\sum_k \mathbb 1[h_k > 0](WA)_{kk}/m + c_{\text{skip}} d`.
+        """
+        weights, time_weights = self.features
+        output, skip = (float(value[0]) for value in self.model.output_scales(np.array([float(t)])))
+        bias = (_embedding(np.array([float(t)])) @ time_weights.T)[0]
+        amplitudes = self.weights.T
+        n = x.shape[0]
+        result = np.empty((n, self.dim))
+        traces = np.empty(n) if divergence else None
+        block = np.empty((min(n, _BLOCK_ROWS), self.model.width))
         for start in range(0, n, _BLOCK_ROWS):
             stop = min(start + _BLOCK_ROWS, n)
             hidden = block[: stop - start]
@@ -545,8 +817,9 @@ class FittedDiffusion:
 
         Each Euler-Maruyama step moves the mass at every node to
         y + step * b(y) (linear binning) and convolves with
-        N(0, 2 step - spacing^2/6) by FFT. The drift at the nodes is formed in single
-        precision (relative error 1e-7, far below the binning's). Mass that the drift
+        N(0, 2 step - spacing^2/6) by FFT. The drift at the nodes is formed in double
+        precision, in cache-sized blocks: single precision would be faster, but its rounding
+        depends on how BLAS splits the work over threads, and reproducible results come first. Mass that the drift
         moves off the grid is dropped and recorded in ``escaped_mass``; the density then
         integrates to 1 - escaped_mass, and :func:`selfloop.simulators.tv_quadrature`
         counts it as TV.
@@ -574,7 +847,7 @@ class FittedDiffusion:
         mass = np.exp(-0.5 * np.sum(nodes**2, axis=1)) / (2 * np.pi) ** (self.dim / 2) * grid.cell_volume
         times = self.times()
         escaped = 0.0
-        projected = (nodes @ self.features[0].T).astype(np.float32)  # W x at the fixed nodes, shared by every step
+        projected = nodes @ self.features[0].T  # W x at the fixed nodes, shared by every step
         for current, following in zip(times[:-1], times[1:]):
             step = current - following
             moved = nodes + step * self.drift(nodes, current, projected=projected)
