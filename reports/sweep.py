@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -277,7 +278,9 @@ def run_suite(
     started = time.perf_counter()
     skipped = len(unique) - len(pending)
     outcomes = _pool_results(pending, suite_seed, workers) if scheduler is None else _dask_results(pending, suite_seed, scheduler, workers)
-    with tqdm(total=len(unique), initial=skipped, unit="cell", desc="cells", disable=not sys.stderr.isatty(), dynamic_ncols=True) as progress:
+    # closing(): a Ctrl-C that lands here, while the generator waits at its yield, closes it at once, so the pool is
+    # terminated now rather than joined (every running cell finished first) when the generator is collected
+    with closing(outcomes), tqdm(total=len(unique), initial=skipped, unit="cell", desc="cells", disable=not sys.stderr.isatty(), dynamic_ncols=True) as progress:
         progress.set_postfix_str(f"{skipped} from cache")
         for result in outcomes:
             write_atomic(folder / f"{result['key']}.json", json.dumps(result))
