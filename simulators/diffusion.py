@@ -375,14 +375,12 @@ class FittedDiffusion:
         grid = np.linspace(u(self.model.horizon), u(self.model.t0), self.model.steps + 1)
         return np.where(grid <= 0, np.exp(np.minimum(grid, 0.0)), 1.0 + grid)
 
-    def score(self, x: np.ndarray, t: float, *, projected: np.ndarray | None = None, divergence: bool = False):
+    def score(self, x: np.ndarray, t: float, *, projected: np.ndarray | None = None) -> np.ndarray:
         r""":math:`s_A(x, t) = c_{\text{out}}(t) A\,\mathrm{ReLU}(W x + U e(t))/m + c_{\text{skip}}(t) x`, shape (n, d).
 
         The hidden layer is formed in blocks of ``_BLOCK_ROWS`` rows, so it stays in cache.
         ``projected`` is :math:`W x` if already known (fixed points, such as grid nodes, at
-        many times). With ``divergence=True`` it returns
-        ``(score, divergence)``, the analytic
-        :math:`\nabla\cdot s_A = c_{\text{out}}\sum_k \mathbb 1[h_k > 0](WA)_{kk}/m + c_{\text{skip}} d`.
+        many times). Its divergence along an ODE path is integrated by :meth:`step_divergence`.
         """
         weights, time_weights = self.features
         output, skip = (float(value[0]) for value in self.model.output_scales(np.array([float(t)])))
@@ -390,7 +388,6 @@ class FittedDiffusion:
         amplitudes = self.weights.T
         n = x.shape[0]
         result = np.empty((n, self.dim))
-        traces = np.empty(n) if divergence else None
         block = np.empty((min(n, _BLOCK_ROWS), self.model.width))
         for start in range(0, n, _BLOCK_ROWS):
             stop = min(start + _BLOCK_ROWS, n)
@@ -400,14 +397,9 @@ class FittedDiffusion:
                 hidden += bias
             else:
                 np.add(projected[start:stop], bias, out=hidden)
-            if divergence:
-                traces[start:stop] = (hidden > 0) @ self._trace_weights
             np.maximum(hidden, 0.0, out=hidden)
             np.matmul(hidden, amplitudes, out=result[start:stop])
-        score = (output / self.model.width) * result + skip * x
-        if not divergence:
-            return score
-        return score, (output / self.model.width) * traces + skip * self.dim
+        return (output / self.model.width) * result + skip * x
 
     def drift(self, y: np.ndarray, t: float, *, projected: np.ndarray | None = None) -> np.ndarray:
         r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)` (``projected``: :math:`W y`, if known)."""

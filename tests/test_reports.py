@@ -261,6 +261,8 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
         text=True,
         start_new_session=True,
         env=dict(os.environ, MPLBACKEND="Agg"),
+        # as from a terminal: a run started in the background (`cmd &` in a script) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     cache = out / ".cells"
     deadline = time.monotonic() + 120
