@@ -168,7 +168,7 @@ def diffusion_cells(
 
     Examples
     --------
-    >>> cells = diffusion_cells(widths=(32, 64, 128), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,))
+    >>> cells = diffusion_cells(widths=(64, 128, 256), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,))
     >>> sum(cell["kind"] == "calibration" for cell in cells), sorted({cell["truth"] for cell in cells})
     (9, ['bimodal_1d', 'skewed_1d'])
     """
