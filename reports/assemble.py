@@ -20,7 +20,7 @@ from selfloop.simulators import standard_truth
 from selfloop.testing.phase import rise_then_fall
 
 from .checks import ALPHA, CellContext, cell_checks
-from .sweep import build_scenario, describe_model_spec
+from .sweep import build_scenario, describe_model_spec, diffusion_spec
 
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -69,7 +69,8 @@ CALIBRATION_BOOTSTRAP = 200
 
 def diffusion_family(model: dict) -> str:
     """The model family a Theorem D calibration belongs to: the diffusion spec without its width, e.g. ``li, sde, steps=40, noise_draws=8``."""
-    return f"{model.get('parameterization', 'li')}, {model.get('sampler', 'sde')}, steps={model['steps']}, noise_draws={model.get('noise_draws', 16)}"
+    model = diffusion_spec(model)
+    return f"{model['parameterization']}, {model['sampler']}, steps={model['steps']}, noise_draws={model['noise_draws']}"
 
 
 def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:

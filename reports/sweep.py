@@ -74,15 +74,25 @@ def _kde(spec: dict):
     return KDE(PowerRule(spec["power_rule"])) if "power_rule" in spec else KDE(spec["bandwidth"])
 
 
+#: What a diffusion model spec leaves out means these (the model's own defaults, except 16 noise draws).
+DIFFUSION_DEFAULTS = {"noise_draws": 16, "parameterization": "li", "sampler": "sde"}
+
+
+def diffusion_spec(spec: dict) -> dict:
+    """A diffusion model spec with :data:`DIFFUSION_DEFAULTS` filled in where it is silent."""
+    return {**DIFFUSION_DEFAULTS, **spec}
+
+
 def _diffusion(spec: dict):
+    spec = diffusion_spec(spec)
     return RandomFeatureDiffusion(
-        width=spec["width"], steps=spec["steps"], noise_draws=spec.get("noise_draws", 16),
-        parameterization=spec.get("parameterization", "li"), sampler=spec.get("sampler", "sde"),
+        width=spec["width"], steps=spec["steps"], noise_draws=spec["noise_draws"], parameterization=spec["parameterization"], sampler=spec["sampler"]
     )
 
 
 def _describe_diffusion(spec: dict) -> str:
-    extras = [spec.get("parameterization", "li")] + ([spec["sampler"]] if spec.get("sampler", "sde") != "sde" else [])
+    spec = diffusion_spec(spec)
+    extras = [spec["parameterization"]] + ([spec["sampler"]] if spec["sampler"] != "sde" else [])
     return f"diffusion(m={spec['width']}, steps={spec['steps']}, {', '.join(extras)})"
 
 
