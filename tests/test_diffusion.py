@@ -183,7 +183,7 @@ class ExactScoreDiffusion(FittedDiffusion):
     """The bimodal truth's exact score in place of the network (its divergence by the trapezoid rule over a step):
     the ODE must return the truth."""
 
-    def score(self, x, t, *, projected=None):
+    def score(self, x, t):
         score, _ = self._exact(x, t)
         return score
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selfloop.simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
-from selfloop.simulators.grid import Grid, Box
+from selfloop.simulators.grid import Box, Grid, gaussian_blur, tail_quantile
 
 
 def single(mean, covariance):
@@ -130,3 +130,24 @@ def test_a_model_without_a_bounding_box_gets_monte_carlo_tv_with_a_warning():
     exact = run_loop(truth, KDE(0.3), Scenario.mixed(300, 0.5), 1, replicates=2).tv
     assert np.all(result.tv_stderr > 0)
     assert np.all(np.abs(result.tv - exact) < 5 * result.tv_stderr + 1e-3)
+
+
+@pytest.mark.parametrize("variance", [0.0, 1e-4, 0.003, 0.05, 1.0, (0.01, 0.0)])
+def test_gaussian_blur_of_a_sparse_box_equals_the_direct_kernel_sum(variance):
+    """The blur transforms only the box around the nonzero masses: it must equal the direct sum of the
+    sampled, grid-normalised kernel over every node, edges (where mass leaves the grid) included."""
+    grid = Grid(np.zeros(2), np.full(2, 0.1), (40, 33))
+    masses = np.zeros(grid.shape)
+    masses[3:15, 20:31] = np.random.default_rng(0).random((12, 11))
+    variances = np.broadcast_to(np.asarray(variance, float), (2,))
+    kernels = []
+    for axis, n in enumerate(grid.shape):
+        offsets = np.arange(n)[:, None] - np.arange(n)[None, :]
+        if variances[axis] <= 0:
+            kernels.append(np.eye(n) / 0.1)
+            continue
+        reach = min(np.ceil(tail_quantile(1e-12) * np.sqrt(variances[axis]) / 0.1), n - 1)  # the kernel is cut at the grid
+        values = np.where(np.abs(offsets) <= reach, np.exp(-0.5 * (0.1 * offsets) ** 2 / variances[axis]), 0.0)
+        kernels.append(values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variances[axis]).sum() * 0.1))
+    direct = kernels[0] @ masses @ kernels[1].T
+    assert np.max(np.abs(gaussian_blur(masses, grid, variance) - direct)) <= 1e-12 * np.max(direct)
