@@ -90,8 +90,12 @@ __all__ = ["EarlyStopping", "FittedDiffusion", "RandomFeatureDiffusion", "Traini
 #: Rows of hidden activations (n, m) formed at once when the network is evaluated (cache-sized blocks).
 _BLOCK_ROWS = 512
 
-#: Rows of the feature matrix built at once.
-_CHUNK_ROWS = 8192
+#: Rows of the feature matrix built at once (cache-sized: the ReLU pass is memory-bound).
+_CHUNK_ROWS = 1024
+#: Points moved through the sampler at once (each step's cost is then one network evaluation).
+_SAMPLE_ROWS = 1 << 16
+#: Hidden activations (points x width) held at once along the ODE paths of :meth:`FittedDiffusion.logpdf`.
+_PATH_ENTRIES = 1 << 16
 #: Largest fraction of the sampler's mass that may leave the density grid before it is an error.
 MAX_ESCAPED_MASS = 1e-3
 #: A density-grid node holding less mass than this is not moved; its mass is dropped (at most
@@ -335,8 +339,12 @@ def _embedding(times: np.ndarray) -> np.ndarray:
 
 
 def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{ReLU}(W x + U e(t))`, shape (n, m)."""
-    return np.maximum(x @ weights.T + _embedding(times) @ time_weights.T, 0.0)
+    r""":math:`\mathrm{ReLU}(W x + U e(t))`, shape (n, m), as :math:`(h + |h|)/2` (exact, and a
+    vectorised pass where ``np.maximum(h, 0.0)`` is not), with :math:`h = [x, e(t)] [W^\top; U^\top]`."""
+    hidden = np.concatenate([x, _embedding(times)], axis=1) @ np.vstack([weights.T, time_weights.T])
+    hidden += np.abs(hidden)
+    hidden *= 0.5
+    return hidden
 
 
 class FittedDiffusion:
@@ -355,6 +363,8 @@ class FittedDiffusion:
         self.features = features  # (W, U)
         # (WA)_kk: the ReLU network's Jacobian trace is sum_k 1[h_k > 0] (WA)_kk / m
         self._trace_weights = np.einsum("ki,ik->k", features[0], weights)
+        self._linear_part = features[0].T @ weights.T  # (W^T A^T): the network's linear part, (d, d)
+        self._terms: dict[float, tuple] = {}
         self._data_box = Box(data.min(axis=0), data.max(axis=0))
         self._density: tuple[Grid, np.ndarray] | None = None
         self.escaped_mass = 0.0
@@ -387,13 +397,10 @@ class FittedDiffusion:
         rows, so it stays in cache. Its divergence along an ODE path is integrated by
         :meth:`step_divergence`.
         """
-        weights, time_weights = self.features
-        output, skip = (float(value[0]) for value in self.model.output_scales(np.array([float(t)])))
-        bias = (_embedding(np.array([float(t)])) @ time_weights.T)[0]
+        output, skip, augmented_weights, offset = self._time_terms(float(t))
         amplitudes = self.weights.T  # (m, d)
         n = x.shape[0]
-        result = x @ (weights.T @ amplitudes) + bias @ amplitudes  # A (W x + U e(t)), the linear part
-        augmented_weights = np.vstack([weights.T, bias])  # (d + 1, m)
+        result = x @ self._linear_part + offset  # A (W x + U e(t))
         rows = min(n, _BLOCK_ROWS)
         augmented = np.ones((rows, self.dim + 1))
         block = np.empty((rows, self.model.width))
@@ -407,6 +414,16 @@ class FittedDiffusion:
             np.matmul(hidden, amplitudes, out=part)
             result[start:stop] += part
         return (0.5 * output / self.model.width) * result + skip * x
+
+    def _time_terms(self, t: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """c_out(t), c_skip(t), [W^T; (U e(t))^T] and A U e(t): computed once per time (the samplers reuse their grid)."""
+        terms = self._terms.get(t)
+        if terms is None:
+            weights, time_weights = self.features
+            output, skip = (float(value[0]) for value in self.model.output_scales(np.array([t])))
+            bias = (_embedding(np.array([t])) @ time_weights.T)[0]
+            terms = self._terms[t] = (output, skip, np.vstack([weights.T, bias]), bias @ self.weights.T)
+        return terms
 
     def drift(self, y: np.ndarray, t: float) -> np.ndarray:
         r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)`."""
@@ -459,10 +476,9 @@ class FittedDiffusion:
         """Draw n points: the reverse SDE (Euler-Maruyama) or the probability-flow ODE (RK4) from N(0, I) at T to t0."""
         n = check_size("n", n)
         times = self.times()
-        rows = max(1, _CHUNK_ROWS * 8 // self.model.width)
         out = np.empty((n, self.dim))
-        for start in range(0, n, rows):
-            y = rng.standard_normal((min(rows, n - start), self.dim))
+        for start in range(0, n, _SAMPLE_ROWS):
+            y = rng.standard_normal((min(_SAMPLE_ROWS, n - start), self.dim))
             if self.model.sampler == "ode":
                 y = self.flow(y, times)
             else:
@@ -485,7 +501,7 @@ class FittedDiffusion:
             with np.errstate(divide="ignore"):
                 return np.log(self.pdf(x))
         out = np.empty(x.shape[0])
-        rows = max(1, _CHUNK_ROWS * 8 // self.model.width)
+        rows = max(1, _PATH_ENTRIES // self.model.width)
         times = self.times()[::-1]
         for start in range(0, x.shape[0], rows):
             end, change = self.flow(x[start : start + rows], times, divergence=True)

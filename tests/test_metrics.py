@@ -151,3 +151,24 @@ def test_gaussian_blur_of_a_sparse_box_equals_the_direct_kernel_sum(variance):
         kernels.append(values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variances[axis]).sum() * 0.1))
     direct = kernels[0] @ masses @ kernels[1].T
     assert np.max(np.abs(gaussian_blur(masses, grid, variance) - direct)) <= 1e-12 * np.max(direct)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("variance", [0.0, 1e-4, 0.003, 0.05, 1.0])
+def test_gaussian_blur_on_a_line_equals_the_direct_kernel_sum(variance, direct, monkeypatch):
+    """The 1-D blur (a direct convolution of the occupied span, or an FFT above a size) against the dense sum."""
+    from selfloop.simulators import grid as grid_module
+
+    monkeypatch.setattr(grid_module, "_DIRECT_CONVOLUTION_PRODUCTS", 1 << 30 if direct else 0)
+    grid = Grid(np.zeros(1), np.full(1, 0.1), (57,))
+    masses = np.zeros(grid.shape)
+    masses[2:30] = np.random.default_rng(1).random(28)
+    offsets = np.arange(57)[:, None] - np.arange(57)[None, :]
+    if variance == 0:
+        kernel = np.eye(57) / 0.1
+    else:
+        reach = min(np.ceil(tail_quantile(1e-12) * np.sqrt(variance) / 0.1), 56)
+        values = np.where(np.abs(offsets) <= reach, np.exp(-0.5 * (0.1 * offsets) ** 2 / variance), 0.0)
+        kernel = values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variance).sum() * 0.1)
+    direct_sum = kernel @ masses
+    assert np.max(np.abs(gaussian_blur(masses, grid, variance) - direct_sum)) <= 1e-12 * np.max(direct_sum)
