@@ -245,7 +245,7 @@ def standard() -> list[dict]:
         + diffusion_cells(
             widths=(64, 128, 256), steps=40, calibration_sizes=(500, 2000), calibration_replicates=8, calibration_truth="square_2d", truths=("ring_2d",),
             prediction_sizes=(1000,),
-            prediction_widths=(96,), real_fractions=(0.5,), generations=3, replicates=8,
+            prediction_widths=(96,), real_fractions=(0.5,), generations=3, replicates=24,  # 8 could see nothing up to x10
         )
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )

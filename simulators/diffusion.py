@@ -338,6 +338,18 @@ def _embedding(times: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(times), np.exp(-times), _sigma(times)], axis=-1)
 
 
+def _interpolation_matrix(nodes: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The (targets, nodes) matrix of linear interpolation on the sorted ``nodes``, zero outside them (as ``np.interp``
+    with ``left=right=0``): row j holds the two weights of the cell that contains ``targets[j]``."""
+    matrix = np.zeros((targets.size, nodes.size))
+    inside = np.flatnonzero((targets >= nodes[0]) & (targets <= nodes[-1]))
+    cell = np.clip(np.searchsorted(nodes, targets[inside], side="right") - 1, 0, nodes.size - 2)
+    fraction = (targets[inside] - nodes[cell]) / (nodes[cell + 1] - nodes[cell])
+    matrix[inside, cell] = 1.0 - fraction
+    matrix[inside, cell + 1] += fraction
+    return matrix
+
+
 def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:
     r""":math:`\mathrm{ReLU}(W x + U e(t))`, shape (n, m), as :math:`(h + |h|)/2` (exact, and a
     vectorised pass where ``np.maximum(h, 0.0)`` is not), with :math:`h = [x, e(t)] [W^\top; U^\top]`."""
@@ -548,8 +560,19 @@ class FittedDiffusion:
         return 0.01 if self.dim == 1 else 0.08
 
     def grid_pdf(self, grid: Grid) -> np.ndarray:
-        """The density at the nodes of ``grid``."""
-        return self.pdf(grid.points()).reshape(grid.shape)
+        """The density at the nodes of ``grid``.
+
+        SDE sampler: the same multilinear interpolation of :meth:`density_grid` as :meth:`pdf`, done as one
+        (target x source) linear-interpolation matrix per axis, :math:`L_1 D L_2^\top` in 2-D, instead of
+        locating every node separately.
+        """
+        if self.model.sampler == "ode":
+            return self.pdf(grid.points()).reshape(grid.shape)
+        source, density = self.density_grid()
+        values = density
+        for axis, (nodes, targets) in enumerate(zip(source.axes, grid.axes)):
+            values = np.moveaxis(np.tensordot(_interpolation_matrix(nodes, targets), values, axes=(1, axis)), 0, axis)
+        return values
 
     def density_grid(self) -> tuple[Grid, np.ndarray]:
         """The SDE sampler's density on its own grid (:meth:`bounding_box`, :attr:`grid_spacing`), computed once.

@@ -17,6 +17,7 @@ from selfloop.simulators import (
     tv_quadrature,
 )
 from selfloop.simulators.diffusion import _RANK_TOLERANCE
+from selfloop.simulators.grid import Box
 
 TRUTH = standard_truth("bimodal_1d")
 
@@ -337,3 +338,16 @@ def test_ode_monte_carlo_tv_in_five_dimensions_agrees_with_quadrature_free_check
     assert np.median(np.abs(log_determinant + change)) > 1.0  # control: the divergence with its sign flipped
     shift = gaussian_tv(np.zeros(5), np.eye(5), samples.mean(axis=0), np.eye(5))
     assert high >= shift - 0.05
+
+
+@pytest.mark.parametrize("truth_name", ["bimodal_1d", "ring_2d"])
+def test_sde_grid_pdf_is_pdf_at_the_nodes(truth_name):
+    """grid_pdf (one interpolation matrix per axis) equals pdf at every node of a grid that neither aligns with the
+    density grid nor stays inside it (zero outside)."""
+    truth = standard_truth(truth_name)
+    fitted = RandomFeatureDiffusion(width=64, steps=20, noise_draws=4).fit(truth.sample(300, np.random.default_rng(0)), np.random.default_rng(1))
+    own, _ = fitted.density_grid()
+    grid = Grid.covering(Box(own.lower - 1.37, own.lower + (np.asarray(own.shape) - 1) * own.spacing + 0.5), 0.07)
+    expected = fitted.pdf(grid.points()).reshape(grid.shape)
+    assert np.max(np.abs(fitted.grid_pdf(grid) - expected)) <= 1e-12 * expected.max()
+    assert np.all(fitted.grid_pdf(grid)[(0,) * truth.dim] == 0.0)
