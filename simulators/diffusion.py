@@ -98,6 +98,8 @@ _SAMPLE_ROWS = 1 << 16
 _PATH_ENTRIES = 1 << 16
 #: Largest fraction of the sampler's mass that may leave the density grid before it is an error.
 MAX_ESCAPED_MASS = 1e-3
+#: Times whose network terms a fit keeps (a sampler's grid with RK4's half steps needs 2 steps + 1).
+_CACHED_TIMES = 4096
 #: A density-grid node holding less mass than this is not moved; its mass is dropped (at most
 #: this times nodes times steps in all, below 1e-7 at the default grids) and counted as escaped.
 NEGLIGIBLE_NODE_MASS = 1e-14
@@ -431,6 +433,8 @@ class FittedDiffusion:
         """c_out(t), c_skip(t), [W^T; (U e(t))^T] and A U e(t): computed once per time (the samplers reuse their grid)."""
         terms = self._terms.get(t)
         if terms is None:
+            if len(self._terms) >= _CACHED_TIMES:  # a caller at ever new times: keep the cache bounded
+                self._terms.clear()
             weights, time_weights = self.features
             output, skip = (float(value[0]) for value in self.model.output_scales(np.array([t])))
             bias = (_embedding(np.array([t])) @ time_weights.T)[0]

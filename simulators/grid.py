@@ -337,6 +337,27 @@ def linear_bin(points: np.ndarray, grid: Grid, weights: np.ndarray | None = None
     return out.reshape(*batch, *grid.shape)
 
 
+def _sampled_kernel(step: float, n: int, variance: float, z: float) -> tuple[int, np.ndarray]:
+    """The Gaussian kernel of :func:`gaussian_blur` on one axis: its half-width in nodes (at most ``n - 1``) and its
+    values at the nodes, normalised to unit mass on the grid (the identity ``[1/step]`` for a variance <= 0)."""
+    if variance <= 0:
+        return 0, np.array([1.0 / step])
+    std = np.sqrt(variance)
+    half_width = int(min(np.ceil(z * std / step), n - 1))
+    values = np.exp(-0.5 * (step * np.arange(-half_width, half_width + 1) / std) ** 2)
+    # normalised on the grid: equal to the analytic 1/(sqrt(2 pi) std) to machine precision
+    # when std spans a few steps, and an exact identity when it is far below one step
+    return half_width, values / (values.sum() * step)
+
+
+def _placement(first: int, last: int, half_width: int, n: int) -> tuple[slice, slice]:
+    """Where the full convolution of nodes ``first:last`` with a kernel of that half-width lands on an axis of n nodes
+    (it covers nodes first - half_width .. last + half_width - 1; what falls off the grid is dropped): the target
+    nodes, and the matching window of the full convolution."""
+    low, high = max(first - half_width, 0), min(last + half_width, n)
+    return slice(low, high), slice(low - (first - half_width), high - (first - half_width))
+
+
 def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float = 1e-12) -> np.ndarray:
     r"""Density of :math:`\sum_j m_j\, \mathcal N(x_j, \operatorname{diag}(\text{variance}))` at the nodes.
 
@@ -367,15 +388,7 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
     lengths, spectra, source, target, window = [], [], [], [], []
     for axis, (step, n, axis_variance, indices) in enumerate(zip(grid.spacing, grid.shape, variances, occupied)):
         first, last = int(indices[0]), int(indices[-1]) + 1
-        if axis_variance <= 0:
-            half_width, kernel = 0, np.array([1.0 / step])
-        else:
-            std = np.sqrt(axis_variance)
-            half_width = int(min(np.ceil(z * std / step), n - 1))
-            values = np.exp(-0.5 * (step * np.arange(-half_width, half_width + 1) / std) ** 2)
-            # normalised on the grid: equal to the analytic 1/(sqrt(2 pi) std) to machine precision
-            # when std spans a few steps, and an exact identity when it is far below one step
-            kernel = values / (values.sum() * step)
+        half_width, kernel = _sampled_kernel(step, n, axis_variance, z)
         length = fft.next_fast_len(last - first + 2 * half_width, real=True)
         transform = fft.rfft if axis == grid.dim - 1 else fft.fft
         spectrum = transform(kernel, length)
@@ -384,10 +397,9 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
         lengths.append(length)
         spectra.append(spectrum.reshape(shape))
         source.append(slice(first, last))
-        # the full convolution of the box covers nodes first - half_width .. last + half_width - 1
-        low, high = max(first - half_width, 0), min(last + half_width, n)
-        target.append(slice(low, high))
-        window.append(slice(low - (first - half_width), high - (first - half_width)))
+        nodes, part = _placement(first, last, half_width, n)
+        target.append(nodes)
+        window.append(part)
     spectrum = fft.rfftn(masses[tuple(source)], s=lengths)
     for factor in spectra:
         spectrum *= factor
@@ -404,17 +416,14 @@ def _gaussian_blur_line(masses: np.ndarray, grid: Grid, variance: float, z: floa
     if occupied.size == 0:
         return out
     first, last = int(occupied[0]), int(occupied[-1]) + 1
-    std = np.sqrt(variance)
-    half_width = int(min(np.ceil(z * std / step), n - 1))
-    values = np.exp(-0.5 * (step * np.arange(-half_width, half_width + 1) / std) ** 2)
-    kernel = values / (values.sum() * step)
+    half_width, kernel = _sampled_kernel(step, n, variance, z)
     if (last - first) * kernel.size <= _DIRECT_CONVOLUTION_PRODUCTS:
         full = np.convolve(masses[first:last], kernel)
     else:
         length = fft.next_fast_len(last - first + 2 * half_width, real=True)
         full = fft.irfft(fft.rfft(masses[first:last], length) * fft.rfft(kernel, length), length)
-    low, high = max(first - half_width, 0), min(last + half_width, n)
-    out[low:high] = full[low - (first - half_width) : high - (first - half_width)]
+    nodes, part = _placement(first, last, half_width, n)
+    out[nodes] = full[part]
     return np.maximum(out, 0.0)
 
 
