@@ -340,16 +340,16 @@ def _embedding(times: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(times), np.exp(-times), _sigma(times)], axis=-1)
 
 
-def _interpolation_matrix(nodes: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """The (targets, nodes) matrix of linear interpolation on the sorted ``nodes``, zero outside them (as ``np.interp``
-    with ``left=right=0``): row j holds the two weights of the cell that contains ``targets[j]``."""
-    matrix = np.zeros((targets.size, nodes.size))
-    inside = np.flatnonzero((targets >= nodes[0]) & (targets <= nodes[-1]))
-    cell = np.clip(np.searchsorted(nodes, targets[inside], side="right") - 1, 0, nodes.size - 2)
-    fraction = (targets[inside] - nodes[cell]) / (nodes[cell + 1] - nodes[cell])
-    matrix[inside, cell] = 1.0 - fraction
-    matrix[inside, cell + 1] += fraction
-    return matrix
+def _interpolate_axis(values: np.ndarray, nodes: np.ndarray, targets: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``values`` along ``axis`` from the sorted ``nodes`` to ``targets``, zero outside the
+    nodes (as ``np.interp`` with ``left=right=0``); one gather of the two neighbours per target."""
+    inside = (targets >= nodes[0]) & (targets <= nodes[-1])
+    cell = np.clip(np.searchsorted(nodes, targets, side="right") - 1, 0, nodes.size - 2)
+    fraction = np.where(inside, (targets - nodes[cell]) / (nodes[cell + 1] - nodes[cell]), 0.0)
+    shape = [1] * values.ndim
+    shape[axis] = targets.size
+    lower, upper = np.take(values, cell, axis=axis), np.take(values, cell + 1, axis=axis)
+    return np.where(inside.reshape(shape), (1.0 - fraction).reshape(shape) * lower + fraction.reshape(shape) * upper, 0.0)
 
 
 def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:
@@ -566,16 +566,15 @@ class FittedDiffusion:
     def grid_pdf(self, grid: Grid) -> np.ndarray:
         """The density at the nodes of ``grid``.
 
-        SDE sampler: the same multilinear interpolation of :meth:`density_grid` as :meth:`pdf`, done as one
-        (target x source) linear-interpolation matrix per axis, :math:`L_1 D L_2^\top` in 2-D, instead of
-        locating every node separately.
+        SDE sampler: the same multilinear interpolation of :meth:`density_grid` as :meth:`pdf`, done one axis at a
+        time (a tensor-product grid needs only each axis's cells), instead of locating every node separately.
         """
         if self.model.sampler == "ode":
             return self.pdf(grid.points()).reshape(grid.shape)
         source, density = self.density_grid()
         values = density
         for axis, (nodes, targets) in enumerate(zip(source.axes, grid.axes)):
-            values = np.moveaxis(np.tensordot(_interpolation_matrix(nodes, targets), values, axes=(1, axis)), 0, axis)
+            values = _interpolate_axis(values, nodes, targets, axis)
         return values
 
     def density_grid(self) -> tuple[Grid, np.ndarray]:
