@@ -361,19 +361,19 @@ def _placement(first: int, last: int, half_width: int, n: int) -> tuple[slice, s
 def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float = 1e-12) -> np.ndarray:
     r"""Density of :math:`\sum_j m_j\, \mathcal N(x_j, \operatorname{diag}(\text{variance}))` at the nodes.
 
-    ``masses`` are point masses sitting on the nodes (from :func:`linear_bin`);
-    the result is their convolution with the Gaussian density, evaluated at
-    the nodes. The kernel is sampled at the nodes, truncated where its tail
-    mass is below ``tail_mass`` and normalised to unit mass on the grid, so
-    mass is conserved and a variance far below the grid step leaves the masses
-    in place (where the exact transfer function :math:`e^{-v\omega^2/2}` of
-    :func:`gaussian_smooth` would ring). Mass convolved past the grid's edge is
-    dropped. ``variance`` is one number or one per axis.
+    ``masses`` are point masses sitting on the nodes (from :func:`linear_bin`), with leading
+    axes a batch (one set per replicate, blurred together); the result is their convolution
+    with the Gaussian density, evaluated at the nodes. The kernel is sampled at the nodes,
+    truncated where its tail mass is below ``tail_mass`` and normalised to unit mass on the
+    grid, so mass is conserved and a variance far below the grid step leaves the masses in
+    place (where the exact transfer function :math:`e^{-v\omega^2/2}` of
+    :func:`gaussian_smooth` would ring). Mass convolved past the grid's edge is dropped.
+    ``variance`` is one number or one per axis.
 
-    Only the box around the nonzero masses, widened by the kernel's reach, is
-    transformed: one real FFT forward and one back, with the kernel's
-    transform the outer product of its 1-D transforms (it is separable), in
-    :math:`O(G' \log G')` for the :math:`G'` nodes of that box.
+    Only the box around the nonzero masses (of any batch entry), widened by the kernel's reach,
+    is transformed: one real FFT forward and one back, with the kernel's transform the outer
+    product of its 1-D transforms (it is separable), in :math:`O(G' \log G')` for the
+    :math:`G'` nodes of that box.
     """
     variances = np.broadcast_to(np.asarray(variance, dtype=float), (grid.dim,))
     if np.all(variances <= 0):
@@ -381,8 +381,9 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
     z = tail_quantile(tail_mass)
     if grid.dim == 1:
         return _gaussian_blur_line(masses, grid, float(variances[0]), z)
-    occupied = [np.flatnonzero(np.any(masses != 0, axis=tuple(other for other in range(grid.dim) if other != axis))) for axis in range(grid.dim)]
-    out = np.zeros(grid.shape)
+    axes = tuple(range(masses.ndim - grid.dim, masses.ndim))
+    occupied = [np.flatnonzero(np.any(masses != 0, axis=tuple(other for other in range(masses.ndim) if other != axis))) for axis in axes]
+    out = np.zeros(masses.shape)
     if any(indices.size == 0 for indices in occupied):
         return out
     lengths, spectra, source, target, window = [], [], [], [], []
@@ -400,30 +401,30 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
         nodes, part = _placement(first, last, half_width, n)
         target.append(nodes)
         window.append(part)
-    spectrum = fft.rfftn(masses[tuple(source)], s=lengths)
+    spectrum = fft.rfftn(masses[(Ellipsis, *source)], s=lengths, axes=axes)
     for factor in spectra:
         spectrum *= factor
-    out[tuple(target)] = fft.irfftn(spectrum, s=lengths)[tuple(window)]
+    out[(Ellipsis, *target)] = fft.irfftn(spectrum, s=lengths, axes=axes)[(Ellipsis, *window)]
     return np.maximum(out, 0.0)
 
 
 def _gaussian_blur_line(masses: np.ndarray, grid: Grid, variance: float, z: float) -> np.ndarray:
-    """:func:`gaussian_blur` in 1-D: the same truncated, grid-normalised kernel, applied by a direct
-    convolution of the occupied span (faster than an FFT at the sizes a 1-D grid has)."""
+    """:func:`gaussian_blur` in 1-D: the same truncated, grid-normalised kernel, applied to the occupied span by a
+    direct convolution (faster than an FFT at the sizes a 1-D grid has) for one line, by one batched FFT for many."""
     step, n = float(grid.spacing[0]), grid.shape[0]
-    occupied = np.flatnonzero(masses)
-    out = np.zeros(n)
+    occupied = np.flatnonzero(np.any(masses.reshape(-1, n) != 0, axis=0))
+    out = np.zeros(masses.shape)
     if occupied.size == 0:
         return out
     first, last = int(occupied[0]), int(occupied[-1]) + 1
     half_width, kernel = _sampled_kernel(step, n, variance, z)
-    if (last - first) * kernel.size <= _DIRECT_CONVOLUTION_PRODUCTS:
+    if masses.ndim == 1 and (last - first) * kernel.size <= _DIRECT_CONVOLUTION_PRODUCTS:
         full = np.convolve(masses[first:last], kernel)
     else:
         length = fft.next_fast_len(last - first + 2 * half_width, real=True)
-        full = fft.irfft(fft.rfft(masses[first:last], length) * fft.rfft(kernel, length), length)
+        full = fft.irfft(fft.rfft(masses[..., first:last], length) * fft.rfft(kernel, length), length)
     nodes, part = _placement(first, last, half_width, n)
-    out[nodes] = full[part]
+    out[..., nodes] = full[..., part]
     return np.maximum(out, 0.0)
 
 

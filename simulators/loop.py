@@ -145,42 +145,69 @@ def _sampling_error(truth, previous, current, real_fraction: float) -> float:
     return _tv_to_mixture(current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction)
 
 
-def _run_replicate(truth, model, scenario: Scenario, generations: int, seed_sequence, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool):
-    loop_stream, metric_stream = seed_sequence.spawn(2)
-    rng, metric_rng = np.random.default_rng(loop_stream), np.random.default_rng(metric_stream)
-    pool = truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None
-    data = pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng)
-    fitted = model.fit(data, rng)
-    models = [fitted]
-    probed = np.zeros((generations + 1, 0 if probes is None else probes.shape[0]))
-    if probes is not None:
-        probed[0] = fitted.pdf(probes)
-    distances = np.zeros((2, generations + 1))
-    steps = np.zeros((2, generations + 1))
-    sampling_errors = np.zeros(generations + 1)
-    if sampling:
-        sampling_errors[0] = _sampling_error(truth, None, fitted, 1.0)
-    if measure_tv:
-        distances[:, 0] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
-    steps[:, 0] = distances[:, 0]
+def _run_replicates(truth, model, scenario: Scenario, generations: int, streams, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool):
+    """Run replicates one generation at a time, all of them together; each keeps its own streams.
+
+    Replicate k draws from its own generators in the order it would alone (its real data, its
+    synthetic data, its fit), so its numbers do not depend on the others. A model may draw and
+    prepare its replicates' fits together: ``model.sample_together(fits, n, rngs)`` (one list of
+    draws per fit, equal to ``fits[k].sample(n, rngs[k])``) and ``model.prepare_together(fits)``
+    (called once per generation before the TVs, e.g. to compute grid densities in one batch).
+    """
+    count = len(streams)
+    rngs, metric_rngs = [], []
+    for stream in streams:
+        loop_stream, metric_stream = stream.spawn(2)
+        rngs.append(np.random.default_rng(loop_stream))
+        metric_rngs.append(np.random.default_rng(metric_stream))
+    sample_together = getattr(model, "sample_together", None)
+    prepare_together = getattr(model, "prepare_together", None)
+    pools = [truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None for rng in rngs]
+    data = [pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng) for pool, rng in zip(pools, rngs)]
+    fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
+    models = [fits[-1]]
+    probed = np.zeros((count, generations + 1, 0 if probes is None else probes.shape[0]))
+    distances = np.zeros((count, 2, generations + 1))
+    steps = np.zeros((count, 2, generations + 1))
+    sampling_errors = np.zeros((count, generations + 1))
+
+    def measure(generation: int, previous) -> None:
+        if prepare_together is not None:
+            prepare_together(fits)
+        for k, fitted in enumerate(fits):
+            if probes is not None:
+                probed[k, generation] = fitted.pdf(probes)
+            if measure_tv:
+                distances[k, :, generation] = tv(truth, fitted, rng=metric_rngs[k], samples=tv_samples)
+            if generation == 0:
+                steps[k, :, 0] = distances[k, :, 0]
+                if sampling:
+                    sampling_errors[k, 0] = _sampling_error(truth, None, fitted, 1.0)
+                continue
+            if one_step:
+                steps[k, :, generation] = _one_step_error(truth, previous[k], fitted, scenario.real_fraction, metric_rngs[k], tv_samples)
+            if sampling:
+                sampling_errors[k, generation] = _sampling_error(truth, previous[k], fitted, scenario.real_fraction)
+
+    measure(0, None)
     for generation in range(1, generations + 1):
-        parts = []
-        if scenario.real:
-            parts.append(pool[: scenario.real] if pool is not None else truth.sample(scenario.real, rng))
-        if scenario.synthetic:
-            parts.append(fitted.sample(scenario.synthetic, rng))
-        new = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        data = np.concatenate([data, new]) if scenario.accumulate else new
-        previous, fitted = fitted, model.fit(data, rng)
-        models.append(fitted)
-        if measure_tv:
-            distances[:, generation] = tv(truth, fitted, rng=metric_rng, samples=tv_samples)
-        if one_step:
-            steps[:, generation] = _one_step_error(truth, previous, fitted, scenario.real_fraction, metric_rng, tv_samples)
-        if probes is not None:
-            probed[generation] = fitted.pdf(probes)
-        if sampling:
-            sampling_errors[generation] = _sampling_error(truth, previous, fitted, scenario.real_fraction)
+        real = [
+            (pool[: scenario.real] if pool is not None else truth.sample(scenario.real, rng)) if scenario.real else None
+            for pool, rng in zip(pools, rngs)
+        ]
+        if not scenario.synthetic:
+            synthetic = [None] * count
+        elif sample_together is not None:
+            synthetic = sample_together(fits, scenario.synthetic, rngs)
+        else:
+            synthetic = [fitted.sample(scenario.synthetic, rng) for fitted, rng in zip(fits, rngs)]
+        for k in range(count):
+            parts = [part for part in (real[k], synthetic[k]) if part is not None]
+            new = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            data[k] = np.concatenate([data[k], new]) if scenario.accumulate else new
+        previous, fits = fits, [model.fit(points, rng) for points, rng in zip(data, rngs)]
+        models.append(fits[-1])
+        measure(generation, previous)
     return distances, steps, models, probed, sampling_errors
 
 
@@ -221,6 +248,8 @@ def _chunk_size(truth, model, scenario: Scenario, generations: int, budget: floa
 
 #: Largest working set of one batch of replicates (bytes); beyond it batching gains nothing but cache misses.
 CHUNK_BYTES = 256 * 2**20
+#: Replicates run together, a generation at a time, for a model outside the batched KDE loop (their fits are held at once).
+_GENERATION_MAJOR_CHUNK = 32
 
 
 def run_loop(
@@ -275,10 +304,12 @@ def run_loop(
         Refuse, before allocating anything, a loop whose data arrays alone would exceed
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
     chunk_replicates : int, optional
-        For a KDE in d <= 2, the replicates run together through one vectorised loop
-        (:class:`selfloop.simulators.batched.BatchedKDELoop`) in batches of this many (default: as many
-        as fit in the memory budget, at most ``CHUNK_BYTES`` of working set). Results do not
-        depend on it beyond floating-point rounding; 1 runs the replicates one at a time.
+        Replicates run together, in batches of this many. For a KDE in d <= 2 they run through one
+        vectorised loop (:class:`selfloop.simulators.batched.BatchedKDELoop`; default: as many as fit
+        in the memory budget, at most ``CHUNK_BYTES`` of working set); any other model runs them one
+        generation at a time (default 32), drawing and preparing their fits together where the model
+        allows (the SDE diffusion model's samplers and grid densities). Results do not depend on it
+        beyond floating-point rounding; 1 runs the replicates one at a time.
 
     Returns
     -------
@@ -324,15 +355,17 @@ def run_loop(
             if probed is not None:
                 probed[part] = measured.probes
         models = loop.last_models
-    else:  # any other model: one replicate at a time
-        for replicate, stream in enumerate(streams):
-            measured, step_errors, models, values, sampled[replicate] = _run_replicate(
-                truth, model, scenario, generations, stream, one_step, probes, measure_tv, tv_samples, sampling_error
+    else:  # any other model: the replicates one generation at a time, together, in chunks
+        chunk = chunk_replicates if chunk_replicates is not None else _GENERATION_MAJOR_CHUNK
+        for start in range(0, replicates, chunk):
+            part = slice(start, min(start + chunk, replicates))
+            measured, step_errors, models, values, sampled[part] = _run_replicates(
+                truth, model, scenario, generations, streams[part], one_step, probes, measure_tv, tv_samples, sampling_error
             )
-            distances[replicate], stderr[replicate] = measured
-            steps[replicate], steps_stderr[replicate] = step_errors
+            distances[part], stderr[part] = measured[:, 0], measured[:, 1]
+            steps[part], steps_stderr[part] = step_errors[:, 0], step_errors[:, 1]
             if probed is not None:
-                probed[replicate] = values
+                probed[part] = values
     return LoopResult(
         tv=distances if measure_tv else None,
         tv_stderr=stderr if measure_tv else None,
