@@ -15,6 +15,10 @@ median ratio over REPEATS runs. A second part times one full generation
 (``--density-2d [--before REF]``) times the 2-D SDE grid density (ring_2d, N = 1000) at widths and
 steps (128, 80) and (256, 200), at revision REF (default 04fdbac) and in this checkout, each in a
 fresh interpreter, with the same parameterization ("preconditioned", which both revisions have).
+A fourth part (``--loop [--before REF]``) times one 1-D loop cell of the standard suite (Li's network,
+width 96, 80 steps, N = 2000, lambda = 0.5, 16 replicates x 5 fits, one-step errors on) with the
+replicates run together (the default), one at a time (``chunk_replicates=1``), and at revision REF
+(default 5b337d8, before the replicates ran together), each in a fresh interpreter on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -103,6 +107,43 @@ print(json.dumps(out))
 """
 
 
+LOOP_SNIPPET = """
+import json, sys, time
+import numpy as np
+from threadpoolctl import threadpool_limits
+threadpool_limits(1)
+from selfloop.simulators import RandomFeatureDiffusion, Scenario, run_loop, standard_truth
+truth, model = standard_truth("bimodal_1d"), RandomFeatureDiffusion(width=96, steps=80, noise_draws=8)
+options = dict(generations=4, seed=7, replicates=16, one_step=True)
+if len(sys.argv) > 1:
+    options["chunk_replicates"] = int(sys.argv[1])
+start = time.perf_counter()
+result = run_loop(truth, model, Scenario.mixed(2000, 0.5), **options)
+print(json.dumps({"seconds": time.perf_counter() - start, "tv": result.tv.tolist()}))
+"""
+
+
+def loop_cell(before: str) -> dict:
+    """One 1-D diffusion loop cell: replicates together, one at a time, and at ``before``, each in a fresh interpreter."""
+    root = Path(__file__).resolve().parents[1]
+
+    def run(path: Path | None, *arguments: str) -> dict:
+        environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
+        output = subprocess.run([sys.executable, "-c", LOOP_SNIPPET, *arguments], capture_output=True, text=True, check=True, env=environment, cwd="/")
+        return json.loads(output.stdout.strip().splitlines()[-1])
+
+    with revision_on_path(root, before) as path:
+        then = run(path)
+    together, alone = run(None), run(None, "1")
+    difference = float(np.max(np.abs(np.array(together["tv"]) - np.array(alone["tv"]))))
+    return {
+        "together_seconds": together["seconds"], "one_at_a_time_seconds": alone["seconds"], "before_seconds": then["seconds"],
+        "speedup_over_one_at_a_time": alone["seconds"] / together["seconds"], "speedup_over_before": then["seconds"] / together["seconds"],
+        "max_tv_difference_together_vs_alone": difference,
+        "max_tv_difference_vs_before": float(np.max(np.abs(np.array(together["tv"]) - np.array(then["tv"])))),
+    }
+
+
 def density_2d(before: str) -> dict:
     """The 2-D grid density's time per model, at ``before`` and now, each in a fresh interpreter."""
     root = Path(__file__).resolve().parents[1]
@@ -122,6 +163,9 @@ def density_2d(before: str) -> dict:
 if __name__ == "__main__":
     if "--generation-child" in sys.argv:
         generation_child()
+    elif "--loop" in sys.argv:
+        revision = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else "5b337d8"
+        print(json.dumps(loop_cell(revision), indent=2))
     elif "--density-2d" in sys.argv:
         revision = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else "04fdbac"
         print(json.dumps(density_2d(revision), indent=2))

@@ -120,6 +120,9 @@ class Networks:
 def _held_nodes(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each fit's nodes holding more than ``NEGLIGIBLE_NODE_MASS`` (rows of ``mass``, (R, G)) and their masses, (R, n):
     padded to the largest count with the fit's first such node at mass 0, so that the fits move together."""
+    if mass.shape[0] == 1:  # one fit: nothing to pad
+        held = np.flatnonzero(mass[0] > NEGLIGIBLE_NODE_MASS)[None]
+        return held, mass[:, held[0]]
     rows, columns = np.nonzero(mass > NEGLIGIBLE_NODE_MASS)
     counts = np.bincount(rows, minlength=mass.shape[0])
     held = np.zeros((mass.shape[0], max(int(counts.max()), 1)), dtype=np.intp)
@@ -181,6 +184,7 @@ def sde_densities(networks: Networks, times: np.ndarray, boxes: Sequence[Box], s
     for r, window in enumerate(windows):
         inside[(r, *window)] = 1.0
     inside = inside.reshape(networks.size, -1)
+    cut = any(grid.shape != union.shape for grid in own)  # some fit's own grid is smaller than the shared window
     mass = inside * (np.exp(-0.5 * np.sum(nodes**2, axis=1)) / (2 * np.pi) ** (dim / 2) * union.cell_volume)
     binning_variance = float(spacing**2 / 6.0)
     escaped, negligible = np.zeros(networks.size), np.zeros(networks.size)
@@ -195,7 +199,8 @@ def sde_densities(networks: Networks, times: np.ndarray, boxes: Sequence[Box], s
         weights[outside] = 0.0
         blurred = gaussian_blur(linear_bin(moved, union, weights), union, max(2 * step - binning_variance, 0.0))
         mass = blurred.reshape(networks.size, -1)
-        mass *= inside
+        if cut:
+            mass *= inside
         mass *= union.cell_volume
     out = []
     for r, (grid, window) in enumerate(zip(own, windows)):

@@ -336,7 +336,8 @@ class RandomFeatureDiffusion:
         else:
             batches = [pending]
         for batch in batches:
-            densities = sde_densities(Networks(batch), batch[0].times(), [fit.bounding_box() for fit in batch], spacing)
+            networks = batch[0]._network if len(batch) == 1 else Networks(batch)
+            densities = sde_densities(networks, batch[0].times(), [fit.bounding_box() for fit in batch], spacing)
             for fit, density in zip(batch, densities):
                 fit._store_density(*density)
 

@@ -418,8 +418,8 @@ def _gaussian_blur_line(masses: np.ndarray, grid: Grid, variance: float, z: floa
         return out
     first, last = int(occupied[0]), int(occupied[-1]) + 1
     half_width, kernel = _sampled_kernel(step, n, variance, z)
-    if masses.ndim == 1 and (last - first) * kernel.size <= _DIRECT_CONVOLUTION_PRODUCTS:
-        full = np.convolve(masses[first:last], kernel)
+    if masses.size == n and (last - first) * kernel.size <= _DIRECT_CONVOLUTION_PRODUCTS:
+        full = np.convolve(masses.reshape(n)[first:last], kernel)
     else:
         length = fft.next_fast_len(last - first + 2 * half_width, real=True)
         full = fft.irfft(fft.rfft(masses[..., first:last], length) * fft.rfft(kernel, length), length)
