@@ -3,7 +3,7 @@ from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered
 from .registry import Registry
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
-from .diffusion import calibrate, diffusion_tv_bound, learner_error, learner_error_bound_for
+from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 
@@ -17,6 +17,7 @@ __all__ = [
     "Source",
     "accumulate_bound",
     "calibrate",
+    "calibrated_constants",
     "diffusion_tv_bound",
     "get_bound",
     "kde_accumulate_bound",

@@ -75,26 +75,14 @@ def calibration_upper(generation_zero_tv) -> float:
     return float(min(1.0, tv.mean() + CALIBRATION_Z * tv.std(ddof=1) / np.sqrt(tv.size)))
 
 
-def calibrate(sizes: Sequence[int], widths: Sequence[int], tv_upper: Sequence[float]) -> Bound:
-    r"""Fit the smallest envelope :math:`(C_1, C_2) \ge 0` to generation-0 measurements.
+def calibrated_constants(sizes: Sequence[int], widths: Sequence[int], tv_upper: Sequence[float]) -> tuple[float, float]:
+    r"""The smallest envelope :math:`(C_1, C_2) \ge 0` over generation-0 measurements, as numbers (see :func:`calibrate`).
 
     Each measurement j says :math:`\varepsilon(N_j, m_j) \ge t_j`, i.e. the linear
     constraint :math:`C_1 N_j^{-2/5} + C_2 m_j^{-4/5} \ge 2 t_j^2`. The envelope
     minimises the summed :math:`\varepsilon^2` over the calibration grid (a
-    linear programme), so it touches the data from above.
-
-    Parameters
-    ----------
-    sizes, widths : sequences of int
-        Training size N_j and hidden width m_j of each calibration cell.
-    tv_upper : sequence of float
-        An upper confidence bound on the mean generation-0 TV of each cell.
-
-    Returns
-    -------
-    Bound
-        :func:`diffusion_tv_bound` with C1, C2 substituted; ``metadata``
-        records the calibration set and the fitted constants.
+    linear programme), so it touches the data from above. A bootstrap of the constants
+    calls this, without building the symbolic bound each time.
     """
     sizes = np.asarray(sizes, dtype=float)
     widths = np.asarray(widths, dtype=float)
@@ -116,7 +104,26 @@ def calibrate(sizes: Sequence[int], widths: Sequence[int], tv_upper: Sequence[fl
     # guard against solver round-off: scale up until every constraint holds exactly
     slack = targets / np.maximum(features @ np.array([c1, c2]), np.finfo(float).tiny)
     scale = max(1.0, float(slack.max()))
-    c1, c2 = c1 * scale, c2 * scale
+    return c1 * scale, c2 * scale
+
+
+def calibrate(sizes: Sequence[int], widths: Sequence[int], tv_upper: Sequence[float]) -> Bound:
+    r"""Fit the smallest envelope :math:`(C_1, C_2) \ge 0` to generation-0 measurements (:func:`calibrated_constants`).
+
+    Parameters
+    ----------
+    sizes, widths : sequences of int
+        Training size N_j and hidden width m_j of each calibration cell.
+    tv_upper : sequence of float
+        An upper confidence bound on the mean generation-0 TV of each cell.
+
+    Returns
+    -------
+    Bound
+        :func:`diffusion_tv_bound` with C1, C2 substituted; ``metadata``
+        records the calibration set and the fitted constants.
+    """
+    c1, c2 = calibrated_constants(sizes, widths, tv_upper)
     calibrated = diffusion_tv_bound().subs(C1=c1, C2=c2)
     calibrated.metadata.update(
         C1=c1,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, kde_rate, learner_error_bound_for, phase_threshold
+from selfloop.bounds import calibrate, calibrated_constants, kde_rate, learner_error_bound_for, phase_threshold
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.bounds.diffusion import calibration_upper
 from selfloop.simulators import standard_truth
@@ -83,8 +83,7 @@ def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
     resampled = []
     for _ in range(CALIBRATION_BOOTSTRAP):
         upper = [calibration_upper(tv[rng.integers(0, tv.size, tv.size)]) for tv in samples]
-        again = calibrate(sizes, widths, upper).metadata
-        resampled.append((again["C1"], again["C2"]))
+        resampled.append(calibrated_constants(sizes, widths, upper))
     low, high = np.percentile(np.array(resampled), [5, 95], axis=0)
     cells = [dict(entry, truth=cell["spec"]["truth"]) for entry, cell in zip(bound.metadata["calibration"], chosen)]
     return {
