@@ -119,7 +119,8 @@ class Networks:
 
 def _held_nodes(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each fit's nodes holding more than ``NEGLIGIBLE_NODE_MASS`` (rows of ``mass``, (R, G)) and their masses, (R, n):
-    padded to the largest count with the fit's first such node at mass 0, so that the fits move together."""
+    padded to the largest count with the fit's first such node (any node, for a fit with none) at mass 0, so that the
+    fits move together."""
     if mass.shape[0] == 1:  # one fit: nothing to pad
         held = np.flatnonzero(mass[0] > NEGLIGIBLE_NODE_MASS)[None]
         return held, mass[:, held[0]]

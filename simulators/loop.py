@@ -172,7 +172,7 @@ def _run_replicates(truth, model, scenario: Scenario, generations: int, streams,
     sampling_errors = np.zeros((count, generations + 1))
 
     def measure(generation: int, previous) -> None:
-        if prepare_together is not None:
+        if prepare_together is not None and (measure_tv or probes is not None):
             prepare_together(fits)
         for k, fitted in enumerate(fits):
             if probes is not None:
@@ -248,7 +248,8 @@ def _chunk_size(truth, model, scenario: Scenario, generations: int, budget: floa
 
 #: Largest working set of one batch of replicates (bytes); beyond it batching gains nothing but cache misses.
 CHUNK_BYTES = 256 * 2**20
-#: Replicates run together, a generation at a time, for a model outside the batched KDE loop (their fits are held at once).
+#: Most replicates run together, a generation at a time, for a model outside the batched KDE loop (their data and fits
+#: are held at once, so fewer when the memory budget holds fewer).
 _GENERATION_MAJOR_CHUNK = 32
 
 
@@ -307,7 +308,7 @@ def run_loop(
         Replicates run together, in batches of this many. For a KDE in d <= 2 they run through one
         vectorised loop (:class:`selfloop.simulators.batched.BatchedKDELoop`; default: as many as fit
         in the memory budget, at most ``CHUNK_BYTES`` of working set); any other model runs them one
-        generation at a time (default 32), drawing and preparing their fits together where the model
+        generation at a time (default 32, or as many as the memory budget holds), drawing and preparing their fits together where the model
         allows (the SDE diffusion model's samplers and grid densities). Results do not depend on it
         beyond floating-point rounding; 1 runs the replicates one at a time.
 
@@ -356,7 +357,8 @@ def run_loop(
                 probed[part] = measured.probes
         models = loop.last_models
     else:  # any other model: the replicates one generation at a time, together, in chunks
-        chunk = chunk_replicates if chunk_replicates is not None else _GENERATION_MAJOR_CHUNK
+        # the chunk's replicates hold their data at once: as many as the memory budget allows, at most 32
+        chunk = chunk_replicates if chunk_replicates is not None else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
         for start in range(0, replicates, chunk):
             part = slice(start, min(start + chunk, replicates))
             measured, step_errors, models, values, sampled[part] = _run_replicates(

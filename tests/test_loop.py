@@ -142,6 +142,24 @@ def test_batches_are_sized_from_the_memory_budget_without_changing_results():
     assert _chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= _chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
 
 
+def test_generation_major_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
+    """A model outside the batched KDE loop runs its replicates a generation at a time, as many together as the
+    memory budget holds; the chunking changes nothing (each replicate has its own streams)."""
+    from selfloop.simulators import loop
+
+    truth, scenario = standard_truth("bimodal_1d"), Scenario.mixed(200, 0.5)
+    needed = loop._estimated_bytes(truth, scenario, 3)
+    chunks = []
+    original = loop._run_replicates
+    monkeypatch.setattr(loop, "_run_replicates", lambda *args: chunks.append(len(args[4])) or original(*args))
+    roomy = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7)
+    assert chunks == [7]
+    chunks.clear()
+    tight = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2.5 * needed)
+    assert chunks == [2, 2, 2, 1]
+    np.testing.assert_array_equal(roomy.tv, tight.tv)
+
+
 def test_lemma_r_one_step_inequality_holds_on_every_run():
     r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} is the triangle inequality; it must hold to quadrature error."""
     truth = standard_truth("bimodal_1d")
