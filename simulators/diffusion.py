@@ -94,7 +94,7 @@ _CHUNK_ROWS = 1024
 _PATH_ENTRIES = 1 << 16
 #: Density grids with more nodes than this are computed one fit at a time: each sampler step is then already a few
 #: large array operations, and a batch's shared window only adds nodes (2-D ring, 54 289 nodes, 6 fits: 12.3 s
-#: batched against 10.7 s one at a time; 1-D, 1 900 nodes, 16 fits: batched 1.9x faster).
+#: batched against 10.7 s one at a time; a 1-D loop cell, 1 900 nodes, 16 replicates: 1.6x faster in all, batched).
 _BATCHED_GRID_NODES = 1 << 14
 #: Eigenvalues of G below this fraction of the largest are treated as zero (minimum-norm solution).
 _RANK_TOLERANCE = 1e-10

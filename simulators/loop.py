@@ -13,6 +13,12 @@ Optionally it also measures the one-step error of Lemma R,
 :math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`, and, for a KDE, the sampling
 error of Theorem K, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)` (the distance of the
 fit from its own conditional mean given the past), each on one grid.
+
+The replicates run together: a KDE in d <= 2 through one vectorised loop
+(:mod:`selfloop.simulators.batched`), any other model one generation at a time, the model
+drawing and preparing its replicates' fits at once where it can (the diffusion model's
+samplers and grid densities). Each replicate draws from its own streams in its own order, so
+its numbers do not depend on the batch.
 """
 
 from __future__ import annotations
@@ -308,9 +314,10 @@ def run_loop(
         Replicates run together, in batches of this many. For a KDE in d <= 2 they run through one
         vectorised loop (:class:`selfloop.simulators.batched.BatchedKDELoop`; default: as many as fit
         in the memory budget, at most ``CHUNK_BYTES`` of working set); any other model runs them one
-        generation at a time (default 32, or as many as the memory budget holds), drawing and preparing their fits together where the model
-        allows (the SDE diffusion model's samplers and grid densities). Results do not depend on it
-        beyond floating-point rounding; 1 runs the replicates one at a time.
+        generation at a time (default 32, or as many as the memory budget holds), drawing and
+        preparing their fits together where the model allows (the SDE diffusion model's samplers
+        and grid densities). Results do not depend on it beyond floating-point rounding; 1 runs the
+        replicates one at a time.
 
     Returns
     -------
