@@ -44,9 +44,14 @@ MAX_ESCAPED_MASS = 1e-3
 NEGLIGIBLE_NODE_MASS = 1e-14
 
 
+def _sigma(times: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma_t = \sqrt{1 - e^{-2t}}`."""
+    return np.sqrt(-np.expm1(-2 * times))
+
+
 def _embedding(times: np.ndarray) -> np.ndarray:
-    r"""Time embedding :math:`e(t) = (1, \alpha_t, \sigma_t)`, with :math:`\alpha_t = e^{-t}`, :math:`\sigma_t = \sqrt{1 - e^{-2t}}`."""
-    return np.stack([np.ones_like(times), np.exp(-times), np.sqrt(-np.expm1(-2 * times))], axis=-1)
+    r"""Time embedding :math:`e(t) = (1, \alpha_t, \sigma_t)`, with :math:`\alpha_t = e^{-t}`."""
+    return np.stack([np.ones_like(times), np.exp(-times), _sigma(times)], axis=-1)
 
 
 class Networks:

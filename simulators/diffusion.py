@@ -83,7 +83,7 @@ import numpy as np
 from scipy import interpolate
 
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
-from .batched_diffusion import _SAMPLE_ROWS, MAX_ESCAPED_MASS, NEGLIGIBLE_NODE_MASS, Networks, _embedding, sample_sde, sde_densities
+from .batched_diffusion import _SAMPLE_ROWS, MAX_ESCAPED_MASS, NEGLIGIBLE_NODE_MASS, Networks, _embedding, _sigma, sample_sde, sde_densities
 from .grid import Box, Grid, tail_quantile
 
 __all__ = ["EarlyStopping", "FittedDiffusion", "RandomFeatureDiffusion", "TrainingProblem"]
@@ -348,11 +348,6 @@ def _choice(name: str, value: str, allowed) -> str:
     return value
 
 
-def _sigma(times: np.ndarray) -> np.ndarray:
-    r""":math:`\sigma_t = \sqrt{1 - e^{-2t}}`."""
-    return np.sqrt(-np.expm1(-2 * times))
-
-
 _PARAMETERIZATIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "li": lambda times: (np.ones_like(times), np.zeros_like(times)),
     "preconditioned": lambda times: (1.0 / _sigma(times), -np.ones_like(times)),
@@ -432,7 +427,7 @@ class FittedDiffusion:
 
     def drift(self, y: np.ndarray, t: float) -> np.ndarray:
         r"""Reverse-SDE drift :math:`b(y, t) = y + 2 s_A(y, t)`."""
-        return y + 2.0 * self.score(y, t)
+        return self._network.drift(y, t)[0]
 
     def velocity(self, x: np.ndarray, t: float) -> np.ndarray:
         r"""Probability-flow velocity :math:`f(x, t) = -x - s_A(x, t)` in forward time."""
