@@ -67,22 +67,21 @@ def _random_rotation(draw, dim: int) -> np.ndarray:
     return out
 
 
-@st.composite
 def truths(
-    draw,
     dim: int | None = None,
     max_components: int = 3,
     max_separation: float = 4.0,
     max_condition: float = 4.0,
     min_weight: float = 0.1,
-) -> GaussianMixture:
+) -> st.SearchStrategy[GaussianMixture]:
     """Random Gaussian mixtures in d = 1, 2 or 3 with bounded separation, condition number and weights.
 
     Means lie in a ball of radius ``max_separation / 2`` (modes at most
     ``max_separation`` apart); each covariance has eigenvalues in [0.09, 1] with
     ratio at most ``max_condition``; raw weights are drawn in [``min_weight``, 1]
     before normalisation (``min_weight=0.04`` with three components allows
-    weights down to 0.02). ``dim=None`` draws d in {1, 2}.
+    weights down to 0.02). ``dim=None`` draws d in {1, 2}. Bad arguments raise a ValueError that
+    names them here, not at the first draw.
     """
     if dim not in (None, 1, 2, 3):
         raise ValueError(f"dim must be None, 1, 2 or 3, got {dim!r}")
@@ -94,6 +93,11 @@ def truths(
         raise ValueError(f"max_condition must be a number >= 1, got {max_condition!r}")
     if not (0 < min_weight <= 1):
         raise ValueError(f"min_weight must lie in (0, 1], got {min_weight!r}")
+    return _truths(dim, max_components, max_separation, max_condition, min_weight)
+
+
+@st.composite
+def _truths(draw, dim, max_components, max_separation, max_condition, min_weight) -> GaussianMixture:
     dim = draw(st.sampled_from([1, 2])) if dim is None else dim
     components = draw(st.integers(1, max_components))
     raw_weights = np.array([draw(st.floats(min_weight, 1.0)) for _ in range(components)])
@@ -150,13 +154,18 @@ def seeds() -> st.SearchStrategy[int]:
     return st.integers(0, 2**31 - 1)
 
 
-@st.composite
-def scenarios(draw, kinds=SCENARIO_KINDS, size: st.SearchStrategy[int] | None = None) -> Scenario:
-    """A scenario of one of ``kinds`` (a non-empty selection of :data:`SCENARIO_KINDS`) with drawn sizes and real fraction."""
+def scenarios(kinds=SCENARIO_KINDS, size: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[Scenario]:
+    """A scenario of one of ``kinds`` (a non-empty selection of :data:`SCENARIO_KINDS`) with drawn sizes and real
+    fraction; bad ``kinds`` raise a ValueError here, not at the first draw."""
     kinds = tuple(kinds)
     unknown = [kind for kind in kinds if kind not in SCENARIO_KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be a non-empty selection of {SCENARIO_KINDS}, got {kinds!r}")
+    return _scenarios(kinds, size)
+
+
+@st.composite
+def _scenarios(draw, kinds: tuple[str, ...], size: st.SearchStrategy[int] | None) -> Scenario:
     kind = draw(st.sampled_from(list(kinds)))
     total = draw(sizes() if size is None else size)
     if kind == "fully_synthetic":
