@@ -366,7 +366,7 @@ def test_replicates_sampled_and_densities_computed_together_equal_one_at_a_time(
     rng = np.random.default_rng(4)
     data = [truth.sample(size, rng) + shift for size, shift in ((150, 0.0), (300, 0.0), (600, 5.0))]  # boxes that differ
     fits = [model.fit(points, rng) for points in data]
-    boxes = [fit.bounding_box() for fit in fits]
+    boxes = [fit.sampler_box() for fit in fits]
     assert not np.allclose(boxes[2].upper, boxes[0].upper)
     together = model.sample_together(fits, 500, [np.random.default_rng(seed) for seed in range(3)])
     for seed, fit in enumerate(fits):
@@ -392,3 +392,33 @@ def test_loop_with_replicates_together_equals_one_at_a_time():
     np.testing.assert_allclose(together.one_step, alone.one_step, rtol=0, atol=1e-12)
     np.testing.assert_allclose(together.models[-1].weights, alone.models[-1].weights, rtol=1e-8, atol=1e-12)
     assert len(np.unique(together.tv[:, -1])) == 5  # each replicate its own stream
+
+
+@pytest.mark.parametrize("truth_name", ["bimodal_1d", "ring_2d"])
+def test_sde_bounding_box_holds_all_but_the_asked_mass(truth_name):
+    """The SDE fit's bounding box is read off its grid density: at most ``mass`` of the density lies outside it, and
+    it is much smaller than the box the sampler's grid covers (control: a box 10% narrower leaves more outside)."""
+    truth = standard_truth(truth_name)
+    model = RandomFeatureDiffusion(width=64, steps=30, noise_draws=4)
+    fitted = model.fit(truth.sample(400, np.random.default_rng(0)), np.random.default_rng(1))
+    grid, density = fitted.density_grid()
+    total = grid.integrate(density)
+
+    def outside(box: Box) -> float:
+        inside = np.ones(grid.shape, dtype=bool)
+        for axis, nodes in enumerate(grid.axes):
+            shape = [1] * grid.dim
+            shape[axis] = nodes.size
+            inside &= ((nodes >= box.lower[axis] - 1e-12) & (nodes <= box.upper[axis] + 1e-12)).reshape(shape)
+        return total - grid.integrate(np.where(inside, density, 0.0))
+
+    for mass in (1e-9, 1e-6):
+        box = fitted.bounding_box(mass)
+        assert outside(box) <= mass
+        sampler = fitted.sampler_box(mass)
+        assert np.all(box.lower > sampler.lower + 1.0) and np.all(box.upper < sampler.upper - 1.0)
+        narrower = Box(box.lower + 0.05 * (box.upper - box.lower), box.upper - 0.05 * (box.upper - box.lower))
+        assert outside(narrower) > mass
+    # TV on the quadrature grid the tight box gives equals TV on the sampler's whole box, to the 1e-9 mass left out
+    wide = Grid.covering(Box.union([truth.bounding_box(), fitted.sampler_box()]), min(truth.grid_spacing, fitted.grid_spacing))
+    assert tv_quadrature(truth, fitted) == pytest.approx(tv_quadrature(truth, fitted, grid=wide), abs=2e-9)
