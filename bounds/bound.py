@@ -65,7 +65,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Bound:
-    """A TV upper bound written as a SymPy expression over named symbols.
+    """A TV bound written as a SymPy expression over named symbols.
 
     Parameters
     ----------
@@ -78,6 +78,12 @@ class Bound:
     source : Source
     metadata : dict
         Anything else worth keeping (a calibration set, say).
+    definitions : tuple of sympy.Eq
+        What the symbols of ``expr`` stand for, when a symbol is itself a computed quantity (an
+        integral of the truth, say): each equation's left side is written in terms of its right side.
+        The report prints them under the formula, so what is printed is what is evaluated.
+    side : ``"upper"`` or ``"lower"``
+        Whether the expression bounds the quantity in ``statement`` from above (the default) or below.
     """
 
     name: str
@@ -85,9 +91,17 @@ class Bound:
     statement: str
     source: Source
     metadata: dict = field(default_factory=dict, compare=False)
+    definitions: tuple = ()
+    side: Literal["upper", "lower"] = "upper"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expr", sp.sympify(self.expr))
+        object.__setattr__(self, "definitions", tuple(self.definitions))
+        if self.side not in ("upper", "lower"):
+            raise ValueError(f"side must be 'upper' or 'lower', got {self.side!r}")
+        for definition in self.definitions:
+            if not isinstance(definition, sp.Eq):
+                raise ValueError(f"definitions must be sympy equations (sympy.Eq), got {definition!r}")
 
     @property
     def symbols(self) -> tuple[sp.Symbol, ...]:
@@ -100,7 +114,11 @@ class Bound:
 
     def latex(self) -> str:
         """LaTeX of the expression in the notation of docs/theory.md (digamma written as psi)."""
-        return sp.latex(self.expr, symbol_names=LATEX_NAMES).replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
+        return _latex(self.expr)
+
+    def latex_definitions(self) -> list[str]:
+        """LaTeX of each of :attr:`definitions`, in order (empty when the formula is self-contained)."""
+        return [_latex(definition) for definition in self.definitions]
 
     def subs(self, **values: Any) -> "Bound":
         """A new bound with some symbols fixed (e.g. calibrated constants); same name and source."""
@@ -111,7 +129,7 @@ class Bound:
         for name, value in values.items():
             _check_value(lookup[name], value)
         expr = self.expr.subs({lookup[name]: sp.nsimplify(value) if isinstance(value, int) else value for name, value in values.items()})
-        return Bound(self.name, expr, self.statement, self.source, dict(self.metadata))
+        return Bound(self.name, expr, self.statement, self.source, dict(self.metadata), self.definitions, self.side)
 
     @cached_property
     def _function(self):
@@ -161,6 +179,11 @@ class Bound:
         checked = self._checked(values)
         exact = {symbol: sp.nsimplify(float(value), rational=True) for symbol, value in checked.items()}
         return sp.N(self.expr.subs(exact), digits)
+
+
+def _latex(expr: sp.Basic) -> str:
+    """LaTeX in the notation of docs/theory.md (digamma written as psi)."""
+    return sp.latex(expr, symbol_names=LATEX_NAMES).replace(r"\operatorname{polygamma}{\left(0,", r"\psi{\left(")
 
 
 def _flush_subnormal(array: np.ndarray) -> np.ndarray:

@@ -58,7 +58,8 @@ __all__ = [
 ]
 
 _THEOREM = "KDE analysis; docs/theory.md, section 3 (Theorem K)"
-#: Standard errors added to Monte Carlo functionals (d > 2) so the bound stays an upper bound.
+#: Standard errors added to a Monte Carlo functional (d > 2) so an upper bound stays one (subtracted from a
+#: lower bound); the one margin of every Monte Carlo bound in selfloop.bounds.
 MONTE_CARLO_MARGIN = 3.0
 
 

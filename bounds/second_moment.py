@@ -81,18 +81,19 @@ from selfloop.simulators import Box, GaussianMixture, Grid, Scenario, SmoothedTr
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
+from .kde import MONTE_CARLO_MARGIN
 
 __all__ = [
     "KDEMoments",
     "SecondMomentTerms",
+    "kde_jensen_lower_bound",
     "kde_second_moment_bound",
     "kde_second_moment_bound_for",
     "kde_second_moment_terms",
+    "mean_recursion",
     "variance_closed_form",
 ]
 
-#: Standard errors added to (subtracted from) a Monte Carlo upper (lower) bound in d >= 3.
-MONTE_CARLO_MARGIN = 3.0
 #: Probability mass of the widest smoothed truth (covariances doubled) left outside the quadrature box.
 DOMAIN_MASS = 1e-13
 #: Grid steps per standard deviation of the narrowest truth component, by dimension.
@@ -101,17 +102,58 @@ _THEOREM = "beyond the paper; docs/theory.md, section 5 (the second-moment bound
 
 
 # ------------------------------------------------------------------ the symbolic statement
+def _printed_function(name: str, template: str, doc: str) -> type:
+    """A two-argument SymPy function printed in LaTeX by ``template`` (``{0}``, ``{1}``: its arguments)."""
+
+    def _latex(self, printer, exp=None) -> str:
+        text = template.format(*(printer._print(argument) for argument in self.args))
+        return text if exp is None else rf"\left[{text}\right]^{{{exp}}}"
+
+    return type(name, (sp.Function,), {"nargs": 2, "_latex": _latex, "__doc__": doc})
+
+
+_Smoothed = _printed_function(
+    "Smoothed", r"(\varphi_{{{0}}} * {1})(x)", r":math:`(\varphi_t * q)(x)`: the density q convolved with :math:`\mathcal N(0, tI)`, at x."
+)
+_Psi = _printed_function("Psi", r"\Psi^{{{0}}}_{{{1}}}(x)", r":math:`\Psi^t_q(x)`: the variance of :math:`\varphi_t(x - Z)`, :math:`Z \sim q`.")
+
+
+_P0, _MU = sp.Symbol("p_0"), sp.IndexedBase(r"\mu")
+_FRACTION_A = sp.Symbol("a", nonnegative=True)
+
+
+def mean_recursion() -> tuple[sp.Eq, sp.Eq]:
+    r"""The exact mean :math:`\mu_i = E\hat p_i` of the fresh-data KDE loop with constant sizes, as SymPy equations.
+
+    :math:`\mu_0 = \varphi_{h^2} * p_0` and :math:`\mu_i = \lambda\,\varphi_{h^2} * p_0 + (1-\lambda)\,\varphi_{h^2} * \mu_{i-1}`.
+    """
+    h2, i, fraction = s.bandwidth**2, s.generation, s.real_fraction
+    return (
+        sp.Eq(_MU[0], _Smoothed(h2, _P0)),
+        sp.Eq(_MU[i], fraction * _Smoothed(h2, _P0) + (1 - fraction) * _Smoothed(h2, _MU[i - 1])),
+    )
+
+
 def kde_second_moment_bound() -> Bound:
     r"""The registered Bound: :math:`E\,\mathrm{TV}_i \le \tfrac12\int\sqrt{(\mu_i - p_0)^2 + V_i}\,dx`.
 
     Its one symbol is the integral (``root_mean_square_integral``), which
-    :func:`kde_second_moment_terms` computes for a given truth and scenario; the
-    closed form of :math:`V_i` is kept in ``metadata["variance"]`` (:func:`variance_closed_form`).
+    :func:`kde_second_moment_terms` computes for a given truth and scenario by quadrature (d <= 2) or
+    importance sampling (d >= 3). The bound's ``definitions`` state what is integrated: the mean
+    recursion, the closed form of :math:`V_i` (:func:`variance_closed_form`), :math:`\Psi` and ``a``,
+    so the formula the report prints is the one evaluated. (Accumulating data uses the general
+    covariance recursion of this module's docstring; the closed form is its fresh-data case.)
     """
+    t, q = sp.Symbol("t", positive=True), sp.Symbol("q")
+    psi_definition = sp.Eq(_Psi(t, q), (4 * sp.pi * t) ** (-s.dim / 2) * _Smoothed(t / 2, q) - _Smoothed(t, q) ** 2)
+    a_definition = sp.Eq(_FRACTION_A, (1 - s.real_fraction) ** 2 * (1 - 1 / s.synthetic))
     return Bound(
         "kde_second_moment",
         s.root_mean_square_integral / 2,
-        statement="E TV(p_i, p0) <= 1/2 int sqrt((mu_i - p0)^2 + V_i) dx, with the exact mean mu_i and variance V_i of the KDE loop",
+        statement=(
+            "E TV(p_i, p0) <= 1/2 int sqrt((mu_i - p0)^2 + V_i) dx, with the exact mean mu_i and variance V_i of the KDE loop "
+            "(N_0 points at generation 0, then n = lambda N real and m = N - n synthetic points per generation; mu_i and V_i at each x)"
+        ),
         source=Source(
             PAPER,
             _THEOREM,
@@ -119,6 +161,29 @@ def kde_second_moment_bound() -> Bound:
             "Beyond the paper: pointwise Cauchy-Schwarz on the exact first two moments of p_i(x), from the law of total covariance and the Gaussian semigroup.",
         ),
         metadata={"variance": variance_closed_form()},
+        definitions=(*mean_recursion(), variance_closed_form(), psi_definition, a_definition),
+    )
+
+
+def kde_jensen_lower_bound() -> Bound:
+    r"""The registered lower bound :math:`\mathrm{TV}(\mu_i, p_0) = \tfrac12\int|\mu_i - p_0|\,dx \le E\,\mathrm{TV}_i`.
+
+    TV is convex, so Jensen's inequality puts the TV of the mean density below the mean TV. With the
+    second-moment bound above it, the mean TV is sandwiched. Its one symbol is the integral
+    (``mean_absolute_integral``), computed by :func:`kde_second_moment_terms`.
+    """
+    return Bound(
+        "kde_jensen_lower",
+        s.mean_absolute_integral / 2,
+        statement="TV(mu_i, p0) = 1/2 int |mu_i - p0| dx <= E TV(p_i, p0), with the exact mean mu_i = E p_i of the KDE loop (a lower bound)",
+        source=Source(
+            PAPER,
+            _THEOREM,
+            "rigorous",
+            "Beyond the paper: Jensen's inequality for the convex map p -> TV(p, p0), at the exact mean density of the loop.",
+        ),
+        definitions=mean_recursion(),
+        side="lower",
     )
 
 
@@ -128,13 +193,13 @@ def variance_closed_form() -> sp.Eq:
     :math:`\Psi(t, q)` is the diagonal :math:`\Psi^{(t,t)}_q` and ``mu[k]`` is :math:`\mu_k`.
     """
     k = sp.Symbol("k", integer=True, positive=True)
-    psi, mu, p0 = sp.Function("Psi"), sp.IndexedBase("mu"), sp.Symbol("p_0")
+    psi, mu, p0 = _Psi, _MU, _P0
     i, h, n, n0, r, syn = s.generation, s.bandwidth, s.size, s.initial_size, s.real, s.synthetic
-    a = sp.Symbol("a", nonnegative=True)
+    a = _FRACTION_A
     rhs = a**i / n0 * psi((i + 1) * h**2, p0) + sp.Sum(
         a ** (i - k) / n**2 * (r * psi((i - k + 1) * h**2, p0) + syn * psi((i - k + 1) * h**2, mu[k - 1])), (k, 1, i)
     )
-    return sp.Eq(sp.Function("V")(i), rhs)
+    return sp.Eq(sp.IndexedBase("V")[i], rhs)
 
 
 # ------------------------------------------------------------------ the moments
@@ -374,7 +439,7 @@ def kde_second_moment_terms(
         shape = (generations + 1, *grid.shape)  # one grid per generation, batched
         difference, variances = difference.reshape(shape), variances.reshape(shape)
         integral = grid.integrate(np.sqrt(difference**2 + variances))
-        lower = 0.5 * grid.integrate_abs(difference)
+        lower = np.atleast_1d(_JENSEN.evaluate(mean_absolute_integral=grid.integrate_abs(difference)))
         folded = 0.5 * grid.integrate(_folded_normal_mean(difference, variances))
         stderr = np.zeros(generations + 1)
         upper = np.atleast_1d(bound.evaluate(root_mean_square_integral=integral))
@@ -390,7 +455,8 @@ def kde_second_moment_terms(
     absolute = np.abs(difference) / density
     folded_terms = _folded_normal_mean(difference, variances) / density
     integral, stderr = root.mean(axis=1), root.std(axis=1, ddof=1) / np.sqrt(samples)
-    lower = 0.5 * np.maximum(absolute.mean(axis=1) - MONTE_CARLO_MARGIN * absolute.std(axis=1, ddof=1) / np.sqrt(samples), 0.0)
+    absolute_integral = np.maximum(absolute.mean(axis=1) - MONTE_CARLO_MARGIN * absolute.std(axis=1, ddof=1) / np.sqrt(samples), 0.0)
+    lower = np.atleast_1d(_JENSEN.evaluate(mean_absolute_integral=absolute_integral))
     upper = np.atleast_1d(bound.evaluate(root_mean_square_integral=integral + MONTE_CARLO_MARGIN * stderr))
     return SecondMomentTerms(upper, lower, 0.5 * folded_terms.mean(axis=1), integral, stderr, "monte carlo")
 
@@ -409,3 +475,4 @@ def kde_second_moment_bound_for(truth: GaussianMixture, bandwidth, scenario: Sce
 
 
 _REGISTERED = register(kde_second_moment_bound())
+_JENSEN = register(kde_jensen_lower_bound())

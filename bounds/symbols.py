@@ -26,6 +26,7 @@ __all__ = [
     "generation",
     "initial_size",
     "laplacian_l1",
+    "mean_absolute_integral",
     "moment_order",
     "real",
     "real_fraction",
@@ -61,6 +62,7 @@ alpha = sp.Symbol("alpha", positive=True)
 real = sp.Symbol("real", positive=True)  # n, real points per generation (phase transition)
 synthetic = sp.Symbol("synthetic", nonnegative=True)  # m, synthetic points per generation
 root_mean_square_integral = sp.Symbol("root_mean_square_integral", nonnegative=True)  # int sqrt((mu_i - p0)^2 + V_i)
+mean_absolute_integral = sp.Symbol("mean_absolute_integral", nonnegative=True)  # int |mu_i - p0|
 
 #: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
 DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
@@ -93,4 +95,5 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     real: "n",
     synthetic: "m",
     root_mean_square_integral: r"\int\sqrt{(\mu_i - p_0)^2 + V_i}\,dx",
+    mean_absolute_integral: r"\int\left|\mu_i - p_0\right|dx",
 }

@@ -28,12 +28,9 @@ import numpy as np
 from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_bound_terms, kde_second_moment_terms
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import Scenario
-from selfloop.testing import UNDERPOWERED, check_bound
+from selfloop.testing import ALPHA, check_bound, is_underpowered
 
 __all__ = ["ALPHA", "CHECKS", "Check", "CellContext", "cell_checks", "check_record", "kde_slack", "register_check", "verdict_record"]
-
-#: Level of every bound check in the report.
-ALPHA = 1e-3
 
 
 def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
@@ -47,7 +44,7 @@ def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
         "max_ratio": verdict.max_ratio,
         "tightness": [float(x) for x in verdict.tightness],
         "detectable_ratio": detectable if np.isfinite(detectable) else None,
-        "underpowered": bool(not np.isfinite(detectable) or detectable > UNDERPOWERED),
+        "underpowered": is_underpowered(detectable),
     }
 
 
@@ -196,7 +193,7 @@ def _theorem_d(context: CellContext) -> np.ndarray:
 register_check("theorem_k", Check("Theorem K", "kde_theorem_k_step", _is_kde_with_a_mixture_bound, _theorem_k, outside_theory=_reused))
 register_check("second_moment", Check("second-moment", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).upper, outside_theory=_reused))
 register_check(
-    "jensen_lower", Check("Jensen lower", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).lower, side="lower", outside_theory=_reused)
+    "jensen_lower", Check("Jensen lower", "kde_jensen_lower", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).lower, side="lower", outside_theory=_reused)
 )
 register_check(
     "theorem_d",

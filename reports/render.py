@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from selfloop.bounds import registered_bounds
 from selfloop.bounds.phase import phase_curve
+from selfloop.testing import UNDERPOWERED
 
 from .assemble import describe_model, diffusion_family
 from .sweep import write_atomic
@@ -64,11 +65,25 @@ def _finite_tightness(check: dict) -> list[float]:
     return [x for x in check["verdict"]["tightness"] if np.isfinite(x)]
 
 
-def _counts(checks: list[dict]) -> tuple[int, int, int]:
-    """(refuted, held, underpowered): held could see a 2x violation and did not; underpowered is not counted."""
+def _on_the_wrong_side(check: dict) -> bool:
+    """Whether the mean TV's point estimate is beyond the bound at some generation (above an upper bound, below a lower).
+
+    ``max_ratio`` is mean / bound (upper) or bound / mean (lower); 1e-12 relative absorbs rounding at a tie.
+    """
+    return check["verdict"]["max_ratio"] > 1 + 1e-12
+
+
+def _counts(checks: list[dict]) -> tuple[int, int, int, int]:
+    """(refuted, held, beyond, underpowered).
+
+    *Held*: could see a 2x violation, did not refute, and the mean TV is on the right side of the bound at every
+    generation. *Beyond*: not refuted, but the mean's point estimate is past the bound somewhere (never "held").
+    *Underpowered*: the rest (not counted as a check).
+    """
     refuted = sum(c["verdict"]["refuted"] for c in checks)
-    underpowered = sum(c["verdict"]["underpowered"] and not c["verdict"]["refuted"] for c in checks)
-    return refuted, len(checks) - refuted - underpowered, underpowered
+    beyond = sum(not c["verdict"]["refuted"] and _on_the_wrong_side(c) for c in checks)
+    underpowered = sum(c["verdict"]["underpowered"] and not c["verdict"]["refuted"] and not _on_the_wrong_side(c) for c in checks)
+    return refuted, len(checks) - refuted - beyond - underpowered, beyond, underpowered
 
 
 def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
@@ -153,7 +168,7 @@ def _figure_summary(cells: list[dict], out: Path) -> str:
         if points:
             tightness, detectable = np.array(points).T
             axis.scatter(tightness, np.minimum(detectable, MAX_SHOWN), marker=marker, alpha=0.7, label=f"{label} ({len(points)} cells)")
-    axis.axhline(2.0, color="C3", linestyle="--", linewidth=1, label="underpowered above (detectable ratio 2)")
+    axis.axhline(UNDERPOWERED, color="C3", linestyle="--", linewidth=1, label=f"underpowered above (detectable ratio {UNDERPOWERED:g})")
     axis.axvline(1.0, color="black", linewidth=0.8)
     axis.set_xlabel("tightness: min over generations of bound / mean TV (below 1: violated)")
     axis.set_ylabel(f"detectable ratio (power 0.9; capped at {MAX_SHOWN:g})")
@@ -177,6 +192,9 @@ def _verdict_text(check: dict) -> str:
     power = f"sees ×{detectable:.2f}" if detectable else "sees nothing up to ×10"
     if verdict["refuted"]:
         state = f"**REFUTED** ({_p_text(verdict['p_value'])}, generation {verdict['worst_generation']})"
+    elif _on_the_wrong_side(check):
+        where = "below the bound" if check["side"] == "lower" else "above the bound"
+        state = f"{where}, not significant ({_p_text(verdict['p_value'])}; {power})"
     elif verdict["underpowered"]:
         state = f"underpowered ({_p_text(verdict['p_value'])}; {power})"
     else:
@@ -230,10 +248,13 @@ def _tally(cells: list[dict]) -> list[str]:
     for (status, label), checks in sorted(by_label.items()):
         inside = [c for c in checks if not c["outside_theory"]]
         checked = [c for c in inside if not c["verdict"]["underpowered"]]
-        refuted, _, underpowered = _counts(inside)
+        refuted, _, beyond, underpowered = _counts(inside)
         tightness = np.array([x for c in checked for x in _finite_tightness(c)])
         detectable = [c["verdict"]["detectable_ratio"] for c in checked]
-        text = f"- **{label}** ({status}): {len(checked)} cells checked, **{refuted} refuted**, {underpowered} underpowered (not counted)"
+        text = f"- **{label}** ({status}): {len(checked)} cells checked, **{refuted} refuted**"
+        if beyond:
+            text += f", **{beyond} with the mean TV above the bound** (not significant)"
+        text += f", {underpowered} underpowered (not counted)"
         if len(checks) > len(inside):
             text += f", {len(checks) - len(inside)} outside the theory (reused pool, reported only)"
         if tightness.size:
@@ -362,7 +383,11 @@ def _slack_lines(cells: list[dict]) -> list[str]:
 def _bounds_appendix() -> list[str]:
     lines = ["## Appendix: the bounds", "", "Every registered bound (`selfloop.bounds.register`), with its provenance and status; derivations in docs/theory.md.", ""]
     for name, bound in sorted(registered_bounds().items()):
-        lines += [f"### `{name}` ({bound.source.status})", "", bound.statement, "", f"$$ {bound.latex()} $$", "", f"Source: {bound.source.theorem}. {bound.source.note}", ""]
+        side = "" if bound.side == "upper" else ", a lower bound"
+        lines += [f"### `{name}` ({bound.source.status}{side})", "", bound.statement, "", f"$$ {bound.latex()} $$", ""]
+        if bound.definitions:
+            lines += ["where", ""] + [f"$$ {definition} $$" for definition in bound.latex_definitions()] + [""]
+        lines += [f"Source: {bound.source.theorem}. {bound.source.note}", ""]
     return lines
 
 
@@ -383,9 +408,9 @@ def _claims(document: dict) -> list[str]:
     def outcome(found: list[dict]) -> tuple[str, str]:
         if not found:
             return "—", "—"
-        refuted, held, under = _counts(found)
+        refuted, held, beyond, under = _counts(found)
         tightness = [min(_finite_tightness(c)) for c in found if _finite_tightness(c)]
-        text = f"{refuted} / {held} / {under}"
+        text = f"{refuted} / {held} / {beyond} / {under}"
         return text, (f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—")
 
     fresh = ("fully_synthetic", "mixed_fresh", "growing_synthetic")
@@ -401,7 +426,7 @@ def _claims(document: dict) -> list[str]:
     lines = [
         "## Claims and verdicts",
         "",
-        "| claim | whose | tested by | checks | refuted / held / underpowered | bound / mean (min over generations) |",
+        "| claim | whose | tested by | checks | refuted / held / beyond (n.s.) / underpowered | bound / mean (min over generations) |",
         "|---|---|---|---|---|---|",
     ]
     for claim, whose, bounds, found in rows:
@@ -412,7 +437,13 @@ def _claims(document: dict) -> list[str]:
         verdict = "rises then falls" if phase["rises_then_falls"] else "no significant rise then fall"
         interval = f", 90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}]" if phase.get("peak_interval") else ""
         lines.append(f"| Phase transition: TV first rises, then falls in m | paper, re-derived | Theorem P, growing-synthetic cells | {len(phase['synthetic'])} amounts | {verdict} | peak m = {phase['empirical_peak']}{interval}; m*_{phase['generation']} = {phase['threshold']:.0f} |")
-    return lines + ["", "A check is *held* when its test could see a 2x violation and did not; *underpowered* otherwise (reported, not counted).", ""]
+    return lines + [
+        "",
+        "A check is *held* when its test could see a 2x violation, did not refute, and the mean TV is on the right side of "
+        "the bound at every generation; *beyond (n.s.)* when the mean's point estimate is past the bound somewhere but not "
+        "significantly (never counted as held); *underpowered* otherwise (reported, not counted).",
+        "",
+    ]
 
 
 def render(document: dict, out: Path) -> Path:

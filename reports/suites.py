@@ -289,9 +289,12 @@ for _name, _build in (("quick", quick), ("standard", standard), ("full", full), 
     SUITES.register(_name, _build)
 
 
-def register_suite(name: str, build: Callable[[], list[dict]]) -> None:
-    """Add a suite: ``build()`` returns its list of cell specifications (a later registration replaces it)."""
-    SUITES.register(name, build, replace=True)
+def register_suite(name: str, build: Callable[[], list[dict]], *, replace: bool = False) -> None:
+    """Add a suite: ``build()`` returns its list of cell specifications.
+
+    A name already taken by another suite raises ``ValueError`` unless ``replace=True``.
+    """
+    SUITES.register(name, build, replace=replace)
 
 
 def suite_names() -> list[str]:

@@ -116,13 +116,16 @@ MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaus
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 
 
-def register_model(name: str, factory: Callable[[dict], object], *, describe: Callable[[dict], str] | None = None) -> None:
+def register_model(
+    name: str, factory: Callable[[dict], object], *, describe: Callable[[dict], str] | None = None, replace: bool = False
+) -> None:
     """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``,
     and ``describe(spec)`` its label in reports (default ``name(key=value, ...)``).
 
-    Register in a plugin (entry point ``scloop.plugins``) so the worker processes see it too.
+    Register in a plugin (entry point ``scloop.plugins``) so the worker processes see it too. A name
+    already taken (a built-in model included) raises ``ValueError`` unless ``replace=True``.
     """
-    MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=True)
+    MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=replace)
 
 
 def _model_entry(spec: dict) -> ModelEntry:

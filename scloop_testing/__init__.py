@@ -6,8 +6,8 @@ CLI works with the plain install.
 """
 
 from .conformance import check_density_integrates_to_one, check_fit_is_deterministic, check_model, check_samples_match_pdf
-from .property import ALPHA, PropertyOutcome, check_property
-from .verdict import POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, mixture_e_values
+from .property import PropertyOutcome, check_property
+from .verdict import ALPHA, POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, is_underpowered, mixture_e_values
 
 __all__ = [
     "ALPHA",
@@ -23,5 +23,6 @@ __all__ = [
     "betting_p_value",
     "check_bound",
     "detectable_ratio",
+    "is_underpowered",
     "mixture_e_values",
 ]

@@ -19,12 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .record import record
-from .verdict import Verdict, check_bound
+from .verdict import ALPHA, Verdict, check_bound
 
-__all__ = ["ALPHA", "PropertyOutcome", "check_property"]
-
-#: Level of every property check (the e-value test combines the generations itself).
-ALPHA = 1e-3
+__all__ = ["PropertyOutcome", "check_property"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .verdict import Verdict
+from .verdict import Verdict, is_underpowered
 
 __all__ = ["record", "records", "summary_lines"]
 
@@ -45,7 +45,7 @@ def summary_lines() -> list[str]:
         detectable = [v.detectable_ratio for v in verdicts]
         text = f"{prop}: {len(entries)} examples, correct bound refuted in {sum(v.refuted for v in verdicts)}"
         text += f"; bound/mean TV {_spread(tightness)}; detectable ratio {_spread(detectable)}"
-        text += f" ({sum(np.isinf(detectable) | (np.asarray(detectable) > 2))} underpowered)"
+        text += f" ({sum(is_underpowered(ratio) for ratio in detectable)} underpowered)"
         lowers = [e["lower"] for e in entries if e["lower"] is not None]
         if lowers:
             text += f"; lower bound refuted in {sum(v.refuted for v in lowers)}, lower/mean {_spread(np.concatenate([np.ravel(v.tightness) for v in lowers]))}"

@@ -46,7 +46,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Verdict", "betting_p_value", "check_bound", "detectable_ratio", "mixture_e_values", "POWER", "UNDERPOWERED"]
+__all__ = ["ALPHA", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "is_underpowered", "mixture_e_values", "POWER", "UNDERPOWERED"]
 
 #: Bets of the mixture, as fractions of 1/b (a geometric grid; the largest keeps every factor >= 0.01).
 MIXTURE_BETS = np.geomspace(0.005, 0.99, 24)
@@ -60,6 +60,8 @@ BET_CAP = 0.75
 POWER = 0.9
 #: A verdict whose detectable ratio exceeds this is underpowered: it is not counted as a check.
 UNDERPOWERED = 2.0
+#: The level of every bound check the harness makes: the property tests, the report and ``scloop check``.
+ALPHA = 1e-3
 #: Largest ratio searched; beyond it the detectable ratio is reported as infinite.
 MAX_RATIO = 10.0
 #: Bootstrap draws behind a detectable ratio (fixed seed: the figure is reproducible).
@@ -67,6 +69,20 @@ POWER_DRAWS = 200
 #: A control counts as within power when its observed violation shrunk by this factor is still detected.
 SHRINK = 1.1
 _METHODS = ("betting", "plugin", "bernstein", "hoeffding")
+
+
+def is_underpowered(detectable_ratio: float | None) -> bool:
+    """Whether a check whose detectable ratio is ``detectable_ratio`` is underpowered (not counted as a check).
+
+    The one rule of the harness: a check that could not see a violation by ``UNDERPOWERED`` (2x) with
+    probability ``POWER`` is underpowered; ``None`` or ``inf`` (no violation up to 10x visible) is too.
+
+    Examples
+    --------
+    >>> is_underpowered(1.3), is_underpowered(2.5), is_underpowered(float("inf")), is_underpowered(None)
+    (False, True, True, True)
+    """
+    return detectable_ratio is None or not np.isfinite(detectable_ratio) or detectable_ratio > UNDERPOWERED
 
 
 # --------------------------------------------------------------------------- the tests
@@ -301,10 +317,15 @@ class Verdict:
     @property
     def underpowered(self) -> bool:
         """True when the test could not see even a 2x violation: the verdict does not count as a check."""
-        return self.detectable_ratio > UNDERPOWERED
+        return is_underpowered(self.detectable_ratio)
 
     def summary(self) -> str:
-        state = "REFUTED" if self.refuted else "holds"
+        if self.refuted:
+            state = "REFUTED"
+        elif self.max_ratio > 1 + 1e-12:  # the mean's point estimate is past the bound: never "holds"
+            state = "above the bound, not significant" if self.side == "upper" else "below the bound, not significant"
+        else:
+            state = "holds"
         relation = "mean/bound" if self.side == "upper" else "bound/mean"
         return (
             f"{state} ({self.method}, {self.side} bound, R={self.replicates}, alpha={self.alpha:g}): p={self.p_value:.3g}, "
@@ -313,7 +334,7 @@ class Verdict:
         )
 
 
-def check_bound(tv: np.ndarray, bound: np.ndarray, *, alpha: float = 1e-3, method: str = "betting", side: str = "upper") -> Verdict:
+def check_bound(tv: np.ndarray, bound: np.ndarray, *, alpha: float = ALPHA, method: str = "betting", side: str = "upper") -> Verdict:
     """Decide whether replicate TV trajectories ``tv`` (R, G + 1) refute ``bound`` (G + 1,).
 
     ``side="upper"`` (default) tests E TV_i <= bound_i; ``side="lower"`` tests

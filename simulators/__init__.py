@@ -1,6 +1,6 @@
 """Simulators of self-consuming generative loops with exact TV distances.
 
-Public API (see DESIGN.md)::
+Public API (the README and docs/theory.md say what each name computes)::
 
     from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
 """

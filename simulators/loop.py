@@ -62,6 +62,10 @@ class LoopResult:
         Each replicate's fitted density at the probe points, if asked for.
     sampling_error : ndarray (replicates, generations + 1) or None
         For a KDE, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, if asked for.
+    replicates : int
+        Number of replicate loops run, whatever was measured.
+    generations : int
+        Generations after generation 0 (``real_fraction`` has ``generations + 1`` entries).
     """
 
     tv: np.ndarray | None
@@ -70,6 +74,7 @@ class LoopResult:
     training_size: np.ndarray
     scenario: Scenario
     seed: int
+    replicates: int
     one_step: np.ndarray | None = None
     models: list = field(default_factory=list)
     probes: np.ndarray | None = None
@@ -77,15 +82,13 @@ class LoopResult:
     one_step_stderr: np.ndarray | None = None
 
     @property
-    def replicates(self) -> int:
-        return self.tv.shape[0]
-
-    @property
     def generations(self) -> int:
-        return self.tv.shape[1] - 1
+        return len(self.real_fraction) - 1
 
     def mean_tv(self) -> np.ndarray:
         """Mean TV over replicates, per generation."""
+        if self.tv is None:
+            raise ValueError("measure_tv: this loop was run with measure_tv=False, so it has no TV to average")
         return self.tv.mean(axis=0)
 
 
@@ -382,6 +385,7 @@ def run_loop(
         training_size=scenario.training_sizes(generations),
         scenario=scenario,
         seed=seed,
+        replicates=replicates,
         one_step=steps if one_step else None,
         one_step_stderr=steps_stderr if one_step else None,
         models=models,

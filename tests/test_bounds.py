@@ -50,6 +50,7 @@ SYMBOL_VALUES = {
     "real": st.floats(1.0, 10**5),
     "synthetic": st.floats(0.0, 10**6),
     "root_mean_square_integral": st.floats(0.0, 2.0),
+    "mean_absolute_integral": st.floats(0.0, 2.0),
 }
 
 #: Bounds of the error-propagation kind (the phase bound is a function of m, not N, and is tested in test_phase).
@@ -164,10 +165,10 @@ def test_symbolic_kde_forms_dominate_the_exact_numeric_bound():
         laplacian_l1=laplacian, second_moment=truth.squared_norm_moment(1), bandwidth=h,
         size=500, initial_size=500, real_fraction=0.0, generation=generations,
     )
-    assert heat >= exact
+    assert heat >= exact * (1 - 1e-12)
     # the numeric heat and moment forms are looser than the exact one, and still finite
     loose = kde_bound_for(truth, h, scenario, generations, bias="heat", sampling="moment")
-    assert np.all(loose >= terms.total) and np.all(np.isfinite(loose))
+    assert np.all(loose >= terms.total * (1 - 1e-12)) and np.all(np.isfinite(loose))
 
 
 def test_kde_accumulate_symbolic_form_dominates_numeric():
@@ -177,7 +178,7 @@ def test_kde_accumulate_symbolic_form_dominates_numeric():
     symbolic = kde_accumulate_bound().evaluate(
         bias=terms.bias[0], sqrt_integral=terms.sqrt_integral.max(), bandwidth=h, dim=1, added=200, initial_size=400, generation=8
     )
-    assert symbolic >= terms.total[-1]
+    assert symbolic >= terms.total[-1] * (1 - 1e-12)
     assert np.all(np.diff(terms.total) > 0)
 
 

@@ -414,7 +414,7 @@ def test_sde_bounding_box_holds_all_but_the_asked_mass(truth_name):
 
     for mass in (1e-9, 1e-6):
         box = fitted.bounding_box(mass)
-        assert outside(box) <= mass
+        assert outside(box) <= mass + 1e-12 * total  # outside() is total - inside: rounding of order 1e-16 * total
         sampler = fitted.sampler_box(mass)
         assert np.all(box.lower > sampler.lower + 1.0) and np.all(box.upper < sampler.upper - 1.0)
         narrower = Box(box.lower + 0.05 * (box.upper - box.lower), box.upper - 0.05 * (box.upper - box.lower))

@@ -60,7 +60,7 @@ def _sign_changes_once_at_the_threshold(alpha, generation):
     changes = np.flatnonzero(signs[:-1] != signs[1:])
     assert changes.size == 1 and signs[0] > 0 > signs[-1]
     threshold = threshold_ratio(alpha, generation)
-    assert grid[changes[0]] <= threshold <= grid[changes[0] + 1]
+    assert grid[changes[0]] * (1 - 1e-12) <= threshold <= grid[changes[0] + 1] * (1 + 1e-12)
     # the returned point is a root to 1e-8 relative: the slope is + just below and - just above it
     assert slope(mpmath.mpf(threshold) * (1 - mpmath.mpf("1e-8"))) > 0 > slope(mpmath.mpf(threshold) * (1 + mpmath.mpf("1e-8")))
 

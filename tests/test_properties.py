@@ -238,7 +238,7 @@ def small_models(draw):
     scenario=sst.scenarios(kinds=("fully_synthetic", "mixed_fresh", "mixed_reused", "growing_synthetic"), size=sst.sizes(100, 800)),
     seed=sst.seeds(),
 )
-def test_lemma_r_one_step_inequality_holds_on_every_run(truth, model, scenario, seed):
+def test_lemma_r_one_step_inequality_holds_on_random_settings(truth, model, scenario, seed):
     r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} on every run, every model, to quadrature error (1e-7)."""
     result = run_loop(truth, model, scenario, generations=3, seed=seed, replicates=2, one_step=True)
     slack = result.one_step[:, 1:] + (1 - scenario.real_fraction) * result.tv[:, :-1] - result.tv[:, 1:]

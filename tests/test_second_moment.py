@@ -131,7 +131,9 @@ def test_a_domain_chosen_from_the_mean_alone_truncates_the_bound():
     truth, scenario = standard_truth("bimodal_1d"), Scenario.fully_synthetic(500)
     base = kde_second_moment_bound_for(truth, 0.6, scenario, 10)
     narrow = kde_second_moment_bound_for(truth, 0.6, scenario, 10, domain_scale=1 / np.sqrt(2) * 0.75)
-    assert np.all(narrow <= base) and np.max(base - narrow) > 1e-6
+    # Truncating the integrand can only lower the bound; at early generations the two domains hold the same
+    # mass to rounding, so the order is checked to 1e-12 relative (the values are about 0.17).
+    assert np.all(narrow <= base * (1 + 1e-12)) and np.max(base - narrow) > 1e-6
 
 
 def test_sandwich_orders_lower_folded_upper():
