@@ -4,12 +4,21 @@ from .registry import Registry
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
-from .second_moment import KDEMoments, SecondMomentTerms, kde_second_moment_bound, kde_second_moment_bound_for, kde_second_moment_terms
+from .second_moment import (
+    KDEMoments,
+    SecondMomentTerms,
+    kde_jensen_lower_bound,
+    kde_second_moment_bound,
+    kde_second_moment_bound_for,
+    kde_second_moment_terms,
+)
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
+from .certificate import Certificate, diffusion_certificate, ou_marginal
 
 __all__ = [
     "BOUNDS",
     "Bound",
+    "Certificate",
     "KDEMoments",
     "PAPER",
     "Registry",
@@ -18,11 +27,13 @@ __all__ = [
     "accumulate_bound",
     "calibrate",
     "calibrated_constants",
+    "diffusion_certificate",
     "diffusion_tv_bound",
     "get_bound",
     "kde_accumulate_bound",
     "kde_bound_for",
     "kde_bound_terms",
+    "kde_jensen_lower_bound",
     "kde_rate",
     "kde_second_moment_bound",
     "kde_second_moment_bound_for",
@@ -30,6 +41,7 @@ __all__ = [
     "kde_tv_bound",
     "learner_error",
     "learner_error_bound_for",
+    "ou_marginal",
     "phase_bound",
     "phase_threshold",
     "propagate",

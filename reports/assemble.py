@@ -175,6 +175,7 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["checks"] = list(cell.get("checks", []))
         entry["predictors"] = dict(cell.get("predictors", {}))
         entry["slack"] = cell.get("slack")
+        entry["certificate"] = cell.get("certificate")
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
             family = calibration.get(diffusion_family(spec["model"]))
             if family is not None:  # the suite-stage checks (Theorem D) need the family's calibration

@@ -160,9 +160,11 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     decompose = spec["model"]["name"] == "kde" and "bandwidth" in spec["model"] and not (scenario.accumulate or scenario.reuse_real) and truth.dim <= 2
     # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
     one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
+    # Theorem G's per-fit certificate, wherever it applies: the SDE sampler on a truth in d <= 2
+    certify = one_step and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim <= 2
     result = run_loop(
         truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"],
-        sampling_error=decompose, one_step=one_step, tv_samples=spec["model"].get("tv_samples", 100_000),
+        sampling_error=decompose, one_step=one_step, tv_samples=spec["model"].get("tv_samples", 100_000), certify=certify,
     )
     context = CellContext(spec, truth, scenario, spec["generations"])
     slack = kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"]) if decompose else None
@@ -176,6 +178,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "predictors": kde_predictors(context),
         "slack": slack,
         "one_step": result.one_step.tolist() if one_step else None,
+        "certificate": result.certificate.tolist() if certify else None,
         "seconds": time.perf_counter() - start,
     }
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .batched import BatchedKDELoop, replicates_per_chunk
+from .diffusion import RandomFeatureDiffusion
 from .kde import KDE, FittedKDE
 from .metrics import common_grid, tv, tv_monte_carlo, tv_on_grid
 from .scenario import Scenario
@@ -62,6 +63,8 @@ class LoopResult:
         Each replicate's fitted density at the probe points, if asked for.
     sampling_error : ndarray (replicates, generations + 1) or None
         For a KDE, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, if asked for.
+    certificate : ndarray (replicates, generations + 1) or None
+        Theorem G's rigorous bound on :math:`\mathrm{TV}(\hat p_i, p_0)` for each fit, if asked for (``certify=True``).
     replicates : int
         Number of replicate loops run, whatever was measured.
     generations : int
@@ -80,6 +83,7 @@ class LoopResult:
     probes: np.ndarray | None = None
     sampling_error: np.ndarray | None = None
     one_step_stderr: np.ndarray | None = None
+    certificate: np.ndarray | None = None
 
     @property
     def generations(self) -> int:
@@ -154,7 +158,9 @@ def _sampling_error(truth, previous, current, real_fraction: float) -> float:
     return _tv_to_mixture(current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction)
 
 
-def _run_replicates(truth, model, scenario: Scenario, generations: int, streams, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool):
+def _run_replicates(
+    truth, model, scenario: Scenario, generations: int, streams, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool, certify=None
+):
     """Run replicates one generation at a time, all of them together; each keeps its own streams.
 
     Replicate k draws from its own generators in the order it would alone (its real data, its
@@ -162,6 +168,7 @@ def _run_replicates(truth, model, scenario: Scenario, generations: int, streams,
     prepare its replicates' fits together: ``model.sample_together(fits, n, rngs)`` (one list of
     draws per fit, equal to ``fits[k].sample(n, rngs[k])``) and ``model.prepare_together(fits)``
     (called once per generation before the TVs, e.g. to compute grid densities in one batch).
+    ``certify(fit) -> float``, if given, certifies every fit (Theorem G).
     """
     count = len(streams)
     rngs, metric_rngs = [], []
@@ -179,11 +186,14 @@ def _run_replicates(truth, model, scenario: Scenario, generations: int, streams,
     distances = np.zeros((count, 2, generations + 1))
     steps = np.zeros((count, 2, generations + 1))
     sampling_errors = np.zeros((count, generations + 1))
+    certificates = np.full((count, generations + 1), np.nan)
 
     def measure(generation: int, previous) -> None:
         if prepare_together is not None and (measure_tv or probes is not None):
             prepare_together(fits)
         for k, fitted in enumerate(fits):
+            if certify is not None:
+                certificates[k, generation] = certify(fitted)
             if probes is not None:
                 probed[k, generation] = fitted.pdf(probes)
             if measure_tv:
@@ -217,7 +227,7 @@ def _run_replicates(truth, model, scenario: Scenario, generations: int, streams,
         previous, fits = fits, [model.fit(points, rng) for points, rng in zip(data, rngs)]
         models.append(fits[-1])
         measure(generation, previous)
-    return distances, steps, models, probed, sampling_errors
+    return distances, steps, models, probed, sampling_errors, certificates
 
 
 def memory_budget() -> float:
@@ -235,6 +245,17 @@ def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
     """A lower estimate of one replicate's peak memory: the training set, the new points and the fit's copy, in float64."""
     largest = float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
     return 4.0 * 8.0 * truth.dim * largest
+
+
+def _certifier(truth, model):
+    """``fit -> TV certificate`` (Theorem G, against the truth), after checking that the certificate applies."""
+    from selfloop.bounds.certificate import diffusion_certificate  # bounds build on simulators: imported when asked for
+
+    if not (isinstance(model, RandomFeatureDiffusion) and model.sampler == "sde"):
+        raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
+    if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
+        raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
+    return lambda fit: diffusion_certificate(fit, truth).tv
 
 
 def _batchable(truth, model) -> bool:
@@ -277,6 +298,7 @@ def run_loop(
     sampling_error: bool = False,
     memory_budget_bytes: float | None = None,
     chunk_replicates: int | None = None,
+    certify: bool = False,
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -310,6 +332,10 @@ def run_loop(
     sampling_error : bool
         Also measure Theorem K's sampling error :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`
         (a KDE model in d <= 2, fresh real data, no accumulation).
+    certify : bool
+        Certify every fit: :attr:`LoopResult.certificate` holds Theorem G's rigorous bound on
+        :math:`\mathrm{TV}(\hat p_i, p_0)` (:func:`selfloop.bounds.diffusion_certificate`, chain bound) for a
+        :class:`RandomFeatureDiffusion` with the SDE sampler on a Gaussian-mixture truth in d <= 2.
     memory_budget_bytes : float, optional
         Refuse, before allocating anything, a loop whose data arrays alone would exceed
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
@@ -344,6 +370,7 @@ def run_loop(
         probes = check_data("probes", probes, truth.dim)
     if chunk_replicates is not None:
         chunk_replicates = check_size("chunk_replicates", chunk_replicates)
+    certifier = _certifier(truth, model) if certify else None
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
     if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
@@ -354,6 +381,7 @@ def run_loop(
     steps_stderr = np.zeros_like(distances)
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
+    certified = np.full_like(distances, np.nan)
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     if _batchable(truth, model) and measure_tv:
@@ -371,8 +399,8 @@ def run_loop(
         chunk = chunk_replicates if chunk_replicates is not None else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
         for start in range(0, replicates, chunk):
             part = slice(start, min(start + chunk, replicates))
-            measured, step_errors, models, values, sampled[part] = _run_replicates(
-                truth, model, scenario, generations, streams[part], one_step, probes, measure_tv, tv_samples, sampling_error
+            measured, step_errors, models, values, sampled[part], certified[part] = _run_replicates(
+                truth, model, scenario, generations, streams[part], one_step, probes, measure_tv, tv_samples, sampling_error, certifier
             )
             distances[part], stderr[part] = measured[:, 0], measured[:, 1]
             steps[part], steps_stderr[part] = step_errors[:, 0], step_errors[:, 1]
@@ -391,4 +419,5 @@ def run_loop(
         models=models,
         probes=probed,
         sampling_error=sampled if sampling_error else None,
+        certificate=certified if certify else None,
     )
