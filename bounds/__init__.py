@@ -13,7 +13,7 @@ from .second_moment import (
     kde_second_moment_terms,
 )
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
-from .certificate import Certificate, diffusion_certificate, ou_marginal
+from .certificate import Certificate, TrainingDistribution, diffusion_certificate, ou_marginal
 
 __all__ = [
     "BOUNDS",
@@ -24,6 +24,7 @@ __all__ = [
     "Registry",
     "SecondMomentTerms",
     "Source",
+    "TrainingDistribution",
     "accumulate_bound",
     "calibrate",
     "calibrated_constants",

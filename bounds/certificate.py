@@ -61,11 +61,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, signal, special
 
-from selfloop.simulators import Box, GaussianMixture, Grid, tv_quadrature
+from selfloop.simulators import Box, GaussianMixture, Grid
+from selfloop.simulators.grid import linear_bin
 
-__all__ = ["CERTIFICATE_METHODS", "Certificate", "diffusion_certificate", "ou_marginal"]
+__all__ = ["CERTIFICATE_METHODS", "Certificate", "TrainingDistribution", "diffusion_certificate", "ou_marginal"]
 
 #: The two KL bounds (module docstring).
 CERTIFICATE_METHODS = ("chain", "path")
@@ -75,6 +76,10 @@ _LEGENDRE_NODES = 4
 _NODES_PER_STD = {1: 40.0, 2: 12.0}
 #: Reference mass left outside the quadrature box, per component and axis end.
 _BOX_MASS = 1e-14
+#: Smoothed grid densities below this fraction of their largest value are floored to 0 (FFT round-off in the tails).
+_ROUND_OFF_FLOOR = 1e-13
+#: Distinct times whose OU marginals a reference keeps (a chain bound's 2K + 1, a path bound's (K + 1)(1 + 4)).
+_KEPT_TIMES = 2048
 
 
 @dataclass(frozen=True)
@@ -126,56 +131,205 @@ def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
     return total
 
 
-class _Quadrature:
-    """A grid of nodes and weights (cell volume) on which the reference's OU marginals are integrated."""
+@dataclass(frozen=True)
+class TrainingDistribution:
+    r"""The training distribution of generation i, given the past: :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`.
 
-    def __init__(self, reference: GaussianMixture, spacing_scale: float) -> None:
-        dim = reference.dim
+    Against it, the certificate bounds Lemma R's one-step error :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)`.
+    :math:`\hat p_{i-1}` is the previous fit's sampler density on its grid (d <= 2), renormalised to mass one (the mass
+    it lost off the grid, at most 1e-3 and counted in the measured TV, is spread in proportion).
+
+    Parameters
+    ----------
+    truth : GaussianMixture
+        :math:`p_0`.
+    previous : fitted model with ``density_grid() -> (Grid, values)``
+        :math:`\hat p_{i-1}`, e.g. a :class:`selfloop.simulators.FittedDiffusion` with the SDE sampler.
+    real_fraction : float
+        :math:`\lambda \in [0, 1]`.
+    """
+
+    truth: GaussianMixture
+    previous: object
+    real_fraction: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.truth, GaussianMixture):
+            raise ValueError(f"truth must be a GaussianMixture, got {type(self.truth).__name__}")
+        if not (0.0 <= float(self.real_fraction) <= 1.0):
+            raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction!r}")
+        if not hasattr(self.previous, "density_grid"):
+            raise ValueError("previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2")
+
+    @property
+    def dim(self) -> int:
+        return self.truth.dim
+
+
+class _Quadrature:
+    """A grid of nodes (cell volume ``volume``) on which a reference's OU marginals are integrated."""
+
+    def __init__(self, truth: GaussianMixture, spacing_scale: float, extra: Box | None = None) -> None:
+        dim = truth.dim
         if dim > 2:
             raise ValueError(f"reference: the certificate is computed by quadrature in dimension 1 or 2, got dimension {dim}")
         standard = GaussianMixture(np.ones(1), np.zeros((1, dim)), np.eye(dim)[None])
-        box = Box.union([reference.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)])
-        narrowest = float(np.sqrt(np.linalg.eigvalsh(reference.covariances).min()))
-        self.grid = Grid.covering(box, min(narrowest, 1.0) / _NODES_PER_STD[dim] * spacing_scale)
+        boxes = [truth.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)] + ([extra] if extra is not None else [])
+        narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
+        self.grid = Grid.covering(Box.union(boxes), min(narrowest, 1.0) / _NODES_PER_STD[dim] * spacing_scale)
         self.points = self.grid.points()
         self.volume = self.grid.cell_volume
-
-    def marginal(self, mixture: GaussianMixture) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Density, log density and score of ``mixture`` at the nodes (score by component responsibilities)."""
-        x = self.points
-        logs = np.empty((mixture.components, x.shape[0]))
-        gradients = np.empty((mixture.components, *x.shape))
-        for k in range(mixture.components):
-            precision = np.linalg.inv(mixture.covariances[k])
-            centred = x - mixture.means[k]
-            logs[k] = -0.5 * (np.einsum("ni,ij,nj->n", centred, precision, centred) + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1])
-            gradients[k] = -centred @ precision
-        with np.errstate(divide="ignore"):
-            logs += np.log(mixture.weights)[:, None]
-        log_density = special.logsumexp(logs, axis=0)
-        responsibilities = np.exp(logs - log_density)
-        score = np.einsum("kn,kni->ni", responsibilities, gradients)
-        return np.exp(log_density), log_density, score
 
     def expect(self, density: np.ndarray, values: np.ndarray) -> float:
         """:math:`\\int q\\,f` for values f at the nodes (the trapezoidal sum: the integrands vanish at the box's edge)."""
         return float(np.dot(density, values) * self.volume)
 
 
+class _MixtureMarginals:
+    r"""The OU marginals :math:`q_t` of a Gaussian-mixture reference at the quadrature nodes: density, log density, score."""
+
+    def __init__(self, mixture: GaussianMixture, quadrature: _Quadrature) -> None:
+        self.mixture, self.quadrature, self.dim = mixture, quadrature, mixture.dim
+        self._kept: dict[float, tuple] = {}
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = float(t)
+        if t not in self._kept:
+            if len(self._kept) >= _KEPT_TIMES:
+                self._kept.clear()
+            self._kept[t] = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
+        return self._kept[t]
+
+    def second_moment(self, t: float) -> float:
+        return ou_marginal(self.mixture, t).squared_norm_moment(1)
+
+    def kl_to_standard_normal(self, t: float) -> float:
+        return _kl_to_standard_normal(ou_marginal(self.mixture, t))
+
+    def early_stopping(self, t: float) -> float:
+        r""":math:`\mathrm{TV}(q, q_t)` on the quadrature grid."""
+        return 0.5 * self.quadrature.grid.integrate_abs((self.at(0.0)[0] - self.at(t)[0]).reshape(self.quadrature.grid.shape))
+
+
+def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Density, log density and score of ``mixture`` at ``x`` (score by component responsibilities, log-sum-exp)."""
+    logs = np.empty((mixture.components, x.shape[0]))
+    gradients = np.empty((mixture.components, *x.shape))
+    for k in range(mixture.components):
+        precision = np.linalg.inv(mixture.covariances[k])
+        centred = x - mixture.means[k]
+        logs[k] = -0.5 * (np.einsum("ni,ij,nj->n", centred, precision, centred) + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1])
+        gradients[k] = -centred @ precision
+    with np.errstate(divide="ignore"):
+        logs += np.log(mixture.weights)[:, None]
+    log_density = special.logsumexp(logs, axis=0)
+    responsibilities = np.exp(logs - log_density)
+    return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
+
+
+class _MixedMarginals(_MixtureMarginals):
+    r"""The OU marginals of :math:`q = \lambda p_0 + (1-\lambda)\hat p` with :math:`\hat p` a grid density.
+
+    The grid part's point masses :math:`m_j` at nodes :math:`x_j` move to :math:`\alpha_t x_j` (exact rescaling), are
+    linearly binned onto the quadrature grid and convolved by FFT with :math:`\varphi_{\sigma_t^2 - \delta^2/6}` and its
+    gradient (:math:`\delta^2/6`: the variance linear binning adds), which gives the grid part's density and the
+    numerator of its score. Values below ``_ROUND_OFF_FLOOR`` of the largest are FFT round-off and are floored to 0.
+    """
+
+    def __init__(self, reference: TrainingDistribution, quadrature: _Quadrature) -> None:
+        super().__init__(reference.truth, quadrature)
+        grid, values = reference.previous.density_grid()
+        masses = np.clip(np.asarray(values, dtype=float).ravel(), 0.0, None) * grid.cell_volume
+        held = masses > 0
+        self.nodes, self.masses = grid.points()[held], masses[held] / masses[held].sum()
+        self._grid, self._values = grid, np.clip(np.asarray(values, dtype=float), 0.0, None) / masses.sum()
+        self.fraction = float(reference.real_fraction)
+        self._previous_second_moment = float(np.dot(self.masses, np.sum(self.nodes**2, axis=1)))
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = float(t)
+        if t not in self._kept:
+            if len(self._kept) >= _KEPT_TIMES:
+                self._kept.clear()
+            truth_density, _, truth_score = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
+            grid_density, grid_gradient = self._grid_part(t)
+            density = self.fraction * truth_density + (1 - self.fraction) * grid_density
+            numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
+            positive = density > 0
+            safe = np.where(positive, density, 1.0)
+            score = np.where(positive[:, None], numerator / safe[:, None], 0.0)
+            log_density = np.where(positive, np.log(safe), 0.0)  # q log q -> 0 where q = 0
+            self._kept[t] = (density, log_density, score)
+        return self._kept[t]
+
+    def _grid_part(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        grid = self.quadrature.grid
+        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
+        binned = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
+        spread = variance - float(np.max(grid.spacing)) ** 2 / 6
+        if spread <= 0:
+            return binned.ravel(), np.zeros_like(self.quadrature.points)
+        density = _convolve(binned, grid, spread)
+        gradient = np.stack([_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1)
+        small = density.ravel() < _ROUND_OFF_FLOOR * density.max()
+        density = np.where(small, 0.0, density.ravel())
+        return density, np.where(small[:, None], 0.0, gradient)
+
+    def early_stopping(self, t: float) -> float:
+        r"""An upper bound on :math:`\mathrm{TV}(q, q_t)`: :math:`\lambda\,\mathrm{TV}(p_0, p_{0,t}) + (1-\lambda)\,\mathrm{TV}(\hat p, \hat p_t)`
+        (joint convexity), the second on the previous fit's own grid, where its point masses sit on the nodes (binning
+        them onto the quadrature grid instead would add node-scale aliasing that TV sees)."""
+        truth_part = _MixtureMarginals(self.mixture, self.quadrature).early_stopping(t)
+        grid, values = self._grid, self._values
+        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
+        moved = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
+        smoothed = _convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
+        return self.fraction * truth_part + (1 - self.fraction) * 0.5 * grid.integrate_abs(values - smoothed)
+
+    def second_moment(self, t: float) -> float:
+        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
+        grid_part = alpha**2 * self._previous_second_moment + variance * self.dim
+        return self.fraction * super().second_moment(t) + (1 - self.fraction) * grid_part
+
+    def kl_to_standard_normal(self, t: float) -> float:
+        r"""Joint convexity over the truth's components and the grid's point masses, each :math:`N(\alpha x_j, \sigma^2 I)`."""
+        alpha, decay = np.exp(-t), np.exp(-2 * t)  # sigma^2 = 1 - decay
+        per_axis = -decay - np.log1p(-decay)  # sigma^2 - 1 - log sigma^2
+        grid_part = 0.5 * (self.dim * per_axis + alpha**2 * self._previous_second_moment)
+        return self.fraction * super().kl_to_standard_normal(t) + (1 - self.fraction) * grid_part
+
+
+def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
+    r"""``values`` convolved with :math:`\varphi_{\text{variance}}` (or its derivative along one axis) on the grid, by FFT,
+    one separable axis at a time (a density in, a density out: the kernel is sampled and times the step)."""
+    out = values
+    for axis in range(grid.dim):
+        step = float(grid.spacing[axis])
+        half = int(min(np.ceil(9 * np.sqrt(variance) / step), grid.shape[axis] - 1))
+        offsets = np.arange(-half, half + 1) * step
+        kernel = np.exp(-0.5 * offsets**2 / variance) / np.sqrt(2 * np.pi * variance) * step
+        if axis == derivative_axis:
+            kernel = kernel * (-offsets / variance)
+        shape = [1] * grid.dim
+        shape[axis] = kernel.size
+        out = signal.fftconvolve(out, kernel.reshape(shape), mode="same", axes=axis)
+    return out
+
+
 class _ChainStep:
     """One step of the chain bound against the reference kernels from :math:`t'_k = t'_{k+1} + h` down to :math:`t'_{k+1}`."""
 
-    def __init__(self, reference: GaussianMixture, quadrature: _Quadrature, lower_time: float, reference_step: float, time: float, step: float) -> None:
-        y, dim = quadrature.points, reference.dim
-        upper, lower = ou_marginal(reference, lower_time + reference_step), ou_marginal(reference, lower_time)
-        self.density, log_density, score = quadrature.marginal(upper)
-        lower_density, lower_log_density, _ = quadrature.marginal(lower)
+    def __init__(self, marginals: _MixtureMarginals, lower_time: float, reference_step: float, time: float, step: float) -> None:
+        quadrature, dim = marginals.quadrature, marginals.dim
+        y = quadrature.points
+        self.density, log_density, score = marginals.at(lower_time + reference_step)
+        lower_density, lower_log_density, _ = marginals.at(lower_time)
         a, b2 = np.exp(-reference_step), -np.expm1(-2 * reference_step)
         posterior_mean = (y + b2 * score) / a  # E[X_{t'_{k+1}} | X_{t'_k} = y], Tweedie
-        self.exact_score = quadrature.marginal(ou_marginal(reference, time))[2]  # grad log q_{t_k}, at the sampler's time
+        self.exact_score = marginals.at(time)[2]  # grad log q_{t_k}, at the sampler's time
         self.gap = posterior_mean - y - step * (y + 2 * self.exact_score)  # D_k: the exact-score step's error in mean
         entropy_difference = quadrature.expect(lower_density, lower_log_density) - quadrature.expect(self.density, log_density)
-        conditional_variance = lower.squared_norm_moment(1) - quadrature.expect(self.density, np.sum(posterior_mean**2, axis=1))
+        conditional_variance = marginals.second_moment(lower_time) - quadrature.expect(self.density, np.sum(posterior_mean**2, axis=1))
         self.step = step
         self.discretisation = (
             entropy_difference + 0.5 * dim * np.log(2 * step / (np.e * b2))
@@ -189,24 +343,29 @@ _CHAIN_STEPS: dict[tuple, list] = {}
 _KEPT_VALUES = 4_000_000
 
 
-def _reference_times(reference: GaussianMixture, quadrature: _Quadrature, times: np.ndarray) -> np.ndarray:
+def _key(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> tuple:
+    return (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), times.tobytes(), float(spacing_scale))
+
+
+def _reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> np.ndarray:
     r"""The chain bound's reference grid :math:`t'_0 > \dots > t'_K = t_{\min}`, anchored at the sampler's last time.
 
-    Built from the anchor up, each step :math:`h_k` minimises that step's term with the exact score (a bounded scalar
-    search over :math:`[0.3\Delta_k, 4\Delta_k]`). It depends on the reference and the sampler's times only, never
-    on a fit, so it is a deterministic choice and the bound stays valid; it is computed once per (reference, times,
-    quadrature grid) and kept.
+    Built from the anchor up, each step :math:`h_k` minimises that step's term with the exact score of the truth's
+    marginals (a bounded scalar search over :math:`[0.3\Delta_k, 4\Delta_k]`). It depends on the truth and the sampler's
+    times only, never on a fit, so it is a deterministic choice and the bound stays valid, for the truth and for any
+    other reference (a training distribution) alike; it is computed once per (truth, times, quadrature) and kept.
     """
-    key = _key(reference, quadrature, times)
+    key = _key(truth, times, spacing_scale)
     if key not in _REFERENCE_TIMES:
         if len(_REFERENCE_TIMES) >= 64:
             _REFERENCE_TIMES.clear()
+        marginals = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
         grid = np.empty_like(times)
         grid[-1] = times[-1]
         for k in range(times.size - 2, -1, -1):
             step = times[k] - times[k + 1]
             found = optimize.minimize_scalar(
-                lambda log_h: _ChainStep(reference, quadrature, grid[k + 1], np.exp(log_h), times[k], step).discretisation,
+                lambda log_h: _ChainStep(marginals, grid[k + 1], np.exp(log_h), times[k], step).discretisation,
                 bounds=(np.log(0.3 * step), np.log(4.0 * step)), method="bounded", options={"xatol": 1e-3},
             )
             grid[k] = grid[k + 1] + float(np.exp(found.x))
@@ -214,29 +373,22 @@ def _reference_times(reference: GaussianMixture, quadrature: _Quadrature, times:
     return _REFERENCE_TIMES[key]
 
 
-def _key(reference: GaussianMixture, quadrature: _Quadrature, times: np.ndarray) -> tuple:
-    return (reference.weights.tobytes(), reference.means.tobytes(), reference.covariances.tobytes(), times.tobytes(), quadrature.grid.spacing.tobytes())
-
-
-def _chain_steps(reference: GaussianMixture, quadrature: _Quadrature, times: np.ndarray) -> list[_ChainStep]:
-    """Every step's fit-independent terms on the reference grid; kept between fits when they are small enough."""
-    key = _key(reference, quadrature, times)
-    if key in _CHAIN_STEPS:
+def _chain_steps(marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarray, key: tuple | None) -> list[_ChainStep]:
+    """Every step's fit-independent terms on the reference grid; kept between fits (``key``) when they are small enough."""
+    if key is not None and key in _CHAIN_STEPS:
         return _CHAIN_STEPS[key]
-    grid = _reference_times(reference, quadrature, times)
-    steps = [_ChainStep(reference, quadrature, grid[k + 1], grid[k] - grid[k + 1], times[k], times[k] - times[k + 1]) for k in range(times.size - 1)]
-    if quadrature.points.size * len(steps) <= _KEPT_VALUES:
+    steps = [_ChainStep(marginals, grid[k + 1], grid[k] - grid[k + 1], times[k], times[k] - times[k + 1]) for k in range(times.size - 1)]
+    if key is not None and marginals.quadrature.points.size * len(steps) <= _KEPT_VALUES:
         _CHAIN_STEPS.clear()  # one reference and time grid at a time: a loop certifies all its fits against p0
         _CHAIN_STEPS[key] = steps
     return steps
 
 
-def _chain_parts(fitted, reference: GaussianMixture, quadrature: _Quadrature, times: np.ndarray) -> dict:
+def _chain_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray, grid: np.ndarray, key: tuple | None) -> dict:
     """The chain bound's KL parts (module docstring)."""
-    grid = _reference_times(reference, quadrature, times)
-    parts = {"initialisation": _kl_to_standard_normal(ou_marginal(reference, grid[0])), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
-    y = quadrature.points
-    for k, chain in enumerate(_chain_steps(reference, quadrature, times)):
+    parts = {"initialisation": marginals.kl_to_standard_normal(grid[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
+    y, quadrature = marginals.quadrature.points, marginals.quadrature
+    for k, chain in enumerate(_chain_steps(marginals, grid, times, key)):
         error = chain.exact_score - fitted.score(y, times[k])  # e_k = grad log q_{t_k} - s_A
         parts["discretisation"] += chain.discretisation
         parts["score"] += chain.step * quadrature.expect(chain.density, np.sum(error**2, axis=1))
@@ -244,24 +396,20 @@ def _chain_parts(fitted, reference: GaussianMixture, quadrature: _Quadrature, ti
     return parts
 
 
-def _path_parts(fitted, reference: GaussianMixture, quadrature: _Quadrature, times: np.ndarray) -> dict:
+def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict:
     """The path bound's KL parts (module docstring; the reduction by Tweedie is in docs/theory.md, section 8)."""
-    dim = reference.dim
+    dim, quadrature = marginals.dim, marginals.quadrature
     nodes, weights = np.polynomial.legendre.leggauss(_LEGENDRE_NODES)
     y = quadrature.points
-    cache: dict[float, tuple[float, float]] = {}
 
     def moments(t: float) -> tuple[float, float]:
         """(M2(t), J(t)): the second moment and the Fisher information of q_t."""
-        if t not in cache:
-            q = ou_marginal(reference, t)
-            density, _, score = quadrature.marginal(q)
-            cache[t] = (q.squared_norm_moment(1), quadrature.expect(density, np.sum(score**2, axis=1)))
-        return cache[t]
+        density, _, score = marginals.at(t)
+        return marginals.second_moment(t), quadrature.expect(density, np.sum(score**2, axis=1))
 
-    parts = {"initialisation": _kl_to_standard_normal(ou_marginal(reference, times[0])), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
+    parts = {"initialisation": marginals.kl_to_standard_normal(times[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
     for upper, lower in zip(times[:-1], times[1:]):
-        density, _, score = quadrature.marginal(ou_marginal(reference, upper))
+        density, _, score = marginals.at(upper)
         error = score - fitted.score(y, upper)
         error_squared = quadrature.expect(density, np.sum(error**2, axis=1))
         error_y = quadrature.expect(density, np.sum(error * y, axis=1))
@@ -282,15 +430,19 @@ def _path_parts(fitted, reference: GaussianMixture, quadrature: _Quadrature, tim
     return parts
 
 
-def diffusion_certificate(fitted, reference: GaussianMixture, *, method: str = "chain", spacing_scale: float = 1.0, drop_discretisation: bool = False) -> Certificate:
+def diffusion_certificate(
+    fitted, reference, *, method: str = "chain", spacing_scale: float = 1.0, drop_discretisation: bool = False
+) -> Certificate:
     r"""A rigorous upper bound on :math:`\mathrm{TV}(\hat p, q)` for a fitted SDE diffusion model (Theorem G).
 
     Parameters
     ----------
     fitted : FittedDiffusion
         A fit of :class:`selfloop.simulators.RandomFeatureDiffusion` with ``sampler="sde"``.
-    reference : GaussianMixture
-        q: the truth :math:`p_0` (or any Gaussian mixture), in dimension 1 or 2.
+    reference : GaussianMixture or TrainingDistribution
+        q: the truth :math:`p_0` (or any Gaussian mixture), or generation i's training distribution
+        :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (then the bound certifies Lemma R's :math:`\varepsilon_i`), in
+        dimension 1 or 2.
     method : ``"chain"`` or ``"path"``
         The KL bound (module docstring); the chain bound is the tighter.
     spacing_scale : float
@@ -316,8 +468,8 @@ def diffusion_certificate(fitted, reference: GaussianMixture, *, method: str = "
     """
     if method not in CERTIFICATE_METHODS:
         raise ValueError(f"method must be one of {CERTIFICATE_METHODS}, got {method!r}")
-    if not isinstance(reference, GaussianMixture):
-        raise ValueError(f"reference must be a GaussianMixture, got {type(reference).__name__}")
+    if not isinstance(reference, (GaussianMixture, TrainingDistribution)):
+        raise ValueError(f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}")
     model = getattr(fitted, "model", None)
     if getattr(model, "sampler", None) != "sde" or not hasattr(fitted, "times"):
         raise ValueError("fitted: the certificate is for a fit of RandomFeatureDiffusion with sampler='sde'")
@@ -325,10 +477,19 @@ def diffusion_certificate(fitted, reference: GaussianMixture, *, method: str = "
         raise ValueError(f"reference: dimension {reference.dim} differs from the fit's {fitted.dim}")
     if not (np.isfinite(spacing_scale) and spacing_scale > 0):
         raise ValueError(f"spacing_scale must be positive, got {spacing_scale!r}")
-    quadrature = _Quadrature(reference, spacing_scale)
     times = fitted.times()
-    parts = (_chain_parts if method == "chain" else _path_parts)(fitted, reference, quadrature, times)
+    if isinstance(reference, GaussianMixture):
+        truth, marginals = reference, _MixtureMarginals(reference, _Quadrature(reference, spacing_scale))
+        key = _key(truth, times, spacing_scale)
+    else:
+        truth, grid = reference.truth, reference.previous.density_grid()[0]
+        box = Box(grid.lower, grid.lower + grid.spacing * (np.asarray(grid.shape) - 1))
+        marginals, key = _MixedMarginals(reference, _Quadrature(truth, spacing_scale, extra=box)), None
+    if method == "chain":
+        parts = _chain_parts(fitted, marginals, times, _reference_times(truth, times, spacing_scale), key)
+    else:
+        parts = _path_parts(fitted, marginals, times)
     if drop_discretisation:
         parts["discretisation"] = 0.0
-    parts["early_stopping"] = tv_quadrature(reference, ou_marginal(reference, float(times[-1])))
+    parts["early_stopping"] = marginals.early_stopping(float(times[-1]))
     return Certificate.from_parts(parts, method)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, calibrated_constants, kde_rate, learner_error_bound_for, phase_threshold
+from selfloop.bounds import calibrate, calibrated_constants, kde_rate, learner_error_bound_for, phase_threshold, propagate
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.bounds.diffusion import calibration_upper
 from selfloop.simulators import standard_truth
@@ -161,6 +161,19 @@ def _phase(cells: list[dict]) -> dict | None:
     }
 
 
+def _certified_propagation(cell: dict) -> dict:
+    """The certified one-step errors of a certified diffusion cell and Lemma R on them, per run (Theorem D, certified).
+
+    Present where every certified eps_i is finite (fresh real data: q_i = lambda p0 + (1 - lambda) p_{i-1}).
+    """
+    steps = cell.get("certified_one_step")
+    if steps is None or not np.all(np.isfinite(np.asarray(steps, dtype=float))):
+        return {"certified_one_step": None, "lemma_r_certified": None}
+    fractions = np.asarray(cell["real_fraction"], dtype=float)
+    propagated = np.minimum(propagate(np.asarray(steps, dtype=float), fractions), 1.0)  # TV <= 1 whatever Lemma R says
+    return {"certified_one_step": steps, "lemma_r_certified": propagated.tolist()}
+
+
 def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
     """The results document: every cell with its summary, bound and verdict, plus calibration and phase sections."""
     calibration = _calibration(cells)
@@ -176,6 +189,8 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["predictors"] = dict(cell.get("predictors", {}))
         entry["slack"] = cell.get("slack")
         entry["certificate"] = cell.get("certificate")
+        entry["one_step"] = cell.get("one_step")
+        entry.update(_certified_propagation(cell))
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
             family = calibration.get(diffusion_family(spec["model"]))
             if family is not None:  # the suite-stage checks (Theorem D) need the family's calibration

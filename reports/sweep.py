@@ -179,6 +179,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "slack": slack,
         "one_step": result.one_step.tolist() if one_step else None,
         "certificate": result.certificate.tolist() if certify else None,
+        "certified_one_step": result.certified_one_step.tolist() if certify else None,
         "seconds": time.perf_counter() - start,
     }
 

@@ -65,6 +65,10 @@ class LoopResult:
         For a KDE, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, if asked for.
     certificate : ndarray (replicates, generations + 1) or None
         Theorem G's rigorous bound on :math:`\mathrm{TV}(\hat p_i, p_0)` for each fit, if asked for (``certify=True``).
+    certified_one_step : ndarray (replicates, generations + 1) or None
+        With ``certify=True``: Theorem G against the training distribution :math:`q_i`, a certified bound on Lemma R's
+        :math:`\varepsilon_i` (entry 0: against :math:`p_0`); NaN where :math:`q_i` is not
+        :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (a reused real pool, accumulated data).
     replicates : int
         Number of replicate loops run, whatever was measured.
     generations : int
@@ -84,6 +88,7 @@ class LoopResult:
     sampling_error: np.ndarray | None = None
     one_step_stderr: np.ndarray | None = None
     certificate: np.ndarray | None = None
+    certified_one_step: np.ndarray | None = None
 
     @property
     def generations(self) -> int:
@@ -168,7 +173,7 @@ def _run_replicates(
     prepare its replicates' fits together: ``model.sample_together(fits, n, rngs)`` (one list of
     draws per fit, equal to ``fits[k].sample(n, rngs[k])``) and ``model.prepare_together(fits)``
     (called once per generation before the TVs, e.g. to compute grid densities in one batch).
-    ``certify(fit) -> float``, if given, certifies every fit (Theorem G).
+    ``certify(fit, previous) -> (certificate against p0, certified eps_i)``, if given, certifies every fit (Theorem G).
     """
     count = len(streams)
     rngs, metric_rngs = [], []
@@ -186,14 +191,14 @@ def _run_replicates(
     distances = np.zeros((count, 2, generations + 1))
     steps = np.zeros((count, 2, generations + 1))
     sampling_errors = np.zeros((count, generations + 1))
-    certificates = np.full((count, generations + 1), np.nan)
+    certificates = np.full((count, 2, generations + 1), np.nan)
 
     def measure(generation: int, previous) -> None:
         if prepare_together is not None and (measure_tv or probes is not None):
             prepare_together(fits)
         for k, fitted in enumerate(fits):
             if certify is not None:
-                certificates[k, generation] = certify(fitted)
+                certificates[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
             if probes is not None:
                 probed[k, generation] = fitted.pdf(probes)
             if measure_tv:
@@ -247,15 +252,29 @@ def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
     return 4.0 * 8.0 * truth.dim * largest
 
 
-def _certifier(truth, model):
-    """``fit -> TV certificate`` (Theorem G, against the truth), after checking that the certificate applies."""
-    from selfloop.bounds.certificate import diffusion_certificate  # bounds build on simulators: imported when asked for
+def _certifier(truth, model, scenario: Scenario):
+    """``(fit, previous) -> (certificate against p0, certified eps_i)`` (Theorem G), after checking that it applies.
+
+    eps_i is certified against q_i = lambda p0 + (1 - lambda) p_{i-1} where that is the training distribution (fresh
+    real data, nothing accumulated); elsewhere it is NaN. At generation 0 both are the certificate against p0.
+    """
+    from selfloop.bounds.certificate import TrainingDistribution, diffusion_certificate  # bounds build on simulators
 
     if not (isinstance(model, RandomFeatureDiffusion) and model.sampler == "sde"):
         raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
     if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
         raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
-    return lambda fit: diffusion_certificate(fit, truth).tv
+    mixed = not (scenario.accumulate or scenario.reuse_real)
+
+    def certify(fit, previous) -> tuple[float, float]:
+        direct = diffusion_certificate(fit, truth).tv
+        if previous is None:
+            return direct, direct
+        if not mixed:
+            return direct, float("nan")
+        return direct, diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv
+
+    return certify
 
 
 def _batchable(truth, model) -> bool:
@@ -370,7 +389,7 @@ def run_loop(
         probes = check_data("probes", probes, truth.dim)
     if chunk_replicates is not None:
         chunk_replicates = check_size("chunk_replicates", chunk_replicates)
-    certifier = _certifier(truth, model) if certify else None
+    certifier = _certifier(truth, model, scenario) if certify else None
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
     if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
@@ -381,7 +400,7 @@ def run_loop(
     steps_stderr = np.zeros_like(distances)
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
-    certified = np.full_like(distances, np.nan)
+    certified = np.full((replicates, 2, generations + 1), np.nan)
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     if _batchable(truth, model) and measure_tv:
@@ -419,5 +438,6 @@ def run_loop(
         models=models,
         probes=probed,
         sampling_error=sampled if sampling_error else None,
-        certificate=certified if certify else None,
+        certificate=certified[:, 0] if certify else None,
+        certified_one_step=certified[:, 1] if certify else None,
     )

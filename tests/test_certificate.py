@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selfloop.bounds import diffusion_certificate, ou_marginal
-from selfloop.bounds.certificate import _Quadrature
+from selfloop.bounds import TrainingDistribution, diffusion_certificate, ou_marginal
+from selfloop.bounds.certificate import _mixture_values
 from selfloop.simulators import GaussianMixture, RandomFeatureDiffusion, Scenario, run_loop, standard_truth, tv_quadrature
 from selfloop.simulators.batched_diffusion import sde_densities
 from selfloop.simulators.grid import Box
@@ -54,9 +54,7 @@ class _ExactScoreSampler:
         return self.fitted.times()
 
     def score(self, y: np.ndarray, t: float) -> np.ndarray:
-        quadrature = _Quadrature.__new__(_Quadrature)
-        quadrature.points = y
-        return quadrature.marginal(ou_marginal(self.truth, float(t)))[2]
+        return _mixture_values(ou_marginal(self.truth, float(t)), y)[2]
 
     def drift(self, y: np.ndarray, t: float) -> np.ndarray:
         """The interface :func:`sde_densities` calls: y (1, n, d) -> y + 2 grad log q_t(y), the same shape."""
@@ -88,13 +86,35 @@ def test_the_chain_bound_is_far_tighter_than_the_path_bound_at_few_steps():
     assert chain.parts["discretisation"] < path.parts["discretisation"] / 2
 
 
-def test_run_loop_certifies_every_run_and_generation():
+def test_run_loop_certifies_every_run_and_generation_and_the_one_step_errors():
     model = RandomFeatureDiffusion(width=64, steps=40)
-    result = run_loop(TRUTH, model, Scenario.mixed(300, 0.5), generations=2, seed=1, replicates=3, certify=True)
+    result = run_loop(TRUTH, model, Scenario.mixed(300, 0.5), generations=2, seed=1, replicates=3, certify=True, one_step=True)
     assert result.certificate.shape == (3, 3) and np.all(np.isfinite(result.certificate))
     assert np.all(result.tv < result.certificate)
     alone = diffusion_certificate(result.models[-1], TRUTH).tv
     assert result.certificate[-1, -1] == pytest.approx(alone, rel=1e-12)
+    # Lemma R's eps_i = TV(p_i, q_i), certified against q_i = lambda p0 + (1 - lambda) p_{i-1}
+    assert np.all(result.one_step < result.certified_one_step)
+    np.testing.assert_allclose(result.certified_one_step[:, 0], result.certificate[:, 0], rtol=1e-12)
+    reused = run_loop(TRUTH, model, Scenario.mixed(300, 0.5, reuse_real=True), generations=1, seed=1, replicates=2, certify=True)
+    assert np.all(np.isnan(reused.certified_one_step[:, 1])) and np.all(np.isfinite(reused.certificate))
+
+
+def test_the_training_distribution_certificate_reduces_to_the_truth_at_lambda_one_and_is_stable():
+    result = run_loop(TRUTH, RandomFeatureDiffusion(width=96, steps=80), Scenario.mixed(1000, 0.5), generations=1, seed=2, one_step=True)
+    previous, current = result.models
+    direct = diffusion_certificate(current, TRUTH)
+    real_only = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 1.0))
+    assert real_only.kl == pytest.approx(direct.kl, rel=1e-9) and real_only.tv == pytest.approx(direct.tv, rel=1e-6)
+    mixed = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5))
+    finer = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5), spacing_scale=0.5)
+    assert result.one_step[0, 1] < mixed.tv and finer.tv == pytest.approx(mixed.tv, rel=5e-3)  # the grid part is binned: 0.15%
+    path = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5), method="path")
+    assert mixed.tv <= path.tv
+    with pytest.raises(ValueError, match="real_fraction"):
+        TrainingDistribution(TRUTH, previous, 1.5)
+    with pytest.raises(ValueError, match="previous"):
+        TrainingDistribution(TRUTH, object(), 0.5)
 
 
 def test_bad_input_is_refused_with_the_parameter_named():
