@@ -13,11 +13,14 @@ from .second_moment import (
     kde_second_moment_terms,
 )
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
-from .certificate import Certificate, TrainingDistribution, diffusion_certificate, ou_marginal
+from .certificate import Certificate, TrainingDistribution, diffusion_certificate, integrated_score_error, ou_marginal
+from .rate import LI_EXPONENTS, RateFit, fit_rate
 
 __all__ = [
     "BOUNDS",
     "Bound",
+    "LI_EXPONENTS",
+    "RateFit",
     "Certificate",
     "KDEMoments",
     "PAPER",
@@ -30,6 +33,8 @@ __all__ = [
     "calibrated_constants",
     "diffusion_certificate",
     "diffusion_tv_bound",
+    "fit_rate",
+    "integrated_score_error",
     "get_bound",
     "kde_accumulate_bound",
     "kde_bound_for",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, calibrated_constants, kde_rate, learner_error_bound_for, phase_threshold, propagate
+from selfloop.bounds import calibrate, calibrated_constants, fit_rate, kde_rate, learner_error_bound_for, phase_threshold, propagate
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.bounds.diffusion import calibration_upper
 from selfloop.simulators import standard_truth
@@ -102,6 +102,29 @@ def _calibration(cells: list[dict]) -> dict:
     return {family: _calibrate_cells(chosen) for family, chosen in families.items()}
 
 
+def _rates(cells: list[dict]) -> list[dict]:
+    """Li et al.'s rate per diffusion family and truth: exponents of the integrated score error over N x width at
+    generation 0 (calibration and rate cells), with 90% bootstrap intervals (:func:`selfloop.bounds.fit_rate`)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for cell in cells:
+        if cell["spec"]["kind"] in ("calibration", "rate") and cell.get("score_error") is not None:
+            groups.setdefault((diffusion_family(cell["spec"]["model"]), cell["spec"]["truth"]), []).append(cell)
+    out = []
+    for (family, truth), chosen in sorted(groups.items()):
+        sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
+        widths = [cell["spec"]["model"]["width"] for cell in chosen]
+        if len(chosen) < 4 or len(set(sizes)) < 2 or len(set(widths)) < 2:
+            continue
+        fitted = fit_rate(sizes, widths, [np.asarray(cell["score_error"])[:, 0] for cell in chosen])
+        out.append({
+            "family": family, "truth": truth, "settings": fitted.settings, "replicates": min(len(cell["score_error"]) for cell in chosen),
+            "size_exponent": fitted.size_exponent, "size_interval": list(fitted.size_interval),
+            "width_exponent": fitted.width_exponent, "width_interval": list(fitted.width_interval),
+            "size_constant": fitted.size_constant, "width_constant": fitted.width_constant, "verdict": fitted.verdict(),
+        })
+    return out
+
+
 def _diffusion_steps(cell: dict, calibration: dict, scenario) -> dict:
     """Lemma R's two claims for one diffusion loop cell, per generation: the measured one-step error eps_i against the
     calibrated eps(N_i), and the measured TV_i against Lemma R applied to the measured eps_i."""
@@ -188,7 +211,7 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["checks"] = list(cell.get("checks", []))
         entry["predictors"] = dict(cell.get("predictors", {}))
         entry["slack"] = cell.get("slack")
-        entry["certificate"] = cell.get("certificate")
+        entry["certificate"] = cell.get("certificate") if spec["kind"] == "loop" else None
         entry["one_step"] = cell.get("one_step")
         entry.update(_certified_propagation(cell))
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
@@ -211,4 +234,5 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         "cells": out_cells,
         "calibration": calibration,
         "phase": _phase(cells),
+        "rates": _rates(cells),
     }

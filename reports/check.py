@@ -5,7 +5,8 @@ baseline's seed, so an unchanged harness reproduces every number. Each of them i
 compared to a relative tolerance of ``FLOAT_RTOL`` (1e-9, which only absorbs
 floating-point differences between platforms): every replicate's TV at every
 generation, every check's bound values and verdict, the calibrated constants, the
-phase curve, the measured slack terms. Any change in a simulator or a bound is
+phase curve, the measured slack terms, Theorem G's per-run certificates and Li et al.'s
+fitted exponents. Any change in a simulator or a bound is
 therefore a named, readable difference.
 
 **Statistical mode** (``--statistical``), for a baseline made with other seeds or
@@ -106,6 +107,11 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
         for part in ("eps_measured", "eps_calibrated", "lemma_r_measured"):
             now_steps, old_steps = cell.get("diffusion_steps") or {}, old.get("diffusion_steps") or {}
             _exact_array(result, label, f"one-step term {part} changed", now_steps.get(part, []), old_steps.get(part, []), lambda k: f"generation {k}")
+    for part in ("certificate", "lemma_r_certified"):  # Theorem G, per run: a function of each run's fit
+        if not statistical and (cell.get(part) is not None or old.get(part) is not None):
+            _exact_array(
+                result, label, f"Theorem G {part} changed", cell.get(part) or [], old.get(part) or [], lambda k: f"replicate {k // generations}, generation {k % generations}"
+            )
 
 
 def _families(calibration: dict | None) -> dict:
@@ -132,6 +138,12 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
                 _exact_array(
                     result, f"Theorem D calibration ({family})", f"{constant} changed", [now_family.get(constant, np.nan)], [old_family.get(constant, np.nan)], lambda k: constant
                 )
+        rates = {(r["family"], r["truth"]): r for r in current.get("rates") or []}
+        old_rates = {(r["family"], r["truth"]): r for r in baseline.get("rates") or []}
+        for key in sorted(set(rates) | set(old_rates)):
+            now_rate, old_rate = rates.get(key) or {}, old_rates.get(key) or {}
+            for exponent in ("size_exponent", "width_exponent"):
+                _exact_array(result, f"Li et al.'s rate ({key[0]}, {key[1]})", f"{exponent} changed", [now_rate.get(exponent, np.nan)], [old_rate.get(exponent, np.nan)], lambda k: exponent)
         phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
         if phase or old_phase:
             _exact_array(result, "phase transition", "mean TV curve changed", phase.get("mean", []), old_phase.get("mean", []), lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}")

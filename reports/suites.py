@@ -47,7 +47,7 @@ __all__ = [
 
 
 #: The kinds of cell a suite holds.
-CELL_KINDS = ("loop", "calibration", "phase")
+CELL_KINDS = ("loop", "calibration", "phase", "rate")
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,24 @@ def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_
         {"kind": "loop", "model": model, "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates}
         for model, truth, size in product(models, truths, sizes)
         for scenario in _scenarios(size, tuple(real_fractions))
+    ]
+
+
+def rate_cells(*, truths, sizes, widths, steps: int, replicates: int = 4, noise_draws: int = 8, parameterization: str = "li") -> list[dict]:
+    """Li et al.'s rate on its own quantity: generation-0 fits over ``sizes`` x ``widths`` on each of ``truths``, whose
+    integrated score errors :func:`selfloop.bounds.fit_rate` fits (with the calibration cells of the same family).
+
+    Examples
+    --------
+    >>> cells = rate_cells(truths=["bimodal_1d"], sizes=(250, 1000), widths=(64, 128), steps=80)
+    >>> len(cells), {cell["kind"] for cell in cells}
+    (4, {'rate'})
+    """
+    model = {"name": "diffusion", "steps": steps, "noise_draws": noise_draws, "parameterization": parameterization, "sampler": "sde"}
+    return [
+        {"kind": "rate", "model": dict(model, width=width), "truth": truth, "scenario": {"kind": "fully_synthetic", "size": size},
+         "generations": 0, "replicates": replicates}
+        for truth, width, size in product(truths, widths, sizes)
     ]
 
 
@@ -247,6 +265,7 @@ def standard() -> list[dict]:
             prediction_sizes=(1000,),
             prediction_widths=(96,), real_fractions=(0.5,), generations=3, replicates=24,  # 8 could see nothing up to x10
         )
+        + rate_cells(truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80)  # Li's rate, a second truth
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 

@@ -160,8 +160,12 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     decompose = spec["model"]["name"] == "kde" and "bandwidth" in spec["model"] and not (scenario.accumulate or scenario.reuse_real) and truth.dim <= 2
     # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
     one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
-    # Theorem G's per-fit certificate, wherever it applies: the SDE sampler on a truth in d <= 2
-    certify = one_step and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim <= 2
+    # Theorem G's per-fit certificate and Li et al.'s score error, for the SDE sampler in 1-D (in 2-D a certificate
+    # costs tens of seconds a fit: docs/performance.md)
+    certify = (
+        spec["model"]["name"] == "diffusion" and spec["kind"] in ("loop", "calibration", "rate")
+        and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim == 1
+    )
     result = run_loop(
         truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"],
         sampling_error=decompose, one_step=one_step, tv_samples=spec["model"].get("tv_samples", 100_000), certify=certify,
@@ -180,6 +184,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "one_step": result.one_step.tolist() if one_step else None,
         "certificate": result.certificate.tolist() if certify else None,
         "certified_one_step": result.certified_one_step.tolist() if certify else None,
+        "score_error": result.score_error.tolist() if certify else None,
         "seconds": time.perf_counter() - start,
     }
 

@@ -69,6 +69,9 @@ class LoopResult:
         With ``certify=True``: Theorem G against the training distribution :math:`q_i`, a certified bound on Lemma R's
         :math:`\varepsilon_i` (entry 0: against :math:`p_0`); NaN where :math:`q_i` is not
         :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (a reused real pool, accumulated data).
+    score_error : ndarray (replicates, generations + 1) or None
+        With ``certify=True``: each fit's integrated score error against :math:`p_0`, the quantity of Li et al.'s rate
+        (:func:`selfloop.bounds.integrated_score_error`).
     replicates : int
         Number of replicate loops run, whatever was measured.
     generations : int
@@ -89,6 +92,7 @@ class LoopResult:
     one_step_stderr: np.ndarray | None = None
     certificate: np.ndarray | None = None
     certified_one_step: np.ndarray | None = None
+    score_error: np.ndarray | None = None
 
     @property
     def generations(self) -> int:
@@ -173,7 +177,8 @@ def _run_replicates(
     prepare its replicates' fits together: ``model.sample_together(fits, n, rngs)`` (one list of
     draws per fit, equal to ``fits[k].sample(n, rngs[k])``) and ``model.prepare_together(fits)``
     (called once per generation before the TVs, e.g. to compute grid densities in one batch).
-    ``certify(fit, previous) -> (certificate against p0, certified eps_i)``, if given, certifies every fit (Theorem G).
+    ``certify(fit, previous) -> (certificate against p0, certified eps_i, integrated score error)``, if given, certifies
+    every fit (Theorem G).
     """
     count = len(streams)
     rngs, metric_rngs = [], []
@@ -191,7 +196,7 @@ def _run_replicates(
     distances = np.zeros((count, 2, generations + 1))
     steps = np.zeros((count, 2, generations + 1))
     sampling_errors = np.zeros((count, generations + 1))
-    certificates = np.full((count, 2, generations + 1), np.nan)
+    certificates = np.full((count, 3, generations + 1), np.nan)
 
     def measure(generation: int, previous) -> None:
         if prepare_together is not None and (measure_tv or probes is not None):
@@ -253,12 +258,13 @@ def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
 
 
 def _certifier(truth, model, scenario: Scenario):
-    """``(fit, previous) -> (certificate against p0, certified eps_i)`` (Theorem G), after checking that it applies.
+    """``(fit, previous) -> (certificate against p0, certified eps_i, score error)`` (Theorem G), after checking that it
+    applies.
 
     eps_i is certified against q_i = lambda p0 + (1 - lambda) p_{i-1} where that is the training distribution (fresh
     real data, nothing accumulated); elsewhere it is NaN. At generation 0 both are the certificate against p0.
     """
-    from selfloop.bounds.certificate import TrainingDistribution, diffusion_certificate  # bounds build on simulators
+    from selfloop.bounds.certificate import TrainingDistribution, diffusion_certificate, integrated_score_error  # bounds build on simulators
 
     if not (isinstance(model, RandomFeatureDiffusion) and model.sampler == "sde"):
         raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
@@ -266,13 +272,13 @@ def _certifier(truth, model, scenario: Scenario):
         raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
     mixed = not (scenario.accumulate or scenario.reuse_real)
 
-    def certify(fit, previous) -> tuple[float, float]:
-        direct = diffusion_certificate(fit, truth).tv
+    def certify(fit, previous) -> tuple[float, float, float]:
+        direct, score = diffusion_certificate(fit, truth).tv, integrated_score_error(fit, truth)
         if previous is None:
-            return direct, direct
+            return direct, direct, score
         if not mixed:
-            return direct, float("nan")
-        return direct, diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv
+            return direct, float("nan"), score
+        return direct, diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv, score
 
     return certify
 
@@ -400,7 +406,7 @@ def run_loop(
     steps_stderr = np.zeros_like(distances)
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
-    certified = np.full((replicates, 2, generations + 1), np.nan)
+    certified = np.full((replicates, 3, generations + 1), np.nan)
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     if _batchable(truth, model) and measure_tv:
@@ -440,4 +446,5 @@ def run_loop(
         sampling_error=sampled if sampling_error else None,
         certificate=certified[:, 0] if certify else None,
         certified_one_step=certified[:, 1] if certify else None,
+        score_error=certified[:, 2] if certify else None,
     )

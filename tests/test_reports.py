@@ -11,6 +11,7 @@ import pytest
 
 import selfloop.reports.sweep
 from selfloop.reports import assemble, compare, get_suite, register_suite, render, run_suite
+from selfloop.reports.suites import CELL_KINDS
 from selfloop.reports.cli import main
 from selfloop.reports.suites import diffusion_cells, loop_cells, phase_cells
 
@@ -259,7 +260,7 @@ def test_every_suite_cell_builds(name):
     assert len({json.dumps(cell, sort_keys=True) for cell in cells}) == len(cells)
     for cell in cells:
         build_model(cell["model"]), build_scenario(cell["scenario"]), standard_truth(cell["truth"])
-        assert cell["kind"] in ("loop", "calibration", "phase") and cell["replicates"] >= 2
+        assert cell["kind"] in CELL_KINDS and cell["replicates"] >= 2
 
 
 def test_report_cli_does_not_need_the_test_extra():
