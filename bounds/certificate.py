@@ -63,8 +63,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, signal, special
 
-from selfloop.simulators import Box, GaussianMixture, Grid
+from selfloop.simulators import Box, GaussianMixture, Grid, tv_monte_carlo
 from selfloop.simulators.grid import linear_bin
+
+from .kde import MONTE_CARLO_MARGIN
 
 __all__ = ["CERTIFICATE_METHODS", "Certificate", "TrainingDistribution", "diffusion_certificate", "integrated_score_error", "ou_marginal"]
 
@@ -72,8 +74,16 @@ __all__ = ["CERTIFICATE_METHODS", "Certificate", "TrainingDistribution", "diffus
 CERTIFICATE_METHODS = ("chain", "path")
 #: Gauss-Legendre nodes per sampler step for the path bound's time integral (its integrand is smooth in t).
 _LEGENDRE_NODES = 4
-#: Quadrature nodes per standard deviation of the narrowest reference component, by dimension.
-_NODES_PER_STD = {1: 40.0, 2: 12.0}
+#: Quadrature nodes per standard deviation of the narrowest reference component, by dimension (the smooth mixture terms
+#: are spectrally accurate far coarser; the network's ReLU kinks set the step: halving it moves a certificate < 1e-3).
+_NODES_PER_STD = {1: 40.0, 2: 6.0}
+#: The chain bound's reference grid is searched on a quadrature this many times coarser (its objective has the exact score
+#: only, smooth; any deterministic grid is valid).
+_SEARCH_COARSENING = 2.0
+#: Times at which the truth's OU marginals decide which quadrature nodes hold mass (t = 0 and 40 log-spaced up to 30).
+_PRUNING_TIMES = np.concatenate([[0.0], np.geomspace(1e-5, 30.0, 40)])
+#: A node whose mass is below this under every marginal at ``_PRUNING_TIMES`` is dropped from the quadrature.
+_PRUNED_MASS = 1e-22
 #: Reference mass left outside the quadrature box, per component and axis end.
 _BOX_MASS = 1e-14
 #: Smoothed grid densities below this fraction of their largest value are floored to 0 (FFT round-off in the tails).
@@ -97,19 +107,30 @@ class Certificate:
         (:math:`\mathrm{TV}(q, q_{t_{\min}})`).
     method : str
         ``"chain"`` or ``"path"``.
+    kl_stderr : float
+        Monte Carlo standard error of the KL estimate (d > 2; 0 for quadrature). ``kl`` and ``tv`` then include
+        ``MONTE_CARLO_MARGIN`` standard errors (of the KL and of the early-stopping TV), so each is an upper confidence value.
+    score_error : float
+        By-product: :math:`\sum_k \Delta_k E_{q_{t_k}}|\nabla\log q_{t_k} - s_A(\cdot, t_k)|^2`, the integrated score
+        error against the reference (:func:`integrated_score_error`, Li et al.'s quantity when q is the truth).
     """
 
     tv: float
     kl: float
     parts: dict = field(default_factory=dict)
     method: str = "chain"
+    score_error: float = float("nan")
+    kl_stderr: float = 0.0
 
     @staticmethod
-    def from_parts(parts: dict, method: str) -> "Certificate":
-        kl = max(parts["initialisation"] + parts["discretisation"] + parts["score"] + parts["cross"], 0.0)
+    def from_parts(parts: dict, method: str, kl_margin: float = 0.0, kl_stderr: float = 0.0) -> "Certificate":
+        """The certificate from its parts; ``kl_margin`` is added to the KL (a Monte Carlo upper confidence margin)."""
+        parts = dict(parts)
+        score_error = float(parts.pop("score_error", np.nan))
+        kl = max(parts["initialisation"] + parts["discretisation"] + parts["score"] + parts["cross"] + kl_margin, 0.0)
         pinsker, bretagnolle_huber = np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl))
         tv = min(1.0, parts["early_stopping"] + min(pinsker, bretagnolle_huber))
-        return Certificate(float(tv), float(kl), dict(parts), method)
+        return Certificate(float(tv), float(kl), parts, method, score_error, float(kl_stderr))
 
 
 def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
@@ -177,8 +198,22 @@ class _Quadrature:
         boxes = [truth.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)] + ([extra] if extra is not None else [])
         narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
         self.grid = Grid.covering(Box.union(boxes), min(narrowest, 1.0) / _NODES_PER_STD[dim] * spacing_scale)
-        self.points = self.grid.points()
         self.volume = self.grid.cell_volume
+        points = self.grid.points()
+        if extra is None:  # only the truth's marginals live here: drop nodes where none of them holds any mass
+            largest = np.zeros(len(points))
+            for t in _PRUNING_TIMES:
+                largest = np.maximum(largest, _mixture_values(ou_marginal(truth, t), points)[0])
+            self.kept = np.flatnonzero(largest * self.volume >= _PRUNED_MASS)
+        else:  # a grid part is convolved on the whole grid
+            self.kept = np.arange(len(points))
+        self.points = points[self.kept]
+
+    def full(self, values: np.ndarray) -> np.ndarray:
+        """Values at the kept nodes placed on the whole grid (zero elsewhere), shaped like it."""
+        out = np.zeros(self.grid.size)
+        out[self.kept] = values
+        return out.reshape(self.grid.shape)
 
     def expect(self, density: np.ndarray, values: np.ndarray) -> float:
         """:math:`\\int q\\,f` for values f at the nodes (the trapezoidal sum: the integrands vanish at the box's edge)."""
@@ -208,7 +243,7 @@ class _MixtureMarginals:
 
     def early_stopping(self, t: float) -> float:
         r""":math:`\mathrm{TV}(q, q_t)` on the quadrature grid."""
-        return 0.5 * self.quadrature.grid.integrate_abs((self.at(0.0)[0] - self.at(t)[0]).reshape(self.quadrature.grid.shape))
+        return 0.5 * self.quadrature.grid.integrate_abs(self.quadrature.full(self.at(0.0)[0] - self.at(t)[0]))
 
 
 def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -225,6 +260,19 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
     log_density = special.logsumexp(logs, axis=0)
     responsibilities = np.exp(logs - log_density)
     return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
+
+
+_TRUTH_MARGINALS: dict[tuple, _MixtureMarginals] = {}
+
+
+def _truth_marginals(truth: GaussianMixture, spacing_scale: float) -> _MixtureMarginals:
+    """The truth's marginals on its quadrature, kept between calls (a loop certifies all its fits against one truth)."""
+    key = (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), float(spacing_scale))
+    if key not in _TRUTH_MARGINALS:
+        if len(_TRUTH_MARGINALS) >= 4:
+            _TRUTH_MARGINALS.clear()
+        _TRUTH_MARGINALS[key] = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
+    return _TRUTH_MARGINALS[key]
 
 
 class _MixedMarginals(_MixtureMarginals):
@@ -268,12 +316,12 @@ class _MixedMarginals(_MixtureMarginals):
         binned = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
         spread = variance - float(np.max(grid.spacing)) ** 2 / 6
         if spread <= 0:
-            return binned.ravel(), np.zeros_like(self.quadrature.points)
+            return binned.ravel()[self.quadrature.kept], np.zeros_like(self.quadrature.points)
         density = _convolve(binned, grid, spread)
         gradient = np.stack([_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1)
         small = density.ravel() < _ROUND_OFF_FLOOR * density.max()
-        density = np.where(small, 0.0, density.ravel())
-        return density, np.where(small[:, None], 0.0, gradient)
+        density, gradient = np.where(small, 0.0, density.ravel()), np.where(small[:, None], 0.0, gradient)
+        return density[self.quadrature.kept], gradient[self.quadrature.kept]
 
     def early_stopping(self, t: float) -> float:
         r"""An upper bound on :math:`\mathrm{TV}(q, q_t)`: :math:`\lambda\,\mathrm{TV}(p_0, p_{0,t}) + (1-\lambda)\,\mathrm{TV}(\hat p, \hat p_t)`
@@ -326,7 +374,7 @@ class _ChainStep:
         lower_density, lower_log_density, _ = marginals.at(lower_time)
         a, b2 = np.exp(-reference_step), -np.expm1(-2 * reference_step)
         posterior_mean = (y + b2 * score) / a  # E[X_{t'_{k+1}} | X_{t'_k} = y], Tweedie
-        self.exact_score = marginals.at(time)[2]  # grad log q_{t_k}, at the sampler's time
+        self.sampler_density, _, self.exact_score = marginals.at(time)  # q_{t_k} and grad log q_{t_k}, at the sampler's time
         self.gap = posterior_mean - y - step * (y + 2 * self.exact_score)  # D_k: the exact-score step's error in mean
         entropy_difference = quadrature.expect(lower_density, lower_log_density) - quadrature.expect(self.density, log_density)
         conditional_variance = marginals.second_moment(lower_time) - quadrature.expect(self.density, np.sum(posterior_mean**2, axis=1))
@@ -339,8 +387,8 @@ class _ChainStep:
 
 _REFERENCE_TIMES: dict[tuple, np.ndarray] = {}
 _CHAIN_STEPS: dict[tuple, list] = {}
-#: Largest number of node values (nodes x dimension x steps) whose chain steps are kept between fits (about 100 MB).
-_KEPT_VALUES = 4_000_000
+#: Largest number of node values (nodes x dimension x steps) whose chain steps are kept between fits (about 200 MB).
+_KEPT_VALUES = 8_000_000
 
 
 def _key(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> tuple:
@@ -359,7 +407,7 @@ def _reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: f
     if key not in _REFERENCE_TIMES:
         if len(_REFERENCE_TIMES) >= 64:
             _REFERENCE_TIMES.clear()
-        marginals = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
+        marginals = _truth_marginals(truth, spacing_scale * _SEARCH_COARSENING)
         grid = np.empty_like(times)
         grid[-1] = times[-1]
         for k in range(times.size - 2, -1, -1):
@@ -386,13 +434,14 @@ def _chain_steps(marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarr
 
 def _chain_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray, grid: np.ndarray, key: tuple | None) -> dict:
     """The chain bound's KL parts (module docstring)."""
-    parts = {"initialisation": marginals.kl_to_standard_normal(grid[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
+    parts = {"initialisation": marginals.kl_to_standard_normal(grid[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0, "score_error": 0.0}
     y, quadrature = marginals.quadrature.points, marginals.quadrature
     for k, chain in enumerate(_chain_steps(marginals, grid, times, key)):
         error = chain.exact_score - fitted.score(y, times[k])  # e_k = grad log q_{t_k} - s_A
         parts["discretisation"] += chain.discretisation
         parts["score"] += chain.step * quadrature.expect(chain.density, np.sum(error**2, axis=1))
         parts["cross"] += quadrature.expect(chain.density, np.sum(chain.gap * error, axis=1))
+        parts["score_error"] += chain.step * quadrature.expect(chain.sampler_density, np.sum(error**2, axis=1))
     return parts
 
 
@@ -427,11 +476,59 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
             parts["discretisation"] += half * weight * (conditional + mismatch)
             parts["cross"] += half * weight * (2 * c1 * error_y + 2 * (c2 - 1) * error_score)
         parts["score"] += (upper - lower) * error_squared
+    parts["score_error"] = parts["score"]  # under q_{t_k}: the path bound's score part is Li's quantity itself
     return parts
 
 
+def _monte_carlo_path_certificate(fitted, truth: GaussianMixture, times: np.ndarray, samples: int, rng: np.random.Generator) -> Certificate:
+    r"""The path bound in any dimension by Monte Carlo over exact forward pairs (d > 2).
+
+    For each step and Gauss-Legendre time t in it, ``samples`` pairs are drawn exactly:
+    :math:`X_t = \alpha_t X_0 + \sigma_t Z_1` with :math:`X_0 \sim q`, then :math:`X_{t_k} = a X_t + b Z_2`. The integrand
+    :math:`|(X_t - X_{t_k})/2 + \nabla\log q_t(X_t) - s_A(X_{t_k}, t_k)|^2` is non-negative and evaluated exactly, so the
+    average is unbiased with no cancellation (the quadrature route's moment differences would drown in Monte Carlo
+    noise). Its standard error adds up over independent draws; the KL gets ``MONTE_CARLO_MARGIN`` of them, and the
+    early-stopping TV, itself a Monte Carlo estimate (:func:`selfloop.simulators.tv_monte_carlo`), gets its own.
+    The parts come from the same draws: ``score`` is the network's error at :math:`X_{t_k}` alone, ``discretisation``
+    the integrand with the exact score in place of the network, ``cross`` the rest.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(_LEGENDRE_NODES)
+    total = score_part = discretisation = variance = 0.0
+    for upper, lower in zip(times[:-1], times[1:]):
+        half = (upper - lower) / 2
+        for node, weight in zip(nodes, weights):
+            t = lower + half * (node + 1)
+            a, b = np.exp(-(upper - t)), np.sqrt(-np.expm1(-2 * (upper - t)))
+            x_t = ou_marginal(truth, t).sample(samples, rng)
+            x_k = a * x_t + b * rng.standard_normal(x_t.shape)
+            exact_t = _mixture_values(ou_marginal(truth, t), x_t)[2]
+            exact_k = _mixture_values(ou_marginal(truth, upper), x_k)[2]
+            network = fitted.score(x_k, upper)
+            drift_gap = (x_t - x_k) / 2 + exact_t
+            integrand = np.sum((drift_gap - network) ** 2, axis=1)
+            total += half * weight * integrand.mean()
+            variance += (half * weight) ** 2 * integrand.var(ddof=1) / samples
+            discretisation += half * weight * np.mean(np.sum((drift_gap - exact_k) ** 2, axis=1))
+            score_part += half * weight * np.mean(np.sum((exact_k - network) ** 2, axis=1))
+    parts = {
+        "initialisation": _kl_to_standard_normal(ou_marginal(truth, times[0])), "discretisation": discretisation,
+        "score": score_part, "cross": total - discretisation - score_part, "score_error": score_part,
+    }
+    stopping = tv_monte_carlo(truth, ou_marginal(truth, float(times[-1])), samples, rng)
+    parts["early_stopping"] = min(1.0, stopping.value + MONTE_CARLO_MARGIN * stopping.stderr)
+    stderr = float(np.sqrt(variance))
+    return Certificate.from_parts(parts, "path", kl_margin=MONTE_CARLO_MARGIN * stderr, kl_stderr=stderr)
+
+
 def diffusion_certificate(
-    fitted, reference, *, method: str = "chain", spacing_scale: float = 1.0, drop_discretisation: bool = False
+    fitted,
+    reference,
+    *,
+    method: str | None = None,
+    spacing_scale: float = 1.0,
+    drop_discretisation: bool = False,
+    samples: int = 4000,
+    rng: np.random.Generator | None = None,
 ) -> Certificate:
     r"""A rigorous upper bound on :math:`\mathrm{TV}(\hat p, q)` for a fitted SDE diffusion model (Theorem G).
 
@@ -440,16 +537,19 @@ def diffusion_certificate(
     fitted : FittedDiffusion
         A fit of :class:`selfloop.simulators.RandomFeatureDiffusion` with ``sampler="sde"``.
     reference : GaussianMixture or TrainingDistribution
-        q: the truth :math:`p_0` (or any Gaussian mixture), or generation i's training distribution
-        :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (then the bound certifies Lemma R's :math:`\varepsilon_i`), in
-        dimension 1 or 2.
-    method : ``"chain"`` or ``"path"``
-        The KL bound (module docstring); the chain bound is the tighter.
+        q: the truth :math:`p_0` (or any Gaussian mixture, in any dimension), or, in dimension 1 or 2, generation i's
+        training distribution :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (then the bound certifies Lemma R's
+        :math:`\varepsilon_i`).
+    method : ``"chain"``, ``"path"`` or None
+        The KL bound (module docstring). None: the chain bound (the tighter) by quadrature in d <= 2, the path bound by
+        Monte Carlo in d > 2, where the chain bound's differences of entropies cannot be resolved by sampling.
     spacing_scale : float
         Multiplies the quadrature step (tests halve it to show the value does not move).
     drop_discretisation : bool
         Negative control only: leave out the discretisation part. The result is then *not* a bound (the suite shows it
         falls below the sampler's TV with the exact score at few steps).
+    samples, rng : int, numpy Generator
+        d > 2 only: Monte Carlo draws per Gauss-Legendre time, and their generator (default seed 0).
 
     Returns
     -------
@@ -466,8 +566,8 @@ def diffusion_certificate(
     >>> bool(0 < certificate.tv <= 1), sorted(certificate.parts)
     (True, ['cross', 'discretisation', 'early_stopping', 'initialisation', 'score'])
     """
-    if method not in CERTIFICATE_METHODS:
-        raise ValueError(f"method must be one of {CERTIFICATE_METHODS}, got {method!r}")
+    if method is not None and method not in CERTIFICATE_METHODS:
+        raise ValueError(f"method must be one of {CERTIFICATE_METHODS} or None, got {method!r}")
     if not isinstance(reference, (GaussianMixture, TrainingDistribution)):
         raise ValueError(f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}")
     model = getattr(fitted, "model", None)
@@ -478,8 +578,18 @@ def diffusion_certificate(
     if not (np.isfinite(spacing_scale) and spacing_scale > 0):
         raise ValueError(f"spacing_scale must be positive, got {spacing_scale!r}")
     times = fitted.times()
+    if reference.dim > 2:
+        if method == "chain" or not isinstance(reference, GaussianMixture):
+            raise ValueError("method: in d > 2 the certificate is the path bound by Monte Carlo, against a Gaussian mixture")
+        if drop_discretisation:
+            raise ValueError("drop_discretisation: the negative control is computed by quadrature, in d <= 2")
+        samples = int(samples)
+        if samples < 2:
+            raise ValueError(f"samples must be at least 2, got {samples!r}")
+        return _monte_carlo_path_certificate(fitted, reference, times, samples, np.random.default_rng(0) if rng is None else rng)
+    method = method or "chain"
     if isinstance(reference, GaussianMixture):
-        truth, marginals = reference, _MixtureMarginals(reference, _Quadrature(reference, spacing_scale))
+        truth, marginals = reference, _truth_marginals(reference, spacing_scale)
         key = _key(truth, times, spacing_scale)
     else:
         truth, grid = reference.truth, reference.previous.density_grid()[0]
@@ -493,9 +603,6 @@ def diffusion_certificate(
         parts["discretisation"] = 0.0
     parts["early_stopping"] = marginals.early_stopping(float(times[-1]))
     return Certificate.from_parts(parts, method)
-
-
-_TRUTH_MARGINALS: dict[tuple, _MixtureMarginals] = {}
 
 
 def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: float = 1.0) -> float:
@@ -519,11 +626,7 @@ def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: flo
     if not hasattr(fitted, "times") or not hasattr(fitted, "score") or fitted.dim != truth.dim:
         raise ValueError("fitted: needs a random-feature diffusion fit (times(), score()) in the truth's dimension")
     times = fitted.times()
-    key = _key(truth, times, spacing_scale)
-    if key not in _TRUTH_MARGINALS:
-        _TRUTH_MARGINALS.clear()  # one truth at a time: a loop measures all its fits against p0
-        _TRUTH_MARGINALS[key] = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
-    marginals = _TRUTH_MARGINALS[key]
+    marginals = _truth_marginals(truth, spacing_scale)
     y, total = marginals.quadrature.points, 0.0
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)

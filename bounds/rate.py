@@ -82,7 +82,8 @@ def fit_rate(sizes, widths, errors) -> RateFit:
     Parameters
     ----------
     sizes, widths : array_like (S,)
-        N and m of each setting; at least two distinct values of each, and at least 4 settings.
+        N and m of each setting; at least three distinct values of each (with two, four parameters are not identified:
+        measured on a 2 x 3 grid, the N exponent ran to the search's bound).
     errors : sequence of array_like
         The per-replicate errors of each setting (positive; at least two replicates each).
 
@@ -98,8 +99,8 @@ def fit_rate(sizes, widths, errors) -> RateFit:
     errors = [np.asarray(e, dtype=float) for e in errors]
     if not (sizes.shape == widths.shape and sizes.ndim == 1 and len(errors) == sizes.size):
         raise ValueError("sizes, widths and errors must have one entry per setting")
-    if sizes.size < 4 or np.unique(sizes).size < 2 or np.unique(widths).size < 2:
-        raise ValueError("sizes and widths: need at least 4 settings with two distinct sizes and two distinct widths")
+    if np.unique(sizes).size < 3 or np.unique(widths).size < 3:
+        raise ValueError("sizes and widths: need at least three distinct sizes and three distinct widths")
     if any(e.size < 2 or np.any(~np.isfinite(e)) or np.any(e <= 0) for e in errors):
         raise ValueError("errors: each setting needs at least two finite, positive replicate errors")
     means = np.array([e.mean() for e in errors])

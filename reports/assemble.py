@@ -113,7 +113,7 @@ def _rates(cells: list[dict]) -> list[dict]:
     for (family, truth), chosen in sorted(groups.items()):
         sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
         widths = [cell["spec"]["model"]["width"] for cell in chosen]
-        if len(chosen) < 4 or len(set(sizes)) < 2 or len(set(widths)) < 2:
+        if len(set(sizes)) < 3 or len(set(widths)) < 3:  # four parameters need a 3 x 3 grid at least (fit_rate)
             continue
         fitted = fit_rate(sizes, widths, [np.asarray(cell["score_error"])[:, 0] for cell in chosen])
         out.append({

@@ -160,11 +160,10 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     decompose = spec["model"]["name"] == "kde" and "bandwidth" in spec["model"] and not (scenario.accumulate or scenario.reuse_real) and truth.dim <= 2
     # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
     one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
-    # Theorem G's per-fit certificate and Li et al.'s score error, for the SDE sampler in 1-D (in 2-D a certificate
-    # costs tens of seconds a fit: docs/performance.md)
+    # Theorem G's per-fit certificate and Li et al.'s score error, wherever they apply: the SDE sampler in d <= 2
     certify = (
         spec["model"]["name"] == "diffusion" and spec["kind"] in ("loop", "calibration", "rate")
-        and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim == 1
+        and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim <= 2
     )
     result = run_loop(
         truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"],

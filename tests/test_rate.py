@@ -34,7 +34,7 @@ def test_negative_control_a_slower_rate_is_called_slower():
 
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="sizes and widths"):
-        fit_rate([250, 250, 250, 250], [64, 128, 256, 512], _synthetic_errors(0.4, 0.8, 0)[:4])
+        fit_rate([250, 250, 1000, 1000], [64, 128, 256, 512], _synthetic_errors(0.4, 0.8, 0)[:4])
     with pytest.raises(ValueError, match="errors"):
         fit_rate(SIZES, WIDTHS, [np.array([1.0])] * 9)
     with pytest.raises(ValueError, match="one entry per setting"):
@@ -47,3 +47,9 @@ def test_the_score_error_is_the_path_bounds_score_part_and_falls_with_the_width(
     errors = [integrated_score_error(fit, truth) for fit in fits]
     assert errors[0] == pytest.approx(diffusion_certificate(fits[0], truth, method="path").parts["score"], rel=1e-10)
     assert errors[1] < errors[0] / 2  # a much wider network learns the score much better
+
+
+def test_the_certificates_by_product_is_the_integrated_score_error():
+    truth = standard_truth("skewed_1d")
+    fitted = RandomFeatureDiffusion(width=64, steps=80).fit(truth.sample(500, np.random.default_rng(2)), np.random.default_rng(3))
+    assert diffusion_certificate(fitted, truth).score_error == pytest.approx(integrated_score_error(fitted, truth), rel=1e-10)
