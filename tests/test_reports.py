@@ -111,7 +111,7 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert certified and all(np.all(np.asarray(c["tv"]) <= np.asarray(c["certificate"])) for c in certified)
     assert "## Theorem G: every diffusion fit certified" in text and "Theorem D, certified" in text
     runs = sum(len(c["tv"]) for c in certified)
-    assert f"| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | beyond the paper, rigorous | Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
+    assert f"| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) | Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
     checks = [check for cell in document["cells"] for check in cell["checks"]]
     assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "kde_jensen_lower", "diffusion_theorem_d"}
     assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
