@@ -15,11 +15,13 @@ from .second_moment import (
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .certificate import Certificate, TrainingDistribution, diffusion_certificate, integrated_score_error, ou_marginal
 from .rate import LI_EXPONENTS, RateFit, fit_rate
+from .mle import MLEMoments, mle_bound_for, mle_moments, mle_tv_bound
 
 __all__ = [
     "BOUNDS",
     "Bound",
     "LI_EXPONENTS",
+    "MLEMoments",
     "RateFit",
     "Certificate",
     "KDEMoments",
@@ -47,6 +49,9 @@ __all__ = [
     "kde_tv_bound",
     "learner_error",
     "learner_error_bound_for",
+    "mle_bound_for",
+    "mle_moments",
+    "mle_tv_bound",
     "ou_marginal",
     "phase_bound",
     "phase_threshold",

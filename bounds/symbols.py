@@ -27,6 +27,7 @@ __all__ = [
     "initial_size",
     "laplacian_l1",
     "mean_absolute_integral",
+    "mean_deviation",
     "moment_order",
     "real",
     "real_fraction",
@@ -35,6 +36,7 @@ __all__ = [
     "size",
     "sqrt_integral",
     "synthetic",
+    "variance_deviation",
     "weight_moment",
     "width",
 ]
@@ -63,6 +65,8 @@ real = sp.Symbol("real", positive=True)  # n, real points per generation (phase 
 synthetic = sp.Symbol("synthetic", nonnegative=True)  # m, synthetic points per generation
 root_mean_square_integral = sp.Symbol("root_mean_square_integral", nonnegative=True)  # int sqrt((mu_i - p0)^2 + V_i)
 mean_absolute_integral = sp.Symbol("mean_absolute_integral", nonnegative=True)  # int |mu_i - p0|
+variance_deviation = sp.Symbol("variance_deviation", nonnegative=True)  # sqrt(E ||A_i - I||_F^2), Gaussian MLE loop
+mean_deviation = sp.Symbol("mean_deviation", nonnegative=True)  # sqrt(E Delta_i^2), Gaussian MLE loop
 
 #: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
 DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
@@ -96,4 +100,6 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     synthetic: "m",
     root_mean_square_integral: r"\int\sqrt{(\mu_i - p_0)^2 + V_i}\,dx",
     mean_absolute_integral: r"\int\left|\mu_i - p_0\right|dx",
+    variance_deviation: "V_i",
+    mean_deviation: "D_i",
 }

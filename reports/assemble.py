@@ -213,6 +213,7 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry["slack"] = cell.get("slack")
         entry["certificate"] = cell.get("certificate") if spec["kind"] == "loop" else None
         entry["one_step"] = cell.get("one_step")
+        entry["mle_law"] = cell.get("mle_law")
         entry.update(_certified_propagation(cell))
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
             family = calibration.get(diffusion_family(spec["model"]))

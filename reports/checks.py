@@ -25,12 +25,12 @@ from typing import Callable
 
 import numpy as np
 
-from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_bound_terms, kde_second_moment_terms
+from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_bound_terms, kde_second_moment_terms, mle_bound_for
 from selfloop.bounds.recursion import propagate_scenario
-from selfloop.simulators import Scenario
+from selfloop.simulators import STANDARD_TRUTHS, Scenario
 from selfloop.testing import ALPHA, check_bound, is_underpowered
 
-__all__ = ["ALPHA", "CHECKS", "Check", "CellContext", "cell_checks", "check_record", "kde_slack", "register_check", "verdict_record"]
+__all__ = ["ALPHA", "CHECKS", "LAW_Z", "Check", "CellContext", "cell_checks", "check_record", "kde_slack", "mle_law_record", "register_check", "verdict_record"]
 
 
 def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
@@ -190,6 +190,15 @@ def _theorem_d(context: CellContext) -> np.ndarray:
     return np.atleast_1d(bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names}))
 
 
+def _is_mle_with_a_bound(spec: dict) -> bool:
+    """The Gaussian MLE on a Gaussian truth, where the exact laws close (fresh data; in d > 1 fully synthetic only)."""
+    if spec["model"]["name"] != "mle" or spec["kind"] != "loop":
+        return False
+    truth, kind = STANDARD_TRUTHS[spec["truth"]](), spec["scenario"]["kind"]
+    return truth.components == 1 and kind != "mixed_reused" and (truth.dim == 1 or kind == "fully_synthetic")
+
+
+register_check("gaussian_mle", Check("Gaussian MLE", "mle_tv", _is_mle_with_a_bound, lambda c: mle_bound_for(c.truth, c.scenario, c.generations)))
 register_check("theorem_k", Check("Theorem K", "kde_theorem_k_step", _is_kde_with_a_mixture_bound, _theorem_k, outside_theory=_reused))
 register_check("second_moment", Check("second-moment", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).upper, outside_theory=_reused))
 register_check(
@@ -199,6 +208,45 @@ register_check(
     "theorem_d",
     Check("Theorem D", "diffusion_theorem_d", lambda spec: spec["model"]["name"] == "diffusion" and spec["kind"] == "loop", _theorem_d, stage="suite"),
 )
+
+
+#: A measured mean farther than this many standard errors from an exact law, at any generation, rejects the law (with
+#: up to 31 generations and two quantities per cell, a correct law passes with probability above 0.999).
+LAW_Z = 4.5
+
+
+def mle_law_record(parameters: dict, context: CellContext) -> dict | None:
+    r"""The Gaussian MLE loop's exact laws (:func:`selfloop.bounds.mle_moments`) against the cell's fitted parameters.
+
+    Two quantities per generation, each as replicate mean, standard error, law and z-score: the whitened fitted variance
+    (:math:`\sigma_i^2/\sigma^2` in 1-D, :math:`\operatorname{tr}(\Sigma^{-1}\Sigma_i)/d` in d dimensions) and the squared
+    Mahalanobis error of the fitted mean, :math:`\Delta_i^2`. ``holds``: every |z| below :data:`LAW_Z`.
+    """
+    kind = context.spec["scenario"]["kind"]
+    applies = context.spec["model"]["name"] == "mle" and context.truth.components == 1 and kind != "mixed_reused"
+    if not parameters or not applies or (context.truth.dim > 1 and kind == "accumulate"):
+        return None
+    from selfloop.bounds import mle_moments
+
+    law = mle_moments(context.truth, context.scenario, context.generations)
+    covariance, mean = context.truth.covariances[0], context.truth.means[0]
+    precision, dim = np.linalg.inv(covariance), context.truth.dim
+    if dim == 1:
+        variance = parameters["variance"] / covariance[0, 0]
+        offset = (parameters["mean"] - mean[0]) ** 2 / covariance[0, 0]
+    else:
+        variance = np.einsum("ij,rgji->rg", precision, parameters["covariance"]) / dim
+        error = parameters["mean"] - mean
+        offset = np.einsum("rgi,ij,rgj->rg", error, precision, error)
+    laws = {"variance": np.einsum("ij,gji->g", precision, law.covariance) / dim, "mean_offset": law.mean_deviation**2}
+    record = {}
+    for name, samples in (("variance", variance), ("mean_offset", offset)):
+        measured, stderr = samples.mean(axis=0), samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+        z = (measured - laws[name]) / stderr
+        record[name] = {"measured": measured.tolist(), "stderr": stderr.tolist(), "law": laws[name].tolist(), "max_abs_z": float(np.max(np.abs(z)))}
+    record["holds"] = all(record[name]["max_abs_z"] < LAW_Z for name in ("variance", "mean_offset"))
+    record["z_limit"] = LAW_Z
+    return record
 
 
 def kde_predictors(context: CellContext) -> dict:

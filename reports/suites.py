@@ -39,6 +39,7 @@ __all__ = [
     "load_suite_file",
     "loop_cells",
     "mle_cells",
+    "gaussian_mle_cells",
     "phase_amounts",
     "phase_cells",
     "register_suite",
@@ -235,11 +236,33 @@ def mle_cells(*, size: int, generations: int, replicates: int) -> list[dict]:
     ]
 
 
+def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, replicates: int) -> list[dict]:
+    """Gaussian MLE cells on Gaussian truths, where the exact laws and the TV bound apply: fully synthetic, mixed at 1/2
+    and, in 1-D, accumulating synthetic data (docs/theory.md, section 9).
+
+    Examples
+    --------
+    >>> [cell["scenario"]["kind"] for cell in gaussian_mle_cells(size=50, generations=10, replicates=100)]
+    ['fully_synthetic', 'mixed_fresh', 'accumulate']
+    """
+    cells = []
+    for truth in truths:
+        scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5}]
+        if STANDARD_TRUTHS[truth]().dim == 1:
+            scenarios.append({"kind": "accumulate", "size": size, "added": size})
+        cells += [
+            {"kind": "loop", "model": {"name": "mle"}, "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates}
+            for scenario in scenarios
+        ]
+    return cells
+
+
 def quick() -> list[dict]:
     """Under a minute on 2 cores: KDE on the bimodal truth in every scenario, a small diffusion calibration, the phase curve."""
     return (
         loop_cells(models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24)
         + mle_cells(size=50, generations=20, replicates=24)
+        + gaussian_mle_cells(size=50, generations=20, replicates=400)
         + diffusion_cells(widths=(64, 128, 256), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,), prediction_widths=(96,),
                           real_fractions=(0.5,), generations=3)
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
@@ -252,6 +275,7 @@ def standard() -> list[dict]:
     return (
         loop_cells(models=[_kde(0.3), _kde(0.15)], truths=["bimodal_1d", "skewed_1d"], sizes=[300, 1500], real_fractions=(0.2, 0.5), generations=8, replicates=32)
         + mle_cells(size=50, generations=30, replicates=32)
+        + gaussian_mle_cells(truths=("gaussian_1d", "gaussian_3d"), size=50, generations=30, replicates=400)
         + [
             cell
             for parameterization in ("li", "preconditioned")  # side by side: what the network's form changes

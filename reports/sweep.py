@@ -32,7 +32,7 @@ from tqdm import tqdm
 from selfloop.bounds import Registry
 from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 
-from .checks import CellContext, cell_checks, kde_predictors, kde_slack
+from .checks import CellContext, cell_checks, kde_predictors, kde_slack, mle_law_record
 from .plugins import load_plugins
 from .suites import cell_key, cell_seed
 
@@ -184,6 +184,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "certificate": result.certificate.tolist() if certify else None,
         "certified_one_step": result.certified_one_step.tolist() if certify else None,
         "score_error": result.score_error.tolist() if certify else None,
+        "mle_law": mle_law_record(result.parameters, context),
         "seconds": time.perf_counter() - start,
     }
 

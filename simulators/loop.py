@@ -33,6 +33,7 @@ from .batched import BatchedKDELoop, replicates_per_chunk
 from .diffusion import RandomFeatureDiffusion
 from .kde import KDE, FittedKDE
 from .metrics import common_grid, tv, tv_monte_carlo, tv_on_grid
+from .protocol import ParametricModel
 from .scenario import Scenario
 from .truth import GaussianMixture
 
@@ -73,6 +74,10 @@ class LoopResult:
     score_error : ndarray (replicates, generations + 1) or None
         With ``certify=True``: each fit's integrated score error against :math:`p_0`, the quantity of Li et al.'s rate
         (:func:`selfloop.bounds.integrated_score_error`).
+    parameters : dict or None
+        For a model with ``parameters(fitted)`` (:class:`selfloop.simulators.protocol.ParametricModel`, e.g. the Gaussian
+        MLE): each parameter per replicate and generation, shape (replicates, generations + 1, ...); the Gaussian MLE
+        gives ``mean`` and ``variance`` in 1-D, ``mean`` (.., d) and ``covariance`` (.., d, d) in d dimensions.
     replicates : int
         Number of replicate loops run, whatever was measured.
     generations : int
@@ -94,6 +99,7 @@ class LoopResult:
     certificate: np.ndarray | None = None
     certified_one_step: np.ndarray | None = None
     score_error: np.ndarray | None = None
+    parameters: dict | None = None
 
     @property
     def generations(self) -> int:
@@ -198,11 +204,16 @@ def _run_replicates(
     steps = np.zeros((count, 2, generations + 1))
     sampling_errors = np.zeros((count, generations + 1))
     certificates = np.full((count, 3, generations + 1), np.nan)
+    parameters: dict[str, list] = {}
+    parametric = isinstance(model, ParametricModel)  # once: a runtime Protocol check is slow
 
     def measure(generation: int, previous) -> None:
         if prepare_together is not None and (measure_tv or probes is not None):
             prepare_together(fits)
         for k, fitted in enumerate(fits):
+            if parametric:
+                for name, value in model.parameters(fitted).items():
+                    parameters.setdefault(name, [[None] * (generations + 1) for _ in range(count)])[k][generation] = np.asarray(value, dtype=float)
             if certify is not None:
                 certificates[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
             if probes is not None:
@@ -238,7 +249,8 @@ def _run_replicates(
         previous, fits = fits, [model.fit(points, rng) for points, rng in zip(data, rngs)]
         models.append(fits[-1])
         measure(generation, previous)
-    return distances, steps, models, probed, sampling_errors, certificates
+    stacked = {name: np.array([np.stack(row) for row in rows]) for name, rows in parameters.items()}
+    return distances, steps, models, probed, sampling_errors, certificates, stacked
 
 
 def memory_budget() -> float:
@@ -411,6 +423,7 @@ def run_loop(
     probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
     sampled = np.zeros_like(distances)
     certified = np.full((replicates, 3, generations + 1), np.nan)
+    parameters: dict[str, np.ndarray] = {}
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     if _batchable(truth, model) and measure_tv:
@@ -428,13 +441,15 @@ def run_loop(
         chunk = chunk_replicates if chunk_replicates is not None else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
         for start in range(0, replicates, chunk):
             part = slice(start, min(start + chunk, replicates))
-            measured, step_errors, models, values, sampled[part], certified[part] = _run_replicates(
+            measured, step_errors, models, values, sampled[part], certified[part], fitted_parameters = _run_replicates(
                 truth, model, scenario, generations, streams[part], one_step, probes, measure_tv, tv_samples, sampling_error, certifier
             )
             distances[part], stderr[part] = measured[:, 0], measured[:, 1]
             steps[part], steps_stderr[part] = step_errors[:, 0], step_errors[:, 1]
             if probed is not None:
                 probed[part] = values
+            for name, values in fitted_parameters.items():
+                parameters.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
     return LoopResult(
         tv=distances if measure_tv else None,
         tv_stderr=stderr if measure_tv else None,
@@ -451,4 +466,5 @@ def run_loop(
         certificate=certified[:, 0] if certify else None,
         certified_one_step=certified[:, 1] if certify else None,
         score_error=certified[:, 2] if certify else None,
+        parameters=parameters or None,
     )

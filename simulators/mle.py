@@ -38,3 +38,9 @@ class GaussianMLE:
         if not eigenvalues[0] > COLLAPSE_TOLERANCE * max(eigenvalues[-1], np.finfo(float).tiny):
             raise ValueError("data: collapsed sample, the fitted covariance is singular")
         return GaussianMixture([1.0], mean[None, :], covariance[None, :, :])
+
+    def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
+        """The fit's parameters: in 1-D ``mean`` and ``variance`` (scalars); else ``mean`` (d,) and ``covariance`` (d, d)."""
+        if fitted.dim == 1:
+            return {"mean": fitted.means[0, 0], "variance": fitted.covariances[0, 0, 0]}
+        return {"mean": fitted.means[0], "covariance": fitted.covariances[0]}

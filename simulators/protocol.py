@@ -12,6 +12,10 @@ Shapes: points are always 2-D arrays ``(n, d)``, densities return ``(n,)``.
   optionally ``grid_pdf(grid)`` (values at the nodes, shaped like the grid). Then TV
   is exact quadrature in d <= 2.
 
+- :class:`ParametricModel`: also ``parameters(fitted) -> dict`` of arrays (a fit's parameters, e.g. the Gaussian MLE's
+  mean and variance); :func:`selfloop.simulators.run_loop` then records them per replicate and generation
+  (``LoopResult.parameters``).
+
 ``isinstance(obj, GridDensity)`` checks the attributes at run time.
 """
 
@@ -23,7 +27,7 @@ import numpy as np
 
 from .grid import Box
 
-__all__ = ["FittedDensity", "GridDensity", "Model"]
+__all__ = ["FittedDensity", "GridDensity", "Model", "ParametricModel"]
 
 
 @runtime_checkable
@@ -53,3 +57,11 @@ class Model(Protocol):
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> FittedDensity:
         """Fit to ``data`` of shape (N, d); ``rng`` for any randomness of the fit."""
+
+
+@runtime_checkable
+class ParametricModel(Model, Protocol):
+    """A model whose fits have named parameters that the loop records."""
+
+    def parameters(self, fitted: FittedDensity) -> dict[str, np.ndarray]:
+        """The fit's parameters by name, each an array of a fixed shape."""

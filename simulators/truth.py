@@ -340,6 +340,15 @@ def _mixture3_10d() -> GaussianMixture:
     return GaussianMixture.isotropic(np.full(3, 1 / 3), means, np.full(3, 0.6**2))
 
 
+def _gaussian_1d() -> GaussianMixture:
+    return GaussianMixture([1.0], [[1.0]], [[[1.5**2]]])
+
+
+def _gaussian_3d() -> GaussianMixture:
+    covariance = np.array([[1.0, 0.6, 0.2], [0.6, 1.5, -0.4], [0.2, -0.4, 0.8]])
+    return GaussianMixture([1.0], [[1.0, -0.5, 0.0]], covariance[None])
+
+
 #: The named standard truths used by tests and reports.
 STANDARD_TRUTHS = {
     "bimodal_1d": _bimodal_1d,
@@ -348,11 +357,13 @@ STANDARD_TRUTHS = {
     "square_2d": _square_2d,
     "mixture5_10d": _mixture5_10d,
     "mixture3_10d": _mixture3_10d,
+    "gaussian_1d": _gaussian_1d,
+    "gaussian_3d": _gaussian_3d,
 }
 
 
 def standard_truth(name: str) -> GaussianMixture:
-    """One of the named truths: ``"bimodal_1d"``, ``"skewed_1d"``, ``"ring_2d"``, ``"square_2d"``, ``"mixture5_10d"`` or ``"mixture3_10d"``.
+    """One of the named truths (:data:`STANDARD_TRUTHS`): mixtures for the KDE and diffusion loops, Gaussians for the MLE loop.
 
     - ``bimodal_1d``: ½N(−2, 0.6²) + ½N(2, 0.6²).
     - ``skewed_1d``: 0.5N(0, 0.7²) + 0.3N(1.5, 0.5²) + 0.2N(3.5, 0.4²).
@@ -360,6 +371,8 @@ def standard_truth(name: str) -> GaussianMixture:
     - ``square_2d``: four modes N(1.5(±1, ±1), 0.5² I), weights 0.4, 0.3, 0.2, 0.1 (the 2-D diffusion calibration truth).
     - ``mixture5_10d``: five modes N(3 e_k, 0.6² I) in R^10 (k = 1..5), weights 0.3, 0.25, 0.2, 0.15, 0.1.
     - ``mixture3_10d``: three equal modes N(3 e_k, 0.6² I) in R^10 (k = 6..8), the 10-D diffusion calibration truth.
+    - ``gaussian_1d``: N(1, 1.5²), for the Gaussian MLE loop's exact laws.
+    - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
     """
     try:
         return STANDARD_TRUTHS[name]()

@@ -51,6 +51,8 @@ SYMBOL_VALUES = {
     "synthetic": st.floats(0.0, 10**6),
     "root_mean_square_integral": st.floats(0.0, 2.0),
     "mean_absolute_integral": st.floats(0.0, 2.0),
+    "variance_deviation": st.floats(0.0, 2.0),
+    "mean_deviation": st.floats(0.0, 5.0),
 }
 
 #: Bounds of the error-propagation kind (the phase bound is a function of m, not N, and is tested in test_phase).

@@ -13,7 +13,7 @@ import selfloop.reports.sweep
 from selfloop.reports import assemble, compare, get_suite, register_suite, render, run_suite
 from selfloop.reports.suites import CELL_KINDS
 from selfloop.reports.cli import main
-from selfloop.reports.suites import diffusion_cells, loop_cells, phase_cells
+from selfloop.reports.suites import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
 
 
 def tiny() -> list[dict]:
@@ -22,6 +22,7 @@ def tiny() -> list[dict]:
         loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[200], real_fractions=(0.5,), generations=3, replicates=8)
         + diffusion_cells(widths=(64, 128), steps=20, calibration_sizes=(200, 800), prediction_sizes=(300,), prediction_widths=(96,), generations=2, replicates=3)
         + phase_cells(real=200, synthetic=(0, 2000), generation=3, replicates=8)
+        + gaussian_mle_cells(size=50, generations=4, replicates=60)
     )
 
 
@@ -110,10 +111,15 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     certified = [cell for cell in document["cells"] if cell.get("certificate") is not None]
     assert certified and all(np.all(np.asarray(c["tv"]) <= np.asarray(c["certificate"])) for c in certified)
     assert "## Theorem G: every diffusion fit certified" in text and "Theorem D, certified" in text
+    # the Gaussian MLE loop on a Gaussian truth: its laws per cell, the claims rows and the TV bound's checks
+    laws = [cell["mle_law"] for cell in document["cells"] if cell.get("mle_law")]
+    assert len(laws) == 3 and all(law["holds"] for law in laws) and "## The Gaussian MLE loop: exact laws" in text
+    assert "| Gaussian refit collapses at rate (N−1)/N per generation | Shumailov et al. 2024, exact law |" in text
+    assert (tmp_path / "mle_laws.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = sum(len(c["tv"]) for c in certified)
     assert f"| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) | Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
     checks = [check for cell in document["cells"] for check in cell["checks"]]
-    assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "kde_jensen_lower", "diffusion_theorem_d"}
+    assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "kde_jensen_lower", "diffusion_theorem_d", "mle_tv"}
     assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
     reused = [check for cell in document["cells"] if cell["spec"]["scenario"]["kind"] == "mixed_reused" for check in cell["checks"]]
     assert reused and all(check["outside_theory"] for check in reused)
