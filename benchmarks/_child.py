@@ -35,14 +35,23 @@ def revision_on_path(root: Path, revision: str) -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory() as scratch:
         worktree = Path(scratch) / "worktree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), revision], cwd=root, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(worktree), revision], cwd=root, check=True, capture_output=True
+        )
         try:
             package = Path(scratch) / "path" / "selfloop"
             package.mkdir(parents=True)
             (package / "__init__.py").write_text("")
-            for name, folder in (("bounds", "bounds"), ("simulators", "simulators"), ("reports", "reports"), ("testing", "scloop_testing")):
+            for name, folder in (
+                ("bounds", "bounds"),
+                ("simulators", "simulators"),
+                ("reports", "reports"),
+                ("testing", "scloop_testing"),
+            ):
                 if (worktree / folder).is_dir():
                     (package / name).symlink_to(worktree / folder)
             yield package.parent
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=root, check=True, capture_output=True)
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(worktree)], cwd=root, check=True, capture_output=True
+            )

@@ -40,7 +40,9 @@ SIZE, WIDTH, DRAWS, REPEATS = 500, 128, 8, 3
 GENERATION_SIZE, GENERATION_WIDTH = 2000, 256
 
 
-def naive_fit(model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, target_loss: float) -> tuple[np.ndarray, int]:
+def naive_fit(
+    model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, target_loss: float
+) -> tuple[np.ndarray, int]:
     """Explicit gradient descent on the score-matching loss until it reaches ``target_loss``."""
     phi, targets = model.design(data, rng)
     rows, m = phi.shape
@@ -85,7 +87,11 @@ def generation_child() -> None:
     fit_seconds = time.perf_counter() - start
     distance = tv_quadrature(truth, fitted)
     total = time.perf_counter() - start
-    print(json.dumps({"fit_seconds": fit_seconds, "fit_density_tv_seconds": total, "peak_gib": peak_rss_gib(), "tv": distance}))
+    print(
+        json.dumps(
+            {"fit_seconds": fit_seconds, "fit_density_tv_seconds": total, "peak_gib": peak_rss_gib(), "tv": distance}
+        )
+    )
 
 
 def generation() -> dict:
@@ -129,7 +135,14 @@ def loop_cell(before: str) -> dict:
 
     def run(path: Path | None, *arguments: str) -> dict:
         environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
-        output = subprocess.run([sys.executable, "-c", LOOP_SNIPPET, *arguments], capture_output=True, text=True, check=True, env=environment, cwd="/")
+        output = subprocess.run(
+            [sys.executable, "-c", LOOP_SNIPPET, *arguments],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd="/",
+        )
         return json.loads(output.stdout.strip().splitlines()[-1])
 
     with revision_on_path(root, before) as path:
@@ -137,8 +150,11 @@ def loop_cell(before: str) -> dict:
     together, alone = run(None), run(None, "1")
     difference = float(np.max(np.abs(np.array(together["tv"]) - np.array(alone["tv"]))))
     return {
-        "together_seconds": together["seconds"], "one_at_a_time_seconds": alone["seconds"], "before_seconds": then["seconds"],
-        "speedup_over_one_at_a_time": alone["seconds"] / together["seconds"], "speedup_over_before": then["seconds"] / together["seconds"],
+        "together_seconds": together["seconds"],
+        "one_at_a_time_seconds": alone["seconds"],
+        "before_seconds": then["seconds"],
+        "speedup_over_one_at_a_time": alone["seconds"] / together["seconds"],
+        "speedup_over_before": then["seconds"] / together["seconds"],
         "max_tv_difference_together_vs_alone": difference,
         "max_tv_difference_vs_before": float(np.max(np.abs(np.array(together["tv"]) - np.array(then["tv"])))),
     }
@@ -150,14 +166,28 @@ def density_2d(before: str) -> dict:
 
     def run(path: Path | None) -> dict:
         environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
-        output = subprocess.run([sys.executable, "-c", DENSITY_SNIPPET], capture_output=True, text=True, check=True, env=environment, cwd="/")
+        output = subprocess.run(
+            [sys.executable, "-c", DENSITY_SNIPPET],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd="/",
+        )
         return json.loads(output.stdout.strip().splitlines()[-1])
 
     with revision_on_path(root, before) as path:
         then = run(path)
     now = run(None)
-    return {key: {"before_seconds": then[key]["seconds"], "now_seconds": now[key]["seconds"], "speedup": then[key]["seconds"] / now[key]["seconds"],
-                  "nodes": now[key]["nodes"]} for key in now}
+    return {
+        key: {
+            "before_seconds": then[key]["seconds"],
+            "now_seconds": now[key]["seconds"],
+            "speedup": then[key]["seconds"] / now[key]["seconds"],
+            "nodes": now[key]["nodes"],
+        }
+        for key in now
+    }
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -45,13 +44,20 @@ def run(path: Path | None, replicates: int) -> dict:
     """Time the loop in a fresh interpreter, with ``path`` (a revision's code, :func:`revision_on_path`) first on
     ``PYTHONPATH``, or with this checkout when ``path`` is None."""
     environment = dict(os.environ, **({"PYTHONPATH": str(path)} if path else {}))
-    output = subprocess.run([sys.executable, "-c", SNIPPET, str(replicates)], capture_output=True, text=True, check=True, env=environment, cwd="/")
+    output = subprocess.run(
+        [sys.executable, "-c", SNIPPET, str(replicates)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd="/",
+    )
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def reference_tv(replicates: int) -> np.ndarray:
     """The first replicate's TVs from exact kernel sums on a grid of step h/12 (this checkout's sampler)."""
-    from selfloop.simulators import FittedKDE, GaussianMixture, Grid, KDE, Scenario, run_loop
+    from selfloop.simulators import KDE, FittedKDE, GaussianMixture, Grid, Scenario, run_loop
     from selfloop.simulators.grid import Box
 
     truth = GaussianMixture.isotropic([0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], [1.0, 1.0])
@@ -59,7 +65,9 @@ def reference_tv(replicates: int) -> np.ndarray:
     values = []
     for model in result.models:
         grid = Grid.covering(Box.union([truth.bounding_box(), model.bounding_box()]), 0.15 / 12)
-        exact = np.concatenate([FittedKDE(model.data, model.bandwidth).pdf(chunk) for chunk in np.array_split(grid.points(), 64)])
+        exact = np.concatenate(
+            [FittedKDE(model.data, model.bandwidth).pdf(chunk) for chunk in np.array_split(grid.points(), 64)]
+        )
         values.append(0.5 * grid.integrate_abs(exact.reshape(grid.shape) - truth.grid_pdf(grid)))
     return np.array(values)
 
@@ -78,12 +86,16 @@ def main(argv: list[str] | None = None) -> None:
     fits = arguments.replicates * 6
     after_tv, before_tv = np.array(after["tv"]), np.array(before["tv"])
     print(f"2-D KDE loop, {arguments.replicates} replicates x 6 fits, exact TV each")
-    print(f"before ({arguments.before}): {before['seconds']:.1f} s ({before['seconds'] / fits:.3f} s per fit), {before['warnings']} warnings")
+    print(
+        f"before ({arguments.before}): {before['seconds']:.1f} s ({before['seconds'] / fits:.3f} s per fit), {before['warnings']} warnings"
+    )
     print(f"after:  {after['seconds']:.1f} s ({after['seconds'] / fits:.3f} s per fit), {after['warnings']} warnings")
     print(f"speed ratio {before['seconds'] / after['seconds']:.1f}x")
     print(f"max |TV after - exact-sum reference| (replicate 0): {np.max(np.abs(after_tv[0] - reference)):.2e}")
     if after_tv.shape == before_tv.shape:
-        print(f"max |TV after - TV before| (same seeds; differs where the samplers' draws differ): {np.max(np.abs(after_tv - before_tv)):.2e}")
+        print(
+            f"max |TV after - TV before| (same seeds; differs where the samplers' draws differ): {np.max(np.abs(after_tv - before_tv)):.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,17 @@ def streams(seed: int, replicates: int) -> list[np.random.Generator]:
 
 def next_data(rng: np.random.Generator, data: np.ndarray) -> np.ndarray:
     """The next training set, drawn exactly as run_loop draws it: real points, then KDE samples."""
-    return np.concatenate([TRUTH.sample(SCENARIO.real, rng), FittedKDE(data, BANDWIDTH).sample(SCENARIO.synthetic, rng)])
+    return np.concatenate(
+        [TRUTH.sample(SCENARIO.real, rng), FittedKDE(data, BANDWIDTH).sample(SCENARIO.synthetic, rng)]
+    )
 
 
 def user_grid(data: np.ndarray, points: int) -> np.ndarray:
     """An equidistant grid covering the data (plus 8 h) and the truth's mass."""
     box = TRUTH.bounding_box()
-    return np.linspace(min(box.lower[0], data.min() - 8 * BANDWIDTH), max(box.upper[0], data.max() + 8 * BANDWIDTH), points)
+    return np.linspace(
+        min(box.lower[0], data.min() - 8 * BANDWIDTH), max(box.upper[0], data.max() + 8 * BANDWIDTH), points
+    )
 
 
 def trapezoid_tv(grid: np.ndarray, density: np.ndarray) -> float:
@@ -80,7 +84,9 @@ def naive_loop(seed: int, replicates: int, points: int = 4096) -> None:
         for _ in range(GENERATIONS + 1):
             kde = stats.gaussian_kde(data, bw_method=BANDWIDTH / data.std(ddof=1))
             trapezoid_tv(user_grid(data[:, None], points), kde(user_grid(data[:, None], points)))
-            data = np.concatenate([TRUTH.sample(SCENARIO.real, rng)[:, 0], kde.resample(SCENARIO.synthetic, seed=rng)[0]])
+            data = np.concatenate(
+                [TRUTH.sample(SCENARIO.real, rng)[:, 0], kde.resample(SCENARIO.synthetic, seed=rng)[0]]
+            )
 
 
 def floor(seed: int, replicates: int) -> None:
@@ -90,7 +96,9 @@ def floor(seed: int, replicates: int) -> None:
     for generation in range(GENERATIONS + 1):
         if generation:
             data = np.stack([next_data(rng, d) for rng, d in zip(rngs, data)])
-        box = Box.union([TRUTH.bounding_box(), Box(data.min(axis=(0, 1)) - 6 * BANDWIDTH, data.max(axis=(0, 1)) + 6 * BANDWIDTH)])
+        box = Box.union(
+            [TRUTH.bounding_box(), Box(data.min(axis=(0, 1)) - 6 * BANDWIDTH, data.max(axis=(0, 1)) + 6 * BANDWIDTH)]
+        )
         linear_bin(data, Grid.covering(box, FittedKDE.spacing_for(BANDWIDTH, 1)))
 
 
@@ -112,9 +120,15 @@ def timed(function, *arguments) -> tuple[float, object]:
 
 def comparison(seed: int = 0) -> dict:
     reference = reference_tv(seed)
-    ours_seconds, ours = timed(lambda: run_loop(TRUTH, KDE(BANDWIDTH), SCENARIO, GENERATIONS, seed=seed, replicates=REPLICATES).tv)
+    ours_seconds, ours = timed(
+        lambda: run_loop(TRUTH, KDE(BANDWIDTH), SCENARIO, GENERATIONS, seed=seed, replicates=REPLICATES).tv
+    )
     ours_error = float(np.max(np.abs(ours[0] - reference)))
-    points = next(p for p in 2 ** np.arange(10, 17) if np.max(np.abs(kdepy_loop(seed, 1, int(p))[0] - reference)) <= ours_error or p == 2**16)
+    points = next(
+        p
+        for p in 2 ** np.arange(10, 17)
+        if np.max(np.abs(kdepy_loop(seed, 1, int(p))[0] - reference)) <= ours_error or p == 2**16
+    )
     kdepy_seconds, kdepy = timed(kdepy_loop, seed, REPLICATES, int(points))
     naive_seconds, _ = timed(naive_loop, seed, NAIVE_REPLICATES)
     floor_seconds, _ = timed(floor, seed, REPLICATES)

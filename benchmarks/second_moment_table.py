@@ -31,12 +31,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args(argv)
     truth = standard_truth("bimodal_1d")
-    print(f"bimodal_1d, generations 0-{GENERATIONS}, {arguments.replicates} replicates; bound / mean TV as min / median / max\n")
-    print("| N, h, lambda | second-moment bound | Theorem K | folded normal (predictor) | Jensen lower | smallest margin (se) | bound time |")
+    print(
+        f"bimodal_1d, generations 0-{GENERATIONS}, {arguments.replicates} replicates; bound / mean TV as min / median / max\n"
+    )
+    print(
+        "| N, h, lambda | second-moment bound | Theorem K | folded normal (predictor) | Jensen lower | smallest margin (se) | bound time |"
+    )
     print("|---|---|---|---|---|---|---|")
     for size, bandwidth, real_fraction in SETTINGS:
         scenario = Scenario.mixed(size, real_fraction) if real_fraction else Scenario.fully_synthetic(size)
-        tv = run_loop(truth, KDE(bandwidth), scenario, GENERATIONS, seed=arguments.seed, replicates=arguments.replicates).tv
+        tv = run_loop(
+            truth, KDE(bandwidth), scenario, GENERATIONS, seed=arguments.seed, replicates=arguments.replicates
+        ).tv
         mean, stderr = tv.mean(axis=0), tv.std(axis=0, ddof=1) / np.sqrt(tv.shape[0])
         start = time.perf_counter()
         terms = kde_second_moment_terms(truth, bandwidth, scenario, GENERATIONS)

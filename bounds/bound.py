@@ -128,7 +128,9 @@ class Bound:
             raise ValueError(f"{unknown[0]} is not a symbol of bound {self.name!r} (symbols: {list(lookup)})")
         for name, value in values.items():
             _check_value(lookup[name], value)
-        expr = self.expr.subs({lookup[name]: sp.nsimplify(value) if isinstance(value, int) else value for name, value in values.items()})
+        expr = self.expr.subs(
+            {lookup[name]: sp.nsimplify(value) if isinstance(value, int) else value for name, value in values.items()}
+        )
         return Bound(self.name, expr, self.statement, self.source, dict(self.metadata), self.definitions, self.side)
 
     @cached_property
@@ -210,6 +212,7 @@ def _stable(expr: sp.Expr) -> sp.Expr:
     The geometric sums of Lemma R divide :math:`1 - (1-\lambda)^n` by :math:`\lambda`,
     which cancels catastrophically in floating point when :math:`\lambda` is tiny.
     """
+
     def rewrite(node: sp.Expr) -> sp.Expr:
         base, power = _one_minus_power(node)
         return -expm1(power * log1p(-base))

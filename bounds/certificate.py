@@ -68,7 +68,14 @@ from selfloop.simulators.grid import linear_bin
 
 from .kde import MONTE_CARLO_MARGIN
 
-__all__ = ["CERTIFICATE_METHODS", "Certificate", "TrainingDistribution", "diffusion_certificate", "integrated_score_error", "ou_marginal"]
+__all__ = [
+    "CERTIFICATE_METHODS",
+    "Certificate",
+    "TrainingDistribution",
+    "diffusion_certificate",
+    "integrated_score_error",
+    "ou_marginal",
+]
 
 #: The two KL bounds (module docstring).
 CERTIFICATE_METHODS = ("chain", "path")
@@ -136,7 +143,9 @@ class Certificate:
 def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
     r""":math:`q_t`, the law of :math:`X_t = \alpha_t X_0 + \sigma_t Z` for :math:`X_0 \sim q`: a Gaussian mixture."""
     alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-    return GaussianMixture(reference.weights, alpha * reference.means, alpha**2 * reference.covariances + variance * np.eye(reference.dim))
+    return GaussianMixture(
+        reference.weights, alpha * reference.means, alpha**2 * reference.covariances + variance * np.eye(reference.dim)
+    )
 
 
 def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
@@ -180,7 +189,9 @@ class TrainingDistribution:
         if not (0.0 <= float(self.real_fraction) <= 1.0):
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction!r}")
         if not hasattr(self.previous, "density_grid"):
-            raise ValueError("previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2")
+            raise ValueError(
+                "previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2"
+            )
 
     @property
     def dim(self) -> int:
@@ -193,9 +204,13 @@ class _Quadrature:
     def __init__(self, truth: GaussianMixture, spacing_scale: float, extra: Box | None = None) -> None:
         dim = truth.dim
         if dim > 2:
-            raise ValueError(f"reference: the certificate is computed by quadrature in dimension 1 or 2, got dimension {dim}")
+            raise ValueError(
+                f"reference: the certificate is computed by quadrature in dimension 1 or 2, got dimension {dim}"
+            )
         standard = GaussianMixture(np.ones(1), np.zeros((1, dim)), np.eye(dim)[None])
-        boxes = [truth.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)] + ([extra] if extra is not None else [])
+        boxes = [truth.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)] + (
+            [extra] if extra is not None else []
+        )
         narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
         self.grid = Grid.covering(Box.union(boxes), min(narrowest, 1.0) / _NODES_PER_STD[dim] * spacing_scale)
         self.volume = self.grid.cell_volume
@@ -253,7 +268,10 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
     for k in range(mixture.components):
         precision = np.linalg.inv(mixture.covariances[k])
         centred = x - mixture.means[k]
-        logs[k] = -0.5 * (np.einsum("ni,ij,nj->n", centred, precision, centred) + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1])
+        logs[k] = -0.5 * (
+            np.einsum("ni,ij,nj->n", centred, precision, centred)
+            + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1]
+        )
         gradients[k] = -centred @ precision
     with np.errstate(divide="ignore"):
         logs += np.log(mixture.weights)[:, None]
@@ -318,7 +336,9 @@ class _MixedMarginals(_MixtureMarginals):
         if spread <= 0:
             return binned.ravel()[self.quadrature.kept], np.zeros_like(self.quadrature.points)
         density = _convolve(binned, grid, spread)
-        gradient = np.stack([_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1)
+        gradient = np.stack(
+            [_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1
+        )
         small = density.ravel() < _ROUND_OFF_FLOOR * density.max()
         density, gradient = np.where(small, 0.0, density.ravel()), np.where(small[:, None], 0.0, gradient)
         return density[self.quadrature.kept], gradient[self.quadrature.kept]
@@ -331,7 +351,9 @@ class _MixedMarginals(_MixtureMarginals):
         grid, values = self._grid, self._values
         alpha, variance = np.exp(-t), -np.expm1(-2 * t)
         moved = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
-        smoothed = _convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
+        smoothed = (
+            _convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
+        )
         return self.fraction * truth_part + (1 - self.fraction) * 0.5 * grid.integrate_abs(values - smoothed)
 
     def second_moment(self, t: float) -> float:
@@ -367,20 +389,29 @@ def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: 
 class _ChainStep:
     """One step of the chain bound against the reference kernels from :math:`t'_k = t'_{k+1} + h` down to :math:`t'_{k+1}`."""
 
-    def __init__(self, marginals: _MixtureMarginals, lower_time: float, reference_step: float, time: float, step: float) -> None:
+    def __init__(
+        self, marginals: _MixtureMarginals, lower_time: float, reference_step: float, time: float, step: float
+    ) -> None:
         quadrature, dim = marginals.quadrature, marginals.dim
         y = quadrature.points
         self.density, log_density, score = marginals.at(lower_time + reference_step)
         lower_density, lower_log_density, _ = marginals.at(lower_time)
         a, b2 = np.exp(-reference_step), -np.expm1(-2 * reference_step)
         posterior_mean = (y + b2 * score) / a  # E[X_{t'_{k+1}} | X_{t'_k} = y], Tweedie
-        self.sampler_density, _, self.exact_score = marginals.at(time)  # q_{t_k} and grad log q_{t_k}, at the sampler's time
+        self.sampler_density, _, self.exact_score = marginals.at(
+            time
+        )  # q_{t_k} and grad log q_{t_k}, at the sampler's time
         self.gap = posterior_mean - y - step * (y + 2 * self.exact_score)  # D_k: the exact-score step's error in mean
-        entropy_difference = quadrature.expect(lower_density, lower_log_density) - quadrature.expect(self.density, log_density)
-        conditional_variance = marginals.second_moment(lower_time) - quadrature.expect(self.density, np.sum(posterior_mean**2, axis=1))
+        entropy_difference = quadrature.expect(lower_density, lower_log_density) - quadrature.expect(
+            self.density, log_density
+        )
+        conditional_variance = marginals.second_moment(lower_time) - quadrature.expect(
+            self.density, np.sum(posterior_mean**2, axis=1)
+        )
         self.step = step
         self.discretisation = (
-            entropy_difference + 0.5 * dim * np.log(2 * step / (np.e * b2))
+            entropy_difference
+            + 0.5 * dim * np.log(2 * step / (np.e * b2))
             + (conditional_variance + quadrature.expect(self.density, np.sum(self.gap**2, axis=1))) / (4 * step)
         )
 
@@ -392,7 +423,13 @@ _KEPT_VALUES = 8_000_000
 
 
 def _key(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> tuple:
-    return (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), times.tobytes(), float(spacing_scale))
+    return (
+        truth.weights.tobytes(),
+        truth.means.tobytes(),
+        truth.covariances.tobytes(),
+        times.tobytes(),
+        float(spacing_scale),
+    )
 
 
 def _reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> np.ndarray:
@@ -414,18 +451,25 @@ def _reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: f
             step = times[k] - times[k + 1]
             found = optimize.minimize_scalar(
                 lambda log_h: _ChainStep(marginals, grid[k + 1], np.exp(log_h), times[k], step).discretisation,
-                bounds=(np.log(0.3 * step), np.log(4.0 * step)), method="bounded", options={"xatol": 1e-3},
+                bounds=(np.log(0.3 * step), np.log(4.0 * step)),
+                method="bounded",
+                options={"xatol": 1e-3},
             )
             grid[k] = grid[k + 1] + float(np.exp(found.x))
         _REFERENCE_TIMES[key] = grid
     return _REFERENCE_TIMES[key]
 
 
-def _chain_steps(marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarray, key: tuple | None) -> list[_ChainStep]:
+def _chain_steps(
+    marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarray, key: tuple | None
+) -> list[_ChainStep]:
     """Every step's fit-independent terms on the reference grid; kept between fits (``key``) when they are small enough."""
     if key is not None and key in _CHAIN_STEPS:
         return _CHAIN_STEPS[key]
-    steps = [_ChainStep(marginals, grid[k + 1], grid[k] - grid[k + 1], times[k], times[k] - times[k + 1]) for k in range(times.size - 1)]
+    steps = [
+        _ChainStep(marginals, grid[k + 1], grid[k] - grid[k + 1], times[k], times[k] - times[k + 1])
+        for k in range(times.size - 1)
+    ]
     if key is not None and marginals.quadrature.points.size * len(steps) <= _KEPT_VALUES:
         _CHAIN_STEPS.clear()  # one reference and time grid at a time: a loop certifies all its fits against p0
         _CHAIN_STEPS[key] = steps
@@ -434,7 +478,13 @@ def _chain_steps(marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarr
 
 def _chain_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray, grid: np.ndarray, key: tuple | None) -> dict:
     """The chain bound's KL parts (module docstring)."""
-    parts = {"initialisation": marginals.kl_to_standard_normal(grid[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0, "score_error": 0.0}
+    parts = {
+        "initialisation": marginals.kl_to_standard_normal(grid[0]),
+        "discretisation": 0.0,
+        "score": 0.0,
+        "cross": 0.0,
+        "score_error": 0.0,
+    }
     y, quadrature = marginals.quadrature.points, marginals.quadrature
     for k, chain in enumerate(_chain_steps(marginals, grid, times, key)):
         error = chain.exact_score - fitted.score(y, times[k])  # e_k = grad log q_{t_k} - s_A
@@ -456,7 +506,12 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
         density, _, score = marginals.at(t)
         return marginals.second_moment(t), quadrature.expect(density, np.sum(score**2, axis=1))
 
-    parts = {"initialisation": marginals.kl_to_standard_normal(times[0]), "discretisation": 0.0, "score": 0.0, "cross": 0.0}
+    parts = {
+        "initialisation": marginals.kl_to_standard_normal(times[0]),
+        "discretisation": 0.0,
+        "score": 0.0,
+        "cross": 0.0,
+    }
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)
         error = score - fitted.score(y, upper)
@@ -471,7 +526,13 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
             b2 = -np.expm1(-2 * (upper - t))
             c1, c2 = (1 / a - 1) / 2, b2 / (2 * a) + a
             second_t, fisher_t = moments(t)
-            conditional = (1 - a) ** 2 * second_t / 4 + b2 * dim / 4 - (1 - a) * dim + fisher_t - (c1**2 * second_k - 2 * c1 * c2 * dim + c2**2 * fisher_k)
+            conditional = (
+                (1 - a) ** 2 * second_t / 4
+                + b2 * dim / 4
+                - (1 - a) * dim
+                + fisher_t
+                - (c1**2 * second_k - 2 * c1 * c2 * dim + c2**2 * fisher_k)
+            )
             mismatch = c1**2 * second_k - 2 * c1 * (c2 - 1) * dim + (c2 - 1) ** 2 * fisher_k
             parts["discretisation"] += half * weight * (conditional + mismatch)
             parts["cross"] += half * weight * (2 * c1 * error_y + 2 * (c2 - 1) * error_score)
@@ -480,7 +541,9 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
     return parts
 
 
-def _monte_carlo_path_certificate(fitted, truth: GaussianMixture, times: np.ndarray, samples: int, rng: np.random.Generator) -> Certificate:
+def _monte_carlo_path_certificate(
+    fitted, truth: GaussianMixture, times: np.ndarray, samples: int, rng: np.random.Generator
+) -> Certificate:
     r"""The path bound in any dimension by Monte Carlo over exact forward pairs (d > 2).
 
     For each step and Gauss-Legendre time t in it, ``samples`` pairs are drawn exactly:
@@ -511,8 +574,11 @@ def _monte_carlo_path_certificate(fitted, truth: GaussianMixture, times: np.ndar
             discretisation += half * weight * np.mean(np.sum((drift_gap - exact_k) ** 2, axis=1))
             score_part += half * weight * np.mean(np.sum((exact_k - network) ** 2, axis=1))
     parts = {
-        "initialisation": _kl_to_standard_normal(ou_marginal(truth, times[0])), "discretisation": discretisation,
-        "score": score_part, "cross": total - discretisation - score_part, "score_error": score_part,
+        "initialisation": _kl_to_standard_normal(ou_marginal(truth, times[0])),
+        "discretisation": discretisation,
+        "score": score_part,
+        "cross": total - discretisation - score_part,
+        "score_error": score_part,
     }
     stopping = tv_monte_carlo(truth, ou_marginal(truth, float(times[-1])), samples, rng)
     parts["early_stopping"] = min(1.0, stopping.value + MONTE_CARLO_MARGIN * stopping.stderr)
@@ -569,7 +635,9 @@ def diffusion_certificate(
     if method is not None and method not in CERTIFICATE_METHODS:
         raise ValueError(f"method must be one of {CERTIFICATE_METHODS} or None, got {method!r}")
     if not isinstance(reference, (GaussianMixture, TrainingDistribution)):
-        raise ValueError(f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}")
+        raise ValueError(
+            f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}"
+        )
     model = getattr(fitted, "model", None)
     if getattr(model, "sampler", None) != "sde" or not hasattr(fitted, "times"):
         raise ValueError("fitted: the certificate is for a fit of RandomFeatureDiffusion with sampler='sde'")
@@ -580,13 +648,17 @@ def diffusion_certificate(
     times = fitted.times()
     if reference.dim > 2:
         if method == "chain" or not isinstance(reference, GaussianMixture):
-            raise ValueError("method: in d > 2 the certificate is the path bound by Monte Carlo, against a Gaussian mixture")
+            raise ValueError(
+                "method: in d > 2 the certificate is the path bound by Monte Carlo, against a Gaussian mixture"
+            )
         if drop_discretisation:
             raise ValueError("drop_discretisation: the negative control is computed by quadrature, in d <= 2")
         samples = int(samples)
         if samples < 2:
             raise ValueError(f"samples must be at least 2, got {samples!r}")
-        return _monte_carlo_path_certificate(fitted, reference, times, samples, np.random.default_rng(0) if rng is None else rng)
+        return _monte_carlo_path_certificate(
+            fitted, reference, times, samples, np.random.default_rng(0) if rng is None else rng
+        )
     method = method or "chain"
     if isinstance(reference, GaussianMixture):
         truth, marginals = reference, _truth_marginals(reference, spacing_scale)
@@ -630,5 +702,7 @@ def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: flo
     y, total = marginals.quadrature.points, 0.0
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)
-        total += (upper - lower) * marginals.quadrature.expect(density, np.sum((score - fitted.score(y, upper)) ** 2, axis=1))
+        total += (upper - lower) * marginals.quadrature.expect(
+            density, np.sum((score - fitted.score(y, upper)) ** 2, axis=1)
+        )
     return float(total)

@@ -40,7 +40,14 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from selfloop.simulators import GaussianMixture, Scenario, bandwidth_schedule, expected_densities, tv_monte_carlo, tv_quadrature
+from selfloop.simulators import (
+    GaussianMixture,
+    Scenario,
+    bandwidth_schedule,
+    expected_densities,
+    tv_monte_carlo,
+    tv_quadrature,
+)
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
@@ -109,7 +116,9 @@ def kde_tv_bound(bias: str = "exact", sampling: str = "exact") -> Bound:
     }.get(sampling)
     if sqrt_term is None:
         raise ValueError(f"sampling must be 'exact', 'moment' or 'moment_1d', got {sampling!r}")
-    expr = propagated(bias_term + sampling_error(s.initial_size, sqrt_term), bias_term + sampling_error(s.size, sqrt_term))
+    expr = propagated(
+        bias_term + sampling_error(s.initial_size, sqrt_term), bias_term + sampling_error(s.size, sqrt_term)
+    )
     if sampling == "moment_1d":
         expr = expr.subs(s.dim, 1)
     name = "kde_theorem_k" + ("" if (bias, sampling) == ("exact", "exact") else f"_{bias}_{sampling}")
@@ -117,7 +126,12 @@ def kde_tv_bound(bias: str = "exact", sampling: str = "exact") -> Bound:
         name,
         expr,
         statement="E TV(p_i, p0) <= sum_k (1 - lambda)^(i-k) (B + E S_k) for the Gaussian KDE loop with bandwidth h",
-        source=Source(PAPER, _THEOREM, "rigorous", f"Bias: {bias}; sampling functional: {sampling}. Derived in the paper's framework with explicit constants (docs/theory.md, section 3)."),
+        source=Source(
+            PAPER,
+            _THEOREM,
+            "rigorous",
+            f"Bias: {bias}; sampling functional: {sampling}. Derived in the paper's framework with explicit constants (docs/theory.md, section 3).",
+        ),
     )
 
 
@@ -130,7 +144,12 @@ def kde_accumulate_bound() -> Bound:
         "kde_theorem_k_accumulate",
         expr,
         statement="Accumulating KDE loop (added = synthetic points per generation): E TV_i <= TV_0 bound + sum_k a_k (B + E S_k)",
-        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 3.4 (Theorem K, accumulate)", "rigorous", "Grows like log i instead of linearly."),
+        source=Source(
+            PAPER,
+            "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 3.4 (Theorem K, accumulate)",
+            "rigorous",
+            "Grows like log i instead of linearly.",
+        ),
     )
 
 
@@ -145,7 +164,12 @@ def kde_step_bound() -> Bound:
         "kde_theorem_k_step",
         s.bias + sampling_error(s.size),
         statement="One generation of Theorem K: B + E S_k <= B + N_k^(-1/2) (4 pi h^2)^(-d/4) J_k / 2, propagated by Lemma R",
-        source=Source(PAPER, _THEOREM, "rigorous", "The per-generation form that every Theorem K check evaluates; J_k = int sqrt(G_{h^2/2} * E q_k) per generation."),
+        source=Source(
+            PAPER,
+            _THEOREM,
+            "rigorous",
+            "The per-generation form that every Theorem K check evaluates; J_k = int sqrt(G_{h^2/2} * E q_k) per generation.",
+        ),
     )
 
 
@@ -180,7 +204,15 @@ def _sqrt_integral(training: GaussianMixture, bandwidth: float, form: str) -> fl
     return estimate.value + MONTE_CARLO_MARGIN * estimate.stderr
 
 
-def kde_bound_terms(truth: GaussianMixture, bandwidth, scenario: Scenario, generations: int, *, bias: str = "exact", sampling: str = "exact") -> KDEBoundTerms:
+def kde_bound_terms(
+    truth: GaussianMixture,
+    bandwidth,
+    scenario: Scenario,
+    generations: int,
+    *,
+    bias: str = "exact",
+    sampling: str = "exact",
+) -> KDEBoundTerms:
     """Theorem K's per-generation bias, sampling term and total bound, with exact truth functionals.
 
     ``bandwidth`` is a float or per-generation values h_0..h_G. ``bias`` is
@@ -200,7 +232,9 @@ def kde_bound_terms(truth: GaussianMixture, bandwidth, scenario: Scenario, gener
         bias_terms[k] = bias_terms[k - 1] if same_bandwidth else _bias(truth, bandwidths[k], bias)
         sqrt_integrals[k] = _sqrt_integral(training, bandwidths[k], sampling)
     sampling_terms = 0.5 / np.sqrt(new_points) * (4 * np.pi * bandwidths**2) ** (-truth.dim / 4) * sqrt_integrals
-    steps = _STEP.evaluate(bias=bias_terms, sqrt_integral=sqrt_integrals, size=new_points, bandwidth=bandwidths, dim=truth.dim)
+    steps = _STEP.evaluate(
+        bias=bias_terms, sqrt_integral=sqrt_integrals, size=new_points, bandwidth=bandwidths, dim=truth.dim
+    )
     total = propagate_scenario(steps, scenario)
     return KDEBoundTerms(bias_terms, sampling_terms, sqrt_integrals, total)
 

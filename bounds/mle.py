@@ -138,7 +138,10 @@ def _quadratic_form_moments(real: int, synthetic: int, variance: float, offset: 
     mean_b = sum_d / n**2 + sum_m**2 / n**2  # E y'By
     # tr(ADAD) = tr(DCDC)/n^2, m'ADADm = (Cm)'D C D(Cm)/n^2
     d_centred = d * centred
-    var_a = 2 * (d @ d - 2 * (d @ d) / n + sum_d**2 / n**2) / n**2 + 4 * (d_centred @ d_centred - d_centred.sum() ** 2 / n) / n**2
+    var_a = (
+        2 * (d @ d - 2 * (d @ d) / n + sum_d**2 / n**2) / n**2
+        + 4 * (d_centred @ d_centred - d_centred.sum() ** 2 / n) / n**2
+    )
     # tr(ADBD) = d'Cd/n^3, m'ADBm = (Cm)'d * sum(m) / n^3
     cov_ab = 2 * (d @ d - sum_d**2 / n) / n**3 + 4 * (centred @ d) * sum_m / n**3
     # tr(BDBD) = (sum d)^2/n^4, m'BDBDm = sum(m) sum(d) (d'm) / n^4
@@ -153,7 +156,10 @@ _NODES = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [1.0, 1.0], [2.0, 1.0], [
 
 def _fixed_split_step(real: int, synthetic: int) -> tuple[np.ndarray, np.ndarray]:
     r"""The exact affine map of :math:`z = E(v, w, v^2, vw, w^2)` over one generation: ``z' = constant + matrix @ z``."""
-    design = np.stack([np.ones(6), _NODES[:, 0], _NODES[:, 1], _NODES[:, 0] ** 2, _NODES[:, 0] * _NODES[:, 1], _NODES[:, 1] ** 2], axis=1)
+    design = np.stack(
+        [np.ones(6), _NODES[:, 0], _NODES[:, 1], _NODES[:, 0] ** 2, _NODES[:, 0] * _NODES[:, 1], _NODES[:, 1] ** 2],
+        axis=1,
+    )
     values = np.stack([_quadratic_form_moments(real, synthetic, v, np.sqrt(w)) for v, w in _NODES])
     coefficients = np.linalg.solve(design, values)  # (6 monomials, 5 moments)
     return coefficients[0], coefficients[1:].T
@@ -214,7 +220,13 @@ def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int) ->
         variance, offset, square = _one_dimensional(scenario, generations)
         scale = covariance[0, 0]
         deviation = np.sqrt(np.maximum(square - 2 * variance + 1, 0.0))
-        return MLEMoments(scale * variance[:, None, None], scale * offset[:, None, None], scale**2 * square, deviation, np.sqrt(offset))
+        return MLEMoments(
+            scale * variance[:, None, None],
+            scale * offset[:, None, None],
+            scale**2 * square,
+            deviation,
+            np.sqrt(offset),
+        )
     if scenario.accumulate:
         raise ValueError("scenario: in d > 1 the Gaussian MLE laws are derived for fresh data with a fixed split")
     # whitened first moments: U = E A_i, V = E Sigma^-1/2 delta delta' Sigma^-1/2, both multiples of the identity
@@ -222,7 +234,10 @@ def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int) ->
     u, v = [(scenario.initial - 1) / scenario.initial], [1.0 / scenario.initial]
     for _ in range(generations):
         mixed = fraction + (1 - fraction) * u[-1]
-        u, v = u + [(1 - 1 / n) * mixed + fraction * (1 - fraction) * v[-1]], v + [(1 - fraction) ** 2 * v[-1] + mixed / n]
+        u, v = (
+            u + [(1 - 1 / n) * mixed + fraction * (1 - fraction) * v[-1]],
+            v + [(1 - fraction) ** 2 * v[-1] + mixed / n],
+        )
     u, v = np.array(u), np.array(v)
     deviation = None
     if fraction == 0:  # fully synthetic: Wishart, E tr A^2 and E (tr A)^2 by a 2 x 2 linear recursion
@@ -250,8 +265,12 @@ def mle_bound_for(truth: GaussianMixture, scenario: Scenario, generations: int) 
     """
     moments = mle_moments(truth, scenario, generations)
     if moments.variance_deviation is None:
-        raise ValueError("scenario: in d > 1 the TV bound needs second moments, derived for fully synthetic training only")
-    return np.atleast_1d(_REGISTERED.evaluate(variance_deviation=moments.variance_deviation, mean_deviation=moments.mean_deviation))
+        raise ValueError(
+            "scenario: in d > 1 the TV bound needs second moments, derived for fully synthetic training only"
+        )
+    return np.atleast_1d(
+        _REGISTERED.evaluate(variance_deviation=moments.variance_deviation, mean_deviation=moments.mean_deviation)
+    )
 
 
 _REGISTERED = register(mle_tv_bound())

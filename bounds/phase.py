@@ -50,7 +50,12 @@ __all__ = [
 
 #: The scaled amount of synthetic data t = m / n.
 ratio = sp.Symbol("t", positive=True)
-_SOURCE = Source(PAPER, "phase transition; docs/theory.md, section 6 (Theorem P)", "rigorous", "Lemma R in the growing-synthetic scenario with eps(N) = C N^-alpha.")
+_SOURCE = Source(
+    PAPER,
+    "phase transition; docs/theory.md, section 6 (Theorem P)",
+    "rigorous",
+    "Lemma R in the growing-synthetic scenario with eps(N) = C N^-alpha.",
+)
 
 
 def _learner_error(points: sp.Expr) -> sp.Expr:
@@ -181,7 +186,9 @@ def threshold_ratio(alpha: float, generation: int) -> float:
         values = slope(grid)
     changes = np.flatnonzero(np.sign(values[:-1]) != np.sign(values[1:]))
     if changes.size != 1 or not (values[changes[0]] > 0 > values[changes[0] + 1]):
-        raise ArithmeticError(f"expected one + to - sign change of dB/dm for alpha={alpha}, generation={generation}; found {changes.size}")
+        raise ArithmeticError(
+            f"expected one + to - sign change of dB/dm for alpha={alpha}, generation={generation}; found {changes.size}"
+        )
     low, high = float(grid[changes[0]]), float(grid[changes[0] + 1])
     try:
         root = float(sp.nsolve(expr, ratio, (low, high), solver="anderson", prec=30))
@@ -206,7 +213,9 @@ def phase_threshold(alpha: float = 0.2, n: float = 500, generation: int = 1) -> 
 
 def phase_curve(alpha: float, n: float, generation: int, synthetic: np.ndarray, constant: float = 1.0) -> np.ndarray:
     r""":math:`B_i(m)` evaluated on an array of m (for plots and reports)."""
-    return phase_bound(generation).evaluate(alpha=alpha, real=n, synthetic=np.asarray(synthetic, float), constant=constant)
+    return phase_bound(generation).evaluate(
+        alpha=alpha, real=n, synthetic=np.asarray(synthetic, float), constant=constant
+    )
 
 
 register(phase_bound())

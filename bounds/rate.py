@@ -68,11 +68,14 @@ class RateFit:
 
 def _fit(sizes: np.ndarray, widths: np.ndarray, errors: np.ndarray) -> np.ndarray:
     """(log C1, a, log C2, b) minimising the squared log residuals of the mean errors."""
+
     def residuals(parameters: np.ndarray) -> np.ndarray:
         log_c1, a, log_c2, b = parameters
         return np.log(np.exp(log_c1) * sizes**-a + np.exp(log_c2) * widths**-b) - np.log(errors)
 
-    start = np.array([np.log(errors.max()) + 0.4 * np.log(sizes.min()), 0.4, np.log(errors.max()) + 0.8 * np.log(widths.min()), 0.8])
+    start = np.array(
+        [np.log(errors.max()) + 0.4 * np.log(sizes.min()), 0.4, np.log(errors.max()) + 0.8 * np.log(widths.min()), 0.8]
+    )
     return optimize.least_squares(residuals, start, bounds=([-50, 0.0, -50, 0.0], [50, 4.0, 50, 4.0])).x
 
 
@@ -106,6 +109,19 @@ def fit_rate(sizes, widths, errors) -> RateFit:
     means = np.array([e.mean() for e in errors])
     log_c1, a, log_c2, b = _fit(sizes, widths, means)
     rng = np.random.default_rng(0)
-    draws = np.array([_fit(sizes, widths, np.array([rng.choice(e, e.size).mean() for e in errors]))[[1, 3]] for _ in range(_RESAMPLES)])
+    draws = np.array(
+        [
+            _fit(sizes, widths, np.array([rng.choice(e, e.size).mean() for e in errors]))[[1, 3]]
+            for _ in range(_RESAMPLES)
+        ]
+    )
     low, high = np.percentile(draws, [5, 95], axis=0)
-    return RateFit(float(a), float(b), (float(low[0]), float(high[0])), (float(low[1]), float(high[1])), float(np.exp(log_c1)), float(np.exp(log_c2)), int(sizes.size))
+    return RateFit(
+        float(a),
+        float(b),
+        (float(low[0]), float(high[0])),
+        (float(low[1]), float(high[1])),
+        float(np.exp(log_c1)),
+        float(np.exp(log_c2)),
+        int(sizes.size),
+    )

@@ -52,7 +52,9 @@ def geometric_sum(ratio: sp.Expr, terms: sp.Expr) -> sp.Expr:
     return sp.piecewise_fold(sp.Sum(ratio**_j, (_j, 0, terms - 1)).doit())
 
 
-def propagated(initial_error: sp.Expr, error: sp.Expr, real_fraction: sp.Expr = s.real_fraction, generation: sp.Expr = s.generation) -> sp.Expr:
+def propagated(
+    initial_error: sp.Expr, error: sp.Expr, real_fraction: sp.Expr = s.real_fraction, generation: sp.Expr = s.generation
+) -> sp.Expr:
     r"""Lemma R with a generation-0 error and a constant later error.
 
     .. math:: (1-\lambda)^i \varepsilon_0 + \varepsilon \sum_{j=0}^{i-1} (1-\lambda)^j
@@ -114,7 +116,12 @@ def recursion_bound() -> Bound:
         "lemma_r",
         propagated(s.error, s.error),
         statement="TV(p_i, p0) <= sum_{k=0..i} eps (1 - lambda)^(i-k), given TV(p_k, q_k) <= eps for every k",
-        source=Source(PAPER, "error propagation; docs/theory.md, section 2 (Lemma R)", "rigorous", "Triangle inequality with TV(q_i, p0) = (1 - lambda) TV(p_{i-1}, p0); exact, no constants."),
+        source=Source(
+            PAPER,
+            "error propagation; docs/theory.md, section 2 (Lemma R)",
+            "rigorous",
+            "Triangle inequality with TV(q_i, p0) = (1 - lambda) TV(p_{i-1}, p0); exact, no constants.",
+        ),
     )
 
 
@@ -136,7 +143,12 @@ def accumulate_bound() -> Bound:
         "lemma_r_accumulate",
         expr,
         statement="Accumulating with no new real data: TV(p_i, p0) <= eps (1 + sum_{k=1..i} s / (N0 + k s))",
-        source=Source(PAPER, "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 2 (Lemma R, accumulate)", "rigorous", "Needs the fitted model on the union to be the weighted mixture of the old fit and a fit on the new points (true for a fixed-bandwidth KDE)."),
+        source=Source(
+            PAPER,
+            "beyond the paper (Gerstgrasser et al. 2024); docs/theory.md, section 2 (Lemma R, accumulate)",
+            "rigorous",
+            "Needs the fitted model on the union to be the weighted mixture of the old fit and a fit on the new points (true for a fixed-bandwidth KDE).",
+        ),
     )
 
 

@@ -77,7 +77,15 @@ import numpy as np
 import sympy as sp
 from scipy import special
 
-from selfloop.simulators import Box, GaussianMixture, Grid, Scenario, SmoothedTruth, bandwidth_schedule, expected_densities
+from selfloop.simulators import (
+    Box,
+    GaussianMixture,
+    Grid,
+    Scenario,
+    SmoothedTruth,
+    bandwidth_schedule,
+    expected_densities,
+)
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
@@ -113,9 +121,15 @@ def _printed_function(name: str, template: str, doc: str) -> type:
 
 
 _Smoothed = _printed_function(
-    "Smoothed", r"(\varphi_{{{0}}} * {1})(x)", r":math:`(\varphi_t * q)(x)`: the density q convolved with :math:`\mathcal N(0, tI)`, at x."
+    "Smoothed",
+    r"(\varphi_{{{0}}} * {1})(x)",
+    r":math:`(\varphi_t * q)(x)`: the density q convolved with :math:`\mathcal N(0, tI)`, at x.",
 )
-_Psi = _printed_function("Psi", r"\Psi^{{{0}}}_{{{1}}}(x)", r":math:`\Psi^t_q(x)`: the variance of :math:`\varphi_t(x - Z)`, :math:`Z \sim q`.")
+_Psi = _printed_function(
+    "Psi",
+    r"\Psi^{{{0}}}_{{{1}}}(x)",
+    r":math:`\Psi^t_q(x)`: the variance of :math:`\varphi_t(x - Z)`, :math:`Z \sim q`.",
+)
 
 
 _P0, _MU = sp.Symbol("p_0"), sp.IndexedBase(r"\mu")
@@ -264,7 +278,9 @@ class KDEMoments:
         self.truth, self.scenario = truth, scenario
         self.bandwidths = bandwidth_schedule(bandwidth, scenario, generations)
         self.generations = generations
-        self.means = [fitted for _, fitted in expected_densities(SmoothedTruth(truth), self.bandwidths, scenario, generations)]
+        self.means = [
+            fitted for _, fitted in expected_densities(SmoothedTruth(truth), self.bandwidths, scenario, generations)
+        ]
         self.covariance_terms = self._covariance_recursion()
 
     def _covariance_recursion(self) -> list[dict[_Key, list]]:
@@ -278,7 +294,11 @@ class KDEMoments:
         history = [terms]
         for i in range(1, generations + 1):
             h2, w, size = variances[i], weights[i], new_points[i]
-            keep, cross, smooth = (1 - w) ** 2, (1 - w) * w * synthetic / size, w * w * self.resampling_factor(synthetic, size)
+            keep, cross, smooth = (
+                (1 - w) ** 2,
+                (1 - w) * w * synthetic / size,
+                w * w * self.resampling_factor(synthetic, size),
+            )
             new: dict[_Key, list] = {}
             for (source, _, _), (coefficient, first, second) in terms.items():
                 _add(new, source, first, second, keep * coefficient)
@@ -394,7 +414,9 @@ def _domain(truth: GaussianMixture, largest_smoothing: float) -> GaussianMixture
     return GaussianMixture(widest.weights, widest.means, 2.0 * widest.covariances)
 
 
-def _quadrature_grid(truth: GaussianMixture, largest_smoothing: float, domain_scale: float, spacing_scale: float) -> Grid:
+def _quadrature_grid(
+    truth: GaussianMixture, largest_smoothing: float, domain_scale: float, spacing_scale: float
+) -> Grid:
     box = _domain(truth, largest_smoothing).bounding_box(DOMAIN_MASS)
     centre, half = (box.upper + box.lower) / 2, (box.upper - box.lower) / 2 * domain_scale
     narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
@@ -455,13 +477,17 @@ def kde_second_moment_terms(
     absolute = np.abs(difference) / density
     folded_terms = _folded_normal_mean(difference, variances) / density
     integral, stderr = root.mean(axis=1), root.std(axis=1, ddof=1) / np.sqrt(samples)
-    absolute_integral = np.maximum(absolute.mean(axis=1) - MONTE_CARLO_MARGIN * absolute.std(axis=1, ddof=1) / np.sqrt(samples), 0.0)
+    absolute_integral = np.maximum(
+        absolute.mean(axis=1) - MONTE_CARLO_MARGIN * absolute.std(axis=1, ddof=1) / np.sqrt(samples), 0.0
+    )
     lower = np.atleast_1d(_JENSEN.evaluate(mean_absolute_integral=absolute_integral))
     upper = np.atleast_1d(bound.evaluate(root_mean_square_integral=integral + MONTE_CARLO_MARGIN * stderr))
     return SecondMomentTerms(upper, lower, 0.5 * folded_terms.mean(axis=1), integral, stderr, "monte carlo")
 
 
-def kde_second_moment_bound_for(truth: GaussianMixture, bandwidth, scenario: Scenario, generations: int, **options) -> np.ndarray:
+def kde_second_moment_bound_for(
+    truth: GaussianMixture, bandwidth, scenario: Scenario, generations: int, **options
+) -> np.ndarray:
     """The second-moment bound on E TV(p̂_i, p0) for i = 0..generations (see :func:`kde_second_moment_terms`).
 
     Examples

@@ -54,9 +54,13 @@ bias = sp.Symbol("bias", nonnegative=True)  # B = TV(K_h * p0, p0)
 laplacian_l1 = sp.Symbol("laplacian_l1", nonnegative=True)  # ||Delta p0||_1
 sqrt_integral = sp.Symbol("sqrt_integral", positive=True)  # J = int sqrt(G_{h^2/2} * E q)
 weight_moment = sp.Symbol("weight_moment", positive=True)  # W = E (1 + |x|^2)^k
-moment_order = sp.Symbol("moment_order", positive=True, integer=True)  # k > d/2 (written s in some texts; k here, s is the added points)
+moment_order = sp.Symbol(
+    "moment_order", positive=True, integer=True
+)  # k > d/2 (written s in some texts; k here, s is the added points)
 second_moment = sp.Symbol("second_moment", nonnegative=True)  # E|X|^2 under p0
-width = sp.Symbol("width", positive=True, integer=True)  # w, hidden width (Li et al.'s m; m here is the synthetic amount)
+width = sp.Symbol(
+    "width", positive=True, integer=True
+)  # w, hidden width (Li et al.'s m; m here is the synthetic amount)
 C1 = sp.Symbol("C1", nonnegative=True)
 C2 = sp.Symbol("C2", nonnegative=True)
 constant = sp.Symbol("constant", positive=True)  # C in eps(N) = C N^-alpha

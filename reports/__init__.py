@@ -3,8 +3,8 @@
 from .assemble import assemble
 from .check import compare
 from .checks import CHECKS, CellContext, Check, register_check
-from .render import render
 from .plugins import load_plugins
+from .render import render
 from .suites import SUITES, CellSpec, get_suite, loop_cells, register_suite, suite_names
 from .sweep import MODELS, register_model, run_suite
 

@@ -12,11 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import calibrate, calibrated_constants, fit_rate, kde_rate, learner_error_bound_for, phase_threshold, propagate
-from selfloop.bounds.recursion import propagate_scenario
+from selfloop.bounds import (
+    calibrate,
+    calibrated_constants,
+    fit_rate,
+    kde_rate,
+    learner_error_bound_for,
+    phase_threshold,
+    propagate,
+)
 from selfloop.bounds.diffusion import calibration_upper
+from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import standard_truth
-
 from selfloop.testing.phase import rise_then_fall
 
 from .checks import ALPHA, CellContext, cell_checks
@@ -44,7 +51,9 @@ def describe_cell(spec: dict) -> str:
 
 def _git_commit() -> str | None:
     try:
-        output = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+        output = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (output.stdout.strip() or None) if output.returncode == 0 else None
@@ -60,7 +69,12 @@ def _version() -> str:
 def _summary(tv: np.ndarray) -> dict:
     mean = tv.mean(axis=0)
     stderr = tv.std(axis=0, ddof=1) / np.sqrt(tv.shape[0]) if tv.shape[0] > 1 else np.zeros_like(mean)
-    return {"mean": mean.tolist(), "stderr": stderr.tolist(), "ci_low": (mean - CI_Z * stderr).tolist(), "ci_high": (mean + CI_Z * stderr).tolist()}
+    return {
+        "mean": mean.tolist(),
+        "stderr": stderr.tolist(),
+        "ci_low": (mean - CI_Z * stderr).tolist(),
+        "ci_high": (mean + CI_Z * stderr).tolist(),
+    }
 
 
 #: Bootstrap resamples of the calibration cells' replicates behind the constants' intervals.
@@ -70,7 +84,9 @@ CALIBRATION_BOOTSTRAP = 200
 def diffusion_family(model: dict) -> str:
     """The model family a Theorem D calibration belongs to: the diffusion spec without its width, e.g. ``li, sde, steps=40, noise_draws=8``."""
     model = diffusion_spec(model)
-    return f"{model['parameterization']}, {model['sampler']}, steps={model['steps']}, noise_draws={model['noise_draws']}"
+    return (
+        f"{model['parameterization']}, {model['sampler']}, steps={model['steps']}, noise_draws={model['noise_draws']}"
+    )
 
 
 def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
@@ -87,9 +103,13 @@ def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
     low, high = np.percentile(np.array(resampled), [5, 95], axis=0)
     cells = [dict(entry, truth=cell["spec"]["truth"]) for entry, cell in zip(bound.metadata["calibration"], chosen)]
     return {
-        "C1": bound.metadata["C1"], "C2": bound.metadata["C2"],
-        "C1_interval": [float(low[0]), float(high[0])], "C2_interval": [float(low[1]), float(high[1])],
-        "cells": cells, "method": bound.metadata["method"], "tests": [],
+        "C1": bound.metadata["C1"],
+        "C2": bound.metadata["C2"],
+        "C1_interval": [float(low[0]), float(high[0])],
+        "C2_interval": [float(low[1]), float(high[1])],
+        "cells": cells,
+        "method": bound.metadata["method"],
+        "tests": [],
     }
 
 
@@ -116,12 +136,21 @@ def _rates(cells: list[dict]) -> list[dict]:
         if len(set(sizes)) < 3 or len(set(widths)) < 3:  # four parameters need a 3 x 3 grid at least (fit_rate)
             continue
         fitted = fit_rate(sizes, widths, [np.asarray(cell["score_error"])[:, 0] for cell in chosen])
-        out.append({
-            "family": family, "truth": truth, "settings": fitted.settings, "replicates": min(len(cell["score_error"]) for cell in chosen),
-            "size_exponent": fitted.size_exponent, "size_interval": list(fitted.size_interval),
-            "width_exponent": fitted.width_exponent, "width_interval": list(fitted.width_interval),
-            "size_constant": fitted.size_constant, "width_constant": fitted.width_constant, "verdict": fitted.verdict(),
-        })
+        out.append(
+            {
+                "family": family,
+                "truth": truth,
+                "settings": fitted.settings,
+                "replicates": min(len(cell["score_error"]) for cell in chosen),
+                "size_exponent": fitted.size_exponent,
+                "size_interval": list(fitted.size_interval),
+                "width_exponent": fitted.width_exponent,
+                "width_interval": list(fitted.width_interval),
+                "size_constant": fitted.size_constant,
+                "width_constant": fitted.width_constant,
+                "verdict": fitted.verdict(),
+            }
+        )
     return out
 
 
@@ -135,7 +164,9 @@ def _diffusion_steps(cell: dict, calibration: dict, scenario) -> dict:
     measured = one_step.mean(axis=0)
     parts = {
         "eps_measured": measured,
-        "eps_stderr": one_step.std(axis=0, ddof=1) / np.sqrt(one_step.shape[0]) if one_step.shape[0] > 1 else np.zeros_like(measured),
+        "eps_stderr": one_step.std(axis=0, ddof=1) / np.sqrt(one_step.shape[0])
+        if one_step.shape[0] > 1
+        else np.zeros_like(measured),
         "eps_calibrated": calibrated,
         "lemma_r_measured": propagate_scenario(measured, scenario),
         "mean_tv": np.asarray(cell["tv"]).mean(axis=0),
@@ -150,7 +181,10 @@ def _peak(synthetic: list[int], values: list[float]) -> int | None:
 
 
 def _phase(cells: list[dict]) -> dict | None:
-    chosen = sorted((cell for cell in cells if cell["spec"]["kind"] == "phase"), key=lambda cell: cell["spec"]["scenario"]["synthetic"])
+    chosen = sorted(
+        (cell for cell in cells if cell["spec"]["kind"] == "phase"),
+        key=lambda cell: cell["spec"]["scenario"]["synthetic"],
+    )
     if not chosen:
         return None
     real = chosen[0]["spec"]["scenario"]["real"]
@@ -162,7 +196,9 @@ def _phase(cells: list[dict]) -> dict | None:
     alpha = kde_rate(standard_truth(chosen[0]["spec"]["truth"]).dim)  # the rate of the cells' own power-rule bandwidth
     bounds = {}
     for check in ("Theorem K", "second-moment"):
-        curve = [next((c["values"][-1] for c in cell.get("checks", []) if c["label"] == check), None) for cell in chosen]
+        curve = [
+            next((c["values"][-1] for c in cell.get("checks", []) if c["label"] == check), None) for cell in chosen
+        ]
         if all(value is not None for value in curve):
             bounds[check] = {"values": curve, "peak": _peak(synthetic, curve)}
     shape = rise_then_fall(synthetic, last) if len(chosen) >= 3 else None
@@ -219,9 +255,18 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
             family = calibration.get(diffusion_family(spec["model"]))
             if family is not None:  # the suite-stage checks (Theorem D) need the family's calibration
                 scenario = build_scenario(spec["scenario"])
-                context = CellContext(spec, standard_truth(spec["truth"]), scenario, spec["generations"], calibration=family)
+                context = CellContext(
+                    spec, standard_truth(spec["truth"]), scenario, spec["generations"], calibration=family
+                )
                 entry["checks"] += cell_checks(tv, context, "suite")
-                family["tests"].append({"truth": spec["truth"], "size": spec["scenario"]["size"], "width": spec["model"]["width"], "real_fraction": scenario.real_fraction})
+                family["tests"].append(
+                    {
+                        "truth": spec["truth"],
+                        "size": spec["scenario"]["size"],
+                        "width": spec["model"]["width"],
+                        "real_fraction": scenario.real_fraction,
+                    }
+                )
                 if cell.get("one_step") is not None:
                     entry["diffusion_steps"] = _diffusion_steps(cell, family, scenario)
         out_cells.append(entry)

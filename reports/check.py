@@ -46,7 +46,12 @@ class CheckResult:
         if self.passed:
             return f"scloop check ({self.mode}): every cell matches the baseline."
         cells = len({label for label, _, _ in self.changes})
-        lines = [f"scloop check ({self.mode}): {len(self.changes)} change(s) in {cells} cell(s) against the baseline", "", "| cell | change | detail |", "|---|---|---|"]
+        lines = [
+            f"scloop check ({self.mode}): {len(self.changes)} change(s) in {cells} cell(s) against the baseline",
+            "",
+            "| cell | change | detail |",
+            "|---|---|---|",
+        ]
         lines += [f"| {label} | {what} | {detail} |" for label, what, detail in self.changes]
         return "\n".join(lines)
 
@@ -69,7 +74,13 @@ def _exact_array(result: CheckResult, label: str, what: str, now, before, descri
     moved = _moved(now, before)
     if moved.size:
         worst = moved[np.argmax(np.abs(now.ravel()[moved] - before.ravel()[moved]))]
-        result.changes.append((label, what, f"{moved.size} value(s) moved, largest at {describe(worst)}: {before.ravel()[worst]:.10g} -> {now.ravel()[worst]:.10g}"))
+        result.changes.append(
+            (
+                label,
+                what,
+                f"{moved.size} value(s) moved, largest at {describe(worst)}: {before.ravel()[worst]:.10g} -> {now.ravel()[worst]:.10g}",
+            )
+        )
 
 
 def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool) -> None:
@@ -80,7 +91,13 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
     for name, check in checks.items():
         before_check = old_checks.get(name)
         if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
-            result.changes.append((label, f"{name[0]} newly refuted", f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}"))
+            result.changes.append(
+                (
+                    label,
+                    f"{name[0]} newly refuted",
+                    f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}",
+                )
+            )
     for name in sorted(set(checks) ^ set(old_checks)):
         result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
     if statistical:
@@ -91,26 +108,72 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
             return
         tolerance = TV_Z * np.hypot(error, old_error) + 1e-9
         for generation in np.flatnonzero(np.abs(mean - old_mean) > tolerance):
-            result.changes.append((label, "mean TV moved", f"generation {generation}: {old_mean[generation]:.5f} -> {mean[generation]:.5f} (tolerance {tolerance[generation]:.5f})"))
+            result.changes.append(
+                (
+                    label,
+                    "mean TV moved",
+                    f"generation {generation}: {old_mean[generation]:.5f} -> {mean[generation]:.5f} (tolerance {tolerance[generation]:.5f})",
+                )
+            )
     else:
-        _exact_array(result, label, "per-replicate TV changed", cell["tv"], old["tv"], lambda k: f"replicate {k // generations}, generation {k % generations}")
+        _exact_array(
+            result,
+            label,
+            "per-replicate TV changed",
+            cell["tv"],
+            old["tv"],
+            lambda k: f"replicate {k // generations}, generation {k % generations}",
+        )
     for name in sorted(set(checks) & set(old_checks)):
         if statistical and checks[name]["status"] != "rigorous":
             continue
-        _exact_array(result, label, f"{name[0]} bound changed", checks[name]["values"], old_checks[name]["values"], lambda k: f"generation {k}")
+        _exact_array(
+            result,
+            label,
+            f"{name[0]} bound changed",
+            checks[name]["values"],
+            old_checks[name]["values"],
+            lambda k: f"generation {k}",
+        )
         if not statistical:
-            _exact_array(result, label, f"{name[0]} p-value changed", [checks[name]["verdict"]["p_value"]], [old_checks[name]["verdict"]["p_value"]], lambda k: "the cell")
+            _exact_array(
+                result,
+                label,
+                f"{name[0]} p-value changed",
+                [checks[name]["verdict"]["p_value"]],
+                [old_checks[name]["verdict"]["p_value"]],
+                lambda k: "the cell",
+            )
     if not statistical and (cell.get("slack") or old.get("slack")):
         for part in ("bias", "sampling_measured", "sampling_bound", "propagated_measured"):
-            _exact_array(result, label, f"slack term {part} changed", (cell.get("slack") or {}).get(part, []), (old.get("slack") or {}).get(part, []), lambda k: f"generation {k}")
+            _exact_array(
+                result,
+                label,
+                f"slack term {part} changed",
+                (cell.get("slack") or {}).get(part, []),
+                (old.get("slack") or {}).get(part, []),
+                lambda k: f"generation {k}",
+            )
     if not statistical and (cell.get("diffusion_steps") or old.get("diffusion_steps")):
         for part in ("eps_measured", "eps_calibrated", "lemma_r_measured"):
             now_steps, old_steps = cell.get("diffusion_steps") or {}, old.get("diffusion_steps") or {}
-            _exact_array(result, label, f"one-step term {part} changed", now_steps.get(part, []), old_steps.get(part, []), lambda k: f"generation {k}")
+            _exact_array(
+                result,
+                label,
+                f"one-step term {part} changed",
+                now_steps.get(part, []),
+                old_steps.get(part, []),
+                lambda k: f"generation {k}",
+            )
     for part in ("certificate", "lemma_r_certified"):  # Theorem G, per run: a function of each run's fit
         if not statistical and (cell.get(part) is not None or old.get(part) is not None):
             _exact_array(
-                result, label, f"Theorem G {part} changed", cell.get(part) or [], old.get(part) or [], lambda k: f"replicate {k // generations}, generation {k % generations}"
+                result,
+                label,
+                f"Theorem G {part} changed",
+                cell.get(part) or [],
+                old.get(part) or [],
+                lambda k: f"replicate {k // generations}, generation {k % generations}",
             )
 
 
@@ -136,15 +199,34 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
             now_family, old_family = calibration.get(family) or {}, old_calibration.get(family) or {}
             for constant in ("C1", "C2"):
                 _exact_array(
-                    result, f"Theorem D calibration ({family})", f"{constant} changed", [now_family.get(constant, np.nan)], [old_family.get(constant, np.nan)], lambda k: constant
+                    result,
+                    f"Theorem D calibration ({family})",
+                    f"{constant} changed",
+                    [now_family.get(constant, np.nan)],
+                    [old_family.get(constant, np.nan)],
+                    lambda k: constant,
                 )
         rates = {(r["family"], r["truth"]): r for r in current.get("rates") or []}
         old_rates = {(r["family"], r["truth"]): r for r in baseline.get("rates") or []}
         for key in sorted(set(rates) | set(old_rates)):
             now_rate, old_rate = rates.get(key) or {}, old_rates.get(key) or {}
             for exponent in ("size_exponent", "width_exponent"):
-                _exact_array(result, f"Li et al.'s rate ({key[0]}, {key[1]})", f"{exponent} changed", [now_rate.get(exponent, np.nan)], [old_rate.get(exponent, np.nan)], lambda k: exponent)
+                _exact_array(
+                    result,
+                    f"Li et al.'s rate ({key[0]}, {key[1]})",
+                    f"{exponent} changed",
+                    [now_rate.get(exponent, np.nan)],
+                    [old_rate.get(exponent, np.nan)],
+                    lambda k: exponent,
+                )
         phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
         if phase or old_phase:
-            _exact_array(result, "phase transition", "mean TV curve changed", phase.get("mean", []), old_phase.get("mean", []), lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}")
+            _exact_array(
+                result,
+                "phase transition",
+                "mean TV curve changed",
+                phase.get("mean", []),
+                old_phase.get("mean", []),
+                lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
+            )
     return result

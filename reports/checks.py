@@ -30,7 +30,19 @@ from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import STANDARD_TRUTHS, Scenario
 from selfloop.testing import ALPHA, check_bound, is_underpowered
 
-__all__ = ["ALPHA", "CHECKS", "LAW_Z", "Check", "CellContext", "cell_checks", "check_record", "kde_slack", "mle_law_record", "register_check", "verdict_record"]
+__all__ = [
+    "ALPHA",
+    "CHECKS",
+    "LAW_Z",
+    "Check",
+    "CellContext",
+    "cell_checks",
+    "check_record",
+    "kde_slack",
+    "mle_law_record",
+    "register_check",
+    "verdict_record",
+]
 
 
 def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
@@ -48,7 +60,9 @@ def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
     }
 
 
-def check_record(tv: np.ndarray, bound: str, label: str, status: str, values, *, side: str = "upper", outside_theory: bool = False) -> dict:
+def check_record(
+    tv: np.ndarray, bound: str, label: str, status: str, values, *, side: str = "upper", outside_theory: bool = False
+) -> dict:
     """One check of a cell, with its verdict."""
     values = [float(x) for x in np.atleast_1d(values)]
     return {
@@ -132,7 +146,9 @@ def register_check(name: str, check: Check, *, replace: bool = False) -> Check:
     """Add ``check`` to :data:`CHECKS` (its bound must be registered)."""
     get_bound(check.bound)
     if check.side not in ("upper", "lower") or check.stage not in ("cell", "suite"):
-        raise ValueError(f"check: side must be 'upper' or 'lower' and stage 'cell' or 'suite', got {check.side!r}, {check.stage!r}")
+        raise ValueError(
+            f"check: side must be 'upper' or 'lower' and stage 'cell' or 'suite', got {check.side!r}, {check.stage!r}"
+        )
     return CHECKS.register(name, check, replace=replace)
 
 
@@ -145,7 +161,17 @@ def cell_checks(tv: np.ndarray, context: CellContext, stage: str) -> list[dict]:
             continue
         status = get_bound(check.bound).source.status
         values = check.evaluate(context)
-        records.append(check_record(tv, check.bound, check.label, status, values, side=check.side, outside_theory=check.outside_theory(context.spec)))
+        records.append(
+            check_record(
+                tv,
+                check.bound,
+                check.label,
+                status,
+                values,
+                side=check.side,
+                outside_theory=check.outside_theory(context.spec),
+            )
+        )
     return records
 
 
@@ -161,7 +187,11 @@ def kde_bandwidths(spec: dict, scenario: Scenario, dim: int):
 def _is_kde_with_a_mixture_bound(spec: dict) -> bool:
     # a bandwidth rule that changes with the pool size makes an accumulated KDE something other than the mixture the bounds use
     model = spec["model"]
-    return model["name"] == "kde" and spec["kind"] in ("loop", "phase") and ("bandwidth" in model or spec["scenario"]["kind"] != "accumulate")
+    return (
+        model["name"] == "kde"
+        and spec["kind"] in ("loop", "phase")
+        and ("bandwidth" in model or spec["scenario"]["kind"] != "accumulate")
+    )
 
 
 def _reused(spec: dict) -> bool:
@@ -175,19 +205,34 @@ def _fresh(context: CellContext) -> Scenario:
 
 def _second_moment(context: CellContext):
     bandwidth = kde_bandwidths(context.spec, context.scenario, context.truth.dim)
-    return context.memoized("second_moment", lambda: kde_second_moment_terms(context.truth, bandwidth, _fresh(context), context.generations))
+    return context.memoized(
+        "second_moment", lambda: kde_second_moment_terms(context.truth, bandwidth, _fresh(context), context.generations)
+    )
 
 
 def _theorem_k(context: CellContext) -> np.ndarray:
-    return kde_bound_for(context.truth, kde_bandwidths(context.spec, context.scenario, context.truth.dim), _fresh(context), context.generations)
+    return kde_bound_for(
+        context.truth,
+        kde_bandwidths(context.spec, context.scenario, context.truth.dim),
+        _fresh(context),
+        context.generations,
+    )
 
 
 def _theorem_d(context: CellContext) -> np.ndarray:
     calibration, scenario, spec = context.calibration, context.scenario, context.spec
     bound = get_bound("diffusion_theorem_d").subs(C1=calibration["C1"], C2=calibration["C2"])
-    values = dict(size=scenario.size, initial_size=scenario.initial, width=spec["model"]["width"], real_fraction=scenario.real_fraction, generation=np.arange(spec["generations"] + 1))
+    values = dict(
+        size=scenario.size,
+        initial_size=scenario.initial,
+        width=spec["model"]["width"],
+        real_fraction=scenario.real_fraction,
+        generation=np.arange(spec["generations"] + 1),
+    )
     # a calibrated constant of exactly 0 removes its term, and with it that term's symbol (C2 = 0 drops the width)
-    return np.atleast_1d(bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names}))
+    return np.atleast_1d(
+        bound.evaluate(**{name: value for name, value in values.items() if name in bound.symbol_names})
+    )
 
 
 def _is_mle_with_a_bound(spec: dict) -> bool:
@@ -198,15 +243,44 @@ def _is_mle_with_a_bound(spec: dict) -> bool:
     return truth.components == 1 and kind != "mixed_reused" and (truth.dim == 1 or kind == "fully_synthetic")
 
 
-register_check("gaussian_mle", Check("Gaussian MLE", "mle_tv", _is_mle_with_a_bound, lambda c: mle_bound_for(c.truth, c.scenario, c.generations)))
-register_check("theorem_k", Check("Theorem K", "kde_theorem_k_step", _is_kde_with_a_mixture_bound, _theorem_k, outside_theory=_reused))
-register_check("second_moment", Check("second-moment", "kde_second_moment", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).upper, outside_theory=_reused))
 register_check(
-    "jensen_lower", Check("Jensen lower", "kde_jensen_lower", _is_kde_with_a_mixture_bound, lambda c: _second_moment(c).lower, side="lower", outside_theory=_reused)
+    "gaussian_mle",
+    Check("Gaussian MLE", "mle_tv", _is_mle_with_a_bound, lambda c: mle_bound_for(c.truth, c.scenario, c.generations)),
+)
+register_check(
+    "theorem_k",
+    Check("Theorem K", "kde_theorem_k_step", _is_kde_with_a_mixture_bound, _theorem_k, outside_theory=_reused),
+)
+register_check(
+    "second_moment",
+    Check(
+        "second-moment",
+        "kde_second_moment",
+        _is_kde_with_a_mixture_bound,
+        lambda c: _second_moment(c).upper,
+        outside_theory=_reused,
+    ),
+)
+register_check(
+    "jensen_lower",
+    Check(
+        "Jensen lower",
+        "kde_jensen_lower",
+        _is_kde_with_a_mixture_bound,
+        lambda c: _second_moment(c).lower,
+        side="lower",
+        outside_theory=_reused,
+    ),
 )
 register_check(
     "theorem_d",
-    Check("Theorem D", "diffusion_theorem_d", lambda spec: spec["model"]["name"] == "diffusion" and spec["kind"] == "loop", _theorem_d, stage="suite"),
+    Check(
+        "Theorem D",
+        "diffusion_theorem_d",
+        lambda spec: spec["model"]["name"] == "diffusion" and spec["kind"] == "loop",
+        _theorem_d,
+        stage="suite",
+    ),
 )
 
 
@@ -243,7 +317,12 @@ def mle_law_record(parameters: dict, context: CellContext) -> dict | None:
     for name, samples in (("variance", variance), ("mean_offset", offset)):
         measured, stderr = samples.mean(axis=0), samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
         z = (measured - laws[name]) / stderr
-        record[name] = {"measured": measured.tolist(), "stderr": stderr.tolist(), "law": laws[name].tolist(), "max_abs_z": float(np.max(np.abs(z)))}
+        record[name] = {
+            "measured": measured.tolist(),
+            "stderr": stderr.tolist(),
+            "law": laws[name].tolist(),
+            "max_abs_z": float(np.max(np.abs(z))),
+        }
     record["holds"] = all(record[name]["max_abs_z"] < LAW_Z for name in ("variance", "mean_offset"))
     record["z_limit"] = LAW_Z
     return record

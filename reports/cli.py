@@ -43,15 +43,32 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     suites = ", ".join(suite_names())
     formatter = argparse.ArgumentDefaultsHelpFormatter
-    parser = _Parser(prog="scloop", description="Tightness reports and CI regression for the self-consuming-loop TV bounds.", formatter_class=formatter)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{report,check,baseline}")
-    report = commands.add_parser("report", help="run a suite and write tightness.md, results.json and figures", formatter_class=formatter)
+    parser = _Parser(
+        prog="scloop",
+        description="Tightness reports and CI regression for the self-consuming-loop TV bounds.",
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="{report,check,baseline}"
+    )
+    report = commands.add_parser(
+        "report", help="run a suite and write tightness.md, results.json and figures", formatter_class=formatter
+    )
     report.add_argument("--suite", default="quick", help=f"the suite to run ({suites}, or a .toml suite file)")
-    report.add_argument("--out", default="out", help="output folder (finished cells are cached in OUT/.cells; a rerun resumes)")
+    report.add_argument(
+        "--out", default="out", help="output folder (finished cells are cached in OUT/.cells; a rerun resumes)"
+    )
     report.add_argument("--seed", type=int, default=0, help="suite seed (every cell's seed derives from it)")
     report.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    report.add_argument("--from", dest="source", default=None, help="rebuild the report from an existing results.json or the folder holding it")
-    check = commands.add_parser("check", help="rerun the baseline's suite and compare cell by cell", formatter_class=formatter)
+    report.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="rebuild the report from an existing results.json or the folder holding it",
+    )
+    check = commands.add_parser(
+        "check", help="rerun the baseline's suite and compare cell by cell", formatter_class=formatter
+    )
     check.add_argument("--baseline", required=True, help="a results.json written by scloop baseline")
     check.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     check.add_argument(
@@ -60,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         help="compare mean TVs within 4 combined standard errors (for a baseline made with other seeds or on another platform); "
         "default: every number must reproduce to 1e-9 relative",
     )
-    baseline = commands.add_parser("baseline", help="run a suite and write its results as a baseline", formatter_class=formatter)
+    baseline = commands.add_parser(
+        "baseline", help="run a suite and write its results as a baseline", formatter_class=formatter
+    )
     baseline.add_argument("--suite", default="quick", help=f"the suite to run ({suites})")
     baseline.add_argument("--out", required=True, help="where to write the baseline JSON")
     baseline.add_argument("--seed", type=int, default=0, help="suite seed")
@@ -73,8 +92,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_cluster_options(command: argparse.ArgumentParser) -> None:
     cluster = command.add_mutually_exclusive_group()
-    cluster.add_argument("--scheduler", default=None, help="run the cells on the Dask scheduler at this address, e.g. tcp://HOST:8786 (extra [dask])")
-    cluster.add_argument("--dask", choices=["local"], default=None, help="run the cells on a Dask LocalCluster of --workers processes (extra [dask])")
+    cluster.add_argument(
+        "--scheduler",
+        default=None,
+        help="run the cells on the Dask scheduler at this address, e.g. tcp://HOST:8786 (extra [dask])",
+    )
+    cluster.add_argument(
+        "--dask",
+        choices=["local"],
+        default=None,
+        help="run the cells on a Dask LocalCluster of --workers processes (extra [dask])",
+    )
 
 
 def _scheduler(arguments) -> str | None:
@@ -126,7 +154,12 @@ def _load_results(path: Path) -> dict:
         raise UsageError(f"cannot read {path}: {error}") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path} is not valid JSON (line {error.lineno}: {error.msg})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("cells"), list) or "suite" not in document or "seed" not in document:
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("cells"), list)
+        or "suite" not in document
+        or "seed" not in document
+    ):
         raise UsageError(f"{path} is not a scloop results file (needs 'suite', 'seed' and 'cells')")
     return document
 
@@ -138,7 +171,10 @@ def _run(suite: str, seed: int, workers: int | None, cache: Path, scheduler: str
         if scheduler is None:
             raise
         raise UsageError(f"cannot run on the Dask scheduler {scheduler!r}: {error}") from None
-    print(f"suite {suite}: {stats.computed} cells computed, {stats.skipped} reused from {stats.cache}, {stats.seconds:.1f}s", file=sys.stderr)
+    print(
+        f"suite {suite}: {stats.computed} cells computed, {stats.skipped} reused from {stats.cache}, {stats.seconds:.1f}s",
+        file=sys.stderr,
+    )
     document = assemble(cells, suite=suite, seed=seed)
     document["cells_from_cache"] = stats.skipped
     return document

@@ -23,6 +23,7 @@ from .sweep import write_atomic
 
 __all__ = ["render", "write_results"]
 
+
 def write_results(document: dict, path: Path) -> None:
     write_atomic(Path(path), json.dumps(document, indent=1))
 
@@ -51,7 +52,13 @@ def _file_label(text: str) -> str:
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-_STYLES = {"Theorem K": "--", "second-moment": ":", "Theorem D": "-.", "Theorem G": (0, (5, 1, 1, 1, 1, 1)), "Gaussian MLE": (0, (1, 1))}
+_STYLES = {
+    "Theorem K": "--",
+    "second-moment": ":",
+    "Theorem D": "-.",
+    "Theorem G": (0, (5, 1, 1, 1, 1, 1)),
+    "Gaussian MLE": (0, (1, 1)),
+}
 #: Detectable ratios above this are drawn at it in the summary figure.
 MAX_SHOWN = 4.0
 
@@ -82,7 +89,9 @@ def _counts(checks: list[dict]) -> tuple[int, int, int, int]:
     """
     refuted = sum(c["verdict"]["refuted"] for c in checks)
     beyond = sum(not c["verdict"]["refuted"] and _on_the_wrong_side(c) for c in checks)
-    underpowered = sum(c["verdict"]["underpowered"] and not c["verdict"]["refuted"] and not _on_the_wrong_side(c) for c in checks)
+    underpowered = sum(
+        c["verdict"]["underpowered"] and not c["verdict"]["refuted"] and not _on_the_wrong_side(c) for c in checks
+    )
     return refuted, len(checks) - refuted - beyond - underpowered, beyond, underpowered
 
 
@@ -101,7 +110,14 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
             color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
             summary = cell["summary"]
             generations = np.arange(len(summary["mean"]))
-            axis.plot(generations, summary["mean"], color=color, marker=_MARKERS[index % len(_MARKERS)], markersize=4, label=cell["legend"])
+            axis.plot(
+                generations,
+                summary["mean"],
+                color=color,
+                marker=_MARKERS[index % len(_MARKERS)],
+                markersize=4,
+                label=cell["legend"],
+            )
             axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
             for check in _upper_checks(cell):
                 style = _STYLES.get(check["label"], "--")
@@ -109,8 +125,18 @@ def _figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
                 axis.plot(generations, np.minimum(check["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
             if cell.get("certificate") is not None:  # Theorem G: each run's certificate, its range over runs as a band
                 certificate = np.asarray(cell["certificate"])
-                axis.fill_between(generations, certificate.min(axis=0), certificate.max(axis=0), color=color, alpha=0.1, hatch="//", linewidth=0)
-                axis.plot(generations, certificate.mean(axis=0), color=color, linestyle=_STYLES["Theorem G"], linewidth=1.2)
+                axis.fill_between(
+                    generations,
+                    certificate.min(axis=0),
+                    certificate.max(axis=0),
+                    color=color,
+                    alpha=0.1,
+                    hatch="//",
+                    linewidth=0,
+                )
+                axis.plot(
+                    generations, certificate.mean(axis=0), color=color, linestyle=_STYLES["Theorem G"], linewidth=1.2
+                )
                 styles_used.add(("Theorem G (certified, per run; band: min–max over runs)", _STYLES["Theorem G"]))
         handles, labels = axis.get_legend_handles_labels()
         for label, style in sorted(styles_used):
@@ -144,11 +170,29 @@ def _figure_phase(phase: dict, out: Path) -> str:
         axis.plot(shown, values * scale, color=color, linestyle=_STYLES.get(label, "--"), label=text)
     dense = np.geomspace(max(shown[0], 1.0), shown[-1], 200)
     rate_curve = phase_curve(phase["alpha"], phase["real"], phase["generation"], dense)
-    axis.plot(dense, rate_curve * mean.max() / rate_curve.max(), color="C3", linewidth=1, alpha=0.7, label=f"Theorem P's B_{phase['generation']}(m), rescaled")
-    axis.axvline(phase["threshold"], color="C3", linestyle="--", label=f"symbolic m*_{phase['generation']} = {phase['threshold']:.0f}")
+    axis.plot(
+        dense,
+        rate_curve * mean.max() / rate_curve.max(),
+        color="C3",
+        linewidth=1,
+        alpha=0.7,
+        label=f"Theorem P's B_{phase['generation']}(m), rescaled",
+    )
+    axis.axvline(
+        phase["threshold"],
+        color="C3",
+        linestyle="--",
+        label=f"symbolic m*_{phase['generation']} = {phase['threshold']:.0f}",
+    )
     interval = phase.get("peak_interval")
     if interval:
-        axis.axvspan(max(interval[0], shown[0]), interval[1], color="C2", alpha=0.12, label=f"empirical peak, 90% interval [{interval[0]:.0f}, {interval[1]:.0f}]")
+        axis.axvspan(
+            max(interval[0], shown[0]),
+            interval[1],
+            color="C2",
+            alpha=0.12,
+            label=f"empirical peak, 90% interval [{interval[0]:.0f}, {interval[1]:.0f}]",
+        )
     axis.set_xscale("log")
     axis.set_xlabel(f"synthetic points per generation m (n = {phase['real']} real; m = 0 drawn at the left edge)")
     axis.set_ylabel("TV")
@@ -172,8 +216,20 @@ def _figure_summary(cells: list[dict], out: Path) -> str:
         ]
         if points:
             tightness, detectable = np.array(points).T
-            axis.scatter(tightness, np.minimum(detectable, MAX_SHOWN), marker=marker, alpha=0.7, label=f"{label} ({len(points)} cells)")
-    axis.axhline(UNDERPOWERED, color="C3", linestyle="--", linewidth=1, label=f"underpowered above (detectable ratio {UNDERPOWERED:g})")
+            axis.scatter(
+                tightness,
+                np.minimum(detectable, MAX_SHOWN),
+                marker=marker,
+                alpha=0.7,
+                label=f"{label} ({len(points)} cells)",
+            )
+    axis.axhline(
+        UNDERPOWERED,
+        color="C3",
+        linestyle="--",
+        linewidth=1,
+        label=f"underpowered above (detectable ratio {UNDERPOWERED:g})",
+    )
     axis.axvline(1.0, color="black", linewidth=0.8)
     axis.set_xlabel("tightness: min over generations of bound / mean TV (below 1: violated)")
     axis.set_ylabel(f"detectable ratio (power 0.9; capped at {MAX_SHOWN:g})")
@@ -224,7 +280,9 @@ def _upper_labels(cells: list[dict]) -> list[str]:
 def _cell_table(cells: list[dict]) -> list[str]:
     labels = _upper_labels(cells)
     lower = any(c["side"] == "lower" for cell in cells for c in cell.get("checks", []))
-    header = "| cell | mean TV ± 95% CI (last gen.) | " + " | ".join(f"{label}: bound/mean | {label}: verdict" for label in labels)
+    header = "| cell | mean TV ± 95% CI (last gen.) | " + " | ".join(
+        f"{label}: bound/mean | {label}: verdict" for label in labels
+    )
     header += " | Jensen lower / mean |" if lower else " |"
     certified = any(cell.get("certificate") is not None for cell in cells)
     header += " Theorem G: certificate / TV | Theorem G: verdict (per run) |" if certified else ""
@@ -273,7 +331,10 @@ def _tally(cells: list[dict]) -> list[str]:
         if len(checks) > len(inside):
             text += f", {len(checks) - len(inside)} outside the theory (reused pool, reported only)"
         if tightness.size:
-            text += f"; bound / mean TV median {np.median(tightness):.2f} (min {tightness.min():.2f}, max {tightness.max():.2f}); median detectable ratio {np.median(detectable):.2f}"
+            text += (
+                f"; bound / mean TV median {np.median(tightness):.2f} (min {tightness.min():.2f}, max {tightness.max():.2f}); "
+                f"median detectable ratio {np.median(detectable):.2f}"
+            )
         lines.append(text + ".")
     return lines
 
@@ -290,7 +351,11 @@ def _phase_lines(phase: dict) -> list[str]:
     if phase["rises_then_falls"]:
         shape = "rises and then falls (a significant rise into and fall out of one m"
     else:
-        shape = ("rises" if phase["rises"] else "does not rise significantly") + (" and falls" if phase["falls"] else "") + " (no significant rise then fall"
+        shape = (
+            ("rises" if phase["rises"] else "does not rise significantly")
+            + (" and falls" if phase["falls"] else "")
+            + " (no significant rise then fall"
+        )
     shape += "; every pair compared at 1% with Bonferroni over the pairs)"
     lines = [
         "## Phase transition (Theorem P)",
@@ -298,16 +363,27 @@ def _phase_lines(phase: dict) -> list[str]:
         f"Growing synthetic data, n = {phase['real']} real points per generation, KDE with h = 0.9 N^(-1/5) (alpha = {phase['alpha']:.2f}). "
         f"Mean TV at generation {phase['generation']} {shape}.",
         "",
-        "| m | mean TV at generation %d | standard error |" % phase["generation"] + "".join(f" {label} bound |" for label in sorted(phase.get("bounds", {}))),
+        "| m | mean TV at generation %d | standard error |" % phase["generation"]
+        + "".join(f" {label} bound |" for label in sorted(phase.get("bounds", {}))),
         "|---|---|---|" + "---|" * len(phase.get("bounds", {})),
     ]
     for index, (m, mean, se) in enumerate(zip(phase["synthetic"], phase["mean"], phase["stderr"])):
-        lines.append(f"| {m} | {mean:.4f} | {se:.4f} |" + "".join(f" {curve['values'][index]:.4f} |" for _, curve in sorted(phase.get("bounds", {}).items())))
-    peaks = ", ".join(f"the {label} bound at m = {curve['peak']}" if curve["peak"] else f"the {label} bound is monotone on this grid" for label, curve in sorted(phase.get("bounds", {}).items()))
+        lines.append(
+            f"| {m} | {mean:.4f} | {se:.4f} |"
+            + "".join(f" {curve['values'][index]:.4f} |" for _, curve in sorted(phase.get("bounds", {}).items()))
+        )
+    peaks = ", ".join(
+        f"the {label} bound at m = {curve['peak']}" if curve["peak"] else f"the {label} bound is monotone on this grid"
+        for label, curve in sorted(phase.get("bounds", {}).items())
+    )
     lines += [
         "",
         f"Where the curves peak: the empirical mean TV at m = {phase['empirical_peak']}"
-        + (f" (90% bootstrap interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}])" if phase.get("peak_interval") else "")
+        + (
+            f" (90% bootstrap interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}])"
+            if phase.get("peak_interval")
+            else ""
+        )
         + f"; {peaks}; Theorem P's symbolic threshold "
         f"m*_{phase['generation']} = {phase['threshold']:.0f} (m*_1 = {phase['threshold_generation_1']:.0f}). Theorem P locates the peak of a "
         "rate bound eps(N) = C N^-alpha propagated by Lemma R; it need not coincide with the peak of the TV itself.",
@@ -345,10 +421,15 @@ def _theorem_d_lines(calibration: dict, cells: list[dict]) -> list[str]:
             "| set | truth | N | width m | λ | TV upper (mean + 3 se) |",
             "|---|---|---|---|---|---|",
         ]
-        lines += [f"| calibration | {c['truth']} | {c['size']} | {c['width']} | 0 (gen. 0) | {c['tv_upper']:.4f} |" for c in fitted["cells"]]
+        lines += [
+            f"| calibration | {c['truth']} | {c['size']} | {c['width']} | 0 (gen. 0) | {c['tv_upper']:.4f} |"
+            for c in fitted["cells"]
+        ]
         lines += [f"| test | {truth} | {size} | {width} | {fraction:g} | |" for truth, size, width, fraction in tests]
         lines.append("")
-        members = [cell for cell in cells if cell.get("diffusion_steps") and diffusion_family(cell['spec']['model']) == family]
+        members = [
+            cell for cell in cells if cell.get("diffusion_steps") and diffusion_family(cell["spec"]["model"]) == family
+        ]
         if members:
             lines += [
                 "| cell | generation | ε_i measured (± se) | ε(N_i) calibrated | TV_i mean | Lemma R on measured ε | Theorem D |",
@@ -359,7 +440,8 @@ def _theorem_d_lines(calibration: dict, cells: list[dict]) -> list[str]:
                 bound = next((c["values"] for c in cell["checks"] if c["label"] == "Theorem D"), None)
                 for generation in range(len(steps["eps_measured"])):
                     lines.append(
-                        f"| {cell['label'] if generation == 0 else ''} | {generation} | {steps['eps_measured'][generation]:.4f} ± {steps['eps_stderr'][generation]:.4f} | "
+                        f"| {cell['label'] if generation == 0 else ''} | {generation} | "
+                        f"{steps['eps_measured'][generation]:.4f} ± {steps['eps_stderr'][generation]:.4f} | "
                         f"{steps['eps_calibrated'][generation]:.4f} | {steps['mean_tv'][generation]:.4f} | {steps['lemma_r_measured'][generation]:.4f} | "
                         f"{'—' if bound is None else f'{bound[generation]:.4f}'} |"
                     )
@@ -429,7 +511,16 @@ def _figure_mle(cells: list[dict], out: Path) -> str | None:
         measured, error = np.asarray(law["measured"]), 2 * np.asarray(law["stderr"])
         color = f"C{index % 10}"
         axis.plot(generations, law["law"], color=color, linewidth=1.2)
-        axis.errorbar(generations, measured, yerr=error, color=color, fmt="o", markersize=3, linewidth=0.8, label=f"{cell['spec']['truth']} {describe_scenario_kind(cell)}")
+        axis.errorbar(
+            generations,
+            measured,
+            yerr=error,
+            color=color,
+            fmt="o",
+            markersize=3,
+            linewidth=0.8,
+            label=f"{cell['spec']['truth']} {describe_scenario_kind(cell)}",
+        )
     axis.set_xlabel("generation i")
     axis.set_ylabel("whitened fitted variance")
     axis.set_title("Gaussian MLE loop: measured mean (± 2 se, dots) against the exact law (lines)", fontsize=10)
@@ -457,7 +548,8 @@ def _mle_lines(cells: list[dict], out: Path) -> list[str]:
         f"Mahalanobis error of the fitted mean are compared with the laws at every generation (|z| < {chosen[0]['mle_law']['z_limit']:g}); "
         "the TV bound built on them is in the scenario tables (*Gaussian MLE*).",
         "",
-        "| cell | variance at the last generation: measured ± se (law) | max abs z, variance | E Δ² at the last generation: measured ± se (law) | max abs z, mean | laws |",
+        "| cell | variance at the last generation: measured ± se (law) | max abs z, variance "
+        "| E Δ² at the last generation: measured ± se (law) | max abs z, mean | laws |",
         "|---|---|---|---|---|---|",
     ]
     for cell in chosen:
@@ -508,7 +600,8 @@ def _rate_lines(rates: list[dict]) -> list[str]:
         lines.append(
             f"| {rate['family']} | {rate['truth']} | {rate['settings']} × {rate['replicates']} | {rate['size_exponent']:.2f} "
             f"[{rate['size_interval'][0]:.2f}, {rate['size_interval'][1]:.2f}] | {rate['width_exponent']:.2f} "
-            f"[{rate['width_interval'][0]:.2f}, {rate['width_interval'][1]:.2f}] | {rate['size_constant']:.3g} | {rate['width_constant']:.3g} | {rate['verdict']} |"
+            f"[{rate['width_interval'][0]:.2f}, {rate['width_interval'][1]:.2f}] | {rate['size_constant']:.3g} | "
+            f"{rate['width_constant']:.3g} | {rate['verdict']} |"
         )
     return lines + [""]
 
@@ -578,13 +671,19 @@ def _slack_lines(cells: list[dict]) -> list[str]:
         propagated = slack["propagated_measured"][last]
         lines.append(
             f"| {cell['label']} | {slack['bias'][last]:.4f} | {measured:.4f} ± {slack['sampling_stderr'][last]:.4f} | {bound:.4f} | "
-            f"{bound / measured:.2f} | {mean:.4f} | {propagated:.4f} | {slack['bound'][last]:.4f} | {propagated / mean:.2f} | {slack['bound'][last] / mean:.2f} |"
+            f"{bound / measured:.2f} | {mean:.4f} | {propagated:.4f} | {slack['bound'][last]:.4f} | {propagated / mean:.2f} | "
+            f"{slack['bound'][last] / mean:.2f} |"
         )
     return lines + [""]
 
 
 def _bounds_appendix() -> list[str]:
-    lines = ["## Appendix: the bounds", "", "Every registered bound (`selfloop.bounds.register`), with its provenance and status; derivations in docs/theory.md.", ""]
+    lines = [
+        "## Appendix: the bounds",
+        "",
+        "Every registered bound (`selfloop.bounds.register`), with its provenance and status; derivations in docs/theory.md.",
+        "",
+    ]
     for name, bound in sorted(registered_bounds().items()):
         side = "" if bound.side == "upper" else ", a lower bound"
         lines += [f"### `{name}` ({bound.source.status}{side})", "", bound.statement, "", f"$$ {bound.latex()} $$", ""]
@@ -604,8 +703,11 @@ def _claims(document: dict) -> list[str]:
 
     def checks(label: str, kinds: tuple[str, ...], side: str = "upper", outside: bool = False) -> list[dict]:
         return [
-            c for cell in cells if cell["spec"]["scenario"]["kind"] in kinds
-            for c in cell.get("checks", []) if c["label"] == label and c["side"] == side and c["outside_theory"] == outside
+            c
+            for cell in cells
+            if cell["spec"]["scenario"]["kind"] in kinds
+            for c in cell.get("checks", [])
+            if c["label"] == label and c["side"] == side and c["outside_theory"] == outside
         ]
 
     def outcome(found: list[dict]) -> tuple[str, str]:
@@ -618,14 +720,50 @@ def _claims(document: dict) -> list[str]:
 
     fresh = ("fully_synthetic", "mixed_fresh", "growing_synthetic")
     rows = [
-        ("TV stays controlled when N or λ is large (KDE)", "paper, re-derived", "Theorem K", checks("Theorem K", fresh)),
-        ("Errors propagate through mixed data with factor (1 − λ) (KDE)", "paper, re-derived", "Theorem K (mixed cells)", checks("Theorem K", ("mixed_fresh",))),
-        ("Diffusion: Li et al.'s rate through the loop", "paper + Li et al., calibrated", "Theorem D (calibrated)", checks("Theorem D", fresh)),
-        ("Gaussian MLE loop: E TV_i bounded by the exact moment laws", "beyond the paper, rigorous", "Gaussian MLE (DMR + moments)", checks("Gaussian MLE", fresh + ("accumulate",))),
-        ("Near-exact error curve: E TV_i within a sandwich (KDE)", "beyond the paper", "second-moment (upper)", checks("second-moment", fresh)),
+        (
+            "TV stays controlled when N or λ is large (KDE)",
+            "paper, re-derived",
+            "Theorem K",
+            checks("Theorem K", fresh),
+        ),
+        (
+            "Errors propagate through mixed data with factor (1 − λ) (KDE)",
+            "paper, re-derived",
+            "Theorem K (mixed cells)",
+            checks("Theorem K", ("mixed_fresh",)),
+        ),
+        (
+            "Diffusion: Li et al.'s rate through the loop",
+            "paper + Li et al., calibrated",
+            "Theorem D (calibrated)",
+            checks("Theorem D", fresh),
+        ),
+        (
+            "Gaussian MLE loop: E TV_i bounded by the exact moment laws",
+            "beyond the paper, rigorous",
+            "Gaussian MLE (DMR + moments)",
+            checks("Gaussian MLE", fresh + ("accumulate",)),
+        ),
+        (
+            "Near-exact error curve: E TV_i within a sandwich (KDE)",
+            "beyond the paper",
+            "second-moment (upper)",
+            checks("second-moment", fresh),
+        ),
         ("… its lower side, Jensen", "beyond the paper", "Jensen lower", checks("Jensen lower", fresh, side="lower")),
-        ("Accumulating data: growth like log i (KDE)", "beyond the paper", "Theorem K, second-moment", checks("Theorem K", ("accumulate",)) + checks("second-moment", ("accumulate",))),
-        ("Reused real pool (independence broken)", "outside the theory", "Theorem K, second-moment at fresh values", checks("Theorem K", ("mixed_reused",), outside=True) + checks("second-moment", ("mixed_reused",), outside=True)),
+        (
+            "Accumulating data: growth like log i (KDE)",
+            "beyond the paper",
+            "Theorem K, second-moment",
+            checks("Theorem K", ("accumulate",)) + checks("second-moment", ("accumulate",)),
+        ),
+        (
+            "Reused real pool (independence broken)",
+            "outside the theory",
+            "Theorem K, second-moment at fresh values",
+            checks("Theorem K", ("mixed_reused",), outside=True)
+            + checks("second-moment", ("mixed_reused",), outside=True),
+        ),
     ]
     lines = [
         "## Claims and verdicts",
@@ -637,7 +775,10 @@ def _claims(document: dict) -> list[str]:
         if bounds.startswith("Theorem D"):  # the diffusion claim rests on the certificate; the calibrated rate follows
             for text, key in (
                 ("Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2)", "certificate"),
-                ("Diffusion: errors propagate as Lemma R says, on certified ε_i (Theorem D, certified)", "lemma_r_certified"),
+                (
+                    "Diffusion: errors propagate as Lemma R says, on certified ε_i (Theorem D, certified)",
+                    "lemma_r_certified",
+                ),
             ):
                 held, total, ratios = _certified_runs(cells, key)
                 if total:
@@ -653,8 +794,16 @@ def _claims(document: dict) -> list[str]:
     phase = document.get("phase")
     if phase:
         verdict = "rises then falls" if phase["rises_then_falls"] else "no significant rise then fall"
-        interval = f", 90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}]" if phase.get("peak_interval") else ""
-        lines.append(f"| Phase transition: TV first rises, then falls in m | paper, re-derived | Theorem P, growing-synthetic cells | {len(phase['synthetic'])} amounts | {verdict} | peak m = {phase['empirical_peak']}{interval}; m*_{phase['generation']} = {phase['threshold']:.0f} |")
+        interval = (
+            f", 90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}]"
+            if phase.get("peak_interval")
+            else ""
+        )
+        lines.append(
+            "| Phase transition: TV first rises, then falls in m | paper, re-derived | Theorem P, growing-synthetic cells | "
+            f"{len(phase['synthetic'])} amounts | {verdict} | peak m = {phase['empirical_peak']}{interval}; "
+            f"m*_{phase['generation']} = {phase['threshold']:.0f} |"
+        )
     return lines + [
         "",
         "A check is *held* when its test could see a 2x violation, did not refute, and the mean TV is on the right side of "
@@ -679,7 +828,11 @@ def render(document: dict, out: Path) -> Path:
         "Fu, Zhang, Wang, Tian, Tao, *Towards Theoretical Understandings of Self-Consuming Generative Models*, ICML 2024 (arXiv:2402.11778).",
         "",
         f"Suite `{document['suite']}`, seed {document['seed']}, scloop {document['package_version']}, commit `{document['git_commit']}`"
-        + (f"; {document['cells_from_cache']} of {len(document['cells'])} cells from the cache (same seed and code)." if document.get("cells_from_cache") else "."),
+        + (
+            f"; {document['cells_from_cache']} of {len(document['cells'])} cells from the cache (same seed and code)."
+            if document.get("cells_from_cache")
+            else "."
+        ),
         "",
         *_claims(document),
         "## Headline",
@@ -712,9 +865,17 @@ def render(document: dict, out: Path) -> Path:
             f"- **Phase transition**: mean TV at generation {phase['generation']} "
             + ("rises and then falls" if phase["rises_then_falls"] else "shows no significant rise then fall")
             + f" in m; it peaks at m = {phase['empirical_peak']}"
-            + (f" (90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}])" if phase.get("peak_interval") else "")
+            + (
+                f" (90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}])"
+                if phase.get("peak_interval")
+                else ""
+            )
             + f"; the symbolic threshold is m*_{phase['generation']} = {phase['threshold']:.0f}"
-            + "".join(f"; the {label} bound peaks at m = {curve['peak']}" for label, curve in sorted(phase.get("bounds", {}).items()) if curve["peak"])
+            + "".join(
+                f"; the {label} bound peaks at m = {curve['peak']}"
+                for label, curve in sorted(phase.get("bounds", {}).items())
+                if curve["peak"]
+            )
             + "."
         )
     if any(_upper_checks(cell) for cell in cells):
@@ -725,7 +886,9 @@ def render(document: dict, out: Path) -> Path:
     for cell in cells:
         if cell["spec"]["kind"] == "loop":
             groups[_scenario_group(cell)].append(cell)
-    for kind in sorted(groups, key=lambda k: (_SCENARIO_ORDER.index(k) if k in _SCENARIO_ORDER else len(_SCENARIO_ORDER), k)):
+    for kind in sorted(
+        groups, key=lambda k: (_SCENARIO_ORDER.index(k) if k in _SCENARIO_ORDER else len(_SCENARIO_ORDER), k)
+    ):
         members = groups[kind]
         lines += [f"### {kind.replace('_', ' ')}", ""]
         if kind in _SCENARIO_NOTES:

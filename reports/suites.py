@@ -19,7 +19,6 @@ import json
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-
 from typing import Callable
 
 import numpy as np
@@ -87,12 +86,23 @@ class CellSpec:
         missing = sorted({"kind", "model", "truth", "scenario", "generations", "replicates"} - set(spec))
         if missing:
             raise ValueError(f"cell: missing fields {missing} in {spec!r}")
-        return cls(spec["kind"], spec["model"], spec["truth"], Scenario.from_dict(spec["scenario"]), spec["generations"], spec["replicates"])
+        return cls(
+            spec["kind"],
+            spec["model"],
+            spec["truth"],
+            Scenario.from_dict(spec["scenario"]),
+            spec["generations"],
+            spec["replicates"],
+        )
 
     def to_dict(self) -> dict:
         return {
-            "kind": self.kind, "model": dict(self.model), "truth": self.truth, "scenario": self.scenario.to_dict(),
-            "generations": self.generations, "replicates": self.replicates,
+            "kind": self.kind,
+            "model": dict(self.model),
+            "truth": self.truth,
+            "scenario": self.scenario.to_dict(),
+            "generations": self.generations,
+            "replicates": self.replicates,
         }
 
 
@@ -121,7 +131,15 @@ def _scenarios(size: int, fractions: tuple[float, ...]) -> list[dict]:
     return out
 
 
-def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_fractions=(0.5,), generations: int = 6, replicates: int = 32) -> list[dict]:
+def loop_cells(
+    *,
+    models: list[dict],
+    truths: list[str],
+    sizes: list[int],
+    real_fractions=(0.5,),
+    generations: int = 6,
+    replicates: int = 32,
+) -> list[dict]:
     """Loop cells for every model, truth and size, in every scenario kind (one mixed pair per real fraction).
 
     ``models`` are model specifications such as ``{"name": "kde", "bandwidth": 0.3}`` (see
@@ -134,13 +152,22 @@ def loop_cells(*, models: list[dict], truths: list[str], sizes: list[int], real_
     ['accumulate', 'fully_synthetic', 'growing_synthetic', 'mixed_fresh', 'mixed_reused']
     """
     return [
-        {"kind": "loop", "model": model, "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates}
+        {
+            "kind": "loop",
+            "model": model,
+            "truth": truth,
+            "scenario": scenario,
+            "generations": generations,
+            "replicates": replicates,
+        }
         for model, truth, size in product(models, truths, sizes)
         for scenario in _scenarios(size, tuple(real_fractions))
     ]
 
 
-def rate_cells(*, truths, sizes, widths, steps: int, replicates: int = 4, noise_draws: int = 8, parameterization: str = "li") -> list[dict]:
+def rate_cells(
+    *, truths, sizes, widths, steps: int, replicates: int = 4, noise_draws: int = 8, parameterization: str = "li"
+) -> list[dict]:
     """Li et al.'s rate on its own quantity: generation-0 fits over ``sizes`` x ``widths`` on each of ``truths``, whose
     integrated score errors :func:`selfloop.bounds.fit_rate` fits (with the calibration cells of the same family).
 
@@ -150,10 +177,22 @@ def rate_cells(*, truths, sizes, widths, steps: int, replicates: int = 4, noise_
     >>> len(cells), {cell["kind"] for cell in cells}
     (4, {'rate'})
     """
-    model = {"name": "diffusion", "steps": steps, "noise_draws": noise_draws, "parameterization": parameterization, "sampler": "sde"}
+    model = {
+        "name": "diffusion",
+        "steps": steps,
+        "noise_draws": noise_draws,
+        "parameterization": parameterization,
+        "sampler": "sde",
+    }
     return [
-        {"kind": "rate", "model": dict(model, width=width), "truth": truth, "scenario": {"kind": "fully_synthetic", "size": size},
-         "generations": 0, "replicates": replicates}
+        {
+            "kind": "rate",
+            "model": dict(model, width=width),
+            "truth": truth,
+            "scenario": {"kind": "fully_synthetic", "size": size},
+            "generations": 0,
+            "replicates": replicates,
+        }
         for truth, width, size in product(truths, widths, sizes)
     ]
 
@@ -192,22 +231,49 @@ def diffusion_cells(
     (9, ['bimodal_1d', 'skewed_1d'])
     """
     if calibration_truth in truths:
-        raise ValueError(f"truths: the test truths {list(truths)} must differ from the calibration truth {calibration_truth!r}")
+        raise ValueError(
+            f"truths: the test truths {list(truths)} must differ from the calibration truth {calibration_truth!r}"
+        )
 
     def model(width: int) -> dict:
-        spec = {"name": "diffusion", "width": width, "steps": steps, "noise_draws": noise_draws, "parameterization": parameterization, "sampler": sampler}
+        spec = {
+            "name": "diffusion",
+            "width": width,
+            "steps": steps,
+            "noise_draws": noise_draws,
+            "parameterization": parameterization,
+            "sampler": sampler,
+        }
         if tv_samples is not None:
             spec["tv_samples"] = tv_samples
         return spec
 
     cells = [
-        {"kind": "calibration", "model": model(width), "truth": calibration_truth, "scenario": {"kind": "fully_synthetic", "size": size},
-         "generations": 0, "replicates": calibration_replicates or replicates}
+        {
+            "kind": "calibration",
+            "model": model(width),
+            "truth": calibration_truth,
+            "scenario": {"kind": "fully_synthetic", "size": size},
+            "generations": 0,
+            "replicates": calibration_replicates or replicates,
+        }
         for width, size in product(widths, calibration_sizes)
     ]
     for truth, width, size in product(truths, prediction_widths or widths, prediction_sizes):
-        scenarios = [{"kind": "fully_synthetic", "size": size}] + [{"kind": "mixed_fresh", "size": size, "real_fraction": fraction} for fraction in real_fractions]
-        cells += [{"kind": "loop", "model": model(width), "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates} for scenario in scenarios]
+        scenarios = [{"kind": "fully_synthetic", "size": size}] + [
+            {"kind": "mixed_fresh", "size": size, "real_fraction": fraction} for fraction in real_fractions
+        ]
+        cells += [
+            {
+                "kind": "loop",
+                "model": model(width),
+                "truth": truth,
+                "scenario": scenario,
+                "generations": generations,
+                "replicates": replicates,
+            }
+            for scenario in scenarios
+        ]
     return cells
 
 
@@ -222,8 +288,14 @@ def phase_amounts(real: int, generation: int, points: int, span: float = 20.0) -
 def phase_cells(*, real: int, synthetic, generation: int, replicates: int, power_rule: float = 0.9) -> list[dict]:
     """Growing-synthetic KDE cells over the synthetic amounts ``synthetic`` (Theorem P), bandwidth ``power_rule`` N^(-1/5)."""
     return [
-        {"kind": "phase", "model": {"name": "kde", "power_rule": power_rule}, "truth": "bimodal_1d",
-         "scenario": {"kind": "growing_synthetic", "real": real, "synthetic": m}, "generations": generation, "replicates": replicates}
+        {
+            "kind": "phase",
+            "model": {"name": "kde", "power_rule": power_rule},
+            "truth": "bimodal_1d",
+            "scenario": {"kind": "growing_synthetic", "real": real, "synthetic": m},
+            "generations": generation,
+            "replicates": replicates,
+        }
         for m in synthetic
     ]
 
@@ -231,12 +303,24 @@ def phase_cells(*, real: int, synthetic, generation: int, replicates: int, power
 def mle_cells(*, size: int, generations: int, replicates: int) -> list[dict]:
     """Gaussian MLE cells (fully synthetic and mixed at 1/2): the classic collapse toy, without a bound."""
     return [
-        {"kind": "loop", "model": {"name": "mle"}, "truth": "bimodal_1d", "scenario": scenario, "generations": generations, "replicates": replicates}
-        for scenario in ({"kind": "fully_synthetic", "size": size}, {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5})
+        {
+            "kind": "loop",
+            "model": {"name": "mle"},
+            "truth": "bimodal_1d",
+            "scenario": scenario,
+            "generations": generations,
+            "replicates": replicates,
+        }
+        for scenario in (
+            {"kind": "fully_synthetic", "size": size},
+            {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5},
+        )
     ]
 
 
-def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, replicates: int, tv_samples: int | None = None) -> list[dict]:
+def gaussian_mle_cells(
+    *, truths=("gaussian_1d",), size: int, generations: int, replicates: int, tv_samples: int | None = None
+) -> list[dict]:
     """Gaussian MLE cells on Gaussian truths, where the exact laws and the TV bound apply: fully synthetic, mixed at 1/2
     and, in 1-D, accumulating synthetic data (docs/theory.md, section 9). ``tv_samples`` sets the Monte Carlo TV's draws
     in d > 2 (each replicate's TV is then an unbiased estimate, so the checks stay valid).
@@ -248,12 +332,22 @@ def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, 
     """
     cells = []
     for truth in truths:
-        scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5}]
+        scenarios = [
+            {"kind": "fully_synthetic", "size": size},
+            {"kind": "mixed_fresh", "size": size, "real_fraction": 0.5},
+        ]
         if STANDARD_TRUTHS[truth]().dim == 1:
             scenarios.append({"kind": "accumulate", "size": size, "added": size})
         model = {"name": "mle"} if tv_samples is None else {"name": "mle", "tv_samples": tv_samples}
         cells += [
-            {"kind": "loop", "model": dict(model), "truth": truth, "scenario": scenario, "generations": generations, "replicates": replicates}
+            {
+                "kind": "loop",
+                "model": dict(model),
+                "truth": truth,
+                "scenario": scenario,
+                "generations": generations,
+                "replicates": replicates,
+            }
             for scenario in scenarios
         ]
     return cells
@@ -262,11 +356,20 @@ def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, 
 def quick() -> list[dict]:
     """Under a minute on 2 cores: KDE on the bimodal truth in every scenario, a small diffusion calibration, the phase curve."""
     return (
-        loop_cells(models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24)
+        loop_cells(
+            models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24
+        )
         + mle_cells(size=50, generations=20, replicates=24)
         + gaussian_mle_cells(size=50, generations=20, replicates=400)
-        + diffusion_cells(widths=(64, 128, 256), steps=40, calibration_sizes=(250, 1000, 4000), prediction_sizes=(600,), prediction_widths=(96,),
-                          real_fractions=(0.5,), generations=3)
+        + diffusion_cells(
+            widths=(64, 128, 256),
+            steps=40,
+            calibration_sizes=(250, 1000, 4000),
+            prediction_sizes=(600,),
+            prediction_widths=(96,),
+            real_fractions=(0.5,),
+            generations=3,
+        )
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
     )
 
@@ -275,24 +378,49 @@ def standard() -> list[dict]:
     """Minutes on 2 cores: two 1-D truths, two sizes and fractions, Li's and the preconditioned diffusion side by side, a
     2-D diffusion row, a denser phase curve."""
     return (
-        loop_cells(models=[_kde(0.3), _kde(0.15)], truths=["bimodal_1d", "skewed_1d"], sizes=[300, 1500], real_fractions=(0.2, 0.5), generations=8, replicates=32)
+        loop_cells(
+            models=[_kde(0.3), _kde(0.15)],
+            truths=["bimodal_1d", "skewed_1d"],
+            sizes=[300, 1500],
+            real_fractions=(0.2, 0.5),
+            generations=8,
+            replicates=32,
+        )
         + mle_cells(size=50, generations=30, replicates=32)
         + gaussian_mle_cells(size=50, generations=30, replicates=400)
-        + gaussian_mle_cells(truths=("gaussian_3d",), size=50, generations=20, replicates=200, tv_samples=2000)  # TV by Monte Carlo in 3-D
+        + gaussian_mle_cells(
+            truths=("gaussian_3d",), size=50, generations=20, replicates=200, tv_samples=2000
+        )  # TV by Monte Carlo in 3-D
         + [
             cell
             for parameterization in ("li", "preconditioned")  # side by side: what the network's form changes
             for cell in diffusion_cells(
-                widths=(64, 128, 256), steps=80, calibration_sizes=(250, 1000, 4000), prediction_sizes=(500, 2000), prediction_widths=(96,),
-                real_fractions=(0.2, 0.5), generations=4, parameterization=parameterization,
+                widths=(64, 128, 256),
+                steps=80,
+                calibration_sizes=(250, 1000, 4000),
+                prediction_sizes=(500, 2000),
+                prediction_widths=(96,),
+                real_fractions=(0.2, 0.5),
+                generations=4,
+                parameterization=parameterization,
             )
         ]
         + diffusion_cells(
-            widths=(64, 128, 256), steps=40, calibration_sizes=(500, 2000), calibration_replicates=8, calibration_truth="square_2d", truths=("ring_2d",),
+            widths=(64, 128, 256),
+            steps=40,
+            calibration_sizes=(500, 2000),
+            calibration_replicates=8,
+            calibration_truth="square_2d",
+            truths=("ring_2d",),
             prediction_sizes=(1000,),
-            prediction_widths=(96,), real_fractions=(0.5,), generations=3, replicates=24,  # 8 could see nothing up to x10
+            prediction_widths=(96,),
+            real_fractions=(0.5,),
+            generations=3,
+            replicates=24,  # 8 could see nothing up to x10
         )
-        + rate_cells(truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80)  # Li's rate, a second truth
+        + rate_cells(
+            truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
+        )  # Li's rate, a second truth
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
@@ -301,16 +429,26 @@ def full() -> list[dict]:
     """Hours on a many-core machine: the standard grid plus the 2-D ring, larger sizes, more replicates and generations."""
     return (
         loop_cells(
-            models=[_kde(0.3), _kde(0.15), _kde(0.6)], truths=["bimodal_1d", "skewed_1d", "ring_2d"], sizes=[300, 1500, 6000], real_fractions=(0.1, 0.3, 0.5, 0.8),
-            generations=10, replicates=64,
+            models=[_kde(0.3), _kde(0.15), _kde(0.6)],
+            truths=["bimodal_1d", "skewed_1d", "ring_2d"],
+            sizes=[300, 1500, 6000],
+            real_fractions=(0.1, 0.3, 0.5, 0.8),
+            generations=10,
+            replicates=64,
         )
         + mle_cells(size=50, generations=60, replicates=64)
         + [
             cell
             for parameterization in ("li", "preconditioned")
             for cell in diffusion_cells(
-                widths=(64, 128, 256), steps=200, calibration_sizes=(250, 1000, 4000, 16000), prediction_sizes=(500, 2000, 8000),
-                prediction_widths=(96, 192), real_fractions=(0.2, 0.5, 0.8), generations=6, parameterization=parameterization,
+                widths=(64, 128, 256),
+                steps=200,
+                calibration_sizes=(250, 1000, 4000, 16000),
+                prediction_sizes=(500, 2000, 8000),
+                prediction_widths=(96, 192),
+                real_fractions=(0.2, 0.5, 0.8),
+                generations=6,
+                parameterization=parameterization,
             )
         ]
         + diffusion_10d()
@@ -323,9 +461,19 @@ def diffusion_10d() -> list[dict]:
     mixture in R^10, fully synthetic and mixed at lambda in {0.1, 0.5, 0.9}, 20 generations, calibrated on a
     three-component mixture."""
     return diffusion_cells(
-        widths=(64, 128, 256), steps=20, calibration_sizes=(500, 2000, 8000), calibration_replicates=8, calibration_truth="mixture3_10d",
-        truths=("mixture5_10d",), prediction_sizes=(2000,), prediction_widths=(128,), real_fractions=(0.1, 0.5, 0.9), generations=20, replicates=4,
-        sampler="ode", tv_samples=1000,
+        widths=(64, 128, 256),
+        steps=20,
+        calibration_sizes=(500, 2000, 8000),
+        calibration_replicates=8,
+        calibration_truth="mixture3_10d",
+        truths=("mixture5_10d",),
+        prediction_sizes=(2000,),
+        prediction_widths=(128,),
+        real_fractions=(0.1, 0.5, 0.9),
+        generations=20,
+        replicates=4,
+        sampler="ode",
+        tv_samples=1000,
     )
 
 
@@ -374,13 +522,17 @@ def load_suite_file(path) -> list[dict]:
         raise ValueError(f"suite file {path} is not valid TOML: {error}") from None
     unknown = sorted(set(document) - {"loop", "cell"})
     if unknown:
-        raise ValueError(f"suite file {path}: unknown tables {unknown}; use [[loop]] (loop_cells arguments) or [[cell]] (cell specifications)")
+        raise ValueError(
+            f"suite file {path}: unknown tables {unknown}; use [[loop]] (loop_cells arguments) or [[cell]] (cell specifications)"
+        )
     cells = []
     for table in document.get("loop", []):
         try:
             cells += loop_cells(**table)
         except TypeError as error:
-            raise ValueError(f"suite file {path}: a [[loop]] table has {error}".replace("loop_cells() got ", "")) from None
+            raise ValueError(
+                f"suite file {path}: a [[loop]] table has {error}".replace("loop_cells() got ", "")
+            ) from None
     cells += [dict(cell) for cell in document.get("cell", [])]
     if not cells:
         raise ValueError(f"suite file {path} defines no cells")

@@ -25,7 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -36,7 +35,19 @@ from .checks import CellContext, cell_checks, kde_predictors, kde_slack, mle_law
 from .plugins import load_plugins
 from .suites import cell_key, cell_seed
 
-__all__ = ["MODELS", "ModelEntry", "SweepStats", "build_model", "build_scenario", "code_fingerprint", "describe_model_spec", "register_model", "run_cell", "run_suite", "write_atomic"]
+__all__ = [
+    "MODELS",
+    "ModelEntry",
+    "SweepStats",
+    "build_model",
+    "build_scenario",
+    "code_fingerprint",
+    "describe_model_spec",
+    "register_model",
+    "run_cell",
+    "run_suite",
+    "write_atomic",
+]
 
 #: The packages whose source decides a cell's numbers.
 COMPUTING_PACKAGES = ("selfloop.bounds", "selfloop.simulators", "selfloop.reports", "selfloop.testing")
@@ -87,7 +98,11 @@ def diffusion_spec(spec: dict) -> dict:
 def _diffusion(spec: dict):
     spec = diffusion_spec(spec)
     return RandomFeatureDiffusion(
-        width=spec["width"], steps=spec["steps"], noise_draws=spec["noise_draws"], parameterization=spec["parameterization"], sampler=spec["sampler"]
+        width=spec["width"],
+        steps=spec["steps"],
+        noise_draws=spec["noise_draws"],
+        parameterization=spec["parameterization"],
+        sampler=spec["sampler"],
     )
 
 
@@ -111,13 +126,23 @@ class ModelEntry:
 
 #: Models by name; extend with :func:`register_model`.
 MODELS: Registry[ModelEntry] = Registry("model")
-MODELS.register("kde", ModelEntry(_kde, lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)"))
+MODELS.register(
+    "kde",
+    ModelEntry(
+        _kde,
+        lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)",
+    ),
+)
 MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 
 
 def register_model(
-    name: str, factory: Callable[[dict], object], *, describe: Callable[[dict], str] | None = None, replace: bool = False
+    name: str,
+    factory: Callable[[dict], object],
+    *,
+    describe: Callable[[dict], str] | None = None,
+    replace: bool = False,
 ) -> None:
     """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``,
     and ``describe(spec)`` its label in reports (default ``name(key=value, ...)``).
@@ -142,7 +167,11 @@ def build_model(spec: dict):
 
 def describe_model_spec(spec: dict) -> str:
     """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form)."""
-    return _model_entry(spec).describe(spec) if isinstance(spec, dict) and spec.get("name") in MODELS else _generic_label(spec)
+    return (
+        _model_entry(spec).describe(spec)
+        if isinstance(spec, dict) and spec.get("name") in MODELS
+        else _generic_label(spec)
+    )
 
 
 def build_scenario(spec: dict) -> Scenario:
@@ -157,20 +186,39 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
     start = time.perf_counter()
     truth, scenario = standard_truth(spec["truth"]), build_scenario(spec["scenario"])
     # Theorem K's parts are measured where they are defined: a fixed-bandwidth KDE, fresh real data, no accumulation
-    decompose = spec["model"]["name"] == "kde" and "bandwidth" in spec["model"] and not (scenario.accumulate or scenario.reuse_real) and truth.dim <= 2
+    decompose = (
+        spec["model"]["name"] == "kde"
+        and "bandwidth" in spec["model"]
+        and not (scenario.accumulate or scenario.reuse_real)
+        and truth.dim <= 2
+    )
     # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
     one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
     # Theorem G's per-fit certificate and Li et al.'s score error, wherever they apply: the SDE sampler in d <= 2
     certify = (
-        spec["model"]["name"] == "diffusion" and spec["kind"] in ("loop", "calibration", "rate")
-        and diffusion_spec(spec["model"])["sampler"] == "sde" and truth.dim <= 2
+        spec["model"]["name"] == "diffusion"
+        and spec["kind"] in ("loop", "calibration", "rate")
+        and diffusion_spec(spec["model"])["sampler"] == "sde"
+        and truth.dim <= 2
     )
     result = run_loop(
-        truth, build_model(spec["model"]), scenario, spec["generations"], seed=cell_seed(suite_seed, key), replicates=spec["replicates"],
-        sampling_error=decompose, one_step=one_step, tv_samples=spec["model"].get("tv_samples", 100_000), certify=certify,
+        truth,
+        build_model(spec["model"]),
+        scenario,
+        spec["generations"],
+        seed=cell_seed(suite_seed, key),
+        replicates=spec["replicates"],
+        sampling_error=decompose,
+        one_step=one_step,
+        tv_samples=spec["model"].get("tv_samples", 100_000),
+        certify=certify,
     )
     context = CellContext(spec, truth, scenario, spec["generations"])
-    slack = kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"]) if decompose else None
+    slack = (
+        kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"])
+        if decompose
+        else None
+    )
     return {
         "key": key,
         "spec": spec,
@@ -235,7 +283,9 @@ def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterato
     # every finished cell is already in the cache and a rerun resumes from it
     processes = min(workers, len(pending))
     blas_threads = max(1, (os.cpu_count() or 1) // processes)
-    pool = multiprocessing.get_context("fork").Pool(processes=processes, initializer=_start_worker, initargs=(blas_threads,))
+    pool = multiprocessing.get_context("fork").Pool(
+        processes=processes, initializer=_start_worker, initargs=(blas_threads,)
+    )
     try:
         outcomes = pool.imap_unordered(_run_cell_star, [(spec, suite_seed) for spec in pending])
         for _ in pending:
@@ -266,7 +316,11 @@ def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ValueError("scheduler: running on Dask needs the [dask] extra (pip install -e '.[dask]')") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) if scheduler == "local" else None
+    cluster = (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        if scheduler == "local"
+        else None
+    )
     client = Client(cluster if cluster is not None else scheduler)
     try:
         futures = [client.submit(run_cell, spec, suite_seed, pure=False) for spec in pending]
@@ -310,10 +364,24 @@ def run_suite(
     pending = [spec for key, spec in unique.items() if key not in results]
     started = time.perf_counter()
     skipped = len(unique) - len(pending)
-    outcomes = _pool_results(pending, suite_seed, workers) if scheduler is None else _dask_results(pending, suite_seed, scheduler, workers)
+    outcomes = (
+        _pool_results(pending, suite_seed, workers)
+        if scheduler is None
+        else _dask_results(pending, suite_seed, scheduler, workers)
+    )
     # closing(): a Ctrl-C that lands here, while the generator waits at its yield, closes it at once, so the pool is
     # terminated now rather than joined (every running cell finished first) when the generator is collected
-    with closing(outcomes), tqdm(total=len(unique), initial=skipped, unit="cell", desc="cells", disable=not sys.stderr.isatty(), dynamic_ncols=True) as progress:
+    with (
+        closing(outcomes),
+        tqdm(
+            total=len(unique),
+            initial=skipped,
+            unit="cell",
+            desc="cells",
+            disable=not sys.stderr.isatty(),
+            dynamic_ncols=True,
+        ) as progress,
+    ):
         progress.set_postfix_str(f"{skipped} from cache")
         for result in outcomes:
             write_atomic(folder / f"{result['key']}.json", json.dumps(result))

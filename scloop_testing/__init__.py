@@ -5,9 +5,24 @@ imported on demand (``from selfloop.testing import strategies``), so the report
 CLI works with the plain install.
 """
 
-from .conformance import check_density_integrates_to_one, check_fit_is_deterministic, check_model, check_samples_match_pdf
+from .conformance import (
+    check_density_integrates_to_one,
+    check_fit_is_deterministic,
+    check_model,
+    check_samples_match_pdf,
+)
 from .property import PropertyOutcome, check_property
-from .verdict import ALPHA, POWER, UNDERPOWERED, Verdict, betting_p_value, check_bound, detectable_ratio, is_underpowered, mixture_e_values
+from .verdict import (
+    ALPHA,
+    POWER,
+    UNDERPOWERED,
+    Verdict,
+    betting_p_value,
+    check_bound,
+    detectable_ratio,
+    is_underpowered,
+    mixture_e_values,
+)
 
 __all__ = [
     "ALPHA",

@@ -23,8 +23,12 @@ __all__ = ["check_density_integrates_to_one", "check_fit_is_deterministic", "che
 
 
 def _grid_for(fitted) -> Grid:
-    if getattr(fitted, "dim", None) not in (1, 2) or not (hasattr(fitted, "bounding_box") and hasattr(fitted, "grid_spacing")):
-        raise ValueError("fitted: the conformance checks need a density in dimension 1 or 2 with bounding_box and grid_spacing")
+    if getattr(fitted, "dim", None) not in (1, 2) or not (
+        hasattr(fitted, "bounding_box") and hasattr(fitted, "grid_spacing")
+    ):
+        raise ValueError(
+            "fitted: the conformance checks need a density in dimension 1 or 2 with bounding_box and grid_spacing"
+        )
     return common_grid([fitted])
 
 
@@ -33,11 +37,15 @@ def check_density_integrates_to_one(fitted, *, tolerance: float = 1e-4) -> float
     grid = _grid_for(fitted)
     integral = grid.integrate(grid.evaluate(fitted))
     expected = 1.0 - float(getattr(fitted, "escaped_mass", 0.0))
-    assert abs(integral - expected) <= tolerance, f"the fitted density integrates to {integral:.6g}, not {expected:.6g} (tolerance {tolerance:g})"
+    assert abs(integral - expected) <= tolerance, (
+        f"the fitted density integrates to {integral:.6g}, not {expected:.6g} (tolerance {tolerance:g})"
+    )
     return integral
 
 
-def check_samples_match_pdf(fitted, rng: np.random.Generator, *, samples: int = 20_000, cells: int = 24, alpha: float = 1e-3) -> float:
+def check_samples_match_pdf(
+    fitted, rng: np.random.Generator, *, samples: int = 20_000, cells: int = 24, alpha: float = 1e-3
+) -> float:
     r"""Assert that ``fitted.sample`` draws from ``fitted.pdf``: chi-square of cell counts at level ``alpha``; return the p-value.
 
     The central box holding 99.9% of the samples is cut into ``cells`` per axis (cells with an
@@ -64,7 +72,9 @@ def check_samples_match_pdf(fitted, rng: np.random.Generator, *, samples: int = 
     if rest_predicted >= 5:  # everything else, pooled into one cell
         observed, predicted = np.append(observed, rest_observed), np.append(predicted, rest_predicted)
     p_value = float(stats.chisquare(observed, predicted * observed.sum() / predicted.sum()).pvalue)
-    assert p_value >= alpha, f"the samples do not match the pdf: chi-square p = {p_value:.3g} over {keep.sum()} cells (alpha {alpha:g})"
+    assert p_value >= alpha, (
+        f"the samples do not match the pdf: chi-square p = {p_value:.3g} over {keep.sum()} cells (alpha {alpha:g})"
+    )
     return p_value
 
 
@@ -72,9 +82,13 @@ def check_fit_is_deterministic(model, data: np.ndarray, *, seed: int = 0, points
     """Assert that two fits on ``data`` with ``default_rng(seed)`` give the same pdf and the same samples."""
     first, second = model.fit(data, np.random.default_rng(seed)), model.fit(data, np.random.default_rng(seed))
     x = data[np.linspace(0, data.shape[0] - 1, points).astype(int)]
-    np.testing.assert_array_equal(first.pdf(x), second.pdf(x), err_msg="two fits with the same data and seed have different pdfs")
     np.testing.assert_array_equal(
-        first.sample(points, np.random.default_rng(1)), second.sample(points, np.random.default_rng(1)), err_msg="two fits with the same data and seed sample differently"
+        first.pdf(x), second.pdf(x), err_msg="two fits with the same data and seed have different pdfs"
+    )
+    np.testing.assert_array_equal(
+        first.sample(points, np.random.default_rng(1)),
+        second.sample(points, np.random.default_rng(1)),
+        err_msg="two fits with the same data and seed sample differently",
     )
 
 

@@ -67,7 +67,9 @@ def rise_then_fall(amounts, samples, *, alpha: float = 0.01, confidence: float =
     count = amounts.size
     critical = float(-special.ndtri(alpha / (count * (count - 1))))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (means[None, :] - means[:, None]) / np.sqrt(variances[:, None] + variances[None, :])  # z[j, k]: rise from j to k
+        z = (means[None, :] - means[:, None]) / np.sqrt(
+            variances[:, None] + variances[None, :]
+        )  # z[j, k]: rise from j to k
     z = np.nan_to_num(z, nan=0.0)
     later = np.triu(np.ones((count, count), dtype=bool), 1)  # j < k
     rise_into = np.any((z > critical) & later, axis=0)  # some earlier j with mean_k significantly above mean_j
@@ -76,7 +78,10 @@ def rise_then_fall(amounts, samples, *, alpha: float = 0.01, confidence: float =
     resampled = np.stack([s[rng.integers(0, s.size, size=(draws, s.size))].mean(axis=1) for s in samples], axis=1)
     peaks = amounts[np.argmax(resampled, axis=1)]
     tail = (1 - confidence) / 2
-    interval = (float(np.quantile(peaks, tail, method="inverted_cdf")), float(np.quantile(peaks, 1 - tail, method="inverted_cdf")))
+    interval = (
+        float(np.quantile(peaks, tail, method="inverted_cdf")),
+        float(np.quantile(peaks, 1 - tail, method="inverted_cdf")),
+    )
     return PeakTest(
         rises=bool(np.any(rise_into)),
         falls=bool(np.any(fall_from)),

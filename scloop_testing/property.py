@@ -73,7 +73,9 @@ def check_property(
     if lower_verdict is not None:
         assert not lower_verdict.refuted, f"{name}: the lower bound is refuted: {lower_verdict.summary()}"
     if require_power is not None:
-        assert verdict.detectable_ratio <= require_power, f"{name}: underpowered for {require_power}: {verdict.summary()}"
+        assert verdict.detectable_ratio <= require_power, (
+            f"{name}: underpowered for {require_power}: {verdict.summary()}"
+        )
     for label, control in control_verdicts.items():
         if control.within_power:
             assert control.refuted, f"{name}: control {label!r} is within power but not refuted: {control.summary()}"

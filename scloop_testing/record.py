@@ -20,7 +20,9 @@ __all__ = ["record", "records", "summary_lines"]
 _RECORDS: dict[str, list[dict]] = defaultdict(list)
 
 
-def record(prop: str, verdict: Verdict, controls: dict[str, Verdict] | None = None, lower: Verdict | None = None) -> None:
+def record(
+    prop: str, verdict: Verdict, controls: dict[str, Verdict] | None = None, lower: Verdict | None = None
+) -> None:
     """Store one example of property ``prop``: the correct bound's verdict, the controls' and the lower bound's."""
     _RECORDS[prop].append({"verdict": verdict, "controls": controls or {}, "lower": lower})
 
@@ -51,6 +53,7 @@ def summary_lines() -> list[str]:
             text += f"; lower bound refuted in {sum(v.refuted for v in lowers)}, lower/mean {_spread(np.concatenate([np.ravel(v.tightness) for v in lowers]))}"
         for name in sorted({name for e in entries for name in e["controls"]}):
             controls = [e["controls"][name] for e in entries if name in e["controls"]]
-            text += f"; control '{name}' within power {sum(c.within_power for c in controls)}/{len(controls)}, refuted {sum(c.refuted for c in controls)}/{len(controls)}"
+            within, refuted = sum(c.within_power for c in controls), sum(c.refuted for c in controls)
+            text += f"; control '{name}' within power {within}/{len(controls)}, refuted {refuted}/{len(controls)}"
         lines.append(text)
     return lines

@@ -116,13 +116,17 @@ def _truths(draw, dim, max_components, max_separation, max_condition, min_weight
 def sizes(low: int = 200, high: int = 5000) -> st.SearchStrategy[int]:
     """Training-set sizes N, log-uniform-ish (powers spread evenly)."""
     _check_integers("sizes", low, high, 2)
-    return st.integers(int(np.ceil(np.log2(low) * 4)), int(np.floor(np.log2(high) * 4))).map(lambda k: int(min(high, max(low, round(2 ** (k / 4))))))
+    return st.integers(int(np.ceil(np.log2(low) * 4)), int(np.floor(np.log2(high) * 4))).map(
+        lambda k: int(min(high, max(low, round(2 ** (k / 4)))))
+    )
 
 
 def bandwidths(low: float = 0.15, high: float = 0.6) -> st.SearchStrategy[float]:
     """Bandwidths h, log-uniform in [low, high], so small bandwidths are drawn as often as large ones."""
     _check_range("bandwidths", low, high)
-    return st.floats(float(np.log(low)), float(np.log(high))).map(lambda value: float(min(high, max(low, np.exp(value)))))
+    return st.floats(float(np.log(low)), float(np.log(high))).map(
+        lambda value: float(min(high, max(low, np.exp(value))))
+    )
 
 
 def real_fractions(low: float = 0.0, high: float = 1.0) -> st.SearchStrategy[float]:

@@ -46,7 +46,17 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["ALPHA", "Verdict", "betting_p_value", "check_bound", "detectable_ratio", "is_underpowered", "mixture_e_values", "POWER", "UNDERPOWERED"]
+__all__ = [
+    "ALPHA",
+    "Verdict",
+    "betting_p_value",
+    "check_bound",
+    "detectable_ratio",
+    "is_underpowered",
+    "mixture_e_values",
+    "POWER",
+    "UNDERPOWERED",
+]
 
 #: Bets of the mixture, as fractions of 1/b (a geometric grid; the largest keeps every factor >= 0.01).
 MIXTURE_BETS = np.geomspace(0.005, 0.99, 24)
@@ -163,7 +173,9 @@ def _closed_form_p_value(samples: np.ndarray, bound: float, method: str) -> floa
     return float(np.exp(high))
 
 
-def _p_values(tv: np.ndarray, bound: np.ndarray, alpha: float, method: str, precision=None) -> tuple[np.ndarray, np.ndarray]:
+def _p_values(
+    tv: np.ndarray, bound: np.ndarray, alpha: float, method: str, precision=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Global p-values and per-generation evidence for a batch of replicate sets.
 
     ``tv`` (..., R, G), ``bound`` (G,). Returns ``(p, evidence)`` with ``p`` of shape
@@ -178,7 +190,9 @@ def _p_values(tv: np.ndarray, bound: np.ndarray, alpha: float, method: str, prec
             return np.minimum(1.0, 1.0 / e_values.mean(axis=-1)), e_values
     flat = columns.reshape(-1, generations, columns.shape[-1])
     if method == "plugin":
-        per = np.array([[betting_p_value(row[i], bound[i], alpha / generations) for i in range(generations)] for row in flat])
+        per = np.array(
+            [[betting_p_value(row[i], bound[i], alpha / generations) for i in range(generations)] for row in flat]
+        )
     else:
         per = np.array([[_closed_form_p_value(row[i], bound[i], method) for i in range(generations)] for row in flat])
     per = per.reshape(columns.shape[:-1])
@@ -207,7 +221,9 @@ class _PowerBootstrap:
     numbers), so power is reproducible and monotone in the target.
     """
 
-    def __init__(self, tv: np.ndarray, bound: np.ndarray, alpha: float, method: str, side: str, draws: int = POWER_DRAWS) -> None:
+    def __init__(
+        self, tv: np.ndarray, bound: np.ndarray, alpha: float, method: str, side: str, draws: int = POWER_DRAWS
+    ) -> None:
         self.bound, self.alpha, self.method, self.side = bound, alpha, method, side
         replicates = tv.shape[0]
         rows = np.random.default_rng(0).integers(0, replicates, size=(draws, replicates))
@@ -224,7 +240,15 @@ class _PowerBootstrap:
         return float(np.mean(_p_values(values, limit, self.alpha, self.method, precision=np.float32)[0] <= self.alpha))
 
 
-def detectable_ratio(tv: np.ndarray, bound: np.ndarray, *, alpha: float = 1e-3, method: str = "betting", side: str = "upper", draws: int = POWER_DRAWS) -> float:
+def detectable_ratio(
+    tv: np.ndarray,
+    bound: np.ndarray,
+    *,
+    alpha: float = 1e-3,
+    method: str = "betting",
+    side: str = "upper",
+    draws: int = POWER_DRAWS,
+) -> float:
     r"""The smallest :math:`\rho \ge 1` the test refutes with probability >= 0.9 (``inf`` if none up to 10).
 
     The alternative sets every generation's mean to :math:`\rho b_i` (``side="lower"``:
@@ -334,7 +358,9 @@ class Verdict:
         )
 
 
-def check_bound(tv: np.ndarray, bound: np.ndarray, *, alpha: float = ALPHA, method: str = "betting", side: str = "upper") -> Verdict:
+def check_bound(
+    tv: np.ndarray, bound: np.ndarray, *, alpha: float = ALPHA, method: str = "betting", side: str = "upper"
+) -> Verdict:
     """Decide whether replicate TV trajectories ``tv`` (R, G + 1) refute ``bound`` (G + 1,).
 
     ``side="upper"`` (default) tests E TV_i <= bound_i; ``side="lower"`` tests

@@ -6,13 +6,19 @@ Public API (the README and docs/theory.md say what each name computes)::
 """
 
 from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion
-from .expected import SmoothedTruth, bandwidth_schedule, expected_densities, expected_kde_density, expected_training_density
+from .expected import (
+    SmoothedTruth,
+    bandwidth_schedule,
+    expected_densities,
+    expected_kde_density,
+    expected_training_density,
+)
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
 from .loop import LoopResult, memory_budget, run_loop
-from .protocol import FittedDensity, GridDensity, Model
 from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
+from .protocol import FittedDensity, GridDensity, Model
 from .scenario import Scenario
 from .truth import STANDARD_TRUTHS, GaussianMixture, standard_truth
 

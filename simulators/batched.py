@@ -64,7 +64,9 @@ class BatchedKDELoop:
         Points at which every replicate's density is recorded (exact kernel sums).
     """
 
-    def __init__(self, truth, model, scenario: Scenario, generations: int, *, one_step: bool, sampling_error: bool, probes) -> None:
+    def __init__(
+        self, truth, model, scenario: Scenario, generations: int, *, one_step: bool, sampling_error: bool, probes
+    ) -> None:
         self.truth, self.model, self.scenario, self.generations = truth, model, scenario, generations
         self.one_step, self.sampling_error, self.probes = one_step, sampling_error, probes
         self._truth_on: dict[tuple, np.ndarray] = {}
@@ -115,7 +117,9 @@ class BatchedKDELoop:
             out[members] = measure(members, float(spacing))
         return out
 
-    def _measure(self, generation: int, data, bandwidths, previous, previous_bandwidths, tv, one_step, sampling) -> None:
+    def _measure(
+        self, generation: int, data, bandwidths, previous, previous_bandwidths, tv, one_step, sampling
+    ) -> None:
         """Generation i's TV, and its one-step and sampling errors, each on the grid the generic path would choose.
 
         That grid covers the densities involved to GRID_MASS at the finest step any of them asks for
@@ -126,8 +130,12 @@ class BatchedKDELoop:
         steps = np.array([FittedKDE.spacing_for(h, dim) for h in bandwidths])
 
         def distance_to_truth(members, spacing):
-            grid = Grid.covering(Box.union([truth.bounding_box(GRID_MASS), self._kde_box(data[members], bandwidths[members])]), spacing)
-            return tv_on_grid(grid, kde_grid_densities(data[members], bandwidths[members], grid), self._truth_values(grid))
+            grid = Grid.covering(
+                Box.union([truth.bounding_box(GRID_MASS), self._kde_box(data[members], bandwidths[members])]), spacing
+            )
+            return tv_on_grid(
+                grid, kde_grid_densities(data[members], bandwidths[members], grid), self._truth_values(grid)
+            )
 
         tv[:, generation] = self._by_spacing(np.minimum(truth.grid_spacing, steps), distance_to_truth)
         if generation == 0:
@@ -137,13 +145,19 @@ class BatchedKDELoop:
             before_steps = np.array([FittedKDE.spacing_for(h, dim) for h in previous_bandwidths])
 
             def one_step_error(members, spacing):
-                boxes = [truth.bounding_box(GRID_MASS), self._kde_box(previous[members], previous_bandwidths[members]), self._kde_box(data[members], bandwidths[members])]
+                boxes = [
+                    truth.bounding_box(GRID_MASS),
+                    self._kde_box(previous[members], previous_bandwidths[members]),
+                    self._kde_box(data[members], bandwidths[members]),
+                ]
                 grid = Grid.covering(Box.union(boxes), spacing)
                 before = kde_grid_densities(previous[members], previous_bandwidths[members], grid)
                 target = real_fraction * self._truth_values(grid) + (1 - real_fraction) * before
                 return tv_on_grid(grid, kde_grid_densities(data[members], bandwidths[members], grid), target)
 
-            one_step[:, generation] = self._by_spacing(np.minimum(truth.grid_spacing, np.minimum(steps, before_steps)), one_step_error)
+            one_step[:, generation] = self._by_spacing(
+                np.minimum(truth.grid_spacing, np.minimum(steps, before_steps)), one_step_error
+            )
         if self.sampling_error:
             # S_i = TV(p_i, K_h * q_i): the truth and the previous KDE, each smoothed by the current kernel
             smoothed_steps = np.array([truth.smoothed(h**2).grid_spacing for h in bandwidths])
@@ -160,7 +174,9 @@ class BatchedKDELoop:
                 grid = Grid.covering(Box.union(boxes), spacing)
                 target = np.stack([self._truth_values(grid, float(b) ** 2) for b in h])
                 if widened is not None:
-                    target = real_fraction * target + (1 - real_fraction) * kde_grid_densities(previous[members], widened[members], grid)
+                    target = real_fraction * target + (1 - real_fraction) * kde_grid_densities(
+                        previous[members], widened[members], grid
+                    )
                 return tv_on_grid(grid, kde_grid_densities(data[members], h, grid), target)
 
             sampling[:, generation] = self._by_spacing(spacings, sampling_error)

@@ -55,7 +55,9 @@ def _embedding(times: np.ndarray) -> np.ndarray:
 
 
 class Networks:
-    r"""The score networks of R fits of one model, stacked: :math:`s_r(x, t) = c_{\text{out}}(t) A_r\,\mathrm{ReLU}(W_r x + U_r e(t))/m + c_{\text{skip}}(t)\,x`.
+    r"""The score networks of R fits of one model, stacked.
+
+    :math:`s_r(x, t) = c_{\text{out}}(t) A_r\,\mathrm{ReLU}(W_r x + U_r e(t))/m + c_{\text{skip}}(t)\,x`.
 
     Computed as :math:`A\,\mathrm{ReLU}(h) = \tfrac12 (A W x + A U e(t) + A|h|)`: the linear part is a
     (d, d) map per fit, and :math:`|h|` is one fast pass where a ReLU is a slow one (on the
@@ -74,7 +76,9 @@ class Networks:
             raise ValueError("fits: need at least one fitted model")
         self.model = fits[0].model
         self.dim = fits[0].dim
-        if any(fit.model is not self.model and vars(fit.model) != vars(self.model) for fit in fits) or any(fit.dim != self.dim for fit in fits):
+        if any(fit.model is not self.model and vars(fit.model) != vars(self.model) for fit in fits) or any(
+            fit.dim != self.dim for fit in fits
+        ):
             raise ValueError("fits: every fit must come from the same model, in the same dimension")
         self.width = self.model.width
         self.size = len(fits)
@@ -162,7 +166,9 @@ def sample_sde(networks: Networks, times: np.ndarray, n: int, rngs: Sequence[np.
     return out
 
 
-def sde_densities(networks: Networks, times: np.ndarray, boxes: Sequence[Box], spacing: float) -> list[tuple[Grid, np.ndarray, float, float]]:
+def sde_densities(
+    networks: Networks, times: np.ndarray, boxes: Sequence[Box], spacing: float
+) -> list[tuple[Grid, np.ndarray, float, float]]:
     r"""Each fit's reverse-SDE density on its own grid (``boxes[r]`` at step ``spacing``): (grid, density, mass moved off
     the grid, mass dropped at negligible nodes).
 

@@ -82,9 +82,17 @@ from typing import Callable, Union
 import numpy as np
 from scipy import interpolate
 
-from .validation import check_data, check_nonnegative_size, check_positive, check_size
-from .batched_diffusion import _SAMPLE_ROWS, MAX_ESCAPED_MASS, NEGLIGIBLE_NODE_MASS, Networks, _embedding, _sigma, sample_sde, sde_densities
+from .batched_diffusion import (
+    _SAMPLE_ROWS,
+    MAX_ESCAPED_MASS,
+    Networks,
+    _embedding,
+    _sigma,
+    sample_sde,
+    sde_densities,
+)
 from .grid import Box, Grid, tail_quantile
+from .validation import check_data, check_nonnegative_size, check_positive, check_size
 
 __all__ = ["EarlyStopping", "FittedDiffusion", "RandomFeatureDiffusion", "TrainingProblem"]
 
@@ -139,7 +147,11 @@ class TrainingProblem:
     def loss(self, weights: np.ndarray) -> float:
         """L(A) for A of shape (d, m)."""
         m = self.width
-        return float(np.einsum("ij,jk,ik->", weights, self.gram, weights) / m**2 - 2 * np.einsum("ij,ji->", weights, self.cross) / m + self.target)
+        return float(
+            np.einsum("ij,jk,ik->", weights, self.gram, weights) / m**2
+            - 2 * np.einsum("ij,ji->", weights, self.cross) / m
+            + self.target
+        )
 
     def gradient(self, weights: np.ndarray) -> np.ndarray:
         r""":math:`\nabla_A L = 2 A G/m^2 - 2 C^T/m`."""
@@ -310,7 +322,9 @@ class RandomFeatureDiffusion:
         weights = problem.flow(tau)
         return FittedDiffusion(self, weights, data, tau, problem.loss(weights), features)
 
-    def sample_together(self, fits: list["FittedDiffusion"], n: int, rngs: list[np.random.Generator]) -> list[np.ndarray]:
+    def sample_together(
+        self, fits: list["FittedDiffusion"], n: int, rngs: list[np.random.Generator]
+    ) -> list[np.ndarray]:
         """``fits[r].sample(n, rngs[r])`` for every r, the SDE samplers run together (the same draws, batched).
 
         :func:`selfloop.simulators.run_loop` calls this to draw every replicate's synthetic data at once.
@@ -363,7 +377,9 @@ def _interpolate_axis(values: np.ndarray, nodes: np.ndarray, targets: np.ndarray
     shape = [1] * values.ndim
     shape[axis] = targets.size
     lower, upper = np.take(values, cell, axis=axis), np.take(values, cell + 1, axis=axis)
-    return np.where(inside.reshape(shape), (1.0 - fraction).reshape(shape) * lower + fraction.reshape(shape) * upper, 0.0)
+    return np.where(
+        inside.reshape(shape), (1.0 - fraction).reshape(shape) * lower + fraction.reshape(shape) * upper, 0.0
+    )
 
 
 def _relu_features(x: np.ndarray, times: np.ndarray, weights: np.ndarray, time_weights: np.ndarray) -> np.ndarray:
@@ -382,7 +398,15 @@ class FittedDiffusion:
     exact at any point in any dimension (module docstring).
     """
 
-    def __init__(self, model: RandomFeatureDiffusion, weights: np.ndarray, data: np.ndarray, stopping_time: float | None, loss: float, features) -> None:
+    def __init__(
+        self,
+        model: RandomFeatureDiffusion,
+        weights: np.ndarray,
+        data: np.ndarray,
+        stopping_time: float | None,
+        loss: float,
+        features,
+    ) -> None:
         self.model = model
         self.weights = weights  # A, shape (d, m)
         self.dim = data.shape[1]
@@ -409,6 +433,7 @@ class FittedDiffusion:
         A plain geometric grid would make the first steps from T = 10 so long
         that Euler-Maruyama on the linear drift is unstable.
         """
+
         def u(t: float) -> float:
             return float(np.log(t)) if t <= 1 else t - 1.0
 
@@ -464,10 +489,14 @@ class FittedDiffusion:
         r""":math:`\int \nabla\cdot f\,dt` over one step from ``before`` (time ``current``) to ``after``, and the
         pre-activations at ``after`` (``state``, reused as the next step's start); see :meth:`flow`."""
         weights, time_weights = self.features
-        hidden = before @ weights.T + _embedding(np.array([float(current)])) @ time_weights.T if state is None else state
+        hidden = (
+            before @ weights.T + _embedding(np.array([float(current)])) @ time_weights.T if state is None else state
+        )
         ahead = after @ weights.T + _embedding(np.array([float(following)])) @ time_weights.T
         total = np.abs(hidden) + np.abs(ahead)
-        positive = np.divide(np.maximum(hidden, 0.0) + np.maximum(ahead, 0.0), total, out=np.full_like(total, 0.5), where=total > 0)
+        positive = np.divide(
+            np.maximum(hidden, 0.0) + np.maximum(ahead, 0.0), total, out=np.full_like(total, 0.5), where=total > 0
+        )
         output, skip = (values.mean() for values in self.model.output_scales(np.array([current, following])))
         trace = output / self.model.width * (positive @ self._trace_weights) + skip * self.dim
         return (following - current) * (-self.dim - trace), ahead
@@ -538,7 +567,10 @@ class FittedDiffusion:
         grid, density = self.density_grid()
         lower, upper = [], []
         for axis, nodes in enumerate(grid.axes):
-            marginal = np.cumsum(density.sum(axis=tuple(other for other in range(self.dim) if other != axis))) * grid.cell_volume
+            marginal = (
+                np.cumsum(density.sum(axis=tuple(other for other in range(self.dim) if other != axis)))
+                * grid.cell_volume
+            )
             tail = mass / (2 * self.dim)
             first = int(np.searchsorted(marginal, tail, side="right"))
             last = int(np.searchsorted(marginal, marginal[-1] - tail, side="left"))

@@ -32,11 +32,17 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .validation import check_nonnegative_size, check_positive
 from .scenario import Scenario
 from .truth import GaussianMixture
+from .validation import check_nonnegative_size, check_positive
 
-__all__ = ["SmoothedTruth", "bandwidth_schedule", "expected_densities", "expected_kde_density", "expected_training_density"]
+__all__ = [
+    "SmoothedTruth",
+    "bandwidth_schedule",
+    "expected_densities",
+    "expected_kde_density",
+    "expected_training_density",
+]
 
 Bandwidths = Union[float, Sequence[float]]
 
@@ -135,7 +141,9 @@ def _expectations(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scena
     return last
 
 
-def expected_training_density(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int) -> GaussianMixture:
+def expected_training_density(
+    truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int
+) -> GaussianMixture:
     r""":math:`E q_i`, the law of one of generation i's new training points, marginally over the past.
 
     ``bandwidth`` is one h or the per-generation h_0..h_i.
@@ -143,6 +151,8 @@ def expected_training_density(truth: GaussianMixture, bandwidth: Bandwidths, sce
     return _expectations(truth, bandwidth, scenario, generation)[0]
 
 
-def expected_kde_density(truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int) -> GaussianMixture:
+def expected_kde_density(
+    truth: GaussianMixture, bandwidth: Bandwidths, scenario: Scenario, generation: int
+) -> GaussianMixture:
     r""":math:`E \hat p_i` for a KDE loop with bandwidths ``bandwidth``, as an exact Gaussian mixture."""
     return _expectations(truth, bandwidth, scenario, generation)[1]

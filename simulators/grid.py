@@ -224,17 +224,26 @@ class Grid:
             absolute_left, absolute_right = np.abs(f_left), np.abs(f_right)
             interpolation = -absolute_left * absolute_right / (absolute_left + absolute_right)
             # f' times the step at each end by central differences, the edge value repeated beyond the grid
-            slope = _difference(flat, left, along, n, halve_at_edges=True) + _difference(flat, right, along, n, halve_at_edges=True)
+            slope = _difference(flat, left, along, n, halve_at_edges=True) + _difference(
+                flat, right, along, n, halve_at_edges=True
+            )
             correction = interpolation + np.sign(f_right) * slope / 12.0
             if self.dim > 1:
-                correction = correction * (_normal_weight(flat, left, along, self.shape) + _normal_weight(flat, right, along, self.shape)) / 2.0
+                correction = (
+                    correction
+                    * (_normal_weight(flat, left, along, self.shape) + _normal_weight(flat, right, along, self.shape))
+                    / 2.0
+                )
             total = total + np.bincount(cells[0], weights=correction, minlength=flat.shape[0])
             # a sign change through a node where f is exactly 0 (a symmetric pair on a lattice through the
             # crossing): the trapezoid is then exact for the absolute linear interpolant, and the kink's
             # Euler-Maclaurin term is 2 |f'| Delta^2 / 12
             if not has_zeros:
                 continue
-            zeros = np.nonzero((flat[(*before, slice(1, n - 1))] == 0) & (flat[(*before, slice(0, n - 2))] * flat[(*before, slice(2, n))] < 0))
+            zeros = np.nonzero(
+                (flat[(*before, slice(1, n - 1))] == 0)
+                & (flat[(*before, slice(0, n - 2))] * flat[(*before, slice(2, n))] < 0)
+            )
             if zeros[0].size:
                 node = list(zeros)
                 node[along] = zeros[along] + 1
@@ -317,7 +326,9 @@ def linear_bin(points: np.ndarray, grid: Grid, weights: np.ndarray | None = None
                 factor = fractions[axis].ravel() if upper else 1.0 - fractions[axis].ravel()
                 share = factor if share is None else share * factor
             shares.append(share)
-        out = np.bincount(np.concatenate([flat + shift for shift in shifts]), weights=np.concatenate(shares), minlength=size)
+        out = np.bincount(
+            np.concatenate([flat + shift for shift in shifts]), weights=np.concatenate(shares), minlength=size
+        )
     else:
         # more points than nodes: bin the moments sum w * prod_{a in S} f_a over the subsets S of the axes,
         # then each corner's share prod_{c_a=1} f_a prod_{c_a=0} (1 - f_a) by inclusion-exclusion on the grid
@@ -330,7 +341,11 @@ def linear_bin(points: np.ndarray, grid: Grid, weights: np.ndarray | None = None
             moments[subset] = np.bincount(flat, weights=product, minlength=size)
         out = np.zeros(size)
         for corner, shift in zip(corners, shifts):
-            mass = sum((-1.0) ** (sum(subset) - sum(corner)) * moment for subset, moment in moments.items() if all(s >= c for s, c in zip(subset, corner)))
+            mass = sum(
+                (-1.0) ** (sum(subset) - sum(corner)) * moment
+                for subset, moment in moments.items()
+                if all(s >= c for s, c in zip(subset, corner))
+            )
             out[shift:] += mass[: size - shift]
     if weights is None:
         out *= 1.0 / n
@@ -382,7 +397,10 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
     if grid.dim == 1:
         return _gaussian_blur_line(masses, grid, float(variances[0]), z)
     axes = tuple(range(masses.ndim - grid.dim, masses.ndim))
-    occupied = [np.flatnonzero(np.any(masses != 0, axis=tuple(other for other in range(masses.ndim) if other != axis))) for axis in axes]
+    occupied = [
+        np.flatnonzero(np.any(masses != 0, axis=tuple(other for other in range(masses.ndim) if other != axis)))
+        for axis in axes
+    ]
     out = np.zeros(masses.shape)
     if any(indices.size == 0 for indices in occupied):
         return out
@@ -454,7 +472,10 @@ def gaussian_smooth(masses: np.ndarray, grid: Grid, variance, *, tail_mass: floa
         raise ValueError(f"variance must be finite and non-negative, got {variance!r}")
     axes = tuple(range(len(batch), masses.ndim))
     reach = tail_quantile(tail_mass) * np.sqrt(variances.reshape(-1, grid.dim).max(axis=0, initial=0.0))
-    lengths = [fft.next_fast_len(n + int(np.ceil(r / step)) + 1, real=True) for n, r, step in zip(grid.shape, reach, grid.spacing)]
+    lengths = [
+        fft.next_fast_len(n + int(np.ceil(r / step)) + 1, real=True)
+        for n, r, step in zip(grid.shape, reach, grid.spacing)
+    ]
     spectrum = fft.rfftn(masses, s=lengths, axes=axes)
     # the transfer function factorises over the axes: one 1-D factor per axis, broadcast
     for axis, (length, step) in enumerate(zip(lengths, grid.spacing)):

@@ -35,8 +35,8 @@ from typing import Callable, Union
 
 import numpy as np
 
-from .validation import check_data, check_positive, check_size
 from .grid import Box, Grid, gaussian_smooth, linear_bin, tail_quantile
+from .validation import check_data, check_positive, check_size
 
 __all__ = ["KDE", "FittedKDE", "PowerRule", "binning_error_bound", "kde_grid_densities"]
 
@@ -104,7 +104,9 @@ class KDE:
     def __init__(self, bandwidth: Bandwidth = "scott") -> None:
         if isinstance(bandwidth, str):
             if bandwidth not in _RULES:
-                raise ValueError(f"bandwidth must be a positive number, {sorted(_RULES)} or a callable, got {bandwidth!r}")
+                raise ValueError(
+                    f"bandwidth must be a positive number, {sorted(_RULES)} or a callable, got {bandwidth!r}"
+                )
         elif not callable(bandwidth):
             bandwidth = check_positive("bandwidth", bandwidth)
         self.bandwidth = bandwidth

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import check_data, check_nonnegative_size, check_positive, check_size
 from .batched import BatchedKDELoop, replicates_per_chunk
 from .diffusion import RandomFeatureDiffusion
 from .kde import KDE, FittedKDE
@@ -36,6 +35,7 @@ from .metrics import common_grid, tv, tv_monte_carlo, tv_on_grid
 from .protocol import ParametricModel
 from .scenario import Scenario
 from .truth import GaussianMixture
+from .validation import check_data, check_nonnegative_size, check_positive, check_size
 
 __all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]
 
@@ -116,7 +116,11 @@ def _tv_to_mixture(current, first, second, first_weight: float) -> float:
     r"""Quadrature :math:`\mathrm{TV}(\hat p_i, w f + (1-w) g)` on one grid covering all three densities (``second`` may be None when w = 1)."""
     parts = [first] if second is None else [first, second]
     grid = common_grid([*parts, current])
-    target = grid.evaluate(first) if second is None else first_weight * grid.evaluate(first) + (1 - first_weight) * grid.evaluate(second)
+    target = (
+        grid.evaluate(first)
+        if second is None
+        else first_weight * grid.evaluate(first) + (1 - first_weight) * grid.evaluate(second)
+    )
     return tv_on_grid(grid, grid.evaluate(current), target)
 
 
@@ -153,7 +157,9 @@ def _on_grid(truth, *densities) -> bool:
     return truth.dim <= 2 and all(density is None or getattr(density, "grid_quadrature", True) for density in densities)
 
 
-def _one_step_error(truth, previous, current, real_fraction: float, rng: np.random.Generator, samples: int) -> tuple[float, float]:
+def _one_step_error(
+    truth, previous, current, real_fraction: float, rng: np.random.Generator, samples: int
+) -> tuple[float, float]:
     r"""Lemma R's :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})` and its standard error.
 
     Quadrature (exact, zero standard error) in d <= 2; otherwise the unbiased Monte Carlo
@@ -171,11 +177,23 @@ def _sampling_error(truth, previous, current, real_fraction: float) -> float:
     ``previous`` is None at generation 0, where the conditional mean is :math:`K_h * p_0`.
     """
     variance = current.bandwidth**2
-    return _tv_to_mixture(current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction)
+    return _tv_to_mixture(
+        current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction
+    )
 
 
 def _run_replicates(
-    truth, model, scenario: Scenario, generations: int, streams, one_step: bool, probes, measure_tv: bool, tv_samples: int, sampling: bool, certify=None
+    truth,
+    model,
+    scenario: Scenario,
+    generations: int,
+    streams,
+    one_step: bool,
+    probes,
+    measure_tv: bool,
+    tv_samples: int,
+    sampling: bool,
+    certify=None,
 ):
     """Run replicates one generation at a time, all of them together; each keeps its own streams.
 
@@ -196,7 +214,10 @@ def _run_replicates(
     sample_together = getattr(model, "sample_together", None)
     prepare_together = getattr(model, "prepare_together", None)
     pools = [truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None for rng in rngs]
-    data = [pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng) for pool, rng in zip(pools, rngs)]
+    data = [
+        pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng)
+        for pool, rng in zip(pools, rngs)
+    ]
     fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
     models = [fits[-1]]
     probed = np.zeros((count, generations + 1, 0 if probes is None else probes.shape[0]))
@@ -213,7 +234,9 @@ def _run_replicates(
         for k, fitted in enumerate(fits):
             if parametric:
                 for name, value in model.parameters(fitted).items():
-                    parameters.setdefault(name, [[None] * (generations + 1) for _ in range(count)])[k][generation] = np.asarray(value, dtype=float)
+                    parameters.setdefault(name, [[None] * (generations + 1) for _ in range(count)])[k][generation] = (
+                        np.asarray(value, dtype=float)
+                    )
             if certify is not None:
                 certificates[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
             if probes is not None:
@@ -226,7 +249,9 @@ def _run_replicates(
                     sampling_errors[k, 0] = _sampling_error(truth, None, fitted, 1.0)
                 continue
             if one_step:
-                steps[k, :, generation] = _one_step_error(truth, previous[k], fitted, scenario.real_fraction, metric_rngs[k], tv_samples)
+                steps[k, :, generation] = _one_step_error(
+                    truth, previous[k], fitted, scenario.real_fraction, metric_rngs[k], tv_samples
+                )
             if sampling:
                 sampling_errors[k, generation] = _sampling_error(truth, previous[k], fitted, scenario.real_fraction)
 
@@ -266,7 +291,9 @@ def memory_budget() -> float:
 
 def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
     """A lower estimate of one replicate's peak memory: the training set, the new points and the fit's copy, in float64."""
-    largest = float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
+    largest = (
+        float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
+    )
     return 4.0 * 8.0 * truth.dim * largest
 
 
@@ -294,7 +321,11 @@ def _certifier(truth, model, scenario: Scenario):
             return direct, direct, score
         if not mixed:
             return direct, float("nan"), score
-        return direct, diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv, score
+        return (
+            direct,
+            diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv,
+            score,
+        )
 
     return certify
 
@@ -399,7 +430,9 @@ def run_loop(
     replicates = check_size("replicates", replicates)
     seed = check_nonnegative_size("seed", seed)
     tv_samples = check_size("tv_samples", tv_samples)
-    budget = memory_budget() if memory_budget_bytes is None else check_positive("memory_budget_bytes", memory_budget_bytes)
+    budget = (
+        memory_budget() if memory_budget_bytes is None else check_positive("memory_budget_bytes", memory_budget_bytes)
+    )
     needed = _estimated_bytes(truth, scenario, generations)
     if needed > budget:
         raise ValueError(
@@ -414,8 +447,12 @@ def run_loop(
     certifier = _certifier(truth, model, scenario) if certify else None
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
-    if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")):
-        raise ValueError("sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation")
+    if sampling_error and (
+        scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")
+    ):
+        raise ValueError(
+            "sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation"
+        )
     distances = np.zeros((replicates, generations + 1))
     stderr = np.zeros_like(distances)
     steps = np.zeros_like(distances)
@@ -427,8 +464,14 @@ def run_loop(
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     if _batchable(truth, model) and measure_tv:
-        loop = BatchedKDELoop(truth, model, scenario, generations, one_step=one_step, sampling_error=sampling_error, probes=probes)
-        chunk = chunk_replicates if chunk_replicates is not None else _chunk_size(truth, model, scenario, generations, budget, replicates)
+        loop = BatchedKDELoop(
+            truth, model, scenario, generations, one_step=one_step, sampling_error=sampling_error, probes=probes
+        )
+        chunk = (
+            chunk_replicates
+            if chunk_replicates is not None
+            else _chunk_size(truth, model, scenario, generations, budget, replicates)
+        )
         for start in range(0, replicates, chunk):
             part = slice(start, min(start + chunk, replicates))
             measured = loop.run(streams[part])
@@ -438,11 +481,25 @@ def run_loop(
         models = loop.last_models
     else:  # any other model: the replicates one generation at a time, together, in chunks
         # the chunk's replicates hold their data at once: as many as the memory budget allows, at most 32
-        chunk = chunk_replicates if chunk_replicates is not None else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
+        chunk = (
+            chunk_replicates
+            if chunk_replicates is not None
+            else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
+        )
         for start in range(0, replicates, chunk):
             part = slice(start, min(start + chunk, replicates))
             measured, step_errors, models, values, sampled[part], certified[part], fitted_parameters = _run_replicates(
-                truth, model, scenario, generations, streams[part], one_step, probes, measure_tv, tv_samples, sampling_error, certifier
+                truth,
+                model,
+                scenario,
+                generations,
+                streams[part],
+                one_step,
+                probes,
+                measure_tv,
+                tv_samples,
+                sampling_error,
+                certifier,
             )
             distances[part], stderr[part] = measured[:, 0], measured[:, 1]
             steps[part], steps_stderr[part] = step_errors[:, 0], step_errors[:, 1]

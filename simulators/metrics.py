@@ -20,9 +20,9 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
-from .validation import check_size
 from .grid import AccuracyWarning, Box, Grid
 from .truth import GaussianMixture, MonteCarloEstimate
+from .validation import check_size
 
 __all__ = [
     "common_grid",

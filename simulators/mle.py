@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_data
 from .truth import GaussianMixture
+from .validation import check_data
 
 __all__ = ["GaussianMLE"]
 

@@ -62,7 +62,9 @@ class Scenario:
             raise ValueError("real + synthetic must be >= 1, got 0")
         initial = real + synthetic if self.initial is None else check_size("initial", self.initial)
         if self.reuse_real and self.accumulate:
-            raise ValueError("reuse_real and accumulate cannot both be set: an accumulated pool already keeps its real points")
+            raise ValueError(
+                "reuse_real and accumulate cannot both be set: an accumulated pool already keeps its real points"
+            )
         object.__setattr__(self, "real", real)
         object.__setattr__(self, "synthetic", synthetic)
         object.__setattr__(self, "initial", initial)
@@ -132,7 +134,14 @@ class Scenario:
                     return compact
             except ValueError:
                 pass
-        return {"kind": "custom", "real": self.real, "synthetic": self.synthetic, "initial": self.initial, "reuse_real": self.reuse_real, "accumulate": self.accumulate}
+        return {
+            "kind": "custom",
+            "real": self.real,
+            "synthetic": self.synthetic,
+            "initial": self.initial,
+            "reuse_real": self.reuse_real,
+            "accumulate": self.accumulate,
+        }
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Scenario":
@@ -152,7 +161,9 @@ class Scenario:
             if kind == "custom":
                 return cls(**{key: spec[key] for key in ("real", "synthetic", "initial", "reuse_real", "accumulate")})
         except KeyError as missing:
-            raise ValueError(f"scenario: a {kind!r} scenario needs the field {missing.args[0]!r}, got {sorted(spec)}") from None
+            raise ValueError(
+                f"scenario: a {kind!r} scenario needs the field {missing.args[0]!r}, got {sorted(spec)}"
+            ) from None
         raise ValueError(f"scenario kind must be one of {[*cls.KINDS, 'custom']}, got {kind!r}")
 
     # ------------------------------------------------------------- derived

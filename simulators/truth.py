@@ -15,8 +15,8 @@ from typing import Iterable
 import numpy as np
 from scipy import special
 
-from .validation import check_data, check_size
 from .grid import Box, Grid, tail_quantile
+from .validation import check_data, check_size
 
 __all__ = ["GaussianMixture", "MonteCarloEstimate", "standard_truth", "STANDARD_TRUTHS"]
 
@@ -90,7 +90,9 @@ class GaussianMixture:
         self._log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
         self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
         diagonal = np.diagonal(cholesky, axis1=1, axis2=2)
-        self._diagonal_scale = diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(dim)) == 0 else None
+        self._diagonal_scale = (
+            diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(dim)) == 0 else None
+        )
 
     # ------------------------------------------------------------------ basics
     @classmethod
@@ -156,15 +158,20 @@ class GaussianMixture:
         out = np.zeros(grid.shape)
         if np.any(diagonal):
             factors = [
-                np.exp(-0.5 * (axis[:, None] - self.means[diagonal, a]) ** 2 / variances[diagonal, a]) / np.sqrt(2 * np.pi * variances[diagonal, a])
+                np.exp(-0.5 * (axis[:, None] - self.means[diagonal, a]) ** 2 / variances[diagonal, a])
+                / np.sqrt(2 * np.pi * variances[diagonal, a])
                 for a, axis in enumerate(grid.axes)
             ]  # per axis, (nodes, diagonal components)
             weighted = factors[0] * self.weights[diagonal]
             out += weighted.sum(axis=1) if grid.dim == 1 else weighted @ factors[1].T
         if not np.all(diagonal):
             points = grid.points()
-            for weight, mean, covariance in zip(self.weights[~diagonal], self.means[~diagonal], self.covariances[~diagonal]):
-                out += weight * GaussianMixture(np.ones(1), mean[None], covariance[None]).pdf(points).reshape(grid.shape)
+            for weight, mean, covariance in zip(
+                self.weights[~diagonal], self.means[~diagonal], self.covariances[~diagonal]
+            ):
+                out += weight * GaussianMixture(np.ones(1), mean[None], covariance[None]).pdf(points).reshape(
+                    grid.shape
+                )
         return out
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, assume
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from selfloop.bounds import (
+    BOUNDS,
     Bound,
     Source,
     calibrate,
     diffusion_tv_bound,
-    BOUNDS,
     get_bound,
     kde_bound_for,
     kde_tv_bound,
@@ -107,7 +107,9 @@ def test_lemma_r_closed_form_equals_the_explicit_sum(generation, real_fraction, 
     explicit = unrolled_sum(generation).doit()
     eps, lam = sp.IndexedBase("eps"), sp.IndexedBase("lam")
     explicit = explicit.replace(lambda e: isinstance(e, sp.Indexed) and e.base == eps, lambda e: sp.Float(error))
-    explicit = explicit.replace(lambda e: isinstance(e, sp.Indexed) and e.base == lam, lambda e: sp.Float(real_fraction))
+    explicit = explicit.replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == lam, lambda e: sp.Float(real_fraction)
+    )
     closed = recursion_bound().evaluate(error=error, real_fraction=real_fraction, generation=generation)
     assert float(explicit) == pytest.approx(closed, rel=1e-10, abs=1e-14)
 
@@ -158,14 +160,25 @@ def test_symbolic_kde_forms_dominate_the_exact_numeric_bound():
     truth, scenario, h, generations = standard_truth("bimodal_1d"), Scenario.fully_synthetic(500), 0.3, 6
     terms = kde_bound_terms(truth, h, scenario, generations)
     exact = kde_tv_bound().evaluate(
-        bias=terms.bias[0], sqrt_integral=terms.sqrt_integral.max(), bandwidth=h, dim=1,
-        size=500, initial_size=500, real_fraction=0.0, generation=generations,
+        bias=terms.bias[0],
+        sqrt_integral=terms.sqrt_integral.max(),
+        bandwidth=h,
+        dim=1,
+        size=500,
+        initial_size=500,
+        real_fraction=0.0,
+        generation=generations,
     )
     assert exact >= terms.total[-1] * (1 - 1e-12)
     laplacian = truth.laplacian_l1().value
     heat = kde_tv_bound("heat", "moment_1d").evaluate(
-        laplacian_l1=laplacian, second_moment=truth.squared_norm_moment(1), bandwidth=h,
-        size=500, initial_size=500, real_fraction=0.0, generation=generations,
+        laplacian_l1=laplacian,
+        second_moment=truth.squared_norm_moment(1),
+        bandwidth=h,
+        size=500,
+        initial_size=500,
+        real_fraction=0.0,
+        generation=generations,
     )
     assert heat >= exact * (1 - 1e-12)
     # the numeric heat and moment forms are looser than the exact one, and still finite
@@ -178,7 +191,13 @@ def test_kde_accumulate_symbolic_form_dominates_numeric():
     scenario = Scenario.accumulating(400, 200)
     terms = kde_bound_terms(truth, h, scenario, 8)
     symbolic = kde_accumulate_bound().evaluate(
-        bias=terms.bias[0], sqrt_integral=terms.sqrt_integral.max(), bandwidth=h, dim=1, added=200, initial_size=400, generation=8
+        bias=terms.bias[0],
+        sqrt_integral=terms.sqrt_integral.max(),
+        bandwidth=h,
+        dim=1,
+        added=200,
+        initial_size=400,
+        generation=8,
     )
     assert symbolic >= terms.total[-1] * (1 - 1e-12)
     assert np.all(np.diff(terms.total) > 0)
@@ -191,12 +210,20 @@ def test_calibration_is_the_smallest_envelope():
     bound = calibrate(sizes, widths, tv)
     assert bound.source.status == "calibrated"
     assert bound.metadata["calibration"][0] == dict(size=250, width=64, tv_upper=0.30)
-    eps = np.array([bound.evaluate(size=n, initial_size=n, width=m, real_fraction=1.0, generation=0) for n, m in zip(sizes, widths)])
+    eps = np.array(
+        [
+            bound.evaluate(size=n, initial_size=n, width=m, real_fraction=1.0, generation=0)
+            for n, m in zip(sizes, widths)
+        ]
+    )
     assert np.all(eps >= np.array(tv) * (1 - 1e-12))
     assert np.isclose(eps / tv, 1.0, rtol=1e-6).any()  # touches the data: no smaller envelope exists
     # scaled down by 1/3 (a deliberately false envelope) the constraints fail
     shrunk = diffusion_tv_bound().subs(C1=bound.metadata["C1"] / 9, C2=bound.metadata["C2"] / 9)
-    assert any(shrunk.evaluate(size=n, initial_size=n, width=m, real_fraction=1.0, generation=0) < t for n, m, t in zip(sizes, widths, tv))
+    assert any(
+        shrunk.evaluate(size=n, initial_size=n, width=m, real_fraction=1.0, generation=0) < t
+        for n, m, t in zip(sizes, widths, tv)
+    )
 
 
 @pytest.mark.parametrize(
@@ -218,7 +245,16 @@ def test_bad_values_are_named(values, symbol):
 
 def test_non_positive_sizes_are_named():
     with pytest.raises(ValueError, match="size must be positive"):
-        kde_tv_bound().evaluate(bias=0.01, sqrt_integral=3.0, bandwidth=0.3, dim=1, size=0, initial_size=100, real_fraction=0.5, generation=1)
+        kde_tv_bound().evaluate(
+            bias=0.01,
+            sqrt_integral=3.0,
+            bandwidth=0.3,
+            dim=1,
+            size=0,
+            initial_size=100,
+            real_fraction=0.5,
+            generation=1,
+        )
     with pytest.raises(ValueError, match="bandwidth"):
         kde_bound_for(standard_truth("bimodal_1d"), -0.3, Scenario.mixed(100, 0.5), 2)
     with pytest.raises(ValueError, match="tv_upper"):

@@ -12,7 +12,14 @@ import pytest
 
 from selfloop.bounds import TrainingDistribution, diffusion_certificate, ou_marginal
 from selfloop.bounds.certificate import _mixture_values
-from selfloop.simulators import GaussianMixture, RandomFeatureDiffusion, Scenario, run_loop, standard_truth, tv_quadrature
+from selfloop.simulators import (
+    GaussianMixture,
+    RandomFeatureDiffusion,
+    Scenario,
+    run_loop,
+    standard_truth,
+    tv_quadrature,
+)
 from selfloop.simulators.batched_diffusion import sde_densities
 from selfloop.simulators.grid import Box
 
@@ -24,7 +31,10 @@ def _fit(truth, size: int, width: int, steps: int, seed: int):
     return model.fit(truth.sample(size, np.random.default_rng(seed)), np.random.default_rng(seed + 100))
 
 
-@pytest.mark.parametrize("truth_name, size, width, steps", [("bimodal_1d", 400, 64, 40), ("bimodal_1d", 2000, 128, 200), ("skewed_1d", 1000, 96, 80)])
+@pytest.mark.parametrize(
+    "truth_name, size, width, steps",
+    [("bimodal_1d", 400, 64, 40), ("bimodal_1d", 2000, 128, 200), ("skewed_1d", 1000, 96, 80)],
+)
 def test_the_certificate_is_never_below_the_measured_tv(truth_name, size, width, steps):
     truth = standard_truth(truth_name)
     for seed in range(2):
@@ -32,8 +42,12 @@ def test_the_certificate_is_never_below_the_measured_tv(truth_name, size, width,
         measured = tv_quadrature(truth, fitted)
         chain, path = diffusion_certificate(fitted, truth), diffusion_certificate(fitted, truth, method="path")
         assert measured < chain.tv <= path.tv * (1 + 1e-9), (measured, chain, path)  # the chain bound is the tighter
-        assert chain.kl == pytest.approx(sum(chain.parts[k] for k in ("initialisation", "discretisation", "score", "cross")), rel=1e-12)
-        assert chain.parts["score"] > 0 and chain.parts["discretisation"] > 0 and 0 < chain.parts["early_stopping"] < 0.01
+        assert chain.kl == pytest.approx(
+            sum(chain.parts[k] for k in ("initialisation", "discretisation", "score", "cross")), rel=1e-12
+        )
+        assert (
+            chain.parts["score"] > 0 and chain.parts["discretisation"] > 0 and 0 < chain.parts["early_stopping"] < 0.01
+        )
 
 
 def test_the_quadrature_does_not_move_when_the_step_is_halved():
@@ -88,7 +102,9 @@ def test_the_chain_bound_is_far_tighter_than_the_path_bound_at_few_steps():
 
 def test_run_loop_certifies_every_run_and_generation_and_the_one_step_errors():
     model = RandomFeatureDiffusion(width=64, steps=40)
-    result = run_loop(TRUTH, model, Scenario.mixed(300, 0.5), generations=2, seed=1, replicates=3, certify=True, one_step=True)
+    result = run_loop(
+        TRUTH, model, Scenario.mixed(300, 0.5), generations=2, seed=1, replicates=3, certify=True, one_step=True
+    )
     assert result.certificate.shape == (3, 3) and np.all(np.isfinite(result.certificate))
     assert np.all(result.tv < result.certificate)
     alone = diffusion_certificate(result.models[-1], TRUTH).tv
@@ -96,19 +112,30 @@ def test_run_loop_certifies_every_run_and_generation_and_the_one_step_errors():
     # Lemma R's eps_i = TV(p_i, q_i), certified against q_i = lambda p0 + (1 - lambda) p_{i-1}
     assert np.all(result.one_step < result.certified_one_step)
     np.testing.assert_allclose(result.certified_one_step[:, 0], result.certificate[:, 0], rtol=1e-12)
-    reused = run_loop(TRUTH, model, Scenario.mixed(300, 0.5, reuse_real=True), generations=1, seed=1, replicates=2, certify=True)
+    reused = run_loop(
+        TRUTH, model, Scenario.mixed(300, 0.5, reuse_real=True), generations=1, seed=1, replicates=2, certify=True
+    )
     assert np.all(np.isnan(reused.certified_one_step[:, 1])) and np.all(np.isfinite(reused.certificate))
 
 
 def test_the_training_distribution_certificate_reduces_to_the_truth_at_lambda_one_and_is_stable():
-    result = run_loop(TRUTH, RandomFeatureDiffusion(width=96, steps=80), Scenario.mixed(1000, 0.5), generations=1, seed=2, one_step=True)
+    result = run_loop(
+        TRUTH,
+        RandomFeatureDiffusion(width=96, steps=80),
+        Scenario.mixed(1000, 0.5),
+        generations=1,
+        seed=2,
+        one_step=True,
+    )
     previous, current = result.models
     direct = diffusion_certificate(current, TRUTH)
     real_only = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 1.0))
     assert real_only.kl == pytest.approx(direct.kl, rel=1e-9) and real_only.tv == pytest.approx(direct.tv, rel=1e-6)
     mixed = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5))
     finer = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5), spacing_scale=0.5)
-    assert result.one_step[0, 1] < mixed.tv and finer.tv == pytest.approx(mixed.tv, rel=5e-3)  # the grid part is binned: 0.15%
+    assert result.one_step[0, 1] < mixed.tv and finer.tv == pytest.approx(
+        mixed.tv, rel=5e-3
+    )  # the grid part is binned: 0.15%
     path = diffusion_certificate(current, TrainingDistribution(TRUTH, previous, 0.5), method="path")
     assert mixed.tv <= path.tv
     with pytest.raises(ValueError, match="real_fraction"):
@@ -125,11 +152,19 @@ def test_bad_input_is_refused_with_the_parameter_named():
         diffusion_certificate(fitted, standard_truth("ring_2d"))
     with pytest.raises(ValueError, match="spacing_scale"):
         diffusion_certificate(fitted, TRUTH, spacing_scale=-1.0)
-    ode = RandomFeatureDiffusion(width=16, steps=20, sampler="ode").fit(TRUTH.sample(200, np.random.default_rng(0)), np.random.default_rng(1))
+    ode = RandomFeatureDiffusion(width=16, steps=20, sampler="ode").fit(
+        TRUTH.sample(200, np.random.default_rng(0)), np.random.default_rng(1)
+    )
     with pytest.raises(ValueError, match="fitted"):
         diffusion_certificate(ode, TRUTH)
     with pytest.raises(ValueError, match="certify"):
-        run_loop(TRUTH, RandomFeatureDiffusion(width=16, steps=20, sampler="ode"), Scenario.mixed(100, 0.5), generations=1, certify=True)
+        run_loop(
+            TRUTH,
+            RandomFeatureDiffusion(width=16, steps=20, sampler="ode"),
+            Scenario.mixed(100, 0.5),
+            generations=1,
+            certify=True,
+        )
     with pytest.raises(ValueError, match="reference"):
         diffusion_certificate(fitted, standard_truth("mixture3_10d"))
 
@@ -147,7 +182,9 @@ def test_the_monte_carlo_path_bound_agrees_with_its_quadrature_and_serves_d_abov
     assert abs(sampled.kl - MONTE_CARLO_MARGIN * sampled.kl_stderr - exact.kl) < 4 * sampled.kl_stderr
     assert sampled.kl > exact.kl - sampled.kl_stderr  # the margin makes it an upper confidence value
     truth = standard_truth("mixture3_10d")
-    fitted = RandomFeatureDiffusion(width=32, steps=20).fit(truth.sample(300, np.random.default_rng(0)), np.random.default_rng(1))
+    fitted = RandomFeatureDiffusion(width=32, steps=20).fit(
+        truth.sample(300, np.random.default_rng(0)), np.random.default_rng(1)
+    )
     certificate = diffusion_certificate(fitted, truth, samples=500)
     assert certificate.method == "path" and certificate.kl_stderr > 0 and 0 < certificate.tv <= 1
     with pytest.raises(ValueError, match="method"):

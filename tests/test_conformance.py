@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from selfloop.simulators import KDE, FittedKDE, GaussianMLE, RandomFeatureDiffusion, standard_truth
-from selfloop.testing.conformance import check_density_integrates_to_one, check_fit_is_deterministic, check_model, check_samples_match_pdf
+from selfloop.testing.conformance import (
+    check_density_integrates_to_one,
+    check_fit_is_deterministic,
+    check_model,
+    check_samples_match_pdf,
+)
 
 BUILT_IN = {
     "kde-1d": (KDE(0.3), "bimodal_1d"),

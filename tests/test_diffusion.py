@@ -77,21 +77,27 @@ def test_infinite_time_is_minimum_norm_least_squares():
     assert np.linalg.norm(closed) == pytest.approx(np.linalg.norm(solution), rel=1e-5)
     # controls: a null-space direction keeps the fitted values but not the norm; a row-space one moves the fit
     _, _, directions = np.linalg.svd(phi)
-    assert np.linalg.norm(closed + 3e-2 * np.linalg.norm(closed) * directions[-1]) != pytest.approx(np.linalg.norm(solution), rel=1e-5)
+    assert np.linalg.norm(closed + 3e-2 * np.linalg.norm(closed) * directions[-1]) != pytest.approx(
+        np.linalg.norm(solution), rel=1e-5
+    )
     moved = phi @ (closed + 1e-4 * np.linalg.norm(closed) * directions[0]).T / model.width
     assert np.max(np.abs(moved - expected)) > 1e-6 * np.abs(expected).max()
 
 
 def test_sampler_density_integrates_to_one_and_matches_a_million_samples():
     """TV(histogram of 10^6 samples, binned grid density) is within the histogram's own noise, computed by simulation."""
-    fitted = RandomFeatureDiffusion(width=32, steps=50).fit(TRUTH.sample(1000, np.random.default_rng(0)), np.random.default_rng(1))
+    fitted = RandomFeatureDiffusion(width=32, steps=50).fit(
+        TRUTH.sample(1000, np.random.default_rng(0)), np.random.default_rng(1)
+    )
     grid, density = fitted.density_grid()
     assert fitted.escaped_mass < 1e-9
     assert grid.integrate(density) == pytest.approx(1.0, abs=1e-6)
     samples = fitted.sample(10**6, np.random.default_rng(2))[:, 0]
     edges = np.arange(-6.0, 6.0 + 1e-9, 0.05)
     cumulative = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * grid.spacing[0])])
-    probabilities = np.diff(np.interp(edges, grid.axes[0] + grid.spacing[0] / 2, np.concatenate([cumulative[1:], [cumulative[-1]]])))
+    probabilities = np.diff(
+        np.interp(edges, grid.axes[0] + grid.spacing[0] / 2, np.concatenate([cumulative[1:], [cumulative[-1]]]))
+    )
     probabilities = np.append(probabilities, 1 - probabilities.sum())  # the rest of the line
     counts = np.histogram(samples, edges)[0]
     observed = np.append(counts, samples.size - counts.sum()) / samples.size
@@ -99,7 +105,10 @@ def test_sampler_density_integrates_to_one_and_matches_a_million_samples():
     def distance(frequencies, reference):
         return 0.5 * np.abs(frequencies - reference).sum()
 
-    null = [distance(np.random.default_rng(seed).multinomial(samples.size, probabilities) / samples.size, probabilities) for seed in range(200)]
+    null = [
+        distance(np.random.default_rng(seed).multinomial(samples.size, probabilities) / samples.size, probabilities)
+        for seed in range(200)
+    ]
     threshold = np.mean(null) + 5 * np.std(null)
     assert distance(observed, probabilities) <= threshold
     # negative control: the same test rejects the density shifted by one bin
@@ -108,7 +117,9 @@ def test_sampler_density_integrates_to_one_and_matches_a_million_samples():
 
 def _generation_zero_tv(width, size, replicates):
     model = RandomFeatureDiffusion(width=width, noise_draws=8)
-    return run_loop(TRUTH, model, Scenario.fully_synthetic(size), generations=0, seed=size + width, replicates=replicates).tv[:, 0]
+    return run_loop(
+        TRUTH, model, Scenario.fully_synthetic(size), generations=0, seed=size + width, replicates=replicates
+    ).tv[:, 0]
 
 
 def _clearly_smaller(smaller, larger, z=2.33):
@@ -121,7 +132,9 @@ def _clearly_smaller(smaller, larger, z=2.33):
 @pytest.mark.slow
 def test_learning_improves_with_data_and_width():
     tv = {size: _generation_zero_tv(256, size, 6) for size in (250, 1000, 4000)}
-    print({size: f"{values.mean():.4f} ± {values.std(ddof=1) / np.sqrt(values.size):.4f}" for size, values in tv.items()})
+    print(
+        {size: f"{values.mean():.4f} ± {values.std(ddof=1) / np.sqrt(values.size):.4f}" for size, values in tv.items()}
+    )
     assert _clearly_smaller(tv[1000], tv[250]) and _clearly_smaller(tv[4000], tv[1000])
     narrow, wide = _generation_zero_tv(64, 4000, 6), _generation_zero_tv(512, 4000, 6)
     print(f"width 64: {narrow.mean():.4f}, width 512: {wide.mean():.4f}")
@@ -130,7 +143,13 @@ def test_learning_improves_with_data_and_width():
 
 @pytest.mark.parametrize(
     "scenario",
-    [Scenario.fully_synthetic(400), Scenario.mixed(400, 0.5), Scenario.mixed(400, 0.5, reuse_real=True), Scenario.growing_synthetic(200, 400), Scenario.accumulating(400, 200)],
+    [
+        Scenario.fully_synthetic(400),
+        Scenario.mixed(400, 0.5),
+        Scenario.mixed(400, 0.5, reuse_real=True),
+        Scenario.growing_synthetic(200, 400),
+        Scenario.accumulating(400, 200),
+    ],
     ids=lambda scenario: scenario.kind,
 )
 def test_every_scenario_runs_with_the_diffusion_model(scenario):
@@ -150,7 +169,9 @@ def test_fully_synthetic_degrades_while_mixed_stays_bounded():
 
 def test_two_dimensional_density_runs_and_integrates_to_one():
     truth = standard_truth("ring_2d")
-    fitted = RandomFeatureDiffusion(width=32, steps=20, grid_spacing=0.15).fit(truth.sample(500, np.random.default_rng(0)), np.random.default_rng(0))
+    fitted = RandomFeatureDiffusion(width=32, steps=20, grid_spacing=0.15).fit(
+        truth.sample(500, np.random.default_rng(0)), np.random.default_rng(0)
+    )
     grid, density = fitted.density_grid()
     assert grid.integrate(density) == pytest.approx(1.0 - fitted.escaped_mass, abs=1e-6)
     assert 0 < tv_quadrature(truth, fitted) < 1
@@ -267,7 +288,9 @@ def test_ode_density_holds_the_mass_of_its_own_samples_and_matches_them(truth_na
     counts = np.bincount(np.ravel_multi_index((index[inside] // merge).T, cells), minlength=int(np.prod(cells)))
     padded = np.zeros(tuple(c * merge for c in cells))
     padded[tuple(slice(0, n) for n in grid.shape)] = density * grid.cell_volume
-    probabilities = padded.reshape(*[x for c in cells for x in (c, merge)]).sum(axis=tuple(range(1, 2 * grid.dim, 2))).ravel()
+    probabilities = (
+        padded.reshape(*[x for c in cells for x in (c, merge)]).sum(axis=tuple(range(1, 2 * grid.dim, 2))).ravel()
+    )
     observed = np.append(counts, samples.shape[0] - inside.sum()) / samples.shape[0]
     reference = np.append(probabilities, max(0.0, 1 - probabilities.sum()))
     reference /= reference.sum()
@@ -275,7 +298,10 @@ def test_ode_density_holds_the_mass_of_its_own_samples_and_matches_them(truth_na
     def distance(frequencies, expected):
         return 0.5 * np.abs(frequencies - expected).sum()
 
-    null = [distance(np.random.default_rng(seed).multinomial(samples.shape[0], reference) / samples.shape[0], reference) for seed in range(200)]
+    null = [
+        distance(np.random.default_rng(seed).multinomial(samples.shape[0], reference) / samples.shape[0], reference)
+        for seed in range(200)
+    ]
     # the midpoint rule's cell masses err by O(spacing^2 p''): allow it on top of the sampling noise
     floor = np.mean(null) + 5 * np.std(null) + 0.5 * abs(box_mass - probabilities.sum()) + 5e-3
     assert distance(observed, reference) <= floor, (distance(observed, reference), floor)
@@ -289,7 +315,10 @@ def test_ode_density_converges_at_second_order_in_the_step_count():
     0.05 of 160 where the density is above 1e-3."""
     data = TRUTH.sample(500, np.random.default_rng(0))
     x = np.linspace(-4, 4, 401)[:, None]
-    fits = [ode_model(width=64, steps=steps, stopping_time=EarlyStopping(1.0)).fit(data, np.random.default_rng(1)) for steps in (40, 80, 160)]
+    fits = [
+        ode_model(width=64, steps=steps, stopping_time=EarlyStopping(1.0)).fit(data, np.random.default_rng(1))
+        for steps in (40, 80, 160)
+    ]
     np.testing.assert_allclose(fits[0].weights, fits[2].weights)  # the same features and weights
     coarse, middle, fine = (fitted.logpdf(x) for fitted in fits)
     where = fine > np.log(1e-3)
@@ -303,7 +332,10 @@ def test_features_come_from_the_replicate_stream_unless_fixed():
     first = RandomFeatureDiffusion(width=16, steps=5).fit(data, np.random.default_rng(1))
     second = RandomFeatureDiffusion(width=16, steps=5).fit(data, np.random.default_rng(2))
     assert not np.allclose(first.features[0], second.features[0])
-    fixed = [RandomFeatureDiffusion(width=16, steps=5, features="fixed").fit(data, np.random.default_rng(seed)) for seed in (1, 2)]
+    fixed = [
+        RandomFeatureDiffusion(width=16, steps=5, features="fixed").fit(data, np.random.default_rng(seed))
+        for seed in (1, 2)
+    ]
     np.testing.assert_array_equal(fixed[0].features[0], fixed[1].features[0])
 
 
@@ -345,7 +377,9 @@ def test_sde_grid_pdf_is_pdf_at_the_nodes(truth_name):
     """grid_pdf (one interpolation matrix per axis) equals pdf at every node of a grid that neither aligns with the
     density grid nor stays inside it (zero outside)."""
     truth = standard_truth(truth_name)
-    fitted = RandomFeatureDiffusion(width=64, steps=20, noise_draws=4).fit(truth.sample(300, np.random.default_rng(0)), np.random.default_rng(1))
+    fitted = RandomFeatureDiffusion(width=64, steps=20, noise_draws=4).fit(
+        truth.sample(300, np.random.default_rng(0)), np.random.default_rng(1)
+    )
     own, _ = fitted.density_grid()
     grid = Grid.covering(Box(own.lower - 1.37, own.lower + (np.asarray(own.shape) - 1) * own.spacing + 0.5), 0.07)
     expected = fitted.pdf(grid.points()).reshape(grid.shape)
@@ -364,18 +398,27 @@ def test_replicates_sampled_and_densities_computed_together_equal_one_at_a_time(
     truth = standard_truth(truth_name)
     model = RandomFeatureDiffusion(width=64, steps=30, noise_draws=4, grid_spacing=spacing)
     rng = np.random.default_rng(4)
-    data = [truth.sample(size, rng) + shift for size, shift in ((150, 0.0), (300, 0.0), (600, 5.0))]  # boxes that differ
+    data = [
+        truth.sample(size, rng) + shift for size, shift in ((150, 0.0), (300, 0.0), (600, 5.0))
+    ]  # boxes that differ
     fits = [model.fit(points, rng) for points in data]
     boxes = [fit.sampler_box() for fit in fits]
     assert not np.allclose(boxes[2].upper, boxes[0].upper)
     together = model.sample_together(fits, 500, [np.random.default_rng(seed) for seed in range(3)])
     for seed, fit in enumerate(fits):
         np.testing.assert_allclose(together[seed], fit.sample(500, np.random.default_rng(seed)), rtol=0, atol=1e-12)
-    copies = [FittedDiffusion(model, fit.weights, points, fit.stopping_time, fit.loss, fit.features) for fit, points in zip(fits, data)]
+    copies = [
+        FittedDiffusion(model, fit.weights, points, fit.stopping_time, fit.loss, fit.features)
+        for fit, points in zip(fits, data)
+    ]
     model.prepare_together(fits)
     for fit, copy in zip(fits, copies):
         (grid, density), (own_grid, own_density) = fit.density_grid(), copy.density_grid()
-        assert grid.shape == own_grid.shape and np.allclose(grid.lower, own_grid.lower) and np.allclose(grid.spacing, own_grid.spacing)
+        assert (
+            grid.shape == own_grid.shape
+            and np.allclose(grid.lower, own_grid.lower)
+            and np.allclose(grid.spacing, own_grid.spacing)
+        )
         np.testing.assert_allclose(density, own_density, rtol=0, atol=1e-12 * own_density.max())
         assert abs(fit.escaped_mass - copy.escaped_mass) < 1e-12
     # control: the densities of different fits are not interchangeable at that tolerance
@@ -420,5 +463,7 @@ def test_sde_bounding_box_holds_all_but_the_asked_mass(truth_name):
         narrower = Box(box.lower + 0.05 * (box.upper - box.lower), box.upper - 0.05 * (box.upper - box.lower))
         assert outside(narrower) > mass
     # TV on the quadrature grid the tight box gives equals TV on the sampler's whole box, to the 1e-9 mass left out
-    wide = Grid.covering(Box.union([truth.bounding_box(), fitted.sampler_box()]), min(truth.grid_spacing, fitted.grid_spacing))
+    wide = Grid.covering(
+        Box.union([truth.bounding_box(), fitted.sampler_box()]), min(truth.grid_spacing, fitted.grid_spacing)
+    )
     assert tv_quadrature(truth, fitted) == pytest.approx(tv_quadrature(truth, fitted, grid=wide), abs=2e-9)

@@ -86,9 +86,16 @@ def _quadrature_tv(truth, fitted, spacing, exact):
 
 @pytest.mark.parametrize(
     "truth_name, size, bandwidth, reference_steps, coarse_steps",
-    [("bimodal_1d", 50, 0.03, 80, 1.5), ("bimodal_1d", 50, 0.1, 80, 1.5), ("bimodal_1d", 10_000, 0.1, 80, None), ("ring_2d", 50, 0.3, 16, 1.5)],
+    [
+        ("bimodal_1d", 50, 0.03, 80, 1.5),
+        ("bimodal_1d", 50, 0.1, 80, 1.5),
+        ("bimodal_1d", 10_000, 0.1, 80, None),
+        ("ring_2d", 50, 0.3, 16, 1.5),
+    ],
 )
-def test_tv_on_the_default_grid_is_within_the_accuracy_target_of_exact_kernel_sums(truth_name, size, bandwidth, reference_steps, coarse_steps):
+def test_tv_on_the_default_grid_is_within_the_accuracy_target_of_exact_kernel_sums(
+    truth_name, size, bandwidth, reference_steps, coarse_steps
+):
     """TV from the FFT-binned density at the default step (h/10 in 1-D, h/8 in 2-D) against exact kernel sums on a
     much finer grid: within the 1e-4 accuracy target. At N = 50 the same binned density at step h/1.5 is not (the
     check can fail); at N = 10^4 the binning errors of the points average out even there."""

@@ -5,8 +5,8 @@ import pytest
 
 from selfloop.simulators import (
     KDE,
-    GaussianMLE,
     GaussianMixture,
+    GaussianMLE,
     Scenario,
     expected_kde_density,
     gaussian_tv,
@@ -77,7 +77,9 @@ def test_replicates_are_reproducible_and_independent_of_count():
     truth, scenario = standard_truth("skewed_1d"), Scenario.mixed(200, 0.3)
     three = run_loop(truth, KDE(0.25), scenario, generations=3, seed=11, replicates=3)
     five = run_loop(truth, KDE(0.25), scenario, generations=3, seed=11, replicates=5)
-    np.testing.assert_allclose(three.tv, five.tv[:3], rtol=0, atol=GRID_MASS)  # batches of 3 and 5 (see the batching test)
+    np.testing.assert_allclose(
+        three.tv, five.tv[:3], rtol=0, atol=GRID_MASS
+    )  # batches of 3 and 5 (see the batching test)
     assert len(np.unique(five.tv[:, -1])) == 5
     other = run_loop(truth, KDE(0.25), scenario, generations=3, seed=12, replicates=3)
     assert not np.array_equal(three.tv, other.tv)
@@ -140,7 +142,9 @@ def test_batches_are_sized_from_the_memory_budget_without_changing_results():
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=0, atol=GRID_MASS)
     from selfloop.simulators.loop import _chunk_size
 
-    assert _chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= _chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
+    assert (
+        _chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= _chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
+    )
 
 
 def test_generation_major_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
@@ -156,7 +160,9 @@ def test_generation_major_chunks_follow_the_memory_budget_without_changing_resul
     roomy = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7)
     assert chunks == [7]
     chunks.clear()
-    tight = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2.5 * needed)
+    tight = run_loop(
+        truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2.5 * needed
+    )
     assert chunks == [2, 2, 2, 1]
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=1e-12, atol=0)  # the same draws; summation order may differ
 
@@ -164,7 +170,11 @@ def test_generation_major_chunks_follow_the_memory_budget_without_changing_resul
 def test_lemma_r_one_step_inequality_holds_for_kde_in_three_scenarios():
     r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} is the triangle inequality; it must hold to quadrature error."""
     truth = standard_truth("bimodal_1d")
-    for scenario in (Scenario.fully_synthetic(200), Scenario.mixed(200, 0.4), Scenario.mixed(200, 0.4, reuse_real=True)):
+    for scenario in (
+        Scenario.fully_synthetic(200),
+        Scenario.mixed(200, 0.4),
+        Scenario.mixed(200, 0.4, reuse_real=True),
+    ):
         result = run_loop(truth, KDE(0.3), scenario, generations=5, seed=0, replicates=3, one_step=True)
         rhs = result.one_step[:, 1:] + (1 - scenario.real_fraction) * result.tv[:, :-1]
         assert np.all(result.tv[:, 1:] <= rhs + 1e-7)
@@ -180,7 +190,9 @@ def test_gaussian_mle_collapses_under_fully_synthetic_training():
     assert result.mean_tv()[-1] > result.mean_tv()[0] + 0.1
     # the closed form is what the loop measured
     last = result.models[-1]
-    assert result.tv[-1, -1] == pytest.approx(gaussian_tv([0.0], [[1.0]], last.means[0], last.covariances[0]), rel=1e-12, abs=1e-15)
+    assert result.tv[-1, -1] == pytest.approx(
+        gaussian_tv([0.0], [[1.0]], last.means[0], last.covariances[0]), rel=1e-12, abs=1e-15
+    )
     mixed = run_loop(truth, GaussianMLE(), Scenario.mixed(20, 0.5), generations=60, seed=0, replicates=30)
     assert mixed.mean_tv()[-1] < result.mean_tv()[-1]
 
@@ -208,20 +220,32 @@ def _mean_kde_density_z_scores(truth, bandwidth, scenario, generations, points, 
 Z_THRESHOLD = 4.5
 
 
-@pytest.mark.parametrize("scenario", [Scenario.fully_synthetic(150), Scenario.mixed(150, 0.4)], ids=["fully_synthetic", "mixed_fresh"])
+@pytest.mark.parametrize(
+    "scenario", [Scenario.fully_synthetic(150), Scenario.mixed(150, 0.4)], ids=["fully_synthetic", "mixed_fresh"]
+)
 def test_simulator_matches_analytic_expected_kde_density(scenario):
     r"""Averaged over replicates, p̂_i matches E p̂_i = sum_k w_k p0 * G_{k h^2} within Monte Carlo error."""
     truth, bandwidth, generations = standard_truth("bimodal_1d"), 0.35, 3
     points = np.linspace(-3.5, 3.5, 7)[:, None]
     z = _mean_kde_density_z_scores(
-        truth, bandwidth, scenario, generations, points, 300,
+        truth,
+        bandwidth,
+        scenario,
+        generations,
+        points,
+        300,
         lambda i: expected_kde_density(truth, bandwidth, scenario, i),
     )
     assert np.max(np.abs(z)) < Z_THRESHOLD
     # negative control: the expectation of the wrong scenario (lambda = 0.8) is rejected by the same test
     wrong = Scenario.mixed(150, 0.8)
     z_wrong = _mean_kde_density_z_scores(
-        truth, bandwidth, scenario, generations, points, 300,
+        truth,
+        bandwidth,
+        scenario,
+        generations,
+        points,
+        300,
         lambda i: expected_kde_density(truth, bandwidth, wrong, i),
     )
     assert np.max(np.abs(z_wrong)) > Z_THRESHOLD
@@ -269,7 +293,12 @@ def test_the_built_in_models_satisfy_the_protocols():
 
 @pytest.mark.parametrize(
     "scenario",
-    [*SCENARIOS.values(), Scenario(real=10, synthetic=20, initial=5), Scenario.accumulating(300, 150, real=20), Scenario(real=0, synthetic=20, initial=7)],
+    [
+        *SCENARIOS.values(),
+        Scenario(real=10, synthetic=20, initial=5),
+        Scenario.accumulating(300, 150, real=20),
+        Scenario(real=0, synthetic=20, initial=7),
+    ],
     ids=[*SCENARIOS, "custom_initial", "accumulate_with_real", "custom_fully_synthetic"],
 )
 def test_scenarios_round_trip_through_their_dict_form(scenario):
@@ -282,7 +311,11 @@ def test_scenarios_round_trip_through_their_dict_form(scenario):
 
 @pytest.mark.parametrize(
     "document, message",
-    [({"size": 3}, "needs a dict with a 'kind'|must be a dict with a 'kind'"), ({"kind": "mixed_fresh", "size": 300}, "needs the field 'real_fraction'"), ({"kind": "sideways"}, "kind must be one of")],
+    [
+        ({"size": 3}, "needs a dict with a 'kind'|must be a dict with a 'kind'"),
+        ({"kind": "mixed_fresh", "size": 300}, "needs the field 'real_fraction'"),
+        ({"kind": "sideways"}, "kind must be one of"),
+    ],
 )
 def test_bad_scenario_dicts_are_named(document, message):
     with pytest.raises(ValueError, match=message):
@@ -290,9 +323,25 @@ def test_bad_scenario_dicts_are_named(document, message):
 
 
 def test_a_loop_run_without_tv_knows_its_replicates_and_generations():
-    result = run_loop(standard_truth("bimodal_1d"), GaussianMLE(), Scenario.mixed(50, 0.5), generations=4, seed=0, replicates=3, measure_tv=False)
+    result = run_loop(
+        standard_truth("bimodal_1d"),
+        GaussianMLE(),
+        Scenario.mixed(50, 0.5),
+        generations=4,
+        seed=0,
+        replicates=3,
+        measure_tv=False,
+    )
     assert result.tv is None and (result.replicates, result.generations) == (3, 4)
     with pytest.raises(ValueError, match="measure_tv"):
         result.mean_tv()
-    kde = run_loop(standard_truth("bimodal_1d"), KDE(0.3), Scenario.mixed(50, 0.5), generations=2, seed=0, replicates=2, measure_tv=False)
+    kde = run_loop(
+        standard_truth("bimodal_1d"),
+        KDE(0.3),
+        Scenario.mixed(50, 0.5),
+        generations=2,
+        seed=0,
+        replicates=2,
+        measure_tv=False,
+    )
     assert (kde.replicates, kde.generations) == (2, 2)

@@ -146,9 +146,13 @@ def test_gaussian_blur_of_a_sparse_box_equals_the_direct_kernel_sum(variance):
         if variances[axis] <= 0:
             kernels.append(np.eye(n) / 0.1)
             continue
-        reach = min(np.ceil(tail_quantile(1e-12) * np.sqrt(variances[axis]) / 0.1), n - 1)  # the kernel is cut at the grid
+        reach = min(
+            np.ceil(tail_quantile(1e-12) * np.sqrt(variances[axis]) / 0.1), n - 1
+        )  # the kernel is cut at the grid
         values = np.where(np.abs(offsets) <= reach, np.exp(-0.5 * (0.1 * offsets) ** 2 / variances[axis]), 0.0)
-        kernels.append(values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variances[axis]).sum() * 0.1))
+        kernels.append(
+            values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variances[axis]).sum() * 0.1)
+        )
     direct = kernels[0] @ masses @ kernels[1].T
     assert np.max(np.abs(gaussian_blur(masses, grid, variance) - direct)) <= 1e-12 * np.max(direct)
 

@@ -33,7 +33,10 @@ def _z(samples: np.ndarray, law: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def runs():
     truth = standard_truth("gaussian_1d")
-    return truth, {kind: run_loop(truth, GaussianMLE(), scenario, GENERATIONS, seed=11, replicates=REPLICATES) for kind, scenario in SCENARIOS.items()}
+    return truth, {
+        kind: run_loop(truth, GaussianMLE(), scenario, GENERATIONS, seed=11, replicates=REPLICATES)
+        for kind, scenario in SCENARIOS.items()
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(SCENARIOS))
@@ -42,7 +45,11 @@ def test_the_exact_moment_laws_match_simulation(runs, kind):
     result, law = results[kind], mle_moments(truth, SCENARIOS[kind], GENERATIONS)
     variance, offset = result.parameters["variance"], (result.parameters["mean"] - truth.means[0, 0]) ** 2
     assert variance.shape == (REPLICATES, GENERATIONS + 1)
-    for name, samples, expected in (("E sigma^2", variance, law.variance), ("E delta^2", offset, law.mean_error[:, 0, 0]), ("E sigma^4", variance**2, law.variance_square)):
+    for name, samples, expected in (
+        ("E sigma^2", variance, law.variance),
+        ("E delta^2", offset, law.mean_error[:, 0, 0]),
+        ("E sigma^4", variance**2, law.variance_square),
+    ):
         z = _z(samples, expected)
         assert np.max(np.abs(z)) < Z_LIMIT, (kind, name, z)
 
@@ -72,7 +79,9 @@ def test_the_laws_limits_collapse_fixed_point_and_bounded_accumulation():
     fixed = mle_moments(truth, SCENARIOS["mixed_fresh"], long).variance
     accumulated = mle_moments(truth, SCENARIOS["accumulate"], long).variance
     assert collapse[-1] < 1e-3 * collapse[0]  # ((N - 1)/N)^(i+1) -> 0
-    assert abs(fixed[-1] - fixed[-2]) < 1e-12 and fixed[-1] > 0.9 * truth.covariances[0, 0, 0]  # a fixed point near sigma^2
+    assert (
+        abs(fixed[-1] - fixed[-2]) < 1e-12 and fixed[-1] > 0.9 * truth.covariances[0, 0, 0]
+    )  # a fixed point near sigma^2
     assert accumulated[-1] > 0.95 * accumulated[0]  # a convergent product: no collapse
 
 
@@ -98,7 +107,9 @@ def test_the_wishart_second_moment_law():
     2 x 2 linear recursion; the quantity is heavy-tailed at late generations (a product of Wisharts), so it is checked
     with many replicates here rather than through run_loop; control: the recursion without its (tr A)^2 term."""
     dim, size, generations, replicates = 3, 30, 8, 40_000
-    law = mle_moments(standard_truth("gaussian_3d"), Scenario.fully_synthetic(size), generations).variance_deviation ** 2
+    law = (
+        mle_moments(standard_truth("gaussian_3d"), Scenario.fully_synthetic(size), generations).variance_deviation ** 2
+    )
     rng = np.random.default_rng(4)
     fitted = np.broadcast_to(np.eye(dim), (replicates, dim, dim)).copy()
     deviation = np.empty((replicates, generations + 1))
@@ -129,7 +140,9 @@ def test_the_gaussian_tv_inequality_the_bound_rests_on():
 @pytest.mark.parametrize("kind", sorted(SCENARIOS))
 def test_the_tv_bound_holds_with_power(runs, kind):
     truth, results = runs
-    outcome = check_property(f"Gaussian MLE TV bound, {kind}", results[kind].tv, mle_bound_for(truth, SCENARIOS[kind], GENERATIONS))
+    outcome = check_property(
+        f"Gaussian MLE TV bound, {kind}", results[kind].tv, mle_bound_for(truth, SCENARIOS[kind], GENERATIONS)
+    )
     assert outcome.verdict.detectable_ratio <= 1.15
 
 

@@ -38,7 +38,10 @@ def test_bound_is_scale_free_in_m_over_n():
     generation = 3
     bound = phase_bound(generation).expr
     scaled = s.constant * s.real ** (-s.alpha) * scaled_phase_bound(generation).subs(ratio, s.synthetic / s.real)
-    for values in ({s.alpha: 0.2, s.real: 500, s.synthetic: 1234.5, s.constant: 1.7}, {s.alpha: 0.6, s.real: 3, s.synthetic: 0.1, s.constant: 1}):
+    for values in (
+        {s.alpha: 0.2, s.real: 500, s.synthetic: 1234.5, s.constant: 1.7},
+        {s.alpha: 0.6, s.real: 3, s.synthetic: 0.1, s.constant: 1},
+    ):
         assert float(bound.subs(values)) == pytest.approx(float(scaled.subs(values)), rel=1e-12)
 
 
@@ -62,7 +65,11 @@ def _sign_changes_once_at_the_threshold(alpha, generation):
     threshold = threshold_ratio(alpha, generation)
     assert grid[changes[0]] * (1 - 1e-12) <= threshold <= grid[changes[0] + 1] * (1 + 1e-12)
     # the returned point is a root to 1e-8 relative: the slope is + just below and - just above it
-    assert slope(mpmath.mpf(threshold) * (1 - mpmath.mpf("1e-8"))) > 0 > slope(mpmath.mpf(threshold) * (1 + mpmath.mpf("1e-8")))
+    assert (
+        slope(mpmath.mpf(threshold) * (1 - mpmath.mpf("1e-8")))
+        > 0
+        > slope(mpmath.mpf(threshold) * (1 + mpmath.mpf("1e-8")))
+    )
 
 
 @given(st.floats(0.05, 0.95))
@@ -126,7 +133,9 @@ def test_theorem_k_bound_peaks_at_theorem_p_threshold():
         bandwidths = 0.9 * scenario.training_sizes(generation).astype(float) ** -0.2
         return -kde_bound_for(truth, bandwidths, scenario, generation)[-1]
 
-    found = optimize.minimize_scalar(negative_bound, bounds=(np.log(threshold / 5), np.log(threshold * 5)), method="bounded", options={"xatol": 1e-3})
+    found = optimize.minimize_scalar(
+        negative_bound, bounds=(np.log(threshold / 5), np.log(threshold * 5)), method="bounded", options={"xatol": 1e-3}
+    )
     peak = float(np.exp(found.x))
     print(f"Theorem K peaks at m = {peak:.0f}; m*_8 = {threshold:.0f}")
     assert abs(peak / threshold - 1) < 0.15

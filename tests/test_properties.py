@@ -30,13 +30,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selfloop.bounds import calibrate, kde_bound_for, kde_rate, kde_bound_terms, kde_second_moment_terms, phase_threshold
-from selfloop.bounds.diffusion import calibration_upper, diffusion_tv_bound
+from selfloop.bounds import (
+    calibrate,
+    kde_bound_for,
+    kde_bound_terms,
+    kde_rate,
+    kde_second_moment_terms,
+    phase_threshold,
+)
+from selfloop.bounds.diffusion import calibration_upper
 from selfloop.bounds.recursion import propagate_scenario
-from selfloop.testing import ALPHA, check_bound, check_property
-from selfloop.testing.phase import rise_then_fall
-from selfloop.testing.record import record
-from selfloop.testing import strategies as sst
 from selfloop.simulators import (
     KDE,
     GaussianMixture,
@@ -47,6 +50,10 @@ from selfloop.simulators import (
     run_loop,
     standard_truth,
 )
+from selfloop.testing import ALPHA, check_bound, check_property
+from selfloop.testing import strategies as sst
+from selfloop.testing.phase import rise_then_fall
+from selfloop.testing.record import record
 
 REPLICATES = 48
 #: Replicates of the fixed power settings: the floor (2/alpha)^(1/R) of the test is 1.08 there.
@@ -61,7 +68,9 @@ def budget(examples: int):
     """Hypothesis settings for an expensive property: ``examples`` in ci/dev, ten times more when thorough."""
     current = settings.default
     scale = 10 if current.max_examples >= 100 else 1
-    return settings(max_examples=examples * scale, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples * scale, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
 
 
 # --------------------------------------------------------------------------- Theorem K
@@ -82,7 +91,13 @@ def check_kde_property(name, truth, bandwidth, scenario, generations, seed, repl
     result = run_loop(truth, KDE(bandwidth), scenario, generations, seed=seed, replicates=replicates)
     fresh = replace(scenario, reuse_real=False)
     correct = kde_bound_for(truth, bandwidth, fresh, generations)
-    return check_property(name, result.tv, correct, controls=kde_controls(truth, bandwidth, fresh, generations, correct), require_power=require_power)
+    return check_property(
+        name,
+        result.tv,
+        correct,
+        controls=kde_controls(truth, bandwidth, fresh, generations, correct),
+        require_power=require_power,
+    )
 
 
 #: Where a bound is most likely to break: bandwidths down to 0.03, modes up to 10 apart, weights down to 0.02.
@@ -135,10 +150,28 @@ WIDE_2D = GaussianMixture.isotropic([0.5, 0.5], [[-1.5, 0.0], [1.5, 0.0]], [0.64
 #: name: (truth, scenario, bandwidth, generations, replicates)
 POWER_SETTINGS = {
     "Theorem K, 1-D, mixed": (standard_truth("bimodal_1d"), Scenario.mixed(20_000, 0.9), 0.6, 2, POWER_REPLICATES),
-    "Theorem K, 1-D, fully synthetic": (standard_truth("bimodal_1d"), Scenario.fully_synthetic(20_000), 0.6, 2, POWER_REPLICATES),
+    "Theorem K, 1-D, fully synthetic": (
+        standard_truth("bimodal_1d"),
+        Scenario.fully_synthetic(20_000),
+        0.6,
+        2,
+        POWER_REPLICATES,
+    ),
     "Theorem K, 2-D, mixed": (WIDE_2D, Scenario.mixed(5_000, 0.9), 1.0, 1, 64),
-    "Theorem K, accumulate": (standard_truth("bimodal_1d"), Scenario.accumulating(20_000, 10_000, real=10_000), 0.6, 2, POWER_REPLICATES),
-    "Theorem K, reused real pool (outside the theory)": (standard_truth("bimodal_1d"), Scenario.mixed(20_000, 0.9, reuse_real=True), 0.6, 2, POWER_REPLICATES),
+    "Theorem K, accumulate": (
+        standard_truth("bimodal_1d"),
+        Scenario.accumulating(20_000, 10_000, real=10_000),
+        0.6,
+        2,
+        POWER_REPLICATES,
+    ),
+    "Theorem K, reused real pool (outside the theory)": (
+        standard_truth("bimodal_1d"),
+        Scenario.mixed(20_000, 0.9, reuse_real=True),
+        0.6,
+        2,
+        POWER_REPLICATES,
+    ),
 }
 
 
@@ -147,7 +180,9 @@ POWER_SETTINGS = {
 def test_theorem_k_is_checked_to_fifteen_percent(name):
     """Where Theorem K is tight, the test sees a violation of 15% (detectable ratio <= 1.15) and refutes the bound / 1.2."""
     truth, scenario, bandwidth, generations, replicates = POWER_SETTINGS[name]
-    outcome = check_kde_property(name, truth, bandwidth, scenario, generations, seed=0, replicates=replicates, require_power=REQUIRED_POWER)
+    outcome = check_kde_property(
+        name, truth, bandwidth, scenario, generations, seed=0, replicates=replicates, require_power=REQUIRED_POWER
+    )
     assert outcome.controls["tight"].refuted, outcome.controls["tight"].summary()
 
 
@@ -163,18 +198,24 @@ def test_theorem_k_is_checked_to_fifteen_percent(name):
 )
 def test_theorem_k_negative_controls_are_refuted(control, scenario, bandwidth):
     """Each false variant is refuted where the correct bound holds (same runs, same test)."""
-    outcome = check_kde_property("Theorem K, fixed controls", standard_truth("bimodal_1d"), bandwidth, scenario, 6, seed=0)
+    outcome = check_kde_property(
+        "Theorem K, fixed controls", standard_truth("bimodal_1d"), bandwidth, scenario, 6, seed=0
+    )
     assert outcome.controls[control].refuted, outcome.controls[control].summary()
 
 
 # --------------------------------------------------------------------------- the second-moment bound
-def check_second_moment_property(name, truth, bandwidth, scenario, generations, seed, replicates=REPLICATES, require_power=None):
+def check_second_moment_property(
+    name, truth, bandwidth, scenario, generations, seed, replicates=REPLICATES, require_power=None
+):
     """The sandwich TV(mu_i, p0) <= E TV_i <= second-moment bound holds; controls within power are refuted."""
     result = run_loop(truth, KDE(bandwidth), scenario, generations, seed=seed, replicates=replicates)
     terms = kde_second_moment_terms(truth, bandwidth, scenario, generations)
     halved = kde_second_moment_terms(truth, bandwidth, scenario, generations, variance_scale=0.5).upper
     controls = {"tight": terms.upper / TIGHT, "variance halved": halved, "folded normal": terms.folded_normal}
-    return check_property(name, result.tv, terms.upper, controls=controls, lower=terms.lower, require_power=require_power)
+    return check_property(
+        name, result.tv, terms.upper, controls=controls, lower=terms.lower, require_power=require_power
+    )
 
 
 @pytest.mark.property
@@ -182,7 +223,15 @@ def check_second_moment_property(name, truth, bandwidth, scenario, generations, 
 @given(**hard_fresh_settings(100))
 def test_second_moment_sandwich_holds_across_random_settings(truth, bandwidth, scenario, generations, seed):
     """The second-moment bound (rigorous, beyond the paper) and Jensen's lower bound hold in every drawn setting."""
-    check_second_moment_property("Second-moment bound (KDE, rigorous, beyond the paper)", truth, bandwidth, scenario, generations, seed, replicates=64)
+    check_second_moment_property(
+        "Second-moment bound (KDE, rigorous, beyond the paper)",
+        truth,
+        bandwidth,
+        scenario,
+        generations,
+        seed,
+        replicates=64,
+    )
 
 
 @pytest.mark.property
@@ -198,13 +247,26 @@ def test_both_kde_bounds_hold_in_three_dimensions(truth, bandwidth, scenario, se
     Theorem K and the second-moment bound use Monte Carlo functionals with a 3-standard-error margin."""
     result = run_loop(truth, KDE(bandwidth), scenario, 1, seed=seed, replicates=32, tv_samples=20_000)
     correct = kde_bound_for(truth, bandwidth, scenario, 1)
-    check_property("Theorem K (KDE, rigorous, 3-D, Monte Carlo TV)", result.tv, correct, controls={"tight": correct / TIGHT, "third": correct / 3})
+    check_property(
+        "Theorem K (KDE, rigorous, 3-D, Monte Carlo TV)",
+        result.tv,
+        correct,
+        controls={"tight": correct / TIGHT, "third": correct / 3},
+    )
     terms = kde_second_moment_terms(truth, bandwidth, scenario, 1, samples=50_000)
-    check_property("Second-moment bound (3-D, Monte Carlo TV)", result.tv, terms.upper, controls={"tight": terms.upper / TIGHT}, lower=terms.lower)
+    check_property(
+        "Second-moment bound (3-D, Monte Carlo TV)",
+        result.tv,
+        terms.upper,
+        controls={"tight": terms.upper / TIGHT},
+        lower=terms.lower,
+    )
 
 
 @pytest.mark.property
-@pytest.mark.parametrize("size, bandwidth, real_fraction, tight_refuted", [(300, 0.6, 0.8, True), (500, 0.3, 0.0, False)])
+@pytest.mark.parametrize(
+    "size, bandwidth, real_fraction, tight_refuted", [(300, 0.6, 0.8, True), (500, 0.3, 0.0, False)]
+)
 def test_second_moment_bound_is_checked_to_fifteen_percent(size, bandwidth, real_fraction, tight_refuted):
     """With 200 replicates the test sees a 15% violation (detectable ratio <= 1.15).
 
@@ -213,7 +275,16 @@ def test_second_moment_bound_is_checked_to_fifteen_percent(size, bandwidth, real
     the mean and the bound / 1.2 is asserted only where within power.
     """
     scenario = Scenario.mixed(size, real_fraction) if real_fraction else Scenario.fully_synthetic(size)
-    outcome = check_second_moment_property("Second-moment bound, power settings", standard_truth("bimodal_1d"), bandwidth, scenario, 6, seed=1, replicates=200, require_power=REQUIRED_POWER)
+    outcome = check_second_moment_property(
+        "Second-moment bound, power settings",
+        standard_truth("bimodal_1d"),
+        bandwidth,
+        scenario,
+        6,
+        seed=1,
+        replicates=200,
+        require_power=REQUIRED_POWER,
+    )
     if tight_refuted:
         assert outcome.controls["tight"].refuted, outcome.controls["tight"].summary()
 
@@ -228,14 +299,18 @@ def small_models(draw):
         return GaussianMLE()
     # Lemma R holds for any learner; the preconditioned network keeps small fits of drifting synthetic data from losing
     # mass outward (Li's network, with no inward far field, does at N = 100: docs/theory.md, section 4.1)
-    return RandomFeatureDiffusion(width=draw(st.sampled_from([16, 32])), steps=30, noise_draws=4, parameterization="preconditioned")
+    return RandomFeatureDiffusion(
+        width=draw(st.sampled_from([16, 32])), steps=30, noise_draws=4, parameterization="preconditioned"
+    )
 
 
 @budget(15)
 @given(
     truth=sst.truths(dim=1),
     model=small_models(),
-    scenario=sst.scenarios(kinds=("fully_synthetic", "mixed_fresh", "mixed_reused", "growing_synthetic"), size=sst.sizes(100, 800)),
+    scenario=sst.scenarios(
+        kinds=("fully_synthetic", "mixed_fresh", "mixed_reused", "growing_synthetic"), size=sst.sizes(100, 800)
+    ),
     seed=sst.seeds(),
 )
 def test_lemma_r_one_step_inequality_holds_on_random_settings(truth, model, scenario, seed):
@@ -265,7 +340,14 @@ def calibrated_diffusion_bound():
     for width in CALIBRATION_WIDTHS:
         model = RandomFeatureDiffusion(width=width, steps=DIFFUSION.steps, noise_draws=DIFFUSION.noise_draws)
         for size in CALIBRATION_SIZES:
-            tv = run_loop(standard_truth(CALIBRATION_TRUTH), model, Scenario.fully_synthetic(size), 0, seed=size + width, replicates=6).tv[:, 0]
+            tv = run_loop(
+                standard_truth(CALIBRATION_TRUTH),
+                model,
+                Scenario.fully_synthetic(size),
+                0,
+                seed=size + width,
+                replicates=6,
+            ).tv[:, 0]
             sizes.append(size)
             widths.append(width)
             upper.append(calibration_upper(tv))  # the report's rule
@@ -275,7 +357,9 @@ def calibrated_diffusion_bound():
 def diffusion_case(bound, scenario, generations, seed, replicates=20, require_power=None):
     """Theorem D and its false variants on the same runs, checked by :func:`check_property`."""
     result = run_loop(standard_truth("bimodal_1d"), DIFFUSION, scenario, generations, seed=seed, replicates=replicates)
-    values = dict(size=scenario.size, initial_size=scenario.initial, width=DIFFUSION.width, real_fraction=scenario.real_fraction)
+    values = dict(
+        size=scenario.size, initial_size=scenario.initial, width=DIFFUSION.width, real_fraction=scenario.real_fraction
+    )
     generation = np.arange(generations + 1)
     correct = bound.evaluate(generation=generation, **values)
     c1, c2 = bound.metadata["C1"], bound.metadata["C2"]
@@ -288,14 +372,23 @@ def diffusion_case(bound, scenario, generations, seed, replicates=20, require_po
         "rate": propagate_scenario(fast, scenario),
         "dropped": one_step,
     }
-    return check_property("Theorem D (diffusion, calibrated)", result.tv, correct, controls=wrong, require_power=require_power)
+    return check_property(
+        "Theorem D (diffusion, calibrated)", result.tv, correct, controls=wrong, require_power=require_power
+    )
 
 
 @pytest.mark.property
 @pytest.mark.slow
 @budget(2)
 @given(
-    scenario=st.sampled_from([Scenario.fully_synthetic(500), Scenario.mixed(2000, 0.5), Scenario.mixed(500, 0.2), Scenario.growing_synthetic(500, 1500)]),
+    scenario=st.sampled_from(
+        [
+            Scenario.fully_synthetic(500),
+            Scenario.mixed(2000, 0.5),
+            Scenario.mixed(500, 0.2),
+            Scenario.growing_synthetic(500, 1500),
+        ]
+    ),
     generations=st.integers(2, 4),
     seed=sst.seeds(),
 )
@@ -327,12 +420,19 @@ def test_theorem_d_is_checked_to_fifteen_percent(calibrated_diffusion_bound):
     """Where the calibrated Theorem D is tight, the test sees a violation of 15% (detectable ratio <= 1.15) and refutes
     the bound / 1.2 (about 4% below the mean TV there)."""
     scenario, generations, replicates = THEOREM_D_POWER_SETTING
-    outcome = diffusion_case(calibrated_diffusion_bound, scenario, generations, seed=0, replicates=replicates, require_power=REQUIRED_POWER)
+    outcome = diffusion_case(
+        calibrated_diffusion_bound, scenario, generations, seed=0, replicates=replicates, require_power=REQUIRED_POWER
+    )
     assert outcome.controls["tight"].refuted, outcome.controls["tight"].summary()
 
 
 # --------------------------------------------------------------------------- Theorem P
-PHASE_REAL, PHASE_GENERATION, PHASE_REPLICATES, PHASE_RATE = 500, 8, 60, kde_rate(1)  # the report's rate for h ∝ N^(-1/5)
+PHASE_REAL, PHASE_GENERATION, PHASE_REPLICATES, PHASE_RATE = (
+    500,
+    8,
+    60,
+    kde_rate(1),
+)  # the report's rate for h ∝ N^(-1/5)
 
 
 def phase_amounts() -> list[int]:
@@ -347,7 +447,15 @@ def phase_samples():
     truth, model = standard_truth("bimodal_1d"), KDE(PowerRule(0.9))
     amounts = phase_amounts()
     return amounts, [
-        run_loop(truth, model, Scenario.growing_synthetic(PHASE_REAL, m), PHASE_GENERATION, seed=m, replicates=PHASE_REPLICATES).tv[:, -1] for m in amounts
+        run_loop(
+            truth,
+            model,
+            Scenario.growing_synthetic(PHASE_REAL, m),
+            PHASE_GENERATION,
+            seed=m,
+            replicates=PHASE_REPLICATES,
+        ).tv[:, -1]
+        for m in amounts
     ]
 
 
@@ -362,7 +470,9 @@ def test_phase_transition_rises_then_falls(phase_samples):
     outcome = rise_then_fall(amounts, samples)  # the report's level
     threshold = phase_threshold(alpha=PHASE_RATE, n=PHASE_REAL, generation=PHASE_GENERATION)
     means = [s.mean() for s in samples]
-    print(f"\nphase: m = {amounts}\nmean TV = {np.round(means, 4)}\npeak {outcome.peak:.0f}, 90% interval {outcome.interval}, m*_8 = {threshold:.0f}")
+    print(
+        f"\nphase: m = {amounts}\nmean TV = {np.round(means, 4)}\npeak {outcome.peak:.0f}, 90% interval {outcome.interval}, m*_8 = {threshold:.0f}"
+    )
     assert outcome.rises_then_falls, outcome
 
 

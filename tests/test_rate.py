@@ -13,7 +13,10 @@ SIZES, WIDTHS = np.repeat([250, 1000, 4000], 3), np.tile([64, 128, 256], 3)
 
 def _synthetic_errors(size_exponent: float, width_exponent: float, seed: int, noise: float = 0.1, replicates: int = 4):
     rng = np.random.default_rng(seed)
-    return [(2 * n**-size_exponent + 5 * m**-width_exponent) * rng.lognormal(0, noise, replicates) for n, m in zip(SIZES, WIDTHS)]
+    return [
+        (2 * n**-size_exponent + 5 * m**-width_exponent) * rng.lognormal(0, noise, replicates)
+        for n, m in zip(SIZES, WIDTHS)
+    ]
 
 
 def test_the_fit_recovers_known_exponents_and_its_intervals_cover_them():
@@ -22,7 +25,10 @@ def test_the_fit_recovers_known_exponents_and_its_intervals_cover_them():
     covered = np.zeros(2, dtype=int)
     for seed in range(12):
         fitted = fit_rate(SIZES, WIDTHS, _synthetic_errors(*LI_EXPONENTS, seed))
-        covered += [fitted.size_interval[0] <= 0.4 <= fitted.size_interval[1], fitted.width_interval[0] <= 0.8 <= fitted.width_interval[1]]
+        covered += [
+            fitted.size_interval[0] <= 0.4 <= fitted.size_interval[1],
+            fitted.width_interval[0] <= 0.8 <= fitted.width_interval[1],
+        ]
     assert np.all(covered >= 9), covered
 
 
@@ -43,7 +49,12 @@ def test_bad_input_is_refused():
 
 def test_the_score_error_is_the_path_bounds_score_part_and_falls_with_the_width():
     truth = standard_truth("bimodal_1d")
-    fits = [RandomFeatureDiffusion(width=width, steps=40).fit(truth.sample(2000, np.random.default_rng(0)), np.random.default_rng(1)) for width in (16, 256)]
+    fits = [
+        RandomFeatureDiffusion(width=width, steps=40).fit(
+            truth.sample(2000, np.random.default_rng(0)), np.random.default_rng(1)
+        )
+        for width in (16, 256)
+    ]
     errors = [integrated_score_error(fit, truth) for fit in fits]
     assert errors[0] == pytest.approx(diffusion_certificate(fits[0], truth, method="path").parts["score"], rel=1e-10)
     assert errors[1] < errors[0] / 2  # a much wider network learns the score much better
@@ -51,5 +62,9 @@ def test_the_score_error_is_the_path_bounds_score_part_and_falls_with_the_width(
 
 def test_the_certificates_by_product_is_the_integrated_score_error():
     truth = standard_truth("skewed_1d")
-    fitted = RandomFeatureDiffusion(width=64, steps=80).fit(truth.sample(500, np.random.default_rng(2)), np.random.default_rng(3))
-    assert diffusion_certificate(fitted, truth).score_error == pytest.approx(integrated_score_error(fitted, truth), rel=1e-10)
+    fitted = RandomFeatureDiffusion(width=64, steps=80).fit(
+        truth.sample(500, np.random.default_rng(2)), np.random.default_rng(3)
+    )
+    assert diffusion_certificate(fitted, truth).score_error == pytest.approx(
+        integrated_score_error(fitted, truth), rel=1e-10
+    )

@@ -11,16 +11,30 @@ import pytest
 
 import selfloop.reports.sweep
 from selfloop.reports import assemble, compare, get_suite, register_suite, render, run_suite
-from selfloop.reports.suites import CELL_KINDS
 from selfloop.reports.cli import main
-from selfloop.reports.suites import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
+from selfloop.reports.suites import CELL_KINDS, diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
 
 
 def tiny() -> list[dict]:
     """A suite small enough for unit tests, with every kind of cell."""
     return (
-        loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[200], real_fractions=(0.5,), generations=3, replicates=8)
-        + diffusion_cells(widths=(64, 128), steps=20, calibration_sizes=(200, 800), prediction_sizes=(300,), prediction_widths=(96,), generations=2, replicates=3)
+        loop_cells(
+            models=[{"name": "kde", "bandwidth": 0.3}],
+            truths=["bimodal_1d"],
+            sizes=[200],
+            real_fractions=(0.5,),
+            generations=3,
+            replicates=8,
+        )
+        + diffusion_cells(
+            widths=(64, 128),
+            steps=20,
+            calibration_sizes=(200, 800),
+            prediction_sizes=(300,),
+            prediction_widths=(96,),
+            generations=2,
+            replicates=3,
+        )
         + phase_cells(real=200, synthetic=(0, 2000), generation=3, replicates=8)
         + gaussian_mle_cells(size=50, generations=4, replicates=60)
     )
@@ -59,7 +73,9 @@ def _assert_same_numbers(first, second, rtol: float = 1e-12) -> None:
 def test_results_do_not_depend_on_worker_count(tiny_run, tmp_path):
     cells, _, _ = tiny_run
     parallel, _ = run_suite(get_suite("tiny"), 0, tmp_path, workers=2)
-    _assert_same_numbers(_numbers(assemble(cells, suite="tiny", seed=0)), _numbers(assemble(parallel, suite="tiny", seed=0)))
+    _assert_same_numbers(
+        _numbers(assemble(cells, suite="tiny", seed=0)), _numbers(assemble(parallel, suite="tiny", seed=0))
+    )
 
 
 def test_interrupted_run_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
@@ -90,19 +106,31 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert f"{len(document['cells'])} cells." in text and "**0 refuted**" in text and "detectable ratio" in text
     assert "arXiv:2402.11778" in text and "$$" in text and "## Phase transition" in text
     assert text.index("## Headline") < text.index("## Results by scenario") < text.index("## Appendix: the bounds")
-    appendix = text[text.index("## Appendix: the bounds"):]
+    appendix = text[text.index("## Appendix: the bounds") :]
     # the Jensen lower bound has its own entry, and the second-moment bound prints what it integrates
-    jensen = appendix[appendix.index("### `kde_jensen_lower` (rigorous, a lower bound)"):]
+    jensen = appendix[appendix.index("### `kde_jensen_lower` (rigorous, a lower bound)") :]
     assert "TV(mu_i, p0) = 1/2 int |mu_i - p0| dx <= E TV(p_i, p0)" in jensen.split("### ")[1]
-    second = appendix[appendix.index("### `kde_second_moment` (rigorous)"):].split("### ")[1]
+    second = appendix[appendix.index("### `kde_second_moment` (rigorous)") :].split("### ")[1]
     assert "where" in second and r"\Psi^{t}_{q}(x) =" in second and "{V}_{i} =" in second and r"{\mu}_{i} =" in second
-    for name in ("summary.png", "phase.png", "tv_mixed_fresh_kde-h0.3_bimodal_1d.png", "tv_mixed_reused_kde-h0.3_bimodal_1d.png", "tv_fully_synthetic_diffusion-m96-steps20-li_bimodal_1d.png"):
+    for name in (
+        "summary.png",
+        "phase.png",
+        "tv_mixed_fresh_kde-h0.3_bimodal_1d.png",
+        "tv_mixed_reused_kde-h0.3_bimodal_1d.png",
+        "tv_fully_synthetic_diffusion-m96-steps20-li_bimodal_1d.png",
+    ):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
     (family,) = document["calibration"].values()
-    assert family["C1"] >= 0 and family["C1_interval"][0] <= family["C1"] <= family["C1_interval"][1] and document["phase"]["threshold"] > 0
+    assert (
+        family["C1"] >= 0
+        and family["C1_interval"][0] <= family["C1"] <= family["C1_interval"][1]
+        and document["phase"]["threshold"] > 0
+    )
     # the calibration grid (2 sizes x 2 widths on skewed_1d) and the disjoint test set (bimodal_1d, width 96)
-    assert {(c["truth"], c["size"], c["width"]) for c in family["cells"]} == {("skewed_1d", n, m) for n in (200, 800) for m in (64, 128)}
+    assert {(c["truth"], c["size"], c["width"]) for c in family["cells"]} == {
+        ("skewed_1d", n, m) for n in (200, 800) for m in (64, 128)
+    }
     assert {(t["truth"], t["width"]) for t in family["tests"]} == {("bimodal_1d", 96)}
     steps = next(cell["diffusion_steps"] for cell in document["cells"] if cell.get("diffusion_steps"))
     assert len(steps["eps_measured"]) == 3 and all(0 < e < 1 for e in steps["eps_measured"])
@@ -117,11 +145,25 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     assert "| Gaussian refit collapses at rate (N−1)/N per generation | Shumailov et al. 2024, exact law |" in text
     assert (tmp_path / "mle_laws.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = sum(len(c["tv"]) for c in certified)
-    assert f"| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) | Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
+    assert (
+        "| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) "
+        f"| Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
+    )
     checks = [check for cell in document["cells"] for check in cell["checks"]]
-    assert {check["bound"] for check in checks} == {"kde_theorem_k_step", "kde_second_moment", "kde_jensen_lower", "diffusion_theorem_d", "mle_tv"}
+    assert {check["bound"] for check in checks} == {
+        "kde_theorem_k_step",
+        "kde_second_moment",
+        "kde_jensen_lower",
+        "diffusion_theorem_d",
+        "mle_tv",
+    }
     assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
-    reused = [check for cell in document["cells"] if cell["spec"]["scenario"]["kind"] == "mixed_reused" for check in cell["checks"]]
+    reused = [
+        check
+        for cell in document["cells"]
+        if cell["spec"]["scenario"]["kind"] == "mixed_reused"
+        for check in cell["checks"]
+    ]
     assert reused and all(check["outside_theory"] for check in reused)
 
 
@@ -137,7 +179,11 @@ def _kde_bandwidth_three_percent_wider(monkeypatch):
     from selfloop.simulators import kde
 
     real_fit = kde.KDE.fit
-    monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.03))
+    monkeypatch.setattr(
+        kde.KDE,
+        "fit",
+        lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.03),
+    )
     return lambda spec: spec["model"]["name"] == "kde"
 
 
@@ -161,11 +207,17 @@ def _diffusion_stops_twice_as_early(monkeypatch):
     from selfloop.simulators import diffusion
 
     real_call = diffusion.EarlyStopping.__call__
-    monkeypatch.setattr(diffusion.EarlyStopping, "__call__", lambda self, size, width, mean_eigenvalue: real_call(self, size, width, mean_eigenvalue) / 2)
+    monkeypatch.setattr(
+        diffusion.EarlyStopping,
+        "__call__",
+        lambda self, size, width, mean_eigenvalue: real_call(self, size, width, mean_eigenvalue) / 2,
+    )
     return lambda spec: spec["model"]["name"] == "diffusion"
 
 
-@pytest.mark.parametrize("perturb", [_kde_bandwidth_three_percent_wider, _kde_sampler_noise_widened, _diffusion_stops_twice_as_early])
+@pytest.mark.parametrize(
+    "perturb", [_kde_bandwidth_three_percent_wider, _kde_sampler_noise_widened, _diffusion_stops_twice_as_early]
+)
 def test_check_fails_on_a_real_simulator_change_and_names_the_moved_cells(tiny_run, monkeypatch, tmp_path, perturb):
     """Three real regressions (a 3% wider KDE bandwidth, KDE sampler noise 1.1 h, diffusion early stopping at scale 5
     instead of 10): each fails the exact check, the diff names exactly the cells of the changed model, and the
@@ -179,7 +231,9 @@ def test_check_fails_on_a_real_simulator_change_and_names_the_moved_cells(tiny_r
     moved = {label for label, what, _ in result.changes if what == "per-replicate TV changed"}
     expected = {cell["label"] for cell in baseline["cells"] if affected(cell["spec"])}
     assert moved == expected, moved ^ expected
-    assert not [change for change in result.changes if change[1] in ("Theorem K bound changed", "second-moment bound changed")]
+    assert not [
+        change for change in result.changes if change[1] in ("Theorem K bound changed", "second-moment bound changed")
+    ]
     assert "per-replicate TV changed" in result.markdown()
 
 
@@ -192,7 +246,11 @@ def test_statistical_mode_tolerates_other_seeds_and_catches_a_large_change(tiny_
     from selfloop.simulators import kde
 
     real_fit = kde.KDE.fit
-    monkeypatch.setattr(kde.KDE, "fit", lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.3))
+    monkeypatch.setattr(
+        kde.KDE,
+        "fit",
+        lambda self, data, rng=None: kde.FittedKDE(real_fit(self, data).data, real_fit(self, data).bandwidth * 1.3),
+    )
     perturbed, _ = run_suite(get_suite("tiny"), 1, tmp_path / "wide", workers=1)
     result = compare(assemble(perturbed, suite="tiny", seed=1), baseline, statistical=True)
     assert any(what == "mean TV moved" for _, what, _ in result.changes)
@@ -252,7 +310,12 @@ def test_committed_quick_baseline_is_well_formed():
     baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
     assert baseline["suite"] == "quick" and len(baseline["cells"]) == len(get_suite("quick"))
     assert baseline["format"] == 2
-    assert not any(check["verdict"]["refuted"] for cell in baseline["cells"] for check in cell["checks"] if not check["outside_theory"])
+    assert not any(
+        check["verdict"]["refuted"]
+        for cell in baseline["cells"]
+        for check in cell["checks"]
+        if not check["outside_theory"]
+    )
     assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
 
 
@@ -337,7 +400,9 @@ def test_dask_local_cluster_reproduces_the_process_pool_baseline_exactly(tmp_pat
     """The quick suite on a 2-process Dask LocalCluster matches the committed baseline (a process-pool run) exactly."""
     pytest.importorskip("distributed")
     baseline = Path(__file__).parent.parent / "reports" / "baselines" / "quick.json"
-    assert main(["check", "--baseline", str(baseline), "--dask", "local", "--workers", "2"]) == 0, capsys.readouterr().out
+    assert main(["check", "--baseline", str(baseline), "--dask", "local", "--workers", "2"]) == 0, (
+        capsys.readouterr().out
+    )
 
 
 def test_the_cache_is_keyed_by_seed_and_code(tiny_run, tmp_path, monkeypatch):
@@ -399,7 +464,9 @@ def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     document = json.loads((out / "results.json").read_text())
-    assert len(document["cells"]) == 5 and all(cell["spec"]["model"]["name"] == "scaled_kde" for cell in document["cells"])
+    assert len(document["cells"]) == 5 and all(
+        cell["spec"]["model"]["name"] == "scaled_kde" for cell in document["cells"]
+    )
     # every cell is checked against the plugin's bound, adequately powered, and the bound holds
     checks = [check for cell in document["cells"] for check in cell["checks"]]
     assert [check["label"] for check in checks] == ["demo bound"] * 5
@@ -407,7 +474,12 @@ def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
     report = (out / "tightness.md").read_text()
     assert "demo_linear_growth" in report and "**demo bound** (rigorous): 5 cells checked, **0 refuted**" in report
     # without the package on the path the suite does not exist: the plugin, not a leftover registration, supplied it
-    bare = subprocess.run([sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    bare = subprocess.run(
+        [sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert bare.returncode == 2 and "unknown suite 'demo'" in bare.stderr
 
 
@@ -419,15 +491,22 @@ def test_importing_the_reports_package_leaves_the_matplotlib_backend_alone():
 def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
     suite = tmp_path / "mine.toml"
     suite.write_text(
-        '[[loop]]\nmodels = [{ name = "kde", bandwidth = 0.3 }]\ntruths = ["bimodal_1d"]\nsizes = [200]\nreal_fractions = [0.5]\ngenerations = 2\nreplicates = 8\n'
-        '\n[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_1d"\nscenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n'
+        '[[loop]]\nmodels = [{ name = "kde", bandwidth = 0.3 }]\ntruths = ["bimodal_1d"]\nsizes = [200]\n'
+        "real_fractions = [0.5]\ngenerations = 2\nreplicates = 8\n"
+        '\n[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_1d"\n'
+        'scenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n'
     )
     assert main(["report", "--suite", str(suite), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["suite"] == str(suite) and len(document["cells"]) == 6
-    assert sum(1 for cell in document["cells"] if cell["checks"]) == 5  # the KDE cells are checked, the MLE cell has no bound
+    assert (
+        sum(1 for cell in document["cells"] if cell["checks"]) == 5
+    )  # the KDE cells are checked, the MLE cell has no bound
     bad_cell = tmp_path / "bad_cell.toml"
-    bad_cell.write_text('[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_9d"\nscenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n')
+    bad_cell.write_text(
+        '[[cell]]\nkind = "loop"\nmodel = { name = "mle" }\ntruth = "bimodal_9d"\n'
+        'scenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 3\nreplicates = 4\n'
+    )
     assert main(["report", "--suite", str(bad_cell), "--out", str(tmp_path / "out3")]) == 2
     assert "truth must be one of" in capsys.readouterr().err
     broken = tmp_path / "broken.toml"
@@ -444,16 +523,34 @@ def test_a_users_property_test_elsewhere_gets_the_fixture_and_the_summary(tmp_pa
     user_test = tmp_path / "test_mine.py"
     shutil.copy(Path(__file__).parent / "plugin_package" / "demo_property_check.py", user_test)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-m", "property", str(user_test)],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-m",
+            "property",
+            str(user_test),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "bound verification summary" in run.stdout and "my Theorem K setting: 1 examples, correct bound refuted in 0" in run.stdout
+    assert (
+        "bound verification summary" in run.stdout
+        and "my Theorem K setting: 1 examples, correct bound refuted in 0" in run.stdout
+    )
 
 
 def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
     """A plugin that shadows a built-in model, suite, check or bound must say so (replace=True); a silent swap changes every report."""
-    from selfloop.bounds import BOUNDS, Bound, get_bound, register as register_bound
+    from selfloop.bounds import BOUNDS, Bound, get_bound
+    from selfloop.bounds import register as register_bound
     from selfloop.reports import CHECKS, MODELS, SUITES, register_check, register_model
     from selfloop.reports.checks import Check
 
@@ -465,7 +562,11 @@ def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
         with pytest.raises(ValueError, match="'theorem_k' is already a registered check"):
             register_check("theorem_k", CHECKS.get("second_moment"))
         with pytest.raises(ValueError, match="'kde_second_moment' is already a registered bound"):
-            register_bound(Bound("kde_second_moment", 0, "a different bound under a taken name", get_bound("kde_jensen_lower").source))
+            register_bound(
+                Bound(
+                    "kde_second_moment", 0, "a different bound under a taken name", get_bound("kde_jensen_lower").source
+                )
+            )
         replacement = lambda spec: None  # noqa: E731
         register_model("kde", replacement, replace=True)
         register_suite("quick", lambda: [], replace=True)
@@ -483,10 +584,22 @@ def test_a_mean_above_the_bound_is_never_called_held():
     tv = np.random.default_rng(0).uniform(0.08, 0.12, size=(6, 3))  # mean 0.1; 6 replicates cannot refute a 5% excess
     verdict = check_bound(tv, tv.mean(axis=0) / 1.05)
     assert not verdict.refuted and verdict.summary().startswith("above the bound, not significant")
-    record = {"outside_theory": False, "side": "upper", "verdict": {
-        "refuted": False, "p_value": verdict.p_value, "worst_generation": 0, "max_ratio": verdict.max_ratio,
-        "tightness": verdict.tightness.tolist(), "detectable_ratio": 1.6, "underpowered": False}}
+    record = {
+        "outside_theory": False,
+        "side": "upper",
+        "verdict": {
+            "refuted": False,
+            "p_value": verdict.p_value,
+            "worst_generation": 0,
+            "max_ratio": verdict.max_ratio,
+            "tightness": verdict.tightness.tolist(),
+            "detectable_ratio": 1.6,
+            "underpowered": False,
+        },
+    }
     assert _verdict_text(record).startswith("above the bound, not significant (p")
     assert _counts([record]) == (0, 0, 1, 0)
-    below = dict(record, verdict=dict(record["verdict"], max_ratio=0.9))  # control: the same check, mean below the bound
+    below = dict(
+        record, verdict=dict(record["verdict"], max_ratio=0.9)
+    )  # control: the same check, mean below the bound
     assert _verdict_text(below).startswith("holds") and _counts([below]) == (0, 1, 0, 0)

@@ -69,7 +69,9 @@ def test_mean_and_variance_match_the_simulated_loop_in_1d(case):
     grid = np.linspace(-5, 5, 41)[:, None]
     schedule = bandwidth.scale * scenario.training_sizes(4) ** -0.2 if isinstance(bandwidth, PowerRule) else bandwidth
     mean, variance = KDEMoments(truth, schedule, scenario, 4).evaluate(grid)
-    probes = run_loop(truth, KDE(bandwidth), scenario, 4, seed=11, replicates=1000, probes=grid, measure_tv=False).probes
+    probes = run_loop(
+        truth, KDE(bandwidth), scenario, 4, seed=11, replicates=1000, probes=grid, measure_tv=False
+    ).probes
     z = moment_z_scores(probes, mean, variance, spacing=0.25)
     print(case, {name: float(np.abs(values).max().round(2)) for name, values in z.items()})
     for name, values in z.items():
@@ -158,7 +160,16 @@ def test_closed_form_equals_the_recursion():
     expr = equation.rhs.subs({sp.Symbol("a", nonnegative=True): a}).doit()
     from selfloop.bounds import symbols as s
 
-    expr = expr.subs({s.generation: generation, s.bandwidth: bandwidth, s.size: scenario.size, s.initial_size: scenario.initial, s.real: scenario.real, s.synthetic: scenario.synthetic}).doit()
+    expr = expr.subs(
+        {
+            s.generation: generation,
+            s.bandwidth: bandwidth,
+            s.size: scenario.size,
+            s.initial_size: scenario.initial,
+            s.real: scenario.real,
+            s.synthetic: scenario.synthetic,
+        }
+    ).doit()
     p0 = sp.Symbol("p_0")
     calls = sorted(expr.atoms(sp.Function), key=str)
     values = []

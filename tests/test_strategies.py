@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from selfloop.testing import strategies as sst
 from selfloop.simulators import Scenario
+from selfloop.testing import strategies as sst
 
 
 @settings(max_examples=40)

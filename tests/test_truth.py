@@ -79,9 +79,7 @@ def test_laplacian_matches_finite_differences():
     truth = standard_truth("ring_2d")
     x = np.array([[0.3, 1.1], [2.0, 0.1]])
     step = 1e-4
-    numeric = sum(
-        (truth.pdf(x + step * e) - 2 * truth.pdf(x) + truth.pdf(x - step * e)) / step**2 for e in np.eye(2)
-    )
+    numeric = sum((truth.pdf(x + step * e) - 2 * truth.pdf(x) + truth.pdf(x - step * e)) / step**2 for e in np.eye(2))
     np.testing.assert_allclose(truth.laplacian(x), numeric, rtol=1e-5)
 
 

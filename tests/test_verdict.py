@@ -13,10 +13,14 @@ from selfloop.testing import POWER, check_bound
 from selfloop.testing.verdict import _closed_form_p_value, _p_values
 
 
-def correlated_gamma(rng, draws: int, replicates: int, mean: np.ndarray, cv: float, correlation: float = 0.7) -> np.ndarray:
+def correlated_gamma(
+    rng, draws: int, replicates: int, mean: np.ndarray, cv: float, correlation: float = 0.7
+) -> np.ndarray:
     """``draws`` replicate sets (draws, R, G) of gamma TVs with the given means and CV, correlated across generations."""
     shape = 1 / cv**2
-    latent = rng.standard_normal((draws, replicates, 1)) * np.sqrt(correlation) + rng.standard_normal((draws, replicates, mean.size)) * np.sqrt(1 - correlation)
+    latent = rng.standard_normal((draws, replicates, 1)) * np.sqrt(correlation) + rng.standard_normal(
+        (draws, replicates, mean.size)
+    ) * np.sqrt(1 - correlation)
     return np.clip(stats.gamma.ppf(stats.norm.cdf(latent), shape, scale=mean / shape), 0.0, 1.0)
 
 
@@ -41,7 +45,10 @@ def test_type_one_error_at_the_null_boundary_is_at_most_alpha(method, replicates
     rng = np.random.default_rng(replicates * 10 + generations)
     alpha, draws = 0.05, 2000 if method == "betting" else 400
     bound = np.full(generations, 0.05)
-    for samples in (correlated_gamma(rng, draws, replicates, bound, 0.5), two_point(rng, draws, replicates, generations, 0.05, 0.5)):
+    for samples in (
+        correlated_gamma(rng, draws, replicates, bound, 0.5),
+        two_point(rng, draws, replicates, generations, 0.05, 0.5),
+    ):
         rate = rejection_rate(samples, bound, alpha, method)
         print(f"{method} R={replicates} G={generations}: rejection rate {rate:.4f} at alpha {alpha}")
         assert rate <= alpha, rate
@@ -72,7 +79,9 @@ def test_a_bound_at_mean_over_detectable_ratio_is_refuted_with_the_stated_power(
         ratios.append(ratio)
     rate = float(np.mean(rates))
     allowance = 2.33 * np.sqrt(POWER * (1 - POWER) / 1000)
-    print(f"R={replicates} G={generations} CV={cv} alpha={alpha}: detectable ratio median {np.median(ratios):.3f}; refuted {rate:.3f} of fresh sets")
+    print(
+        f"R={replicates} G={generations} CV={cv} alpha={alpha}: detectable ratio median {np.median(ratios):.3f}; refuted {rate:.3f} of fresh sets"
+    )
     assert POWER - allowance <= rate <= 0.97, rate
 
 

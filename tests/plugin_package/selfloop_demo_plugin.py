@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from selfloop.bounds import Bound, Source, get_bound, register as register_bound, symbols as s
+from selfloop.bounds import Bound, Source, get_bound
+from selfloop.bounds import register as register_bound
+from selfloop.bounds import symbols as s
 from selfloop.reports import Check, loop_cells, register_check, register_model, register_suite
 from selfloop.simulators import KDE
 
@@ -18,8 +20,29 @@ class ScaledKDE:
 
 
 def register():
-    register_bound(Bound("demo_linear_growth", s.error * (s.generation + 1), "TV_i <= eps (i + 1)", Source("demo plugin", "Lemma 1", "rigorous")))
-    values = lambda context: get_bound("demo_linear_growth").evaluate(error=0.2, generation=np.arange(context.generations + 1))  # eps = 0.2 assumed
-    register_check("demo", Check("demo bound", "demo_linear_growth", lambda spec: spec["model"]["name"] == "scaled_kde", values))
+    register_bound(
+        Bound(
+            "demo_linear_growth",
+            s.error * (s.generation + 1),
+            "TV_i <= eps (i + 1)",
+            Source("demo plugin", "Lemma 1", "rigorous"),
+        )
+    )
+
+    def values(context):  # eps = 0.2 assumed
+        return get_bound("demo_linear_growth").evaluate(error=0.2, generation=np.arange(context.generations + 1))
+
+    register_check(
+        "demo", Check("demo bound", "demo_linear_growth", lambda spec: spec["model"]["name"] == "scaled_kde", values)
+    )
     register_model("scaled_kde", lambda spec: ScaledKDE(spec["scale"]))
-    register_suite("demo", lambda: loop_cells(models=[{"name": "scaled_kde", "scale": 0.3}], truths=["bimodal_1d"], sizes=[300], generations=3, replicates=32))
+    register_suite(
+        "demo",
+        lambda: loop_cells(
+            models=[{"name": "scaled_kde", "scale": 0.3}],
+            truths=["bimodal_1d"],
+            sizes=[300],
+            generations=3,
+            replicates=32,
+        ),
+    )
