@@ -183,6 +183,21 @@ def _families(calibration: dict | None) -> dict:
     return {"(one calibration for every diffusion cell)": calibration} if "C1" in calibration else calibration
 
 
+def _compare_scalars(result: CheckResult, label: str, now: dict, before: dict, names: tuple[str, ...]) -> None:
+    """Named scalars of keyed entries (a family's constants, a fit's exponents), exactly; a missing entry counts as NaN."""
+    for key in sorted(set(now) | set(before)):
+        current, old = now.get(key) or {}, before.get(key) or {}
+        for name in names:
+            _exact_array(
+                result,
+                label.format(key),
+                f"{name} changed",
+                [current.get(name, np.nan)],
+                [old.get(name, np.nan)],
+                lambda k: name,
+            )
+
+
 def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
     """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``)."""
     result = CheckResult(mode="statistical" if statistical else "exact")
@@ -195,30 +210,10 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
         _compare_cell(result, now[key], before[key], statistical)
     if not statistical:
         calibration, old_calibration = _families(current.get("calibration")), _families(baseline.get("calibration"))
-        for family in sorted(set(calibration) | set(old_calibration)):
-            now_family, old_family = calibration.get(family) or {}, old_calibration.get(family) or {}
-            for constant in ("C1", "C2"):
-                _exact_array(
-                    result,
-                    f"Theorem D calibration ({family})",
-                    f"{constant} changed",
-                    [now_family.get(constant, np.nan)],
-                    [old_family.get(constant, np.nan)],
-                    lambda k: constant,
-                )
-        rates = {(r["family"], r["truth"]): r for r in current.get("rates") or []}
-        old_rates = {(r["family"], r["truth"]): r for r in baseline.get("rates") or []}
-        for key in sorted(set(rates) | set(old_rates)):
-            now_rate, old_rate = rates.get(key) or {}, old_rates.get(key) or {}
-            for exponent in ("size_exponent", "width_exponent"):
-                _exact_array(
-                    result,
-                    f"Li et al.'s rate ({key[0]}, {key[1]})",
-                    f"{exponent} changed",
-                    [now_rate.get(exponent, np.nan)],
-                    [old_rate.get(exponent, np.nan)],
-                    lambda k: exponent,
-                )
+        _compare_scalars(result, "Theorem D calibration ({})", calibration, old_calibration, ("C1", "C2"))
+        rates = {f"{r['family']}, {r['truth']}": r for r in current.get("rates") or []}
+        old_rates = {f"{r['family']}, {r['truth']}": r for r in baseline.get("rates") or []}
+        _compare_scalars(result, "Li et al.'s rate ({})", rates, old_rates, ("size_exponent", "width_exponent"))
         phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
         if phase or old_phase:
             _exact_array(
