@@ -61,12 +61,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, signal, special
+from scipy import optimize
 
-from selfloop.simulators import Box, GaussianMixture, Grid, tv_monte_carlo
-from selfloop.simulators.grid import linear_bin
+from selfloop.simulators import Box, GaussianMixture, tv_monte_carlo
 
 from .kde import MONTE_CARLO_MARGIN
+from .ou_marginals import (
+    TrainingDistribution,
+    _kl_to_standard_normal,
+    _MixedMarginals,
+    _mixture_values,
+    _MixtureMarginals,
+    _Quadrature,
+    _truth_marginals,
+    ou_marginal,
+)
 
 __all__ = [
     "CERTIFICATE_METHODS",
@@ -81,22 +90,9 @@ __all__ = [
 CERTIFICATE_METHODS = ("chain", "path")
 #: Gauss-Legendre nodes per sampler step for the path bound's time integral (its integrand is smooth in t).
 _LEGENDRE_NODES = 4
-#: Quadrature nodes per standard deviation of the narrowest reference component, by dimension (the smooth mixture terms
-#: are spectrally accurate far coarser; the network's ReLU kinks set the step: halving it moves a certificate < 1e-3).
-_NODES_PER_STD = {1: 40.0, 2: 6.0}
 #: The chain bound's reference grid is searched on a quadrature this many times coarser (its objective has the exact score
 #: only, smooth; any deterministic grid is valid).
 _SEARCH_COARSENING = 2.0
-#: Times at which the truth's OU marginals decide which quadrature nodes hold mass (t = 0 and 40 log-spaced up to 30).
-_PRUNING_TIMES = np.concatenate([[0.0], np.geomspace(1e-5, 30.0, 40)])
-#: A node whose mass is below this under every marginal at ``_PRUNING_TIMES`` is dropped from the quadrature.
-_PRUNED_MASS = 1e-22
-#: Reference mass left outside the quadrature box, per component and axis end.
-_BOX_MASS = 1e-14
-#: Smoothed grid densities below this fraction of their largest value are floored to 0 (FFT round-off in the tails).
-_ROUND_OFF_FLOOR = 1e-13
-#: Distinct times whose OU marginals a reference keeps (a chain bound's 2K + 1, a path bound's (K + 1)(1 + 4)).
-_KEPT_TIMES = 2048
 
 
 @dataclass(frozen=True)
@@ -138,252 +134,6 @@ class Certificate:
         pinsker, bretagnolle_huber = np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl))
         tv = min(1.0, parts["early_stopping"] + min(pinsker, bretagnolle_huber))
         return Certificate(float(tv), float(kl), parts, method, score_error, float(kl_stderr))
-
-
-def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
-    r""":math:`q_t`, the law of :math:`X_t = \alpha_t X_0 + \sigma_t Z` for :math:`X_0 \sim q`: a Gaussian mixture."""
-    alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-    return GaussianMixture(
-        reference.weights, alpha * reference.means, alpha**2 * reference.covariances + variance * np.eye(reference.dim)
-    )
-
-
-def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
-    r"""An upper bound on :math:`\mathrm{KL}(q \,\|\, N(0, I))`: :math:`\sum_j w_j \mathrm{KL}(N(m_j, S_j) \,\|\, N(0, I))` (joint convexity).
-
-    Each term is :math:`\tfrac12(\operatorname{tr}S - d - \log\det S + |m|^2)`, summed over S's eigenvalues as
-    :math:`\lambda - 1 - \log\lambda` (written with ``log1p``, exact near :math:`\lambda = 1`).
-    """
-    total = 0.0
-    for weight, mean, covariance in zip(mixture.weights, mixture.means, mixture.covariances):
-        excess = np.linalg.eigvalsh(covariance) - 1.0
-        total += weight * 0.5 * (float(np.sum(excess - np.log1p(excess))) + float(mean @ mean))
-    return total
-
-
-@dataclass(frozen=True)
-class TrainingDistribution:
-    r"""The training distribution of generation i, given the past: :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`.
-
-    Against it, the certificate bounds Lemma R's one-step error :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)`.
-    :math:`\hat p_{i-1}` is the previous fit's sampler density on its grid (d <= 2), renormalised to mass one (the mass
-    it lost off the grid, at most 1e-3 and counted in the measured TV, is spread in proportion).
-
-    Parameters
-    ----------
-    truth : GaussianMixture
-        :math:`p_0`.
-    previous : fitted model with ``density_grid() -> (Grid, values)``
-        :math:`\hat p_{i-1}`, e.g. a :class:`selfloop.simulators.FittedDiffusion` with the SDE sampler.
-    real_fraction : float
-        :math:`\lambda \in [0, 1]`.
-    """
-
-    truth: GaussianMixture
-    previous: object
-    real_fraction: float
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.truth, GaussianMixture):
-            raise ValueError(f"truth must be a GaussianMixture, got {type(self.truth).__name__}")
-        if not (0.0 <= float(self.real_fraction) <= 1.0):
-            raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction!r}")
-        if not hasattr(self.previous, "density_grid"):
-            raise ValueError(
-                "previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2"
-            )
-
-    @property
-    def dim(self) -> int:
-        return self.truth.dim
-
-
-class _Quadrature:
-    """A grid of nodes (cell volume ``volume``) on which a reference's OU marginals are integrated."""
-
-    def __init__(self, truth: GaussianMixture, spacing_scale: float, extra: Box | None = None) -> None:
-        dim = truth.dim
-        if dim > 2:
-            raise ValueError(
-                f"reference: the certificate is computed by quadrature in dimension 1 or 2, got dimension {dim}"
-            )
-        standard = GaussianMixture(np.ones(1), np.zeros((1, dim)), np.eye(dim)[None])
-        boxes = [truth.bounding_box(_BOX_MASS), standard.bounding_box(_BOX_MASS)] + (
-            [extra] if extra is not None else []
-        )
-        narrowest = float(np.sqrt(np.linalg.eigvalsh(truth.covariances).min()))
-        self.grid = Grid.covering(Box.union(boxes), min(narrowest, 1.0) / _NODES_PER_STD[dim] * spacing_scale)
-        self.volume = self.grid.cell_volume
-        points = self.grid.points()
-        if extra is None:  # only the truth's marginals live here: drop nodes where none of them holds any mass
-            largest = np.zeros(len(points))
-            for t in _PRUNING_TIMES:
-                largest = np.maximum(largest, _mixture_values(ou_marginal(truth, t), points)[0])
-            self.kept = np.flatnonzero(largest * self.volume >= _PRUNED_MASS)
-        else:  # a grid part is convolved on the whole grid
-            self.kept = np.arange(len(points))
-        self.points = points[self.kept]
-
-    def full(self, values: np.ndarray) -> np.ndarray:
-        """Values at the kept nodes placed on the whole grid (zero elsewhere), shaped like it."""
-        out = np.zeros(self.grid.size)
-        out[self.kept] = values
-        return out.reshape(self.grid.shape)
-
-    def expect(self, density: np.ndarray, values: np.ndarray) -> float:
-        """:math:`\\int q\\,f` for values f at the nodes (the trapezoidal sum: the integrands vanish at the box's edge)."""
-        return float(np.dot(density, values) * self.volume)
-
-
-class _MixtureMarginals:
-    r"""The OU marginals :math:`q_t` of a Gaussian-mixture reference at the quadrature nodes: density, log density, score."""
-
-    def __init__(self, mixture: GaussianMixture, quadrature: _Quadrature) -> None:
-        self.mixture, self.quadrature, self.dim = mixture, quadrature, mixture.dim
-        self._kept: dict[float, tuple] = {}
-
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = float(t)
-        if t not in self._kept:
-            if len(self._kept) >= _KEPT_TIMES:
-                self._kept.clear()
-            self._kept[t] = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
-        return self._kept[t]
-
-    def second_moment(self, t: float) -> float:
-        return ou_marginal(self.mixture, t).squared_norm_moment(1)
-
-    def kl_to_standard_normal(self, t: float) -> float:
-        return _kl_to_standard_normal(ou_marginal(self.mixture, t))
-
-    def early_stopping(self, t: float) -> float:
-        r""":math:`\mathrm{TV}(q, q_t)` on the quadrature grid."""
-        return 0.5 * self.quadrature.grid.integrate_abs(self.quadrature.full(self.at(0.0)[0] - self.at(t)[0]))
-
-
-def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Density, log density and score of ``mixture`` at ``x`` (score by component responsibilities, log-sum-exp)."""
-    logs = np.empty((mixture.components, x.shape[0]))
-    gradients = np.empty((mixture.components, *x.shape))
-    for k in range(mixture.components):
-        precision = np.linalg.inv(mixture.covariances[k])
-        centred = x - mixture.means[k]
-        logs[k] = -0.5 * (
-            np.einsum("ni,ij,nj->n", centred, precision, centred)
-            + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1]
-        )
-        gradients[k] = -centred @ precision
-    with np.errstate(divide="ignore"):
-        logs += np.log(mixture.weights)[:, None]
-    log_density = special.logsumexp(logs, axis=0)
-    responsibilities = np.exp(logs - log_density)
-    return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
-
-
-_TRUTH_MARGINALS: dict[tuple, _MixtureMarginals] = {}
-
-
-def _truth_marginals(truth: GaussianMixture, spacing_scale: float) -> _MixtureMarginals:
-    """The truth's marginals on its quadrature, kept between calls (a loop certifies all its fits against one truth)."""
-    key = (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), float(spacing_scale))
-    if key not in _TRUTH_MARGINALS:
-        if len(_TRUTH_MARGINALS) >= 4:
-            _TRUTH_MARGINALS.clear()
-        _TRUTH_MARGINALS[key] = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
-    return _TRUTH_MARGINALS[key]
-
-
-class _MixedMarginals(_MixtureMarginals):
-    r"""The OU marginals of :math:`q = \lambda p_0 + (1-\lambda)\hat p` with :math:`\hat p` a grid density.
-
-    The grid part's point masses :math:`m_j` at nodes :math:`x_j` move to :math:`\alpha_t x_j` (exact rescaling), are
-    linearly binned onto the quadrature grid and convolved by FFT with :math:`\varphi_{\sigma_t^2 - \delta^2/6}` and its
-    gradient (:math:`\delta^2/6`: the variance linear binning adds), which gives the grid part's density and the
-    numerator of its score. Values below ``_ROUND_OFF_FLOOR`` of the largest are FFT round-off and are floored to 0.
-    """
-
-    def __init__(self, reference: TrainingDistribution, quadrature: _Quadrature) -> None:
-        super().__init__(reference.truth, quadrature)
-        grid, values = reference.previous.density_grid()
-        masses = np.clip(np.asarray(values, dtype=float).ravel(), 0.0, None) * grid.cell_volume
-        held = masses > 0
-        self.nodes, self.masses = grid.points()[held], masses[held] / masses[held].sum()
-        self._grid, self._values = grid, np.clip(np.asarray(values, dtype=float), 0.0, None) / masses.sum()
-        self.fraction = float(reference.real_fraction)
-        self._previous_second_moment = float(np.dot(self.masses, np.sum(self.nodes**2, axis=1)))
-
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = float(t)
-        if t not in self._kept:
-            if len(self._kept) >= _KEPT_TIMES:
-                self._kept.clear()
-            truth_density, _, truth_score = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
-            grid_density, grid_gradient = self._grid_part(t)
-            density = self.fraction * truth_density + (1 - self.fraction) * grid_density
-            numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
-            positive = density > 0
-            safe = np.where(positive, density, 1.0)
-            score = np.where(positive[:, None], numerator / safe[:, None], 0.0)
-            log_density = np.where(positive, np.log(safe), 0.0)  # q log q -> 0 where q = 0
-            self._kept[t] = (density, log_density, score)
-        return self._kept[t]
-
-    def _grid_part(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        grid = self.quadrature.grid
-        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-        binned = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
-        spread = variance - float(np.max(grid.spacing)) ** 2 / 6
-        if spread <= 0:
-            return binned.ravel()[self.quadrature.kept], np.zeros_like(self.quadrature.points)
-        density = _convolve(binned, grid, spread)
-        gradient = np.stack(
-            [_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1
-        )
-        small = density.ravel() < _ROUND_OFF_FLOOR * density.max()
-        density, gradient = np.where(small, 0.0, density.ravel()), np.where(small[:, None], 0.0, gradient)
-        return density[self.quadrature.kept], gradient[self.quadrature.kept]
-
-    def early_stopping(self, t: float) -> float:
-        r"""An upper bound on :math:`\mathrm{TV}(q, q_t)`: :math:`\lambda\,\mathrm{TV}(p_0, p_{0,t}) + (1-\lambda)\,\mathrm{TV}(\hat p, \hat p_t)`
-        (joint convexity), the second on the previous fit's own grid, where its point masses sit on the nodes (binning
-        them onto the quadrature grid instead would add node-scale aliasing that TV sees)."""
-        truth_part = _MixtureMarginals(self.mixture, self.quadrature).early_stopping(t)
-        grid, values = self._grid, self._values
-        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-        moved = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
-        smoothed = (
-            _convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
-        )
-        return self.fraction * truth_part + (1 - self.fraction) * 0.5 * grid.integrate_abs(values - smoothed)
-
-    def second_moment(self, t: float) -> float:
-        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-        grid_part = alpha**2 * self._previous_second_moment + variance * self.dim
-        return self.fraction * super().second_moment(t) + (1 - self.fraction) * grid_part
-
-    def kl_to_standard_normal(self, t: float) -> float:
-        r"""Joint convexity over the truth's components and the grid's point masses, each :math:`N(\alpha x_j, \sigma^2 I)`."""
-        alpha, decay = np.exp(-t), np.exp(-2 * t)  # sigma^2 = 1 - decay
-        per_axis = -decay - np.log1p(-decay)  # sigma^2 - 1 - log sigma^2
-        grid_part = 0.5 * (self.dim * per_axis + alpha**2 * self._previous_second_moment)
-        return self.fraction * super().kl_to_standard_normal(t) + (1 - self.fraction) * grid_part
-
-
-def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
-    r"""``values`` convolved with :math:`\varphi_{\text{variance}}` (or its derivative along one axis) on the grid, by FFT,
-    one separable axis at a time (a density in, a density out: the kernel is sampled and times the step)."""
-    out = values
-    for axis in range(grid.dim):
-        step = float(grid.spacing[axis])
-        half = int(min(np.ceil(9 * np.sqrt(variance) / step), grid.shape[axis] - 1))
-        offsets = np.arange(-half, half + 1) * step
-        kernel = np.exp(-0.5 * offsets**2 / variance) / np.sqrt(2 * np.pi * variance) * step
-        if axis == derivative_axis:
-            kernel = kernel * (-offsets / variance)
-        shape = [1] * grid.dim
-        shape[axis] = kernel.size
-        out = signal.fftconvolve(out, kernel.reshape(shape), mode="same", axes=axis)
-    return out
 
 
 class _ChainStep:

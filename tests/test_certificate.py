@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from selfloop.bounds import TrainingDistribution, diffusion_certificate, ou_marginal
-from selfloop.bounds.certificate import _mixture_values
+from selfloop.bounds.ou_marginals import _mixture_values
 from selfloop.simulators import (
     GaussianMixture,
     RandomFeatureDiffusion,
