@@ -25,7 +25,15 @@ from typing import Callable
 
 import numpy as np
 
-from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_bound_terms, kde_second_moment_terms, mle_bound_for
+from selfloop.bounds import (
+    Registry,
+    get_bound,
+    kde_bound_for,
+    kde_bound_terms,
+    kde_second_moment_terms,
+    mle_bound_for,
+    mle_moments,
+)
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import STANDARD_TRUTHS, Scenario
 from selfloop.testing import ALPHA, check_bound, is_underpowered
@@ -300,8 +308,6 @@ def mle_law_record(parameters: dict, context: CellContext) -> dict | None:
     applies = context.spec["model"]["name"] == "mle" and context.truth.components == 1 and kind != "mixed_reused"
     if not parameters or not applies or (context.truth.dim > 1 and kind == "accumulate"):
         return None
-    from selfloop.bounds import mle_moments
-
     law = mle_moments(context.truth, context.scenario, context.generations)
     covariance, mean = context.truth.covariances[0], context.truth.means[0]
     precision, dim = np.linalg.inv(covariance), context.truth.dim
