@@ -114,10 +114,9 @@ def _cell_table(cells: list[dict]) -> list[str]:
             if cell.get("certificate") is None:
                 row += " — | no certificate |"
             else:
-                tv, certificate = np.asarray(cell["tv"]), np.asarray(cell["certificate"])
-                held = int(np.sum(np.all(tv <= certificate + CERTIFICATE_TOLERANCE, axis=1)))
-                state = "holds on every run" if held == tv.shape[0] else f"**VIOLATED** on {tv.shape[0] - held} runs"
-                row += f" {np.min(certificate / tv):.2f}–{np.max(certificate / tv):.2f} | {state} ({held} / {tv.shape[0]}) |"
+                held, runs, ratios = _certified_runs([cell])
+                state = "holds on every run" if held == runs else f"**VIOLATED** on {runs - held} runs"
+                row += f" {min(ratios):.2f}–{max(ratios):.2f} | {state} ({held} / {runs}) |"
         lines.append(row)
     return lines
 
@@ -264,6 +263,12 @@ def _theorem_d_lines(calibration: dict, cells: list[dict]) -> list[str]:
 CERTIFICATE_TOLERANCE = 1e-9
 
 
+def _under(tv: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Where a measured TV is at or below its per-run bound, to ``CERTIFICATE_TOLERANCE`` (the one rule of every
+    per-run verdict)."""
+    return tv <= bound + CERTIFICATE_TOLERANCE
+
+
 def _certified_runs(cells: list[dict], key: str = "certificate") -> tuple[int, int, list[float]]:
     """(runs where TV <= the per-run bound ``key`` at every generation, runs, bound / TV per run and generation).
 
@@ -274,7 +279,7 @@ def _certified_runs(cells: list[dict], key: str = "certificate") -> tuple[int, i
         if cell.get(key) is None:
             continue
         tv, bound = np.asarray(cell["tv"]), np.asarray(cell[key])
-        held += int(np.sum(np.all(tv <= bound + CERTIFICATE_TOLERANCE, axis=1)))
+        held += int(np.sum(np.all(_under(tv, bound), axis=1)))
         total += tv.shape[0]
         ratios += (bound / np.where(tv > 0, tv, np.nan)).ravel().tolist()
     return held, total, [r for r in ratios if np.isfinite(r)]
@@ -407,7 +412,7 @@ def _theorem_g_lines(cells: list[dict]) -> list[str]:
         steps = None if cell.get("certified_one_step") is None else np.asarray(cell["certified_one_step"], dtype=float)
         for generation in range(tv.shape[1]):
             ratio = certificate[:, generation] / tv[:, generation]
-            held = int(np.sum(tv[:, generation] <= certificate[:, generation] + CERTIFICATE_TOLERANCE))
+            held = int(np.sum(_under(tv[:, generation], certificate[:, generation])))
             row = (
                 f"| {cell['label'] if generation == 0 else ''} | {generation} | {tv[:, generation].mean():.4f} | {certificate[:, generation].mean():.4f} | "
                 f"{ratio.min():.2f}–{np.median(ratio):.2f}–{ratio.max():.2f} | {held} / {tv.shape[0]} | "
@@ -416,7 +421,7 @@ def _theorem_g_lines(cells: list[dict]) -> list[str]:
             if propagated is None or steps is None:
                 row += "— | — | — |"
             else:
-                under = int(np.sum(tv[:, generation] <= propagated[:, generation] + CERTIFICATE_TOLERANCE))
+                under = int(np.sum(_under(tv[:, generation], propagated[:, generation])))
                 row += f"{steps[:, generation].mean():.4f} | {propagated[:, generation].mean():.4f} | {under} / {tv.shape[0]} |"
             lines.append(row)
     return lines + [""]
