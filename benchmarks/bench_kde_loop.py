@@ -31,7 +31,8 @@ import numpy as np
 from scipy import stats
 
 from selfloop.simulators import KDE, FittedKDE, Grid, Scenario, run_loop, standard_truth
-from selfloop.simulators.grid import Box, linear_bin
+from selfloop.simulators.grid import Box
+from selfloop.simulators.smoothing import linear_bin
 
 from ._child import peak_rss_gib, run_child
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from selfloop.simulators import Box, GaussianMixture, tv_monte_carlo
+from selfloop.simulators import Box, FittedDiffusion, FittedSDEDiffusion, GaussianMixture, tv_monte_carlo
 
 from .kde import MONTE_CARLO_MARGIN
 from .ou_marginals import (
@@ -388,8 +388,7 @@ def diffusion_certificate(
         raise ValueError(
             f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}"
         )
-    model = getattr(fitted, "model", None)
-    if getattr(model, "sampler", None) != "sde" or not hasattr(fitted, "times"):
+    if not isinstance(fitted, FittedSDEDiffusion):
         raise ValueError("fitted: the certificate is for a fit of RandomFeatureDiffusion with sampler='sde'")
     if fitted.dim != reference.dim:
         raise ValueError(f"reference: dimension {reference.dim} differs from the fit's {fitted.dim}")
@@ -445,7 +444,7 @@ def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: flo
     """
     if not isinstance(truth, GaussianMixture):
         raise ValueError(f"truth must be a GaussianMixture, got {type(truth).__name__}")
-    if not hasattr(fitted, "times") or not hasattr(fitted, "score") or fitted.dim != truth.dim:
+    if not isinstance(fitted, FittedDiffusion) or fitted.dim != truth.dim:
         raise ValueError("fitted: needs a random-feature diffusion fit (times(), score()) in the truth's dimension")
     times = fitted.times()
     marginals = _truth_marginals(truth, spacing_scale)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, special
 
-from selfloop.simulators import Box, GaussianMixture, Grid
-from selfloop.simulators.grid import linear_bin
+from selfloop.simulators import Box, FittedSDEDiffusion, GaussianMixture, Grid
+from selfloop.simulators.smoothing import linear_bin
 
 __all__ = ["TrainingDistribution", "ou_marginal"]
 
@@ -100,7 +100,7 @@ class TrainingDistribution:
             raise ValueError(f"truth must be a GaussianMixture, got {type(self.truth).__name__}")
         if not (0.0 <= float(self.real_fraction) <= 1.0):
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction!r}")
-        if not hasattr(self.previous, "density_grid"):
+        if not (isinstance(self.previous, FittedSDEDiffusion) and self.previous.dim <= 2):
             raise ValueError(
                 "previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2"
             )

@@ -18,25 +18,25 @@ from scipy import stats
 
 from selfloop.simulators import Grid
 from selfloop.simulators.metrics import common_grid
+from selfloop.simulators.protocol import EscapedMass, GridDensity
 
 __all__ = ["check_density_integrates_to_one", "check_fit_is_deterministic", "check_model", "check_samples_match_pdf"]
 
 
 def _grid_for(fitted) -> Grid:
-    if getattr(fitted, "dim", None) not in (1, 2) or not (
-        hasattr(fitted, "bounding_box") and hasattr(fitted, "grid_spacing")
-    ):
+    grid = common_grid([fitted]) if isinstance(fitted, GridDensity) else None
+    if grid is None or grid.dim > 2:
         raise ValueError(
             "fitted: the conformance checks need a density in dimension 1 or 2 with bounding_box and grid_spacing"
         )
-    return common_grid([fitted])
+    return grid
 
 
 def check_density_integrates_to_one(fitted, *, tolerance: float = 1e-4) -> float:
     """Assert that the fitted density integrates to 1 within ``tolerance`` (less any mass it reports as escaped); return the integral."""
     grid = _grid_for(fitted)
     integral = grid.integrate(grid.evaluate(fitted))
-    expected = 1.0 - float(getattr(fitted, "escaped_mass", 0.0))
+    expected = 1.0 - (float(fitted.escaped_mass) if isinstance(fitted, EscapedMass) else 0.0)
     assert abs(integral - expected) <= tolerance, (
         f"the fitted density integrates to {integral:.6g}, not {expected:.6g} (tolerance {tolerance:g})"
     )

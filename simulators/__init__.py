@@ -5,7 +5,7 @@ Public API (the README and docs/theory.md say what each name computes)::
     from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
 """
 
-from .diffusion import EarlyStopping, FittedDiffusion, RandomFeatureDiffusion
+from .diffusion import EarlyStopping, FittedDiffusion, FittedODEDiffusion, FittedSDEDiffusion, RandomFeatureDiffusion
 from .expected import (
     SmoothedTruth,
     bandwidth_schedule,
@@ -18,7 +18,7 @@ from .kde import KDE, FittedKDE, PowerRule
 from .loop import LoopResult, memory_budget, run_loop
 from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
-from .protocol import FittedDensity, GridDensity, Model
+from .protocol import FittedDensity, GridDensity, Model, ReplicateBatching
 from .scenario import Scenario
 from .truth import STANDARD_TRUTHS, GaussianMixture, standard_truth
 
@@ -29,6 +29,8 @@ __all__ = [
     "FittedDiffusion",
     "FittedDensity",
     "FittedKDE",
+    "FittedODEDiffusion",
+    "FittedSDEDiffusion",
     "GaussianMLE",
     "GaussianMixture",
     "Grid",
@@ -38,6 +40,7 @@ __all__ = [
     "Model",
     "PowerRule",
     "RandomFeatureDiffusion",
+    "ReplicateBatching",
     "STANDARD_TRUTHS",
     "Scenario",
     "SmoothedTruth",

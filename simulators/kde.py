@@ -35,7 +35,9 @@ from typing import Callable, Union
 
 import numpy as np
 
-from .grid import Box, Grid, gaussian_smooth, linear_bin, tail_quantile
+from .grid import Box, Grid, tail_quantile
+from .protocol import OneAtATime
+from .smoothing import gaussian_smooth, linear_bin
 from .validation import check_data, check_positive, check_size
 
 __all__ = ["KDE", "FittedKDE", "PowerRule", "binning_error_bound", "kde_grid_densities"]
@@ -91,8 +93,10 @@ _RULES: dict[str, Callable[[np.ndarray], float]] = {"scott": _scott, "silverman"
 Bandwidth = Union[float, str, Callable[[np.ndarray], float]]
 
 
-class KDE:
+class KDE(OneAtATime):
     """Gaussian KDE model: ``KDE(bandwidth).fit(data) -> FittedKDE``.
+
+    Its replicate hook :meth:`grid_densities` evaluates a batch of fits on a shared grid in one binning and one FFT.
 
     Parameters
     ----------
@@ -125,6 +129,17 @@ class KDE:
         """Fit on ``data`` (n, d); ``rng`` is unused (the fit is deterministic)."""
         data = check_data("data", data)
         return FittedKDE(data, self.bandwidth_for(data))
+
+    #: The replicates are measured on one grid (:class:`selfloop.simulators.protocol.ReplicateBatching`).
+    shared_grid = True
+
+    def grid_densities(self, fits, grid: Grid) -> np.ndarray:
+        """The fits' densities at the nodes of ``grid``, (R, *grid.shape): one binning and one FFT
+        (:func:`kde_grid_densities`) when they hold equally many points, else one fit at a time."""
+        if len({fit.data.shape for fit in fits}) > 1:
+            return super().grid_densities(fits, grid)
+        data = np.stack([fit.data for fit in fits])
+        return kde_grid_densities(data, np.array([fit.bandwidth for fit in fits]), grid)
 
 
 class FittedKDE:

@@ -1,24 +1,11 @@
-r"""The self-consuming loop runner.
+r"""The self-consuming loop runner: :func:`run_loop` and its result.
 
-For each replicate, with its own random stream spawned from ``seed``:
-
-1. fit generation 0 on ``scenario.initial`` real points;
-2. for i = 1..generations, draw ``scenario.real`` real points (fresh, or from
-   the fixed pool) and ``scenario.synthetic`` points from generation i-1, and
-   fit generation i on them (on everything so far when accumulating);
-3. measure :math:`\mathrm{TV}(\hat p_i, p_0)` exactly (:func:`selfloop.simulators.metrics.tv`).
-
-Optionally it also measures the one-step error of Lemma R,
-:math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` with
-:math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`, and, for a KDE, the sampling
-error of Theorem K, :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)` (the distance of the
-fit from its own conditional mean given the past), each on one grid.
-
-The replicates run together: a KDE in d <= 2 through one vectorised loop
-(:mod:`selfloop.simulators.batched`), any other model one generation at a time, the model
-drawing and preparing its replicates' fits at once where it can (the diffusion model's
-samplers and grid densities). Each replicate draws from its own streams in its own order, so
-its numbers do not depend on the batch.
+It checks the request, refuses a loop whose data would not fit the memory budget, splits the replicates into
+chunks that the budget holds, and runs each chunk through the one loop engine
+(:func:`selfloop.simulators.replicates.run_chunk`): the training data of every scenario, the fits and every
+measurement in one place, the replicates a generation at a time, together. Replicate k uses
+``SeedSequence(seed).spawn(replicates)[k]``, so its numbers do not depend on the chunking beyond floating-point
+rounding.
 """
 
 from __future__ import annotations
@@ -28,16 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .batched import BatchedKDELoop, replicates_per_chunk
-from .diffusion import RandomFeatureDiffusion
-from .kde import KDE, FittedKDE
-from .metrics import common_grid, tv, tv_monte_carlo, tv_on_grid
-from .protocol import ParametricModel
+from .diffusion import FittedSDEDiffusion, RandomFeatureDiffusion
+from .kde import KDE
+from .measurement import TrainingMixture
+from .protocol import GridDensity
+from .replicates import run_chunk
 from .scenario import Scenario
 from .truth import GaussianMixture
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 
-__all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]
+__all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]  # TrainingMixture: its earlier home
 
 
 @dataclass
@@ -112,172 +99,6 @@ class LoopResult:
         return self.tv.mean(axis=0)
 
 
-def _tv_to_mixture(current, first, second, first_weight: float) -> float:
-    r"""Quadrature :math:`\mathrm{TV}(\hat p_i, w f + (1-w) g)` on one grid covering all three densities (``second`` may be None when w = 1)."""
-    parts = [first] if second is None else [first, second]
-    grid = common_grid([*parts, current])
-    target = (
-        grid.evaluate(first)
-        if second is None
-        else first_weight * grid.evaluate(first) + (1 - first_weight) * grid.evaluate(second)
-    )
-    return tv_on_grid(grid, grid.evaluate(current), target)
-
-
-class TrainingMixture:
-    r"""The training distribution :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`: draws and log density.
-
-    The reference of the Monte Carlo one-step error :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]`.
-    """
-
-    def __init__(self, truth, previous, real_fraction: float) -> None:
-        self.truth, self.previous, self.real_fraction = truth, previous, float(real_fraction)
-        self.dim = truth.dim
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        real = int(rng.binomial(n, self.real_fraction))
-        parts = [self.truth.sample(real, rng)] if real else []
-        if n > real:
-            parts.append(self.previous.sample(n - real, rng))
-        return np.concatenate(parts)
-
-    def logpdf(self, x) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            real = np.log(self.real_fraction) + self.truth.logpdf(x)
-            if self.real_fraction == 1.0:
-                return real
-            return np.logaddexp(real, np.log1p(-self.real_fraction) + self.previous.logpdf(x))
-
-    def pdf(self, x) -> np.ndarray:
-        return np.exp(self.logpdf(x))
-
-
-def _on_grid(truth, *densities) -> bool:
-    """Whether TV among these densities is taken by quadrature: d <= 2 and every fitted density allows a grid."""
-    return truth.dim <= 2 and all(density is None or getattr(density, "grid_quadrature", True) for density in densities)
-
-
-def _one_step_error(
-    truth, previous, current, real_fraction: float, rng: np.random.Generator, samples: int
-) -> tuple[float, float]:
-    r"""Lemma R's :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, \lambda p_0 + (1-\lambda)\hat p_{i-1})` and its standard error.
-
-    Quadrature (exact, zero standard error) in d <= 2; otherwise the unbiased Monte Carlo
-    estimate with ``samples`` draws from the mixture (:class:`TrainingMixture`).
-    """
-    if _on_grid(truth, previous, current):
-        return _tv_to_mixture(current, truth, previous, real_fraction), 0.0
-    estimate = tv_monte_carlo(TrainingMixture(truth, previous, real_fraction), current, samples, rng)
-    return estimate.value, estimate.stderr
-
-
-def _sampling_error(truth, previous, current, real_fraction: float) -> float:
-    r"""Theorem K's :math:`S_i = \mathrm{TV}(\hat p_i, K_h * (\lambda p_0 + (1-\lambda)\hat p_{i-1}))` for a KDE fit.
-
-    ``previous`` is None at generation 0, where the conditional mean is :math:`K_h * p_0`.
-    """
-    variance = current.bandwidth**2
-    return _tv_to_mixture(
-        current, truth.smoothed(variance), None if previous is None else previous.smoothed(variance), real_fraction
-    )
-
-
-def _run_replicates(
-    truth,
-    model,
-    scenario: Scenario,
-    generations: int,
-    streams,
-    one_step: bool,
-    probes,
-    measure_tv: bool,
-    tv_samples: int,
-    sampling: bool,
-    certify=None,
-):
-    """Run replicates one generation at a time, all of them together; each keeps its own streams.
-
-    Replicate k draws from its own generators in the order it would alone (its real data, its
-    synthetic data, its fit), so its numbers do not depend on the others. A model may draw and
-    prepare its replicates' fits together: ``model.sample_together(fits, n, rngs)`` (one list of
-    draws per fit, equal to ``fits[k].sample(n, rngs[k])``) and ``model.prepare_together(fits)``
-    (called once per generation before the TVs, e.g. to compute grid densities in one batch).
-    ``certify(fit, previous) -> (certificate against p0, certified eps_i, integrated score error)``, if given, certifies
-    every fit (Theorem G).
-    """
-    count = len(streams)
-    rngs, metric_rngs = [], []
-    for stream in streams:
-        loop_stream, metric_stream = stream.spawn(2)
-        rngs.append(np.random.default_rng(loop_stream))
-        metric_rngs.append(np.random.default_rng(metric_stream))
-    sample_together = getattr(model, "sample_together", None)
-    prepare_together = getattr(model, "prepare_together", None)
-    pools = [truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None for rng in rngs]
-    data = [
-        pool[: scenario.initial] if pool is not None else truth.sample(scenario.initial, rng)
-        for pool, rng in zip(pools, rngs)
-    ]
-    fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
-    models = [fits[-1]]
-    probed = np.zeros((count, generations + 1, 0 if probes is None else probes.shape[0]))
-    distances = np.zeros((count, 2, generations + 1))
-    steps = np.zeros((count, 2, generations + 1))
-    sampling_errors = np.zeros((count, generations + 1))
-    certificates = np.full((count, 3, generations + 1), np.nan)
-    parameters: dict[str, list] = {}
-    parametric = isinstance(model, ParametricModel)  # once: a runtime Protocol check is slow
-
-    def measure(generation: int, previous) -> None:
-        if prepare_together is not None and (measure_tv or probes is not None):
-            prepare_together(fits)
-        for k, fitted in enumerate(fits):
-            if parametric:
-                for name, value in model.parameters(fitted).items():
-                    parameters.setdefault(name, [[None] * (generations + 1) for _ in range(count)])[k][generation] = (
-                        np.asarray(value, dtype=float)
-                    )
-            if certify is not None:
-                certificates[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
-            if probes is not None:
-                probed[k, generation] = fitted.pdf(probes)
-            if measure_tv:
-                distances[k, :, generation] = tv(truth, fitted, rng=metric_rngs[k], samples=tv_samples)
-            if generation == 0:
-                steps[k, :, 0] = distances[k, :, 0]
-                if sampling:
-                    sampling_errors[k, 0] = _sampling_error(truth, None, fitted, 1.0)
-                continue
-            if one_step:
-                steps[k, :, generation] = _one_step_error(
-                    truth, previous[k], fitted, scenario.real_fraction, metric_rngs[k], tv_samples
-                )
-            if sampling:
-                sampling_errors[k, generation] = _sampling_error(truth, previous[k], fitted, scenario.real_fraction)
-
-    measure(0, None)
-    for generation in range(1, generations + 1):
-        real = [
-            (pool[: scenario.real] if pool is not None else truth.sample(scenario.real, rng)) if scenario.real else None
-            for pool, rng in zip(pools, rngs)
-        ]
-        if not scenario.synthetic:
-            synthetic = [None] * count
-        elif sample_together is not None:
-            synthetic = sample_together(fits, scenario.synthetic, rngs)
-        else:
-            synthetic = [fitted.sample(scenario.synthetic, rng) for fitted, rng in zip(fits, rngs)]
-        for k in range(count):
-            parts = [part for part in (real[k], synthetic[k]) if part is not None]
-            new = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            data[k] = np.concatenate([data[k], new]) if scenario.accumulate else new
-        previous, fits = fits, [model.fit(points, rng) for points, rng in zip(data, rngs)]
-        models.append(fits[-1])
-        measure(generation, previous)
-    stacked = {name: np.array([np.stack(row) for row in rows]) for name, rows in parameters.items()}
-    return distances, steps, models, probed, sampling_errors, certificates, stacked
-
-
 def memory_budget() -> float:
     """The default memory budget of a loop in bytes: ``SCLOOP_MEMORY_BUDGET`` (GiB) if set, else half the machine's RAM."""
     configured = os.environ.get("SCLOOP_MEMORY_BUDGET")
@@ -306,7 +127,7 @@ def _certifier(truth, model, scenario: Scenario):
     """
     from selfloop.bounds.certificate import TrainingDistribution, diffusion_certificate  # bounds build on simulators
 
-    if not (isinstance(model, RandomFeatureDiffusion) and model.sampler == "sde"):
+    if not (isinstance(model, RandomFeatureDiffusion) and issubclass(model.fitted_class, FittedSDEDiffusion)):
         raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
     if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
         raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
@@ -330,29 +151,34 @@ def _certifier(truth, model, scenario: Scenario):
     return certify
 
 
-def _batchable(truth, model) -> bool:
-    """A KDE on a Gaussian-mixture truth in d <= 2: the replicates run through :class:`BatchedKDELoop`."""
-    return isinstance(model, KDE) and isinstance(truth, GaussianMixture) and truth.dim <= 2
+#: Largest working set of one chunk of replicates (bytes); beyond it batching gains nothing but cache misses.
+CHUNK_BYTES = 256 * 2**20
+#: Bytes per grid node and replicate held at once: masses, the padded complex spectrum, densities and differences.
+_BYTES_PER_NODE = 8 * 12
+
+
+def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
+    """A replicate's working set while its chunk runs: its training sets and, in d <= 2, the measurement grid.
+
+    The grid is estimated from the truth's box doubled, at the step that the truth and a generation-0 fit (on a
+    sample drawn apart from every replicate's streams) ask for; it holds ``_BYTES_PER_NODE`` a node.
+    """
+    points = int(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real)
+    nodes = 0
+    if truth.dim <= 2:
+        probe = model.fit(truth.sample(scenario.initial, np.random.default_rng(0)), np.random.default_rng(0))
+        spacing = min(truth.grid_spacing, probe.grid_spacing) if isinstance(probe, GridDensity) else truth.grid_spacing
+        box = truth.bounding_box()
+        nodes = int(np.prod(2 * (box.upper - box.lower) / spacing + 1))
+    return _BYTES_PER_NODE * nodes + 8 * 6 * points * truth.dim
 
 
 def _chunk_size(truth, model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
-    """Replicates per batch: what the memory budget (capped at CHUNK_BYTES for cache locality) holds at once.
-
-    The grid is estimated from the truth's box doubled, at the step of the first generation's bandwidth.
-    """
-    sizing = model.bandwidth_for(truth.sample(scenario.initial, np.random.default_rng(0)))
-    spacing = min(truth.grid_spacing, FittedKDE.spacing_for(sizing, truth.dim))
-    box = truth.bounding_box()
-    nodes = int(np.prod(2 * (box.upper - box.lower) / spacing + 1))
-    points = int(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real)
-    return replicates_per_chunk(nodes, points, truth.dim, min(budget / 2, CHUNK_BYTES), replicates)
-
-
-#: Largest working set of one batch of replicates (bytes); beyond it batching gains nothing but cache misses.
-CHUNK_BYTES = 256 * 2**20
-#: Most replicates run together, a generation at a time, for a model outside the batched KDE loop (their data and fits
-#: are held at once, so fewer when the memory budget holds fewer).
-_GENERATION_MAJOR_CHUNK = 32
+    """Replicates per chunk: as many as half the memory budget, capped at ``CHUNK_BYTES`` (cache locality), holds."""
+    if replicates == 1:
+        return 1
+    per_replicate = replicate_bytes(truth, model, scenario, generations)
+    return int(max(1, min(replicates, min(budget / 2, CHUNK_BYTES) // per_replicate)))
 
 
 def run_loop(
@@ -378,9 +204,10 @@ def run_loop(
     ----------
     truth : GaussianMixture
         The real distribution :math:`p_0`.
-    model : object with ``fit(data, rng) -> fitted``
-        ``fitted`` has ``pdf(x)`` and ``sample(n, rng)`` (and, for fast exact
-        TV in d <= 2, ``bounding_box``, ``grid_spacing`` and optionally ``grid_pdf``).
+    model : Model
+        ``fit(data, rng) -> fitted``, where ``fitted`` has ``pdf(x)`` and ``sample(n, rng)``; the optional
+        capabilities of :mod:`selfloop.simulators.protocol` (a grid density, replicate hooks, parameters) make it
+        exact or fast.
     scenario : Scenario
     generations : int
         Number of generations after generation 0.
@@ -412,13 +239,11 @@ def run_loop(
         Refuse, before allocating anything, a loop whose data arrays alone would exceed
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
     chunk_replicates : int, optional
-        Replicates run together, in batches of this many. For a KDE in d <= 2 they run through one
-        vectorised loop (:class:`selfloop.simulators.batched.BatchedKDELoop`; default: as many as fit
-        in the memory budget, at most ``CHUNK_BYTES`` of working set); any other model runs them one
-        generation at a time (default 32, or as many as the memory budget holds), drawing and
-        preparing their fits together where the model allows (the SDE diffusion model's samplers
-        and grid densities). Results do not depend on it beyond floating-point rounding; 1 runs the
-        replicates one at a time.
+        Replicates run together, a generation at a time, in chunks of this many (default: as many as half the
+        memory budget holds, at most ``CHUNK_BYTES`` of working set). The model's replicate hooks
+        (:class:`selfloop.simulators.protocol.ReplicateBatching`) sample, prepare and evaluate a chunk's fits
+        together: one binning and one FFT for a KDE, stacked samplers and grid densities for the SDE diffusion
+        model. Results do not depend on it beyond floating-point rounding; 1 runs the replicates one at a time.
 
     Returns
     -------
@@ -447,66 +272,44 @@ def run_loop(
     certifier = _certifier(truth, model, scenario) if certify else None
     if one_step and not measure_tv:
         raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
-    if sampling_error and (
-        scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not hasattr(model, "bandwidth_for")
-    ):
+    if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not isinstance(model, KDE)):
         raise ValueError(
             "sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation"
         )
-    distances = np.zeros((replicates, generations + 1))
-    stderr = np.zeros_like(distances)
-    steps = np.zeros_like(distances)
-    steps_stderr = np.zeros_like(distances)
-    probed = None if probes is None else np.zeros((replicates, generations + 1, probes.shape[0]))
-    sampled = np.zeros_like(distances)
-    certified = np.full((replicates, 3, generations + 1), np.nan)
+    width = generations + 1
+    distances, stderr, steps, steps_stderr, sampled = (np.zeros((replicates, width)) for _ in range(5))
+    probed = None if probes is None else np.zeros((replicates, width, probes.shape[0]))
+    certified = np.full((replicates, 3, width), np.nan)
     parameters: dict[str, np.ndarray] = {}
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
-    if _batchable(truth, model) and measure_tv:
-        loop = BatchedKDELoop(
-            truth, model, scenario, generations, one_step=one_step, sampling_error=sampling_error, probes=probes
+    chunk = (
+        chunk_replicates
+        if chunk_replicates is not None
+        else _chunk_size(truth, model, scenario, generations, budget, replicates)
+    )
+    for start in range(0, replicates, chunk):
+        part = slice(start, min(start + chunk, replicates))
+        measured = run_chunk(
+            truth,
+            model,
+            scenario,
+            generations,
+            streams[part],
+            measure_tv=measure_tv,
+            one_step=one_step,
+            sampling_error=sampling_error,
+            probes=probes,
+            tv_samples=tv_samples,
+            certify=certifier,
         )
-        chunk = (
-            chunk_replicates
-            if chunk_replicates is not None
-            else _chunk_size(truth, model, scenario, generations, budget, replicates)
-        )
-        for start in range(0, replicates, chunk):
-            part = slice(start, min(start + chunk, replicates))
-            measured = loop.run(streams[part])
-            distances[part], steps[part], sampled[part] = measured.tv, measured.one_step, measured.sampling_error
-            if probed is not None:
-                probed[part] = measured.probes
-        models = loop.last_models
-    else:  # any other model: the replicates one generation at a time, together, in chunks
-        # the chunk's replicates hold their data at once: as many as the memory budget allows, at most 32
-        chunk = (
-            chunk_replicates
-            if chunk_replicates is not None
-            else int(min(_GENERATION_MAJOR_CHUNK, max(1, budget // needed)))
-        )
-        for start in range(0, replicates, chunk):
-            part = slice(start, min(start + chunk, replicates))
-            measured, step_errors, models, values, sampled[part], certified[part], fitted_parameters = _run_replicates(
-                truth,
-                model,
-                scenario,
-                generations,
-                streams[part],
-                one_step,
-                probes,
-                measure_tv,
-                tv_samples,
-                sampling_error,
-                certifier,
-            )
-            distances[part], stderr[part] = measured[:, 0], measured[:, 1]
-            steps[part], steps_stderr[part] = step_errors[:, 0], step_errors[:, 1]
-            if probed is not None:
-                probed[part] = values
-            for name, values in fitted_parameters.items():
-                parameters.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
+        distances[part], stderr[part] = measured.tv, measured.tv_stderr
+        steps[part], steps_stderr[part] = measured.one_step, measured.one_step_stderr
+        sampled[part], certified[part], models = measured.sampling_error, measured.certified, measured.models
+        if probed is not None:
+            probed[part] = measured.probes
+        for name, values in measured.parameters.items():
+            parameters.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
     return LoopResult(
         tv=distances if measure_tv else None,
         tv_stderr=stderr if measure_tv else None,

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import special
 
 from .grid import AccuracyWarning, Box, Grid
+from .protocol import GridDensity, LogDensity
 from .truth import GaussianMixture, MonteCarloEstimate
 from .validation import check_size
 
@@ -111,7 +112,7 @@ def tv_monte_carlo(reference, other, samples: int, rng: np.random.Generator) -> 
     """
     samples = check_size("samples", samples)
     x = reference.sample(samples, rng)
-    if hasattr(reference, "logpdf") and hasattr(other, "logpdf"):
+    if isinstance(reference, LogDensity) and isinstance(other, LogDensity):
         ratio = np.exp(np.minimum(other.logpdf(x) - reference.logpdf(x), 50.0))
     else:
         ratio = other.pdf(x) / reference.pdf(x)
@@ -164,21 +165,19 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     """TV between ``truth`` and a fitted ``model``, by the most exact route available.
 
     Returns ``(tv, stderr)``: a Gaussian closed form or quadrature (d <= 2)
-    has ``stderr = 0``; in d > 2, for a model whose ``grid_quadrature`` is False (an exact
-    pointwise density with features finer than a grid resolves), or for a model without
-    ``bounding_box`` and ``grid_spacing`` (with an :class:`AccuracyWarning`), the Monte Carlo estimator
-    is used with ``samples`` draws from ``truth`` and reports its standard error.
+    has ``stderr = 0``. In d > 2, and for a fit that is not a :class:`selfloop.simulators.protocol.GridDensity`,
+    the Monte Carlo estimator is used with ``samples`` draws from ``truth`` and reports its standard error; in
+    d <= 2 with an :class:`AccuracyWarning`, unless the fit is a :class:`selfloop.simulators.protocol.LogDensity`
+    (an exact pointwise density with features finer than a grid resolves, such as the ODE diffusion model).
     """
     if _single_gaussian(truth) and _single_gaussian(model):
         try:
             return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0
         except ValueError:
             pass
-    if not getattr(model, "grid_quadrature", True):
-        pass  # an exact pointwise density the grid may not resolve (the ODE diffusion model): Monte Carlo
-    elif truth.dim <= 2:
-        if hasattr(model, "bounding_box") and hasattr(model, "grid_spacing"):
-            return tv_quadrature(truth, model), 0.0
+    if truth.dim <= 2 and isinstance(model, GridDensity):
+        return tv_quadrature(truth, model), 0.0
+    if truth.dim <= 2 and not isinstance(model, LogDensity):  # an exact log density chose Monte Carlo (the ODE model)
         warnings.warn(
             f"{type(model).__name__} has no bounding_box/grid_spacing (simulators.GridDensity), so TV is the Monte Carlo "
             f"estimate with its standard error ({samples} draws), not exact quadrature",

@@ -1,33 +1,55 @@
-"""What a model must provide to run in the loop, as typing Protocols (structural: no base class needed).
+"""What a model must provide to run in the loop, and what it may provide to run faster, as typing Protocols.
 
-Shapes: points are always 2-D arrays ``(n, d)``, densities return ``(n,)``.
+Protocols are structural: no base class is needed, and ``isinstance(obj, GridDensity)`` checks the attributes at
+run time. Shapes: points are always 2-D arrays ``(n, d)``, densities return ``(n,)``.
+
+Required:
 
 - :class:`Model`: ``fit(data, rng) -> FittedDensity``; ``data`` is ``(N, d)``.
 - :class:`FittedDensity`: ``pdf(x)`` and ``sample(n, rng)``. That is enough for
-  :func:`selfloop.simulators.run_loop`: TV is then the unbiased Monte Carlo estimate with its
-  standard error (and, in d <= 2, an :class:`AccuracyWarning` that exact quadrature
-  was not possible).
-- :class:`GridDensity`: also ``bounding_box(mass) -> Box`` (a box outside which the
-  density has at most ``mass``) and ``grid_spacing`` (the step that resolves it);
-  optionally ``grid_pdf(grid)`` (values at the nodes, shaped like the grid). Then TV
-  is exact quadrature in d <= 2.
+  :func:`selfloop.simulators.run_loop`: TV is then the unbiased Monte Carlo estimate with its standard error (and,
+  in d <= 2, an :class:`AccuracyWarning` that exact quadrature was not possible).
 
-- :class:`ParametricModel`: also ``parameters(fitted) -> dict`` of arrays (a fit's parameters, e.g. the Gaussian MLE's
-  mean and variance); :func:`selfloop.simulators.run_loop` then records them per replicate and generation
-  (``LoopResult.parameters``).
+Optional, each with a default:
 
-``isinstance(obj, GridDensity)`` checks the attributes at run time.
+- :class:`GridDensity`: a fit with ``bounding_box(mass) -> Box`` and ``grid_spacing``: TV is then exact quadrature
+  in d <= 2.
+- :class:`GridValued`: a fit with ``grid_pdf(grid)``, its values at a grid's nodes computed at once (default:
+  ``pdf`` at every node).
+- :class:`LogDensity`: a fit with an exact ``logpdf(x)``: Monte Carlo ratios are taken in log space, and a fit
+  that is a LogDensity but not a GridDensity (the ODE diffusion model, whose density is exact pointwise but too
+  spiky for a grid) gets Monte Carlo TV without a warning.
+- :class:`EscapedMass`: a fit that reports mass it lost (``escaped_mass``); its density integrates to one minus it.
+- :class:`ParametricModel`: a model with ``parameters(fitted) -> dict`` of arrays; the loop records them per
+  replicate and generation (``LoopResult.parameters``).
+- :class:`ReplicateBatching`: a model that samples, prepares and evaluates many replicates' fits at once
+  (``sample_batch``, ``prepare_batch``, ``grid_densities``). The loop runs a chunk of replicates a generation at a
+  time and calls these hooks; :func:`replicate_hooks` gives a model's own hooks or the defaults of
+  :class:`OneAtATime`. The KDE (one binning and one FFT for a batch of fits) and the diffusion model (the SDE
+  samplers and their grid densities stacked) are two implementations of the same three hooks.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .grid import Box
+if TYPE_CHECKING:  # grid.py evaluates GridValued densities: import its types only for the annotations
+    from .grid import Box, Grid
 
-__all__ = ["FittedDensity", "GridDensity", "Model", "ParametricModel"]
+__all__ = [
+    "EscapedMass",
+    "FittedDensity",
+    "GridDensity",
+    "GridValued",
+    "LogDensity",
+    "Model",
+    "OneAtATime",
+    "ParametricModel",
+    "ReplicateBatching",
+    "replicate_hooks",
+]
 
 
 @runtime_checkable
@@ -52,6 +74,30 @@ class GridDensity(FittedDensity, Protocol):
 
 
 @runtime_checkable
+class GridValued(Protocol):
+    """A density that computes its values at a grid's nodes itself (the FFT-binned KDE, the SDE sampler's density)."""
+
+    def grid_pdf(self, grid: Grid) -> np.ndarray:
+        """Values at the nodes, shaped like the grid."""
+
+
+@runtime_checkable
+class LogDensity(Protocol):
+    """A density with an exact log density (the truth, the ODE diffusion model)."""
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        """Log density at ``x`` of shape (n, d); returns shape (n,)."""
+
+
+@runtime_checkable
+class EscapedMass(Protocol):
+    """A density that lost some of its mass, which it reports (the SDE sampler's mass off its grid): it integrates to
+    ``1 - escaped_mass``, and TV counts the loss."""
+
+    escaped_mass: float
+
+
+@runtime_checkable
 class Model(Protocol):
     """A generative model that the loop refits every generation."""
 
@@ -65,3 +111,49 @@ class ParametricModel(Model, Protocol):
 
     def parameters(self, fitted: FittedDensity) -> dict[str, np.ndarray]:
         """The fit's parameters by name, each an array of a fixed shape."""
+
+
+@runtime_checkable
+class ReplicateBatching(Protocol):
+    """A model that works on many replicates' fits at once; each hook must equal its one-fit-at-a-time default
+    (:class:`OneAtATime`) beyond floating-point rounding, so a replicate's numbers do not depend on its batch.
+
+    ``shared_grid`` says whether the replicates of a chunk whose densities ask for one grid step are measured on one
+    shared grid covering them all (their densities evaluated together by :meth:`grid_densities`: the KDE's one
+    binning and one FFT), or each on its own grid. A shared grid is a wider window of the same lattice, so a
+    replicate's TV moves by the rounding of a longer FFT and by its density's tail beyond ``GRID_MASS``; a model whose
+    batched work is elsewhere (the SDE diffusion model's in :meth:`prepare_batch`) keeps its own grids.
+    """
+
+    shared_grid: bool
+
+    def sample_batch(self, fits: Sequence, n: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
+        """``[fits[r].sample(n, rngs[r]) for r]``: each fit draws from its own generator, in its own order."""
+
+    def prepare_batch(self, fits: Sequence) -> None:
+        """Compute, together, whatever the fits' densities need before they are evaluated (called once a generation)."""
+
+    def grid_densities(self, fits: Sequence, grid: Grid) -> np.ndarray:
+        """The fits' densities at the nodes of ``grid``, shape (R, *grid.shape)."""
+
+
+class OneAtATime:
+    """The default replicate hooks: every fit on its own. A model may subclass it and override any hook."""
+
+    shared_grid = False
+
+    def sample_batch(self, fits: Sequence, n: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
+        """Each fit's own ``sample``."""
+        return [fit.sample(n, rng) for fit, rng in zip(fits, rngs)]
+
+    def prepare_batch(self, fits: Sequence) -> None:
+        """Nothing to prepare."""
+
+    def grid_densities(self, fits: Sequence, grid: Grid) -> np.ndarray:
+        """Each fit evaluated on the grid (:meth:`selfloop.simulators.Grid.evaluate`), stacked."""
+        return np.stack([grid.evaluate(fit) for fit in fits])
+
+
+def replicate_hooks(model) -> ReplicateBatching:
+    """The model itself if it implements :class:`ReplicateBatching`, else the defaults of :class:`OneAtATime`."""
+    return model if isinstance(model, ReplicateBatching) else OneAtATime()

@@ -13,6 +13,7 @@ import pytest
 from selfloop.bounds import TrainingDistribution, diffusion_certificate, ou_marginal
 from selfloop.bounds.ou_marginals import _mixture_values
 from selfloop.simulators import (
+    FittedSDEDiffusion,
     GaussianMixture,
     RandomFeatureDiffusion,
     Scenario,
@@ -20,7 +21,7 @@ from selfloop.simulators import (
     standard_truth,
     tv_quadrature,
 )
-from selfloop.simulators.batched_diffusion import sde_densities
+from selfloop.simulators.diffusion import sde_densities
 from selfloop.simulators.grid import Box
 
 TRUTH = standard_truth("bimodal_1d")
@@ -56,16 +57,13 @@ def test_the_quadrature_does_not_move_when_the_step_is_halved():
     assert fine.kl == pytest.approx(coarse.kl, rel=1e-4) and fine.tv == pytest.approx(coarse.tv, rel=1e-4)
 
 
-class _ExactScoreSampler:
-    """The model's sampler with the exact score grad log q_t of the truth in place of the network (for controls)."""
+class _ExactScoreSampler(FittedSDEDiffusion):
+    """The model's SDE sampler with the exact score grad log q_t of the truth in place of the network (for controls)."""
 
     def __init__(self, truth: GaussianMixture, steps: int) -> None:
-        self.truth, self.dim, self.size = truth, truth.dim, 1
-        self.fitted = _fit(truth, 200, 8, steps, 0)  # only its sampler settings (times, grid step) are used
-        self.model = self.fitted.model
-
-    def times(self) -> np.ndarray:
-        return self.fitted.times()
+        fitted = _fit(truth, 200, 8, steps, 0)  # only its sampler settings (times, grid step) are used
+        super().__init__(fitted.model, fitted.weights, np.zeros((1, truth.dim)), None, 0.0, fitted.features)
+        self.truth, self.size = truth, 1
 
     def score(self, y: np.ndarray, t: float) -> np.ndarray:
         return _mixture_values(ou_marginal(self.truth, float(t)), y)[2]

@@ -5,7 +5,7 @@ import pytest
 
 from selfloop.simulators import (
     EarlyStopping,
-    FittedDiffusion,
+    FittedODEDiffusion,
     GaussianMixture,
     Grid,
     RandomFeatureDiffusion,
@@ -16,7 +16,7 @@ from selfloop.simulators import (
     tv_monte_carlo,
     tv_quadrature,
 )
-from selfloop.simulators.diffusion import _RANK_TOLERANCE
+from selfloop.simulators.diffusion.training import _RANK_TOLERANCE
 from selfloop.simulators.grid import Box
 
 TRUTH = standard_truth("bimodal_1d")
@@ -212,7 +212,7 @@ def test_bad_data_and_dimension_are_reported():
 # --------------------------------------------------------------------------- the probability-flow ODE
 
 
-class ExactScoreDiffusion(FittedDiffusion):
+class ExactScoreDiffusion(FittedODEDiffusion):
     """The bimodal truth's exact score in place of the network (its divergence by the trapezoid rule over a step):
     the ODE must return the truth."""
 
@@ -268,15 +268,15 @@ def test_ode_density_holds_the_mass_of_its_own_samples_and_matches_them(truth_na
     model = ode_model(width=64, steps=80, stopping_time=EarlyStopping(0.3))
     fitted = model.fit(truth.sample(500, np.random.default_rng(0)), np.random.default_rng(1))
     spacing = 0.05
-    grid, coarse = (Grid.covering(fitted.bounding_box(), step) for step in (spacing, 2 * spacing))
-    density = fitted.grid_pdf(grid)
+    grid, coarse = (Grid.covering(fitted.sampler_box(), step) for step in (spacing, 2 * spacing))
+    density = grid.evaluate(fitted)
     samples = fitted.sample(200_000, np.random.default_rng(2))
     # Richardson: the spikes make the grid's error first order in the step. Li's network has no inward far
     # field, so a weakly trained fit sends a share of the mass far beyond any box (here 8-40%); the
     # density must then integrate over the box to what its own samples leave inside it (binomial noise, 5 sd)
-    box = fitted.bounding_box()
+    box = fitted.sampler_box()
     in_box = np.mean(np.all((samples >= box.lower) & (samples <= box.upper), axis=1))
-    box_mass = 2 * grid.integrate(density) - coarse.integrate(fitted.grid_pdf(coarse))
+    box_mass = 2 * grid.integrate(density) - coarse.integrate(coarse.evaluate(fitted))
     tolerance = 5e-3 + 5 * np.sqrt(in_box * (1 - in_box) / samples.shape[0])
     assert box_mass == pytest.approx(in_box, abs=tolerance)
     assert 1.05 * box_mass != pytest.approx(in_box, abs=tolerance)  # control: a density 5% too high is caught
@@ -404,14 +404,14 @@ def test_replicates_sampled_and_densities_computed_together_equal_one_at_a_time(
     fits = [model.fit(points, rng) for points in data]
     boxes = [fit.sampler_box() for fit in fits]
     assert not np.allclose(boxes[2].upper, boxes[0].upper)
-    together = model.sample_together(fits, 500, [np.random.default_rng(seed) for seed in range(3)])
+    together = model.sample_batch(fits, 500, [np.random.default_rng(seed) for seed in range(3)])
     for seed, fit in enumerate(fits):
         np.testing.assert_allclose(together[seed], fit.sample(500, np.random.default_rng(seed)), rtol=0, atol=1e-12)
     copies = [
-        FittedDiffusion(model, fit.weights, points, fit.stopping_time, fit.loss, fit.features)
+        type(fit)(model, fit.weights, points, fit.stopping_time, fit.loss, fit.features)
         for fit, points in zip(fits, data)
     ]
-    model.prepare_together(fits)
+    model.prepare_batch(fits)
     for fit, copy in zip(fits, copies):
         (grid, density), (own_grid, own_density) = fit.density_grid(), copy.density_grid()
         assert (

@@ -14,6 +14,7 @@ from selfloop.simulators import (
     standard_truth,
 )
 from selfloop.simulators.metrics import GRID_MASS
+from selfloop.simulators.protocol import OneAtATime
 
 SCENARIOS = {
     "fully_synthetic": Scenario.fully_synthetic(300),
@@ -85,17 +86,11 @@ def test_replicates_are_reproducible_and_independent_of_count():
     assert not np.array_equal(three.tv, other.tv)
 
 
-class _OpaqueKDE:
-    """A KDE the loop cannot recognise, so it takes the generic one-replicate-at-a-time path."""
+class _OpaqueKDE(KDE):
+    """A KDE whose fits are evaluated one at a time (the default replicate hook), not in one batched FFT."""
 
-    def __init__(self, bandwidth):
-        self.kde = KDE(bandwidth)
-
-    def bandwidth_for(self, data):
-        return self.kde.bandwidth_for(data)
-
-    def fit(self, data, rng=None):
-        return self.kde.fit(data, rng)
+    def grid_densities(self, fits, grid):
+        return OneAtATime().grid_densities(fits, grid)
 
 
 BATCH_CASES = [
@@ -147,21 +142,23 @@ def test_batches_are_sized_from_the_memory_budget_without_changing_results():
     )
 
 
-def test_generation_major_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
-    """A model outside the batched KDE loop runs its replicates a generation at a time, as many together as the
-    memory budget holds; the chunking changes nothing (each replicate has its own streams)."""
+def test_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
+    """The replicates run a generation at a time, in chunks of as many as half the memory budget holds; the chunking
+    changes nothing (each replicate has its own streams)."""
     from selfloop.simulators import loop
 
     truth, scenario = standard_truth("bimodal_1d"), Scenario.mixed(200, 0.5)
-    needed = loop._estimated_bytes(truth, scenario, 3)
     chunks = []
-    original = loop._run_replicates
-    monkeypatch.setattr(loop, "_run_replicates", lambda *args: chunks.append(len(args[4])) or original(*args))
+    original = loop.run_chunk
+    monkeypatch.setattr(
+        loop, "run_chunk", lambda *args, **kwargs: chunks.append(len(args[4])) or original(*args, **kwargs)
+    )
     roomy = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7)
     assert chunks == [7]
     chunks.clear()
+    per_replicate = loop.replicate_bytes(truth, GaussianMLE(), scenario, 3)
     tight = run_loop(
-        truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2.5 * needed
+        truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2 * 2.5 * per_replicate
     )
     assert chunks == [2, 2, 2, 1]
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=1e-12, atol=0)  # the same draws; summation order may differ

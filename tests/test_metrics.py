@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selfloop.simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
-from selfloop.simulators.grid import Box, Grid, gaussian_blur, tail_quantile
+from selfloop.simulators.grid import Box, Grid, tail_quantile
+from selfloop.simulators.smoothing import gaussian_blur
 
 
 def single(mean, covariance):
@@ -161,7 +162,7 @@ def test_gaussian_blur_of_a_sparse_box_equals_the_direct_kernel_sum(variance):
 @pytest.mark.parametrize("variance", [0.0, 1e-4, 0.003, 0.05, 1.0])
 def test_gaussian_blur_on_a_line_equals_the_direct_kernel_sum(variance, direct, monkeypatch):
     """The 1-D blur (a direct convolution of the occupied span, or an FFT above a size) against the dense sum."""
-    from selfloop.simulators import grid as grid_module
+    from selfloop.simulators import smoothing as grid_module
 
     monkeypatch.setattr(grid_module, "_DIRECT_CONVOLUTION_PRODUCTS", 1 << 30 if direct else 0)
     grid = Grid(np.zeros(1), np.full(1, 0.1), (57,))

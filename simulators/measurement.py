@@ -1,0 +1,177 @@
+r"""The distances the loop measures at every generation, for a batch of replicates' fits at once.
+
+- :math:`\mathrm{TV}(\hat p_i, p_0)`, the quantity every bound is about;
+- Lemma R's one-step error :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` with
+  :math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`;
+- for a KDE, Theorem K's sampling error :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, the fit's distance from
+  its own conditional mean given the past.
+
+Each is a distance from a fit to a mixture of densities. In d <= 2, when the fits are grid densities, it is exact
+quadrature (:func:`selfloop.simulators.metrics.tv_on_grid`), and, for a model whose hooks say ``shared_grid``, the
+replicates whose densities ask for the same grid step share one grid: a window of the lattice :math:`\Delta\mathbb Z^d` that covers each density's mass to
+``GRID_MASS``, on which the model evaluates its fits together (:meth:`ReplicateBatching.grid_densities`: one binning
+and one FFT for a KDE). A replicate's number then differs from the one on its own grid only by the mass beyond
+``GRID_MASS`` and rounding. Elsewhere (d > 2, a fit that is no grid density) it is the Gaussian closed form where
+one exists, else the unbiased Monte Carlo estimate with its standard error.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .grid import Box, Grid
+from .metrics import GRID_MASS, tv, tv_monte_carlo, tv_on_grid
+from .protocol import GridDensity, ReplicateBatching
+from .truth import GaussianMixture
+
+__all__ = ["Measurement", "TrainingMixture"]
+
+
+class TrainingMixture:
+    r"""The training distribution :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`: draws and log density.
+
+    The reference of the Monte Carlo one-step error :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]`.
+    """
+
+    def __init__(self, truth, previous, real_fraction: float) -> None:
+        self.truth, self.previous, self.real_fraction = truth, previous, float(real_fraction)
+        self.dim = truth.dim
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        real = int(rng.binomial(n, self.real_fraction))
+        parts = [self.truth.sample(real, rng)] if real else []
+        if n > real:
+            parts.append(self.previous.sample(n - real, rng))
+        return np.concatenate(parts)
+
+    def logpdf(self, x) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            real = np.log(self.real_fraction) + self.truth.logpdf(x)
+            if self.real_fraction == 1.0:
+                return real
+            return np.logaddexp(real, np.log1p(-self.real_fraction) + self.previous.logpdf(x))
+
+    def pdf(self, x) -> np.ndarray:
+        return np.exp(self.logpdf(x))
+
+
+def _single_gaussian(density) -> bool:
+    return isinstance(density, GaussianMixture) and density.components == 1
+
+
+class Measurement:
+    """Measures a batch of replicates' fits against the truth, on shared grids where it can.
+
+    Parameters
+    ----------
+    truth : GaussianMixture
+    hooks : ReplicateBatching
+        The model's replicate hooks (:func:`selfloop.simulators.protocol.replicate_hooks`).
+    samples : int
+        Draws of each Monte Carlo estimate.
+    """
+
+    #: Grids whose truth values are kept (the truth and its smoothings, per grid).
+    _CACHED_GRIDS = 8
+
+    def __init__(self, truth, hooks: ReplicateBatching, samples: int) -> None:
+        self.truth, self.hooks, self.samples = truth, hooks, samples
+        self._fixed: dict[tuple, np.ndarray] = {}
+        self._smoothed: dict[float, GaussianMixture] = {}
+
+    # ------------------------------------------------------------ routes
+    def on_grid(self, fits: Sequence) -> bool:
+        """Whether these fits' distances are exact quadrature: d <= 2 and the fits are grid densities."""
+        return self.truth.dim <= 2 and isinstance(fits[0], GridDensity)
+
+    def _fixed_values(self, density, grid: Grid) -> np.ndarray:
+        """A density that is not a fit (the truth, a smoothing of it) at the nodes, computed once per grid."""
+        key = (id(density), tuple(grid.lower), tuple(grid.spacing), grid.shape)
+        if key not in self._fixed:
+            if len(self._fixed) >= self._CACHED_GRIDS:
+                self._fixed.clear()
+            self._fixed[key] = grid.evaluate(density)
+        return self._fixed[key]
+
+    def _values(self, densities: Sequence, fitted: bool, grid: Grid) -> np.ndarray:
+        """The densities at the nodes, (R, *grid.shape), or one shared (*grid.shape) when they are one object."""
+        if all(density is densities[0] for density in densities):
+            return self._fixed_values(densities[0], grid) if not fitted else self.hooks.grid_densities(densities, grid)
+        if fitted:
+            return self.hooks.grid_densities(densities, grid)
+        return np.stack([self._fixed_values(density, grid) for density in densities])
+
+    def mixture_tv(self, fits: Sequence, components: Sequence[tuple[float, Sequence, bool]]) -> np.ndarray:
+        r"""Quadrature :math:`\mathrm{TV}(\hat p_r, \sum_c w_c f_{c,r})` for every replicate r.
+
+        ``components`` are ``(weight, densities per replicate, fitted)``; ``fitted`` says the densities are the
+        model's (evaluated by its hooks) and not fixed ones (the truth, evaluated once per grid). Replicates whose
+        densities ask for the same step share one grid covering all of them to ``GRID_MASS`` if the model's hooks say
+        so (``shared_grid``); otherwise each has its own.
+        """
+        involved = [[fit, *(densities[r] for _, densities, _ in components)] for r, fit in enumerate(fits)]
+        spacings = np.array([min(density.grid_spacing for density in row) for row in involved])
+        out = np.zeros(len(fits))
+        if self.hooks.shared_grid:
+            groups = [(float(spacing), np.flatnonzero(spacings == spacing)) for spacing in np.unique(spacings)]
+        else:
+            groups = [(float(spacing), np.array([r])) for r, spacing in enumerate(spacings)]
+        for spacing, members in groups:
+            boxes, seen = [], set()
+            for r in members:
+                for density in involved[r]:
+                    if id(density) not in seen:
+                        seen.add(id(density))
+                        boxes.append(density.bounding_box(GRID_MASS))
+            grid = Grid.covering(Box.union(boxes), spacing)
+            current = self.hooks.grid_densities([fits[r] for r in members], grid)
+            target = 0.0
+            for weight, densities, fitted in components:
+                target = target + weight * self._values([densities[r] for r in members], fitted, grid)
+            out[members] = tv_on_grid(grid, current, target)
+        return out
+
+    # ------------------------------------------------------------ the three distances
+    def tv_to_truth(self, fits: Sequence, rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\mathrm{TV}(\hat p_r, p_0)` and its standard error (zero where exact), per replicate."""
+        closed = _single_gaussian(self.truth) and _single_gaussian(fits[0])
+        if self.on_grid(fits) and not closed:
+            self.hooks.prepare_batch(fits)
+            return self.mixture_tv(fits, [(1.0, [self.truth] * len(fits), False)]), np.zeros(len(fits))
+        self.hooks.prepare_batch(fits)
+        measured = np.array([tv(self.truth, fit, rng=rng, samples=self.samples) for fit, rng in zip(fits, rngs)])
+        return measured[:, 0], measured[:, 1]
+
+    def one_step(
+        self, fits: Sequence, previous: Sequence, real_fraction: float, rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Lemma R's :math:`\varepsilon_r = \mathrm{TV}(\hat p_r, \lambda p_0 + (1-\lambda)\hat p_{r,i-1})` and its
+        standard error: quadrature in d <= 2, else Monte Carlo with draws from the mixture (:class:`TrainingMixture`)."""
+        if self.on_grid(fits):
+            self.hooks.prepare_batch(previous)
+            components = [(real_fraction, [self.truth] * len(fits), False), (1.0 - real_fraction, previous, True)]
+            return self.mixture_tv(fits, components), np.zeros(len(fits))
+        estimates = [
+            tv_monte_carlo(TrainingMixture(self.truth, before, real_fraction), fit, self.samples, rng)
+            for fit, before, rng in zip(fits, previous, rngs)
+        ]
+        return np.array([e.value for e in estimates]), np.array([e.stderr for e in estimates])
+
+    def _truth_smoothed(self, variance: float) -> GaussianMixture:
+        """:math:`p_0 * N(0, v I)`, one object per variance (so replicates with one bandwidth share its values)."""
+        if variance not in self._smoothed:
+            if len(self._smoothed) >= self._CACHED_GRIDS:
+                self._smoothed.clear()
+            self._smoothed[variance] = self.truth.smoothed(variance)
+        return self._smoothed[variance]
+
+    def sampling_error(self, fits: Sequence, previous: Sequence | None, real_fraction: float) -> np.ndarray:
+        r"""Theorem K's :math:`S_r = \mathrm{TV}(\hat p_r, K_{h_r} * (\lambda p_0 + (1-\lambda)\hat p_{r,i-1}))` for KDE
+        fits (``previous`` None at generation 0, where the conditional mean is :math:`K_h * p_0`)."""
+        variances = [float(fit.bandwidth) ** 2 for fit in fits]
+        components = [(real_fraction, [self._truth_smoothed(v) for v in variances], False)]
+        if previous is not None:
+            components.append((1.0 - real_fraction, [p.smoothed(v) for p, v in zip(previous, variances)], True))
+        return self.mixture_tv(fits, components)
