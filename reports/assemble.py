@@ -26,8 +26,9 @@ from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import standard_truth
 from selfloop.testing.phase import rise_then_fall
 
-from .checks import ALPHA, CellContext, cell_checks
 from .sweep import build_scenario, describe_model_spec, diffusion_spec
+from .theorems import CellContext, bound_records
+from .verdicts import ALPHA, decide
 
 __all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -195,12 +196,16 @@ def _phase(cells: list[dict]) -> dict | None:
     errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
     alpha = kde_rate(standard_truth(chosen[0]["spec"]["truth"]).dim)  # the rate of the cells' own power-rule bandwidth
     bounds = {}
-    for check in ("Theorem K", "second-moment"):
+    for theorem in ("theorem_k", "second_moment"):
         curve = [
-            next((c["values"][-1] for c in cell.get("checks", []) if c["label"] == check), None) for cell in chosen
+            next(
+                (c["values"][-1] for c in cell.get("checks", []) if c["theorem"] == theorem and c["side"] == "upper"),
+                None,
+            )
+            for cell in chosen
         ]
         if all(value is not None for value in curve):
-            bounds[check] = {"values": curve, "peak": _peak(synthetic, curve)}
+            bounds[theorem] = {"values": curve, "peak": _peak(synthetic, curve)}
     shape = rise_then_fall(synthetic, last) if len(chosen) >= 3 else None
     return {
         "bounds": bounds,
@@ -253,12 +258,12 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         entry.update(_certified_propagation(cell))
         if spec["model"]["name"] == "diffusion" and spec["kind"] == "loop":
             family = calibration.get(diffusion_family(spec["model"]))
-            if family is not None:  # the suite-stage checks (Theorem D) need the family's calibration
+            if family is not None:  # the calibrated theorems (Theorem D) need the family's calibration
                 scenario = build_scenario(spec["scenario"])
                 context = CellContext(
                     spec, standard_truth(spec["truth"]), scenario, spec["generations"], calibration=family
                 )
-                entry["checks"] += cell_checks(tv, context, "suite")
+                entry["checks"] += bound_records(context, calibrated=True)
                 family["tests"].append(
                     {
                         "truth": spec["truth"],
@@ -269,7 +274,7 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
                 )
                 if cell.get("one_step") is not None:
                     entry["diffusion_steps"] = _diffusion_steps(cell, family, scenario)
-        out_cells.append(entry)
+        out_cells.append(decide(entry))
     return {
         "format": 2,
         "package_version": _version(),

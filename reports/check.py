@@ -83,21 +83,51 @@ def _exact_array(result: CheckResult, label: str, what: str, now, before, descri
         )
 
 
+#: The theorem id of each display label, for documents written before records carried their theorem's id.
+LEGACY_THEOREM_IDS = {
+    "Theorem K": "theorem_k",
+    "second-moment": "second_moment",
+    "Jensen lower": "second_moment",
+    "Theorem D": "theorem_d",
+    "Gaussian MLE": "gaussian_mle",
+}
+
+
+def _theorem_id(record: dict) -> str:
+    return record.get("theorem") or LEGACY_THEOREM_IDS.get(record["label"], record["label"])
+
+
+def _by_theorem(cell: dict) -> dict[tuple[str, str], dict]:
+    """A cell's bound records by (theorem id, side)."""
+    return {(_theorem_id(c), c["side"]): c for c in cell.get("checks", [])}
+
+
+def _held_everywhere(cell: dict, key: str) -> bool:
+    held = cell.get(key)
+    return held is None or bool(np.all(held))
+
+
 def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool) -> None:
     label = cell["label"]
     generations = len(cell["summary"]["mean"])
-    checks = {(c["label"], c["side"]): c for c in cell.get("checks", [])}
-    old_checks = {(c["label"], c["side"]): c for c in old.get("checks", [])}
+    checks, old_checks = _by_theorem(cell), _by_theorem(old)
     for name, check in checks.items():
         before_check = old_checks.get(name)
         if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
             result.changes.append(
                 (
                     label,
-                    f"{name[0]} newly refuted",
+                    f"{check['label']} newly refuted",
                     f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}",
                 )
             )
+    for key, what in (("certificate_held", "Theorem G"), ("lemma_r_held", "Lemma R on certified eps")):
+        if not _held_everywhere(cell, key) and _held_everywhere(old, key):
+            runs = int(np.sum(~np.all(np.asarray(cell[key]), axis=1)))
+            result.changes.append((label, f"{what} newly violated", f"{runs} run(s) with TV above the per-run bound"))
+    law, old_law = cell.get("mle_law"), old.get("mle_law")
+    if law and not law["holds"] and (old_law is None or old_law.get("holds", True)):
+        result.changes.append((label, "Gaussian MLE law newly rejected", f"|z| limit {law['z_limit']:g}"))
     for name in sorted(set(checks) ^ set(old_checks)):
         result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
     if statistical:
@@ -130,7 +160,7 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
         _exact_array(
             result,
             label,
-            f"{name[0]} bound changed",
+            f"{checks[name]['label']} bound changed",
             checks[name]["values"],
             old_checks[name]["values"],
             lambda k: f"generation {k}",
@@ -139,7 +169,7 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
             _exact_array(
                 result,
                 label,
-                f"{name[0]} p-value changed",
+                f"{checks[name]['label']} p-value changed",
                 [checks[name]["verdict"]["p_value"]],
                 [old_checks[name]["verdict"]["p_value"]],
                 lambda k: "the cell",
@@ -224,4 +254,15 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
                 old_phase.get("mean", []),
                 lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
             )
+            curves = {LEGACY_THEOREM_IDS.get(k, k): v for k, v in (phase.get("bounds") or {}).items()}
+            old_curves = {LEGACY_THEOREM_IDS.get(k, k): v for k, v in (old_phase.get("bounds") or {}).items()}
+            for theorem in sorted(set(curves) | set(old_curves)):
+                _exact_array(
+                    result,
+                    "phase transition",
+                    f"{theorem} bound curve changed",
+                    (curves.get(theorem) or {}).get("values", []),
+                    (old_curves.get(theorem) or {}).get("values", []),
+                    lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
+                )
     return result

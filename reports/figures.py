@@ -25,6 +25,7 @@ from selfloop.testing import UNDERPOWERED
 
 from .assemble import describe_model
 from .sweep import write_atomic
+from .theorems import theorem_label
 
 __all__ = [
     "FIGURE_PATTERNS",
@@ -33,7 +34,9 @@ __all__ = [
     "figure_scenarios",
     "figure_summary",
     "finite_tightness",
+    "phase_bounds",
     "upper_checks",
+    "upper_theorems",
 ]
 
 #: Figures this module writes; an earlier report's are removed first, so a folder never mixes two reports.
@@ -44,11 +47,16 @@ def upper_checks(cell: dict) -> list[dict]:
     return [check for check in cell.get("checks", []) if check["side"] == "upper"]
 
 
-def upper_labels(cells: list[dict]) -> list[str]:
-    """The labels of the upper checks present, the built-in ones first, then any a plugin registered."""
-    present = {c["label"] for cell in cells for c in upper_checks(cell)}
-    known = [label for label in ("Theorem K", "second-moment", "Theorem D") if label in present]
+def upper_theorems(cells: list[dict]) -> list[str]:
+    """The ids of the theorems whose upper sides are present, the built-in ones first, then any a plugin registered."""
+    present = {c["theorem"] for cell in cells for c in upper_checks(cell)}
+    known = [theorem for theorem in ("theorem_k", "second_moment", "theorem_d") if theorem in present]
     return known + sorted(present - set(known))
+
+
+def phase_bounds(phase: dict) -> list[tuple[str, dict]]:
+    """The phase section's bound curves as (theorem id, curve), in the order of their labels."""
+    return sorted(phase.get("bounds", {}).items(), key=lambda item: theorem_label(item[0]))
 
 
 def finite_tightness(check: dict) -> list[float]:
@@ -76,12 +84,13 @@ def _file_label(text: str) -> str:
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
+#: Line style of each theorem's bound, by theorem id (Theorem G's per-run certificate under "theorem_g").
 _STYLES = {
-    "Theorem K": "--",
-    "second-moment": ":",
-    "Theorem D": "-.",
-    "Theorem G": (0, (5, 1, 1, 1, 1, 1)),
-    "Gaussian MLE": (0, (1, 1)),
+    "theorem_k": "--",
+    "second_moment": ":",
+    "theorem_d": "-.",
+    "theorem_g": (0, (5, 1, 1, 1, 1, 1)),
+    "gaussian_mle": (0, (1, 1)),
 }
 
 
@@ -114,7 +123,7 @@ def figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
             )
             axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
             for check in upper_checks(cell):
-                style = _STYLES.get(check["label"], "--")
+                style = _STYLES.get(check["theorem"], "--")
                 styles_used.add((check["label"], style))
                 axis.plot(generations, np.minimum(check["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
             if cell.get("certificate") is not None:  # Theorem G: each run's certificate, its range over runs as a band
@@ -129,9 +138,9 @@ def figure_scenarios(cells: list[dict], out: Path) -> dict[str, list[str]]:
                     linewidth=0,
                 )
                 axis.plot(
-                    generations, certificate.mean(axis=0), color=color, linestyle=_STYLES["Theorem G"], linewidth=1.2
+                    generations, certificate.mean(axis=0), color=color, linestyle=_STYLES["theorem_g"], linewidth=1.2
                 )
-                styles_used.add(("Theorem G (certified, per run; band: min–max over runs)", _STYLES["Theorem G"]))
+                styles_used.add(("Theorem G (certified, per run; band: min–max over runs)", _STYLES["theorem_g"]))
         handles, labels = axis.get_legend_handles_labels()
         for label, style in sorted(styles_used):
             handles.append(Line2D([], [], color="black", linestyle=style))
@@ -157,11 +166,11 @@ def figure_phase(phase: dict, out: Path) -> str:
     mean, error = np.asarray(phase["mean"]), 1.96 * np.asarray(phase["stderr"])
     axis.plot(shown, mean, marker="o", color="C0", label=f"mean TV at generation {phase['generation']}")
     axis.fill_between(shown, mean - error, mean + error, color="C0", alpha=0.2, label="95% band")
-    for (label, curve), color in zip(sorted(phase.get("bounds", {}).items()), ("C1", "C4")):
+    for (theorem, curve), color in zip(phase_bounds(phase), ("C1", "C4")):
         values = np.asarray(curve["values"])
-        scale = mean.max() / values.max() if label == "Theorem K" else 1.0
-        text = f"{label} bound" + (f" × {scale:.2f} (rescaled)" if scale != 1.0 else "")
-        axis.plot(shown, values * scale, color=color, linestyle=_STYLES.get(label, "--"), label=text)
+        scale = mean.max() / values.max() if theorem == "theorem_k" else 1.0
+        text = f"{theorem_label(theorem)} bound" + (f" × {scale:.2f} (rescaled)" if scale != 1.0 else "")
+        axis.plot(shown, values * scale, color=color, linestyle=_STYLES.get(theorem, "--"), label=text)
     dense = np.geomspace(max(shown[0], 1.0), shown[-1], 200)
     rate_curve = phase_curve(phase["alpha"], phase["real"], phase["generation"], dense)
     axis.plot(
@@ -200,13 +209,14 @@ def figure_summary(cells: list[dict], out: Path) -> str:
     """Every upper check: tightness (min bound/mean over generations) against the detectable ratio."""
     figure = Figure(figsize=(6.5, 4.2))
     axis = figure.subplots()
-    markers = dict(zip(upper_labels(cells), ("o", "s", "^", "D", "v", "P", "X")))
-    for label, marker in markers.items():
+    markers = dict(zip(upper_theorems(cells), ("o", "s", "^", "D", "v", "P", "X")))
+    for theorem, marker in markers.items():
+        label = theorem_label(theorem)
         points = [
             (min(finite_tightness(check)), check["verdict"]["detectable_ratio"] or MAX_SHOWN)
             for cell in cells
             for check in upper_checks(cell)
-            if check["label"] == label and finite_tightness(check)
+            if check["theorem"] == theorem and finite_tightness(check)
         ]
         if points:
             tightness, detectable = np.array(points).T

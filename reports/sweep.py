@@ -31,9 +31,10 @@ from tqdm import tqdm
 from selfloop.bounds import Registry
 from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 
-from .checks import CellContext, cell_checks, kde_predictors, kde_slack, mle_law_record
+from .measures import kde_predictors, kde_slack, mle_law_record
 from .plugins import load_plugins
 from .suites import cell_key, cell_seed
+from .theorems import CellContext, bound_records
 
 __all__ = [
     "MODELS",
@@ -180,7 +181,8 @@ def build_scenario(spec: dict) -> Scenario:
 
 
 def run_cell(spec: dict, suite_seed: int) -> dict:
-    """Run one cell: replicate TV trajectories and the verdicts of every registered cell-stage check that applies."""
+    """Run one cell: replicate TV trajectories, and the values of every registered theorem that applies and needs no
+    calibration (their verdicts are made when the suite is assembled, :func:`selfloop.reports.verdicts.decide`)."""
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     key = cell_key(spec)
     start = time.perf_counter()
@@ -225,7 +227,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         "tv": result.tv.tolist(),
         "real_fraction": result.real_fraction.tolist(),
         "training_size": result.training_size.tolist(),
-        "checks": cell_checks(result.tv, context, "cell"),
+        "checks": bound_records(context, calibrated=False),
         "predictors": kde_predictors(context),
         "slack": slack,
         "one_step": result.one_step.tolist() if one_step else None,

@@ -261,7 +261,7 @@ def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
     baseline = assemble(cells, suite="tiny", seed=0)
     current = json.loads(json.dumps(baseline))
     cell = next(c for c in current["cells"] if c["checks"])
-    check = next(c for c in cell["checks"] if c["label"] == "second-moment")
+    check = next(c for c in cell["checks"] if c["theorem"] == "second_moment" and c["side"] == "upper")
     check["values"][1] *= 1 + 1e-6
     check["verdict"]["refuted"] = True
     whats = {what for _, what, _ in compare(current, baseline).changes}
@@ -549,17 +549,20 @@ def test_a_users_property_test_elsewhere_gets_the_fixture_and_the_summary(tmp_pa
 
 def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
     """A plugin that shadows a built-in model, suite, check or bound must say so (replace=True); a silent swap changes every report."""
+    import dataclasses
+
     from selfloop.bounds import BOUNDS, Bound, get_bound
     from selfloop.bounds import register as register_bound
-    from selfloop.reports import CHECKS, MODELS, SUITES, register_check, register_model
-    from selfloop.reports.checks import Check
+    from selfloop.reports import CHECKS, MODELS, SUITES, Theorem, register_check, register_model, register_theorem
 
     with MODELS.scoped(), SUITES.scoped(), CHECKS.scoped(), BOUNDS.scoped():
         with pytest.raises(ValueError, match="'kde' is already a registered model"):
             register_model("kde", lambda spec: None)
         with pytest.raises(ValueError, match="'quick' is already a registered suite"):
             register_suite("quick", lambda: [])
-        with pytest.raises(ValueError, match="'theorem_k' is already a registered check"):
+        with pytest.raises(ValueError, match="'theorem_k' is already a registered theorem"):
+            register_theorem(dataclasses.replace(CHECKS.get("second_moment"), id="theorem_k"))
+        with pytest.raises(ValueError, match="differs from the theorem's id"):
             register_check("theorem_k", CHECKS.get("second_moment"))
         with pytest.raises(ValueError, match="'kde_second_moment' is already a registered bound"):
             register_bound(
@@ -571,14 +574,15 @@ def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
         register_model("kde", replacement, replace=True)
         register_suite("quick", lambda: [], replace=True)
         assert MODELS.get("kde").factory is replacement and get_suite("quick") == []
-        assert isinstance(CHECKS.get("second_moment"), Check)
+        assert isinstance(CHECKS.get("second_moment"), Theorem)
     assert MODELS.get("kde").factory is not replacement and get_suite("quick")  # scoped: restored
 
 
 def test_a_mean_above_the_bound_is_never_called_held():
     """Where the mean TV's point estimate exceeds the bound but the test cannot refute, the verdict says so (issue: the
     quick report said "held" where its calibrated bound was 5% below the mean)."""
-    from selfloop.reports.render import _counts, _verdict_text
+    from selfloop.reports.text import counts as _counts
+    from selfloop.reports.text import verdict_text as _verdict_text
     from selfloop.testing import check_bound
 
     tv = np.random.default_rng(0).uniform(0.08, 0.12, size=(6, 3))  # mean 0.1; 6 replicates cannot refute a 5% excess
