@@ -21,6 +21,13 @@ theorem_d        Theorem D       ``diffusion_theorem_d`` (calibrated)   diffusio
 ===============  ==============  =====================================  ========================
 
 A plugin adds its own with :func:`register_theorem` (docs/extending.md).
+
+Examples
+--------
+>>> [THEOREMS.get(name).label for name in THEOREMS]
+['Gaussian MLE', 'Theorem K', 'second-moment', 'Theorem D']
+>>> THEOREMS.get("second_moment").sides()
+[('upper', 'kde_second_moment', 'second-moment'), ('lower', 'kde_jensen_lower', 'Jensen lower')]
 """
 
 from __future__ import annotations

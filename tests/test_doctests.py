@@ -20,6 +20,8 @@ DOCUMENTED = [
     "selfloop.bounds.registry",
     "selfloop.bounds.second_moment",
     "selfloop.reports.suites",
+    "selfloop.reports.cells",
+    "selfloop.reports.theorems",
     "selfloop.bounds.certificate",
     "selfloop.bounds.mle",
     "selfloop.bounds.rate",

@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from selfloop.testing import POWER, check_bound
-from selfloop.testing.verdict import _closed_form_p_value, _p_values
+from selfloop.testing.betting import _closed_form_p_value
+from selfloop.testing.betting import p_values as _p_values
 
 
 def correlated_gamma(
