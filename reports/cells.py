@@ -158,14 +158,7 @@ def loop_cells(
     ['accumulate', 'fully_synthetic', 'growing_synthetic', 'mixed_fresh', 'mixed_reused']
     """
     return [
-        {
-            "kind": "loop",
-            "model": model,
-            "truth": truth,
-            "scenario": scenario,
-            "generations": generations,
-            "replicates": replicates,
-        }
+        _loop_cell(model, truth, scenario, generations, replicates)
         for model, truth, size in product(models, truths, sizes)
         for scenario in _scenarios(size, tuple(real_fractions))
     ]
