@@ -5,7 +5,7 @@ Run by hand (not in CI): ``python -m benchmarks.bench_kde_loop`` (needs the ``[b
 Setting: 1-D bimodal truth, N = 10^4 points per generation, h = 0.1, lambda = 0.5 fresh real data,
 20 generations after generation 0, R = 100 replicates, TV to the truth at every generation.
 
-- ours: ``run_loop(..., replicates=R)`` (the replicates batched, simulators.batched);
+- ours: ``run_loop(..., replicates=R)`` (the replicates run together: one binning and one FFT a chunk, simulators/measurement.py);
 - KDEpy: the loop a user would write with ``KDEpy.FFTKDE``: fit, evaluate on an equidistant grid
   covering the data and the truth, TV by the trapezoid rule on that grid, the same draws (each
   replicate's own stream, the same calls), so both fit identical training sets;

@@ -17,15 +17,12 @@ the binned estimate has the right variance on average, and what is left is
 :math:`(f(1-f)/2 - 1/12)\Delta^2 K''`, of either sign and averaging out over
 many points. Per point and axis it is at most :math:`\tfrac{\Delta^2}{12}\max|K''|`,
 so the sup-norm error relative to the peak stays below :math:`d\,\Delta^2/(8h^2)`
-(:func:`binning_error_bound`, two thirds of which is the worst case), and it
-is measured 5-20 times smaller than uncompensated binning. The Gaussian
+(:func:`binning_error_bound`, two thirds of which is the worst case). The Gaussian
 smoothing itself is exact: the binned masses are multiplied by the kernel's
-transfer function in the Fourier domain (:func:`selfloop.simulators.grid.gaussian_smooth`),
+transfer function in the Fourier domain (:func:`selfloop.simulators.smoothing.gaussian_smooth`),
 batched over replicates. The default grid step is :math:`h/10` in 1-D and
-:math:`h/8` in 2-D; TV by quadrature on it was measured against exact kernel
-sums on grids of step h/80 (1-D) and h/12 (2-D) within 1e-5 (1-D: N in {50, 10^4},
-h in {0.03, 0.1, 0.3}) and 3.2e-5 (2-D: N in {50, 500}, h in {0.15, 0.3}), below
-the 1e-4 accuracy target (tests/test_kde.py checks it).
+:math:`h/8` in 2-D; tests/test_kde.py checks TV by quadrature on it against exact kernel
+sums on much finer grids to the 1e-4 accuracy target (measured errors: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -212,7 +209,7 @@ def kde_grid_densities(data: np.ndarray, bandwidth, grid: Grid) -> np.ndarray:
 
     .. math:: \hat p_r(x) = \frac1N \sum_j G_{h_r^2}(x - X_{rj})
 
-    Each set is linearly binned and smoothed by :func:`selfloop.simulators.grid.gaussian_smooth`
+    Each set is linearly binned and smoothed by :func:`selfloop.simulators.smoothing.gaussian_smooth`
     with variance :math:`h_r^2 - \Delta^2/6` (linear binning adds :math:`\Delta^2/6` on
     average, see the module docstring).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,3 +24,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 
 
 # The bound verification summary comes from the selfloop pytest plugin (selfloop.testing.plugin, a pytest11 entry point).
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny suite (tests/reporting.py) run once: (cell results, stats, cache folder)."""
+    from reporting import tiny  # noqa: F401  (registers the suite)
+
+    from selfloop.reports import get_suite, run_suite
+
+    cache = tmp_path_factory.mktemp("cells")
+    cells, stats = run_suite(get_suite("tiny"), 0, cache, workers=1)
+    return cells, stats, cache

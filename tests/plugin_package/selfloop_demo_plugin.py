@@ -5,7 +5,7 @@ import numpy as np
 from selfloop.bounds import Bound, Source, get_bound
 from selfloop.bounds import register as register_bound
 from selfloop.bounds import symbols as s
-from selfloop.reports import Check, loop_cells, register_check, register_model, register_suite
+from selfloop.reports import Theorem, TheoremValues, loop_cells, register_model, register_suite, register_theorem
 from selfloop.simulators import KDE
 
 
@@ -32,8 +32,14 @@ def register():
     def values(context):  # eps = 0.2 assumed
         return get_bound("demo_linear_growth").evaluate(error=0.2, generation=np.arange(context.generations + 1))
 
-    register_check(
-        "demo", Check("demo bound", "demo_linear_growth", lambda spec: spec["model"]["name"] == "scaled_kde", values)
+    register_theorem(
+        Theorem(
+            "demo",
+            "demo bound",
+            "demo_linear_growth",
+            lambda spec: spec["model"]["name"] == "scaled_kde",
+            lambda context: TheoremValues(values(context)),
+        )
     )
     register_model("scaled_kde", lambda spec: ScaledKDE(spec["scale"]))
     register_suite(
