@@ -18,7 +18,7 @@ import numpy as np
 from .diffusion import FittedSDEDiffusion, RandomFeatureDiffusion
 from .kde import KDE
 from .measurement import TrainingMixture
-from .protocol import GridDensity
+from .protocol import GridDensity, replicate_hooks
 from .replicates import run_chunk
 from .scenario import Scenario
 from .truth import GaussianMixture
@@ -153,19 +153,22 @@ def _certifier(truth, model, scenario: Scenario):
 
 #: Largest working set of one chunk of replicates (bytes); beyond it batching gains nothing but cache misses.
 CHUNK_BYTES = 256 * 2**20
+#: Most replicates in one chunk for a model whose replicates are measured each on its own grid.
+UNSHARED_CHUNK = 32
 #: Bytes per grid node and replicate held at once: masses, the padded complex spectrum, densities and differences.
 _BYTES_PER_NODE = 8 * 12
 
 
 def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
-    """A replicate's working set while its chunk runs: its training sets and, in d <= 2, the measurement grid.
+    """A replicate's working set while its chunk runs: its training sets and, for a model whose replicates share a
+    measurement grid (``shared_grid``), that grid.
 
     The grid is estimated from the truth's box doubled, at the step that the truth and a generation-0 fit (on a
     sample drawn apart from every replicate's streams) ask for; it holds ``_BYTES_PER_NODE`` a node.
     """
     points = int(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real)
     nodes = 0
-    if truth.dim <= 2:
+    if truth.dim <= 2 and replicate_hooks(model).shared_grid:
         probe = model.fit(truth.sample(scenario.initial, np.random.default_rng(0)), np.random.default_rng(0))
         spacing = min(truth.grid_spacing, probe.grid_spacing) if isinstance(probe, GridDensity) else truth.grid_spacing
         box = truth.bounding_box()
@@ -174,11 +177,14 @@ def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
 
 
 def _chunk_size(truth, model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
-    """Replicates per chunk: as many as half the memory budget, capped at ``CHUNK_BYTES`` (cache locality), holds."""
+    """Replicates per chunk: as many as half the memory budget, capped at ``CHUNK_BYTES`` (cache locality), holds;
+    at most ``UNSHARED_CHUNK`` for a model whose replicates are measured each on its own grid (their data and fits
+    are held at once, and a larger chunk gains nothing)."""
     if replicates == 1:
         return 1
     per_replicate = replicate_bytes(truth, model, scenario, generations)
-    return int(max(1, min(replicates, min(budget / 2, CHUNK_BYTES) // per_replicate)))
+    chunk = int(max(1, min(replicates, min(budget / 2, CHUNK_BYTES) // per_replicate)))
+    return chunk if replicate_hooks(model).shared_grid else min(chunk, UNSHARED_CHUNK)
 
 
 def run_loop(
@@ -240,7 +246,8 @@ def run_loop(
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
     chunk_replicates : int, optional
         Replicates run together, a generation at a time, in chunks of this many (default: as many as half the
-        memory budget holds, at most ``CHUNK_BYTES`` of working set). The model's replicate hooks
+        memory budget holds, at most ``CHUNK_BYTES`` of working set, and at most ``UNSHARED_CHUNK`` unless the
+        replicates share a measurement grid). The model's replicate hooks
         (:class:`selfloop.simulators.protocol.ReplicateBatching`) sample, prepare and evaluate a chunk's fits
         together: one binning and one FFT for a KDE, stacked samplers and grid densities for the SDE diffusion
         model. Results do not depend on it beyond floating-point rounding; 1 runs the replicates one at a time.

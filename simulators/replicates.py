@@ -128,8 +128,9 @@ def run_chunk(
         for k, fitted in enumerate(fits):
             if parametric:
                 for name, value in model.parameters(fitted).items():
-                    rows = parameters.setdefault(name, [[None] * width for _ in range(count)])
-                    rows[k][generation] = np.asarray(value, dtype=float)
+                    if name not in parameters:
+                        parameters[name] = [[None] * width for _ in range(count)]
+                    parameters[name][k][generation] = np.asarray(value, dtype=float)
             if certify is not None:
                 out.certified[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
             if probes is not None:

@@ -156,6 +156,9 @@ def test_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
     roomy = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7)
     assert chunks == [7]
     chunks.clear()
+    run_loop(truth, GaussianMLE(), scenario, generations=1, seed=4, replicates=40)
+    assert chunks == [loop.UNSHARED_CHUNK, 40 - loop.UNSHARED_CHUNK]  # each on its own grid: at most 32 together
+    chunks.clear()
     per_replicate = loop.replicate_bytes(truth, GaussianMLE(), scenario, 3)
     tight = run_loop(
         truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2 * 2.5 * per_replicate
