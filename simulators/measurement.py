@@ -78,7 +78,7 @@ class Measurement:
 
     def __init__(self, truth, hooks: ReplicateBatching, samples: int) -> None:
         self.truth, self.hooks, self.samples = truth, hooks, samples
-        self._fixed: dict[tuple, np.ndarray] = {}
+        self._fixed: dict[tuple, tuple[object, np.ndarray]] = {}
         self._smoothed: dict[float, GaussianMixture] = {}
 
     # ------------------------------------------------------------ routes
@@ -87,20 +87,24 @@ class Measurement:
         return self.truth.dim <= 2 and isinstance(fits[0], GridDensity)
 
     def _fixed_values(self, density, grid: Grid) -> np.ndarray:
-        """A density that is not a fit (the truth, a smoothing of it) at the nodes, computed once per grid."""
+        """A density that is not a fit (the truth, a smoothing of it) at the nodes, computed once per grid.
+
+        The cache holds the density itself beside its values, so its ``id`` cannot be reused while it is cached.
+        """
         key = (id(density), tuple(grid.lower), tuple(grid.spacing), grid.shape)
         if key not in self._fixed:
             if len(self._fixed) >= self._CACHED_GRIDS:
                 self._fixed.clear()
-            self._fixed[key] = grid.evaluate(density)
-        return self._fixed[key]
+            self._fixed[key] = (density, grid.evaluate(density))
+        return self._fixed[key][1]
 
     def _values(self, densities: Sequence, fitted: bool, grid: Grid) -> np.ndarray:
-        """The densities at the nodes, (R, *grid.shape), or one shared (*grid.shape) when they are one object."""
-        if all(density is densities[0] for density in densities):
-            return self._fixed_values(densities[0], grid) if not fitted else self.hooks.grid_densities(densities, grid)
+        """The densities at the nodes, (R, *grid.shape): the model's fits through its hooks; fixed densities once
+        each, and one shared (*grid.shape) array when the replicates have the same one (the truth)."""
         if fitted:
             return self.hooks.grid_densities(densities, grid)
+        if all(density is densities[0] for density in densities):
+            return self._fixed_values(densities[0], grid)
         return np.stack([self._fixed_values(density, grid) for density in densities])
 
     def mixture_tv(self, fits: Sequence, components: Sequence[tuple[float, Sequence, bool]]) -> np.ndarray:
@@ -136,11 +140,10 @@ class Measurement:
     # ------------------------------------------------------------ the three distances
     def tv_to_truth(self, fits: Sequence, rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
         r""":math:`\mathrm{TV}(\hat p_r, p_0)` and its standard error (zero where exact), per replicate."""
+        self.hooks.prepare_batch(fits)
         closed = _single_gaussian(self.truth) and _single_gaussian(fits[0])
         if self.on_grid(fits) and not closed:
-            self.hooks.prepare_batch(fits)
             return self.mixture_tv(fits, [(1.0, [self.truth] * len(fits), False)]), np.zeros(len(fits))
-        self.hooks.prepare_batch(fits)
         measured = np.array([tv(self.truth, fit, rng=rng, samples=self.samples) for fit, rng in zip(fits, rngs)])
         return measured[:, 0], measured[:, 1]
 

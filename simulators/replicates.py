@@ -123,7 +123,7 @@ def run_chunk(
         fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
         out.models.append(fits[-1])
         real_fraction = 1.0 if generation == 0 else scenario.real_fraction
-        if measure_tv or probes is not None:
+        if probes is not None:  # the densities at the probes: prepared together (the TVs prepare their own)
             hooks.prepare_batch(fits)
         for k, fitted in enumerate(fits):
             if parametric:
