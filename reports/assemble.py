@@ -28,9 +28,9 @@ from selfloop.testing.phase import rise_then_fall
 
 from .sweep import build_scenario, describe_model_spec, diffusion_spec
 from .theorems import CellContext, bound_records
-from .verdicts import ALPHA, decide
+from .verdicts import ALPHA, decide, under
 
-__all__ = ["ALPHA", "assemble", "describe_cell", "describe_model", "describe_scenario"]
+__all__ = ["ALPHA", "LEGACY_THEOREM_IDS", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
 CI_Z = 1.96
 
@@ -287,3 +287,34 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         "phase": _phase(cells),
         "rates": _rates(cells),
     }
+
+
+#: The theorem id of each display label, for documents written before records carried their theorem's id.
+LEGACY_THEOREM_IDS = {
+    "Theorem K": "theorem_k",
+    "second-moment": "second_moment",
+    "Jensen lower": "second_moment",
+    "Theorem D": "theorem_d",
+    "Gaussian MLE": "gaussian_mle",
+}
+
+
+def upgrade(document: dict) -> dict:
+    """A results document written before the theorems had ids, in today's form (a copy; a current one unchanged).
+
+    Each bound record gets its ``theorem`` id from its label, the phase curves are keyed by id, and a cell without
+    Theorem G's per-run verdicts gets them by :func:`selfloop.reports.verdicts.decide`'s rule.
+    """
+    document = {**document, "cells": [dict(cell) for cell in document["cells"]]}
+    for cell in document["cells"]:
+        cell["checks"] = [
+            {"theorem": LEGACY_THEOREM_IDS.get(record["label"], record["label"]), **record}
+            for record in cell.get("checks", [])
+        ]
+        for bound, key in (("certificate", "certificate_held"), ("lemma_r_certified", "lemma_r_held")):
+            if key not in cell:
+                cell[key] = None if cell.get(bound) is None else under(cell["tv"], cell[bound]).tolist()
+    phase = document.get("phase")
+    if phase and phase.get("bounds"):
+        document["phase"] = {**phase, "bounds": {LEGACY_THEOREM_IDS.get(k, k): v for k, v in phase["bounds"].items()}}
+    return document

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .assemble import upgrade
+
 __all__ = ["FLOAT_RTOL", "TV_Z", "CheckResult", "compare"]
 
 TV_Z = 4.0
@@ -83,23 +85,9 @@ def _exact_array(result: CheckResult, label: str, what: str, now, before, descri
         )
 
 
-#: The theorem id of each display label, for documents written before records carried their theorem's id.
-LEGACY_THEOREM_IDS = {
-    "Theorem K": "theorem_k",
-    "second-moment": "second_moment",
-    "Jensen lower": "second_moment",
-    "Theorem D": "theorem_d",
-    "Gaussian MLE": "gaussian_mle",
-}
-
-
-def _theorem_id(record: dict) -> str:
-    return record.get("theorem") or LEGACY_THEOREM_IDS.get(record["label"], record["label"])
-
-
 def _by_theorem(cell: dict) -> dict[tuple[str, str], dict]:
     """A cell's bound records by (theorem id, side)."""
-    return {(_theorem_id(c), c["side"]): c for c in cell.get("checks", [])}
+    return {(c["theorem"], c["side"]): c for c in cell.get("checks", [])}
 
 
 def _held_everywhere(cell: dict, key: str) -> bool:
@@ -229,7 +217,9 @@ def _compare_scalars(result: CheckResult, label: str, now: dict, before: dict, n
 
 
 def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
-    """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``)."""
+    """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``); a document
+    written before the theorems had ids is read through :func:`selfloop.reports.assemble.upgrade`."""
+    current, baseline = upgrade(current), upgrade(baseline)
     result = CheckResult(mode="statistical" if statistical else "exact")
     now, before = _index(current), _index(baseline)
     for key in sorted(set(before) - set(now)):
@@ -254,8 +244,7 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
                 old_phase.get("mean", []),
                 lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
             )
-            curves = {LEGACY_THEOREM_IDS.get(k, k): v for k, v in (phase.get("bounds") or {}).items()}
-            old_curves = {LEGACY_THEOREM_IDS.get(k, k): v for k, v in (old_phase.get("bounds") or {}).items()}
+            curves, old_curves = phase.get("bounds") or {}, old_phase.get("bounds") or {}
             for theorem in sorted(set(curves) | set(old_curves)):
                 _exact_array(
                     result,

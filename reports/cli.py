@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .assemble import assemble
+from .assemble import assemble, upgrade
 from .check import compare
 from .plugins import load_plugins
 from .render import render, write_results
@@ -161,7 +161,7 @@ def _load_results(path: Path) -> dict:
         or "seed" not in document
     ):
         raise UsageError(f"{path} is not a scloop results file (needs 'suite', 'seed' and 'cells')")
-    return document
+    return upgrade(document)
 
 
 def _run(suite: str, seed: int, workers: int | None, cache: Path, scheduler: str | None) -> dict:

@@ -6,6 +6,7 @@ import pytest
 from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: registers the suite)
 
 from selfloop.reports import assemble, compare, get_suite, run_suite
+from selfloop.reports.assemble import upgrade
 
 
 def test_check_passes_an_unchanged_rerun_exactly(tiny_run, tmp_path):
@@ -107,3 +108,38 @@ def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
     check["verdict"]["refuted"] = True
     whats = {what for _, what, _ in compare(current, baseline).changes}
     assert {"second-moment bound changed", "second-moment newly refuted"} <= whats
+
+
+def _as_written_before_theorem_ids(document: dict) -> dict:
+    """The document as the previous release wrote it: no theorem ids, no per-run verdicts, phase curves by label."""
+    old = json.loads(json.dumps(document))
+    for cell in old["cells"]:
+        for record in cell["checks"]:
+            del record["theorem"]
+        del cell["certificate_held"], cell["lemma_r_held"]
+    labels = {"theorem_k": "Theorem K", "second_moment": "second-moment"}
+    old["phase"]["bounds"] = {labels[key]: curve for key, curve in old["phase"]["bounds"].items()}
+    return old
+
+
+def test_a_document_of_the_previous_release_is_compared_and_rendered(tiny_run, tmp_path):
+    cells, _, _ = tiny_run
+    current = assemble(cells, suite="tiny", seed=0)
+    old = _as_written_before_theorem_ids(current)
+    assert compare(current, old).passed and compare(old, current).passed
+    assert upgrade(old) == current  # the upgrade restores every field, verdicts included
+    # control: a moved bound in the old document is still found, under the theorem's label
+    cell = next(c for c in old["cells"] if any(r["label"] == "Theorem K" for r in c["checks"]))
+    next(r for r in cell["checks"] if r["label"] == "Theorem K")["values"][0] *= 1.01
+    assert "Theorem K bound changed" in {what for _, what, _ in compare(current, old).changes}
+
+
+def test_check_reports_a_certificate_newly_violated(tiny_run):
+    cells, _, _ = tiny_run
+    baseline = assemble(cells, suite="tiny", seed=0)
+    current = json.loads(json.dumps(baseline))
+    cell = next(c for c in current["cells"] if c.get("certificate_held"))
+    assert all(all(run) for run in cell["certificate_held"])  # the baseline holds on every run
+    cell["certificate_held"][0][-1] = False
+    changes = compare(current, baseline).changes
+    assert ("Theorem G newly violated" in {what for _, what, _ in changes}) and not compare(baseline, baseline).changes
