@@ -9,7 +9,7 @@ import numpy as np
 from selfloop.bounds import kde_bound_terms, mle_moments
 from selfloop.bounds.recursion import propagate_scenario
 
-from .theorems import CellContext, is_kde_with_a_mixture_bound, second_moment_terms
+from .theorems import THEOREMS, CellContext, is_kde_with_a_mixture_bound
 
 __all__ = ["kde_predictors", "kde_slack", "mle_law_record"]
 
@@ -54,7 +54,7 @@ def kde_predictors(context: CellContext) -> dict:
     """Non-rigorous predictors shown beside the checks: the folded-normal value of the second-moment computation."""
     if not is_kde_with_a_mixture_bound(context.spec):
         return {}
-    return {"folded_normal": [float(x) for x in second_moment_terms(context).folded_normal]}
+    return {"folded_normal": [float(x) for x in THEOREMS.get("second_moment").evaluate(context).terms["folded_normal"]]}
 
 
 def kde_slack(sampling_errors: np.ndarray, tv: np.ndarray, truth, bandwidth, scenario, generations: int) -> dict:

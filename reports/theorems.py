@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from selfloop.bounds import Registry, get_bound, kde_bound_for, kde_second_moment_terms, mle_bound_for
+from selfloop.bounds import Registry, get_bound, kde_bound_terms, kde_second_moment_terms, mle_bound_for
 from selfloop.simulators import STANDARD_TRUTHS, Scenario
 
 __all__ = [
@@ -216,11 +216,14 @@ def second_moment_terms(context: CellContext):
 
 
 def _theorem_k(context: CellContext) -> TheoremValues:
+    """Theorem K at the cell's fresh-data scenario, with its terms: the smoothing bias B and the sampling bound."""
     bandwidth = kde_bandwidths(context.spec, context.scenario, context.truth.dim)
-    return TheoremValues(kde_bound_for(context.truth, bandwidth, _fresh(context), context.generations))
+    terms = kde_bound_terms(context.truth, bandwidth, _fresh(context), context.generations)
+    return TheoremValues(terms.total, None, {"bias": terms.bias, "sampling": terms.sampling})
 
 
 def _second_moment(context: CellContext) -> TheoremValues:
+    """The sandwich: the second-moment bound above, Jensen's below, and the folded-normal predictor as a term."""
     terms = second_moment_terms(context)
     return TheoremValues(terms.upper, terms.lower, {"folded_normal": terms.folded_normal})
 
