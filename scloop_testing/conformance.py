@@ -24,12 +24,11 @@ __all__ = ["check_density_integrates_to_one", "check_fit_is_deterministic", "che
 
 
 def _grid_for(fitted) -> Grid:
-    grid = common_grid([fitted]) if isinstance(fitted, GridDensity) else None
-    if grid is None or grid.dim > 2:
+    if not isinstance(fitted, GridDensity) or fitted.bounding_box().dim > 2:
         raise ValueError(
             "fitted: the conformance checks need a density in dimension 1 or 2 with bounding_box and grid_spacing"
         )
-    return grid
+    return common_grid([fitted])
 
 
 def check_density_integrates_to_one(fitted, *, tolerance: float = 1e-4) -> float:

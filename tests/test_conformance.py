@@ -59,3 +59,16 @@ def test_broken_models_fail_the_check_that_concerns_them():
     with pytest.raises(AssertionError, match="different pdfs"):
         check_fit_is_deterministic(_Restless(), data)
     check_samples_match_pdf(FittedKDE(data, 0.3), np.random.default_rng(1))  # the unbroken KDE passes on the same draws
+
+
+def test_a_density_the_checks_cannot_integrate_is_refused_by_name():
+    """A 3-D KDE (no grid in d > 2) and a fit without a bounding box get a ValueError, not a huge grid."""
+    from selfloop.simulators import KDE
+    from selfloop.testing import check_density_integrates_to_one
+
+    three = KDE(0.5).fit(np.random.default_rng(0).normal(size=(50, 3)))
+    bare = type("Bare", (), {"pdf": staticmethod(three.pdf), "sample": staticmethod(three.sample)})()
+    for fitted in (three, bare):
+        with pytest.raises(ValueError, match="dimension 1 or 2 with bounding_box and grid_spacing"):
+            check_density_integrates_to_one(fitted)
+    assert check_density_integrates_to_one(KDE(0.5).fit(np.random.default_rng(0).normal(size=(50, 1)))) > 0.99
