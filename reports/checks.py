@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from .theorems import THEOREMS, CellContext, Theorem, TheoremValues, register_theorem
-from .verdicts import ALPHA, LAW_Z, check_record, verdict_record
+from .verdicts import ALPHA, LAW_Z, verdict_record
 
 __all__ = ["ALPHA", "CHECKS", "LAW_Z", "CellContext", "Check", "check_record", "register_check", "verdict_record"]
 
@@ -60,3 +60,20 @@ def register_check(name: str, check: Check | Theorem, *, replace: bool = False) 
     if theorem.id != name:
         raise ValueError(f"name {name!r} differs from the theorem's id {theorem.id!r}")
     return register_theorem(theorem, replace=replace)
+
+
+def check_record(
+    tv: np.ndarray, bound: str, label: str, status: str, values, *, side: str = "upper", outside_theory: bool = False
+) -> dict:
+    """One bound's record with its verdict, as the previous release built it (today:
+    :func:`selfloop.reports.theorems.bound_records`, then :func:`selfloop.reports.verdicts.decide`)."""
+    values = [float(x) for x in np.atleast_1d(values)]
+    return {
+        "bound": bound,
+        "label": label,
+        "status": status,
+        "side": side,
+        "values": values,
+        "outside_theory": outside_theory,
+        "verdict": verdict_record(tv, values, side),
+    }

@@ -19,7 +19,7 @@ import numpy as np
 
 from selfloop.testing import ALPHA, check_bound, is_underpowered
 
-__all__ = ["ALPHA", "CERTIFICATE_TOLERANCE", "LAW_Z", "check_record", "decide", "under", "verdict_record"]
+__all__ = ["ALPHA", "CERTIFICATE_TOLERANCE", "LAW_Z", "decide", "under", "verdict_record"]
 
 #: A measured TV above its per-run bound by at most this counts as at or below it: quadrature puts TV within 1e-9.
 CERTIFICATE_TOLERANCE = 1e-9
@@ -40,22 +40,6 @@ def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
         "tightness": [float(x) for x in verdict.tightness],
         "detectable_ratio": detectable if np.isfinite(detectable) else None,
         "underpowered": is_underpowered(detectable),
-    }
-
-
-def check_record(
-    tv: np.ndarray, bound: str, label: str, status: str, values, *, side: str = "upper", outside_theory: bool = False
-) -> dict:
-    """One bound's record with its verdict (a record of :func:`selfloop.reports.theorems.bound_records`, decided)."""
-    values = [float(x) for x in np.atleast_1d(values)]
-    return {
-        "bound": bound,
-        "label": label,
-        "status": status,
-        "side": side,
-        "values": values,
-        "outside_theory": outside_theory,
-        "verdict": verdict_record(tv, values, side),
     }
 
 
