@@ -28,7 +28,7 @@ from selfloop.testing.phase import rise_then_fall
 
 from .sweep import build_scenario, describe_model_spec, diffusion_spec
 from .theorems import CellContext, bound_records
-from .verdicts import ALPHA, decide, under
+from .verdicts import ALPHA, decide, per_run_verdicts
 
 __all__ = ["ALPHA", "LEGACY_THEOREM_IDS", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -311,9 +311,8 @@ def upgrade(document: dict) -> dict:
             {"theorem": LEGACY_THEOREM_IDS.get(record["label"], record["label"]), **record}
             for record in cell.get("checks", [])
         ]
-        for bound, key in (("certificate", "certificate_held"), ("lemma_r_certified", "lemma_r_held")):
-            if key not in cell:
-                cell[key] = None if cell.get(bound) is None else under(cell["tv"], cell[bound]).tolist()
+        if "certificate_held" not in cell:
+            cell.update(per_run_verdicts(cell))
     phase = document.get("phase")
     if phase and phase.get("bounds"):
         document["phase"] = {**phase, "bounds": {LEGACY_THEOREM_IDS.get(k, k): v for k, v in phase["bounds"].items()}}

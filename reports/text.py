@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .figures import finite_tightness
-from .verdicts import under
 
 __all__ = ["certified_runs", "checks_of", "counts", "fmt", "on_the_wrong_side", "p_text", "ratio_text", "verdict_text"]
 
@@ -89,9 +88,7 @@ def certified_runs(cells: list[dict], key: str = "certificate") -> tuple[int, in
         if cell.get(key) is None:
             continue
         tv, bound = np.asarray(cell["tv"]), np.asarray(cell[key])
-        decided = cell.get(verdicts[key])
-        runs = np.asarray(decided) if decided is not None else under(tv, bound)
-        held += int(np.sum(np.all(runs, axis=1)))
+        held += int(np.sum(np.all(cell[verdicts[key]], axis=1)))
         total += tv.shape[0]
         ratios += (bound / np.where(tv > 0, tv, np.nan)).ravel().tolist()
     return held, total, [r for r in ratios if np.isfinite(r)]

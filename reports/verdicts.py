@@ -19,7 +19,7 @@ import numpy as np
 
 from selfloop.testing import ALPHA, check_bound, is_underpowered
 
-__all__ = ["ALPHA", "CERTIFICATE_TOLERANCE", "LAW_Z", "decide", "under", "verdict_record"]
+__all__ = ["ALPHA", "CERTIFICATE_TOLERANCE", "LAW_Z", "decide", "per_run_verdicts", "under", "verdict_record"]
 
 #: A measured TV above its per-run bound by at most this counts as at or below it: quadrature puts TV within 1e-9.
 CERTIFICATE_TOLERANCE = 1e-9
@@ -58,6 +58,16 @@ def _law_verdict(record: dict | None) -> dict | None:
     }
 
 
+def per_run_verdicts(cell: dict) -> dict:
+    """``certificate_held`` and ``lemma_r_held``: per run and generation, whether the run's TV is at or below its
+    certificate, or below Lemma R on its certified one-step errors (None where that bound was not computed)."""
+    tv = cell["tv"]
+    return {
+        held: None if cell.get(bound) is None else under(tv, cell[bound]).tolist()
+        for bound, held in (("certificate", "certificate_held"), ("lemma_r_certified", "lemma_r_held"))
+    }
+
+
 def decide(entry: dict) -> dict:
     """Add every verdict to an assembled cell ``entry`` (in place; also returned).
 
@@ -70,8 +80,6 @@ def decide(entry: dict) -> dict:
     entry["checks"] = [
         {**record, "verdict": verdict_record(tv, record["values"], record["side"])} for record in entry["checks"]
     ]
-    certificate, propagated = entry.get("certificate"), entry.get("lemma_r_certified")
-    entry["certificate_held"] = None if certificate is None else under(tv, certificate).tolist()
-    entry["lemma_r_held"] = None if propagated is None else under(tv, propagated).tolist()
+    entry.update(per_run_verdicts(entry))
     entry["mle_law"] = _law_verdict(entry.get("mle_law"))
     return entry

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .grid import Box, Grid
-from .metrics import GRID_MASS, tv, tv_monte_carlo, tv_on_grid
+from .metrics import GRID_MASS, _single_gaussian, tv, tv_monte_carlo, tv_on_grid
 from .protocol import GridDensity, ReplicateBatching
 from .truth import GaussianMixture
 
@@ -55,10 +55,6 @@ class TrainingMixture:
 
     def pdf(self, x) -> np.ndarray:
         return np.exp(self.logpdf(x))
-
-
-def _single_gaussian(density) -> bool:
-    return isinstance(density, GaussianMixture) and density.components == 1
 
 
 class Measurement:

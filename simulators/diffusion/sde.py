@@ -157,7 +157,6 @@ class FittedSDEDiffusion(FittedDiffusion):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._density: tuple[Grid, np.ndarray] | None = None
-        self.escaped_mass = 0.0
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw n points by Euler-Maruyama on the reverse SDE from N(0, I) at T down to t0 (:func:`sample_sde`)."""
