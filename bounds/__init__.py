@@ -8,7 +8,6 @@ from .mle import MLEMoments, mle_bound_for, mle_moments, mle_tv_bound
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
-from .registry import Registry
 from .second_moment import (
     KDEMoments,
     SecondMomentTerms,
@@ -27,7 +26,6 @@ __all__ = [
     "Certificate",
     "KDEMoments",
     "PAPER",
-    "Registry",
     "SecondMomentTerms",
     "Source",
     "TrainingDistribution",

@@ -24,7 +24,8 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .registry import Registry
+from selfloop.simulators.registry import Registry
+
 from .symbols import DOMAINS, LATEX_NAMES
 
 __all__ = ["PAPER", "Bound", "Source", "get_bound", "register", "registered_bounds"]

@@ -4,10 +4,11 @@
 baseline's seed, so an unchanged harness reproduces every number. Each of them is
 compared to a relative tolerance of ``FLOAT_RTOL`` (1e-9, which only absorbs
 floating-point differences between platforms): every replicate's TV at every
-generation, every check's bound values and verdict, the calibrated constants, the
-phase curve, the measured slack terms, Theorem G's per-run certificates and Li et al.'s
-fitted exponents. Any change in a simulator or a bound is
-therefore a named, readable difference.
+generation, every value of every claim's record in every cell (bound sides, their terms,
+per-run certificates, the laws' moments) and each bound verdict's p-value, and every
+number of every claim's suite-wide record (the calibrated constants, Li et al.'s fitted
+exponents, the phase curves, a plugin claim's). Any change in a simulator, a bound or a
+claim is therefore a named, readable difference.
 
 **Statistical mode** (``--statistical``), for a baseline made with other seeds or
 on another platform. A mean TV fails only if it moved by more than ``TV_Z``
@@ -16,7 +17,9 @@ bounds (deterministic functions of the setting) still compare to ``FLOAT_RTOL``;
 calibrated bounds and constants, functions of measured TVs, are covered by their
 calibration cells' own TV comparison.
 
-Both modes fail on a newly refuted bound and on missing or new cells or checks.
+Both modes fail on a newly failing verdict (a bound refuted, a per-run bound violated, a law
+rejected), on missing or new cells, and on a claim that appeared or vanished in a cell or is
+gone from the run altogether (named).
 """
 
 from __future__ import annotations
@@ -85,39 +88,69 @@ def _exact_array(result: CheckResult, label: str, what: str, now, before, descri
         )
 
 
-def _by_theorem(cell: dict) -> dict[tuple[str, str], dict]:
-    """A cell's bound records by (theorem id, side)."""
-    return {(c["theorem"], c["side"]): c for c in cell.get("checks", [])}
+def _where(shape: tuple[int, ...]):
+    """How to name a flat index of an array of ``shape``: per generation, or per replicate and generation."""
+    if len(shape) == 2:
+        return lambda k: f"replicate {k // shape[1]}, generation {k % shape[1]}"
+    return lambda k: f"generation {k}"
 
 
-def _held_everywhere(cell: dict, key: str) -> bool:
-    held = cell.get(key)
-    return held is None or bool(np.all(held))
+def _verdict_detail(verdict: dict) -> tuple[str, str]:
+    """(what failed, detail) of a refuted verdict, by its kind."""
+    if verdict["kind"] == "bound":
+        return "newly refuted", f"p = {verdict['p_value']:.3g} at generation {verdict['worst_generation']}"
+    if verdict["kind"] == "per_run":
+        return "newly violated", f"{verdict['runs'] - verdict['runs_held']} run(s) with TV above the per-run bound"
+    if verdict["kind"] == "law":
+        return "newly rejected", f"|z| {verdict['max_abs_z']:.2f}, limit {verdict['z_limit']:g}"
+    return "newly refuted", verdict.get("text", "")
+
+
+def _name(record: dict, value: str) -> str:
+    """How a claim's value is named in a change: a bound side by its label, anything else by the claim and value."""
+    return f"{record['labels'][value]} bound" if value in record.get("labels", {}) else f"{record['label']} {value}"
+
+
+def _compare_claims(result: CheckResult, label: str, claims: dict, old_claims: dict, statistical: bool) -> None:
+    """Every claim record of a cell: newly failing verdicts, claims that appeared or vanished, and (exactly, or in
+    statistical mode only the rigorous bound sides) every value the baseline has."""
+    for name, record in claims.items():
+        before = (old_claims.get(name) or {}).get("verdicts", {})
+        for part, verdict in record["verdicts"].items():
+            if verdict["outcome"] == "refuted" and (before.get(part) or {}).get("outcome") != "refuted":
+                what, detail = _verdict_detail(verdict)
+                result.changes.append((label, f"{record['labels'].get(part, record['label'])} {what}", detail))
+    for name in sorted(set(claims) ^ set(old_claims)):
+        record = claims.get(name) or old_claims[name]
+        result.changes.append((label, "claim appeared or vanished", f"{name} ({record['label']})"))
+    for name in sorted(set(claims) & set(old_claims)):
+        record, before = claims[name], old_claims[name]
+        sides = [part for part, verdict in before["verdicts"].items() if verdict["kind"] == "bound"]
+        if statistical and record["status"] != "rigorous":
+            continue
+        for value in sides if statistical else list(before["values"]):
+            if value not in record["values"]:
+                result.changes.append((label, f"{_name(before, value)} vanished", "in the baseline, not in this run"))
+                continue
+            now, old = np.asarray(record["values"][value], dtype=float), before["values"][value]
+            _exact_array(result, label, f"{_name(record, value)} changed", now, old, _where(now.shape))
+        if not statistical:
+            for part in sides:
+                if part in record["verdicts"]:
+                    _exact_array(
+                        result,
+                        label,
+                        f"{record['labels'][part]} p-value changed",
+                        [record["verdicts"][part]["p_value"]],
+                        [before["verdicts"][part]["p_value"]],
+                        lambda k: "the cell",
+                    )
 
 
 def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool) -> None:
     label = cell["label"]
     generations = len(cell["summary"]["mean"])
-    checks, old_checks = _by_theorem(cell), _by_theorem(old)
-    for name, check in checks.items():
-        before_check = old_checks.get(name)
-        if check["verdict"]["refuted"] and not (before_check and before_check["verdict"]["refuted"]):
-            result.changes.append(
-                (
-                    label,
-                    f"{check['label']} newly refuted",
-                    f"p = {check['verdict']['p_value']:.3g} at generation {check['verdict']['worst_generation']}",
-                )
-            )
-    for key, what in (("certificate_held", "Theorem G"), ("lemma_r_held", "Lemma R on certified eps")):
-        if not _held_everywhere(cell, key) and _held_everywhere(old, key):
-            runs = int(np.sum(~np.all(np.asarray(cell[key]), axis=1)))
-            result.changes.append((label, f"{what} newly violated", f"{runs} run(s) with TV above the per-run bound"))
-    law, old_law = cell.get("mle_law"), old.get("mle_law")
-    if law and not law["holds"] and (old_law is None or old_law.get("holds", True)):
-        result.changes.append((label, "Gaussian MLE law newly rejected", f"|z| limit {law['z_limit']:g}"))
-    for name in sorted(set(checks) ^ set(old_checks)):
-        result.changes.append((label, "check appeared or vanished", f"{name[0]} ({name[1]} bound)"))
+    _compare_claims(result, label, cell.get("claims") or {}, old.get("claims") or {}, statistical)
     if statistical:
         mean, error = np.asarray(cell["summary"]["mean"]), np.asarray(cell["summary"]["stderr"])
         old_mean, old_error = np.asarray(old["summary"]["mean"]), np.asarray(old["summary"]["stderr"])
@@ -142,85 +175,60 @@ def _compare_cell(result: CheckResult, cell: dict, old: dict, statistical: bool)
             old["tv"],
             lambda k: f"replicate {k // generations}, generation {k % generations}",
         )
-    for name in sorted(set(checks) & set(old_checks)):
-        if statistical and checks[name]["status"] != "rigorous":
-            continue
-        _exact_array(
-            result,
-            label,
-            f"{checks[name]['label']} bound changed",
-            checks[name]["values"],
-            old_checks[name]["values"],
-            lambda k: f"generation {k}",
-        )
-        if not statistical:
+
+
+def _leaves(record, path: str = "") -> dict[str, float]:
+    """The numeric leaves of a JSON record by path (``C1``, ``cells[0].tv_upper``); booleans and text are left out."""
+    if isinstance(record, dict):
+        return {
+            k: v
+            for key, value in record.items()
+            for k, v in _leaves(value, f"{path}.{key}" if path else str(key)).items()
+        }
+    if isinstance(record, list):
+        return {k: v for index, value in enumerate(record) for k, v in _leaves(value, f"{path}[{index}]").items()}
+    if isinstance(record, (int, float)) and not isinstance(record, bool):
+        return {path: float(record)}
+    return {}
+
+
+def _compare_suite_records(result: CheckResult, current: dict, baseline: dict) -> None:
+    """Every claim's suite-wide record (the calibration, Li et al.'s exponents, the phase transition, a plugin's),
+    number by number; a claim of the baseline that is gone is named."""
+    now, before = current.get("claims") or {}, baseline.get("claims") or {}
+    for name in sorted(set(before) - set(now)):
+        result.changes.append((f"claim {name}", "gone", "the baseline has its suite-wide record, this run has none"))
+    for name in sorted(set(now) & set(before)):
+        leaves, old_leaves = _leaves(now[name]), _leaves(before[name])
+        for path in sorted(set(leaves) | set(old_leaves)):
             _exact_array(
                 result,
-                label,
-                f"{checks[name]['label']} p-value changed",
-                [checks[name]["verdict"]["p_value"]],
-                [old_checks[name]["verdict"]["p_value"]],
-                lambda k: "the cell",
-            )
-    if not statistical and (cell.get("slack") or old.get("slack")):
-        for part in ("bias", "sampling_measured", "sampling_bound", "propagated_measured"):
-            _exact_array(
-                result,
-                label,
-                f"slack term {part} changed",
-                (cell.get("slack") or {}).get(part, []),
-                (old.get("slack") or {}).get(part, []),
-                lambda k: f"generation {k}",
-            )
-    if not statistical and (cell.get("diffusion_steps") or old.get("diffusion_steps")):
-        for part in ("eps_measured", "eps_calibrated", "lemma_r_measured"):
-            now_steps, old_steps = cell.get("diffusion_steps") or {}, old.get("diffusion_steps") or {}
-            _exact_array(
-                result,
-                label,
-                f"one-step term {part} changed",
-                now_steps.get(part, []),
-                old_steps.get(part, []),
-                lambda k: f"generation {k}",
-            )
-    for part in ("certificate", "lemma_r_certified"):  # Theorem G, per run: a function of each run's fit
-        if not statistical and (cell.get(part) is not None or old.get(part) is not None):
-            _exact_array(
-                result,
-                label,
-                f"Theorem G {part} changed",
-                cell.get(part) or [],
-                old.get(part) or [],
-                lambda k: f"replicate {k // generations}, generation {k % generations}",
+                f"claim {name}",
+                f"{path} changed",
+                [leaves.get(path, np.nan)],
+                [old_leaves.get(path, np.nan)],
+                lambda k: path,
             )
 
 
-def _families(calibration: dict | None) -> dict:
-    """Theorem D calibrations by model family; a document from before families (one ``C1``, ``C2``) is one unnamed family."""
-    calibration = calibration or {}
-    return {"(one calibration for every diffusion cell)": calibration} if "C1" in calibration else calibration
+def _gone_claims(current: dict, baseline: dict) -> list[str]:
+    """Claims that the baseline's cells have and no cell of this run has."""
 
+    def present(document: dict) -> set[str]:
+        return {name for cell in document["cells"] for name in (cell.get("claims") or {})}
 
-def _compare_scalars(result: CheckResult, label: str, now: dict, before: dict, names: tuple[str, ...]) -> None:
-    """Named scalars of keyed entries (a family's constants, a fit's exponents), exactly; a missing entry counts as NaN."""
-    for key in sorted(set(now) | set(before)):
-        current, old = now.get(key) or {}, before.get(key) or {}
-        for name in names:
-            _exact_array(
-                result,
-                label.format(key),
-                f"{name} changed",
-                [current.get(name, np.nan)],
-                [old.get(name, np.nan)],
-                lambda k: name,
-            )
+    return sorted(present(baseline) - present(current))
 
 
 def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
     """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``); a document
-    written before the theorems had ids is read through :func:`selfloop.reports.assemble.upgrade`."""
+    of an earlier format is read through :func:`selfloop.reports.assemble.upgrade`."""
     current, baseline = upgrade(current), upgrade(baseline)
     result = CheckResult(mode="statistical" if statistical else "exact")
+    for name in _gone_claims(current, baseline):
+        result.changes.append(
+            (f"claim {name}", "gone", "the baseline checks it in some cell; no cell of this run does")
+        )
     now, before = _index(current), _index(baseline)
     for key in sorted(set(before) - set(now)):
         result.changes.append((before[key]["label"], "missing now", "cell is in the baseline but not in this run"))
@@ -229,29 +237,5 @@ def compare(current: dict, baseline: dict, *, statistical: bool = False) -> Chec
     for key in sorted(set(now) & set(before)):
         _compare_cell(result, now[key], before[key], statistical)
     if not statistical:
-        calibration, old_calibration = _families(current.get("calibration")), _families(baseline.get("calibration"))
-        _compare_scalars(result, "Theorem D calibration ({})", calibration, old_calibration, ("C1", "C2"))
-        rates = {f"{r['family']}, {r['truth']}": r for r in current.get("rates") or []}
-        old_rates = {f"{r['family']}, {r['truth']}": r for r in baseline.get("rates") or []}
-        _compare_scalars(result, "Li et al.'s rate ({})", rates, old_rates, ("size_exponent", "width_exponent"))
-        phase, old_phase = current.get("phase") or {}, baseline.get("phase") or {}
-        if phase or old_phase:
-            _exact_array(
-                result,
-                "phase transition",
-                "mean TV curve changed",
-                phase.get("mean", []),
-                old_phase.get("mean", []),
-                lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
-            )
-            curves, old_curves = phase.get("bounds") or {}, old_phase.get("bounds") or {}
-            for theorem in sorted(set(curves) | set(old_curves)):
-                _exact_array(
-                    result,
-                    "phase transition",
-                    f"{theorem} bound curve changed",
-                    (curves.get(theorem) or {}).get("values", []),
-                    (old_curves.get(theorem) or {}).get("values", []),
-                    lambda k: f"m = {(phase.get('synthetic') or [0] * (k + 1))[k]}",
-                )
+        _compare_suite_records(result, current, baseline)
     return result

@@ -22,11 +22,12 @@ import tempfile
 from pathlib import Path
 
 from .assemble import assemble, upgrade
+from .atomic import write_atomic
 from .check import compare
 from .plugins import load_plugins
 from .render import render, write_results
 from .suites import get_suite, suite_names
-from .sweep import run_suite, write_atomic
+from .sweep import run_suite
 
 __all__ = ["main"]
 

@@ -8,22 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import claims_lines
-from .diffusion_sections import rate_lines, theorem_d_lines, theorem_g_lines
-from .figures import (
-    FIGURE_PATTERNS,
-    figure_phase,
-    figure_scenarios,
-    figure_summary,
-    finite_tightness,
-    phase_bounds,
-    upper_checks,
-    upper_theorems,
-)
-from .sections import bounds_appendix, mle_lines, phase_lines, slack_lines
-from .sweep import write_atomic
-from .text import certified_runs, counts, fmt, ratio_text, verdict_text
-from .theorems import theorem_label
+from selfloop.bounds import registered_bounds
+
+from .assemble import upgrade
+from .atomic import write_atomic
+from .claims import CLAIMS, claim_label, claims_lines
+from .figures import FIGURE_PATTERNS, figure_scenarios, figure_summary, upper_claims, upper_sides
+from .text import counts, finite_tightness, fmt, per_run_ratios, ratio_text, side_records, verdict_text
 
 __all__ = ["render", "write_results"]
 
@@ -36,34 +27,52 @@ def _scenario_group(cell: dict) -> str:
     return cell["spec"]["scenario"]["kind"]
 
 
+def _in_table(claim: str) -> bool:
+    """Whether the scenario tables give a claim columns (a claim no longer registered: yes)."""
+    return claim not in CLAIMS or CLAIMS.get(claim).in_cell_table
+
+
 def _cell_table(cells: list[dict]) -> list[str]:
-    theorems = upper_theorems(cells)
-    labels = [theorem_label(theorem) for theorem in theorems]
-    lower = any(c["side"] == "lower" for cell in cells for c in cell.get("checks", []))
+    """One row per cell: the mean TV, then per claim with a bound, bound / mean and its verdict; Jensen's lower side;
+    per claim with per-run bounds, bound / TV over the runs and how many runs held."""
+    claims = upper_claims(cells, list(CLAIMS))
+    labels = [claim_label(claim) for claim in claims]
+    lower = any(side["side"] == "lower" for cell in cells for side in side_records(cell))
+    per_run = [
+        name
+        for name in dict.fromkeys(
+            n for cell in cells for n, r in (cell.get("claims") or {}).items() if "per_run" in r["verdicts"]
+        )
+        if _in_table(name)
+    ]
     header = "| cell | mean TV ± 95% CI (last gen.) | " + " | ".join(
         f"{label}: bound/mean | {label}: verdict" for label in labels
     )
     header += " | Jensen lower / mean |" if lower else " |"
-    certified = any(cell.get("certificate") is not None for cell in cells)
-    header += " Theorem G: certificate / TV | Theorem G: verdict (per run) |" if certified else ""
-    lines = [header, "|" + "---|" * (2 + 2 * len(labels) + (1 if lower else 0) + (2 if certified else 0))]
+    header += "".join(
+        f" {claim_label(name)}: certificate / TV | {claim_label(name)}: verdict (per run) |" for name in per_run
+    )
+    lines = [header, "|" + "---|" * (2 + 2 * len(labels) + (1 if lower else 0) + 2 * len(per_run))]
     for cell in cells:
         summary = cell["summary"]
         last = len(summary["mean"]) - 1
         half = summary["ci_high"][last] - summary["mean"][last]
-        checks = {c["theorem"]: c for c in upper_checks(cell)}
+        sides = {side["claim"]: side for side in upper_sides(cell)}
         row = f"| {cell['label']} | {fmt(summary['mean'][last])} ± {half:.4f} |"
-        for theorem in theorems:
-            check = checks.get(theorem)
-            row += f" {ratio_text(check)} | {verdict_text(check) if check else 'no bound'} |"
+        for claim in claims:
+            side = sides.get(claim)
+            row += f" {ratio_text(side)} | {verdict_text(side) if side else 'no bound'} |"
         if lower:
-            jensen = next((c for c in cell.get("checks", []) if c["side"] == "lower"), None)
+            jensen = next((side for side in side_records(cell) if side["side"] == "lower"), None)
             row += f" {ratio_text(jensen)} |"
-        if certified:
-            if cell.get("certificate") is None:
+        for name in per_run:
+            record = (cell.get("claims") or {}).get(name)
+            if record is None:
                 row += " — | no certificate |"
             else:
-                held, runs, ratios = certified_runs([cell])
+                verdict = record["verdicts"]["per_run"]
+                ratios = per_run_ratios([{"tv": cell["tv"], "values": record["values"]["upper"]}])
+                held, runs = verdict["runs_held"], verdict["runs"]
                 state = "holds on every run" if held == runs else f"**VIOLATED** on {runs - held} runs"
                 row += f" {min(ratios):.2f}–{max(ratios):.2f} | {state} ({held} / {runs}) |"
         lines.append(row)
@@ -73,11 +82,11 @@ def _cell_table(cells: list[dict]) -> list[str]:
 def _tally(cells: list[dict]) -> list[str]:
     """Headline lines: per upper bound, cells checked / refuted / underpowered / outside the theory, ratios and power."""
     lines = []
-    by_theorem = defaultdict(list)
+    by_claim = defaultdict(list)
     for cell in cells:
-        for check in upper_checks(cell):
-            by_theorem[(check["status"], theorem_label(check["theorem"]))].append(check)
-    for (status, label), checks in sorted(by_theorem.items()):
+        for side in upper_sides(cell):
+            by_claim[(side["status"], claim_label(side["claim"]))].append(side)
+    for (status, label), checks in sorted(by_claim.items()):
         inside = [c for c in checks if not c["outside_theory"]]
         checked = [c for c in inside if not c["verdict"]["underpowered"]]
         refuted, _, beyond, underpowered = counts(inside)
@@ -106,15 +115,34 @@ _SCENARIO_NOTES = {
 }
 
 
+def bounds_appendix() -> list[str]:
+    """Every registered bound, with its formula, definitions, provenance and status."""
+    lines = [
+        "## Appendix: the bounds",
+        "",
+        "Every registered bound (`selfloop.bounds.register`), with its provenance and status; derivations in docs/theory.md.",
+        "",
+    ]
+    for name, bound in sorted(registered_bounds().items()):
+        side = "" if bound.side == "upper" else ", a lower bound"
+        lines += [f"### `{name}` ({bound.source.status}{side})", "", bound.statement, "", f"$$ {bound.latex()} $$", ""]
+        if bound.definitions:
+            lines += ["where", ""] + [f"$$ {definition} $$" for definition in bound.latex_definitions()] + [""]
+        lines += [f"Source: {bound.source.theorem}. {bound.source.note}", ""]
+    return lines
+
+
 def render(document: dict, out: Path) -> Path:
-    """Write tightness.md and figures into ``out`` (created if needed); returns the markdown path."""
+    """Write tightness.md and figures into ``out`` (created if needed); returns the markdown path. A document of an
+    earlier format is read through :func:`selfloop.reports.assemble.upgrade`."""
+    document = upgrade(document)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in FIGURE_PATTERNS:
         for stale in out.glob(pattern):
             stale.unlink()
     cells = document["cells"]
-    figures = figure_scenarios(cells, out)
+    figures = figure_scenarios(cells, out, _in_table)
     lines = [
         "# Tightness of the self-consuming-loop TV bounds",
         "",
@@ -135,7 +163,9 @@ def render(document: dict, out: Path) -> Path:
         "",
     ]
     lines += _tally(cells)
-    jensen = [c for cell in cells for c in cell.get("checks", []) if c["side"] == "lower" and not c["outside_theory"]]
+    jensen = [
+        side for cell in cells for side in side_records(cell) if side["side"] == "lower" and not side["outside_theory"]
+    ]
     if jensen:
         lines.append(
             f"- **Jensen lower bound** TV(E p̂_i, p0) <= E TV_i (rigorous): refuted in {sum(c['verdict']['refuted'] for c in jensen)} of {len(jensen)} cells, "
@@ -143,7 +173,7 @@ def render(document: dict, out: Path) -> Path:
             f"(lower bound / mean median {np.median([x for c in jensen for x in finite_tightness(c)]):.2f}): "
             "a lower bound on a small mean is hard to refute with TV in [0, 1] alone."
         )
-    outside = [c for cell in cells for c in upper_checks(cell) if c["outside_theory"]]
+    outside = [side for cell in cells for side in upper_sides(cell) if side["outside_theory"]]
     below = [c for c in outside if min(c["verdict"]["tightness"]) < 1]
     if outside:
         lines.append(
@@ -152,27 +182,10 @@ def render(document: dict, out: Path) -> Path:
             + (f" (bound / mean down to {min(min(c['verdict']['tightness']) for c in below):.2f})" if below else "")
             + ": sharing the real points across generations inflates the fluctuations the bounds assume independent."
         )
-    phase = document.get("phase")
-    if phase:
-        lines.append(
-            f"- **Phase transition**: mean TV at generation {phase['generation']} "
-            + ("rises and then falls" if phase["rises_then_falls"] else "shows no significant rise then fall")
-            + f" in m; it peaks at m = {phase['empirical_peak']}"
-            + (
-                f" (90% interval [{phase['peak_interval'][0]:.0f}, {phase['peak_interval'][1]:.0f}])"
-                if phase.get("peak_interval")
-                else ""
-            )
-            + f"; the symbolic threshold is m*_{phase['generation']} = {phase['threshold']:.0f}"
-            + "".join(
-                f"; the {theorem_label(theorem)} bound peaks at m = {curve['peak']}"
-                for theorem, curve in phase_bounds(phase)
-                if curve["peak"]
-            )
-            + "."
-        )
-    if any(upper_checks(cell) for cell in cells):
-        figure_summary(cells, out)
+    for claim in CLAIMS.values():
+        lines += claim.headline(document)
+    if any(upper_sides(cell) for cell in cells):
+        figure_summary(cells, out, list(CLAIMS))
         lines += ["", "![summary: tightness against detectable ratio](summary.png)", ""]
     lines += ["## Results by scenario", ""]
     groups = defaultdict(list)
@@ -186,21 +199,15 @@ def render(document: dict, out: Path) -> Path:
         lines += [f"### {kind.replace('_', ' ')}", ""]
         if kind in _SCENARIO_NOTES:
             lines += [_SCENARIO_NOTES[kind], ""]
-        if any(cell["spec"]["model"]["name"] == "mle" and not cell.get("mle_law") for cell in members):
+        if any(cell["spec"]["model"]["name"] == "mle" and not cell.get("claims") for cell in members):
             lines += [
                 "Gaussian MLE rows on a multimodal truth are descriptive: a single Gaussian is misspecified there, so no bound "
                 "applies; on a Gaussian truth they carry the exact laws and the TV bound (section *The Gaussian MLE loop*).",
                 "",
             ]
         lines += _cell_table(members) + [""] + [f"![{kind}]({name})" for name in figures[kind]] + [""]
-    lines += theorem_d_lines(document.get("calibration") or {}, cells)
-    lines += theorem_g_lines(cells)
-    lines += rate_lines(document.get("rates") or [])
-    lines += mle_lines(cells, out)
-    if phase:
-        figure_phase(phase, out)
-        lines += phase_lines(phase)
-    lines += slack_lines(cells)
+    for claim in CLAIMS.values():
+        lines += claim.section(document, out)
     lines += bounds_appendix()
     path = out / "tightness.md"
     write_atomic(path, "\n".join(lines))

@@ -9,14 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from selfloop.bounds import Registry
+from selfloop.simulators import Registry
 
 from .cells import (
-    CELL_KINDS,
     CellSpec,
     _kde,
-    cell_key,
-    cell_seed,
     diffusion_cells,
     gaussian_mle_cells,
     loop_cells,
@@ -26,24 +23,7 @@ from .cells import (
     rate_cells,
 )
 
-__all__ = [
-    "CELL_KINDS",  # the cell names below: their home is selfloop.reports.cells
-    "CellSpec",
-    "SUITES",
-    "cell_key",
-    "cell_seed",
-    "diffusion_cells",
-    "gaussian_mle_cells",
-    "get_suite",
-    "load_suite_file",
-    "loop_cells",
-    "mle_cells",
-    "phase_amounts",
-    "phase_cells",
-    "rate_cells",
-    "register_suite",
-    "suite_names",
-]
+__all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
 
 
 def quick() -> list[dict]:

@@ -17,37 +17,31 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from selfloop.bounds import Registry
-from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Scenario, run_loop, standard_truth
+from selfloop.simulators import run_loop, standard_truth
+from selfloop.simulators.measures import PARAMETER
 
-from .measures import kde_predictors, kde_slack, mle_law_record
+from .atomic import write_atomic
+from .cells import CellSpec, cell_key, cell_seed
+from .claims import CLAIMS, Cell
+from .models import build_model
 from .plugins import load_plugins
-from .suites import cell_key, cell_seed
-from .theorems import CellContext, bound_records
 
 __all__ = [
-    "MODELS",
-    "ModelEntry",
     "SweepStats",
-    "build_model",
-    "build_scenario",
     "code_fingerprint",
-    "describe_model_spec",
-    "register_model",
     "run_cell",
     "run_suite",
-    "write_atomic",
 ]
 
 #: The packages whose source decides a cell's numbers.
@@ -69,172 +63,44 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb" if isinstance(content, bytes) else "w") as stream:
-            stream.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def _kde(spec: dict):
-    return KDE(PowerRule(spec["power_rule"])) if "power_rule" in spec else KDE(spec["bandwidth"])
-
-
-#: What a diffusion model spec leaves out means these (the model's own defaults, except 16 noise draws).
-DIFFUSION_DEFAULTS = {"noise_draws": 16, "parameterization": "li", "sampler": "sde"}
-
-
-def diffusion_spec(spec: dict) -> dict:
-    """A diffusion model spec with :data:`DIFFUSION_DEFAULTS` filled in where it is silent."""
-    return {**DIFFUSION_DEFAULTS, **spec}
-
-
-def _diffusion(spec: dict):
-    spec = diffusion_spec(spec)
-    return RandomFeatureDiffusion(
-        width=spec["width"],
-        steps=spec["steps"],
-        noise_draws=spec["noise_draws"],
-        parameterization=spec["parameterization"],
-        sampler=spec["sampler"],
-    )
-
-
-def _describe_diffusion(spec: dict) -> str:
-    spec = diffusion_spec(spec)
-    extras = [spec["parameterization"]] + ([spec["sampler"]] if spec["sampler"] != "sde" else [])
-    return f"diffusion(m={spec['width']}, steps={spec['steps']}, {', '.join(extras)})"
-
-
-def _generic_label(spec: dict) -> str:
-    return spec["name"] + "(" + ", ".join(f"{key}={value}" for key, value in spec.items() if key != "name") + ")"
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A registered model: ``factory(spec) -> model`` and ``describe(spec) -> label`` for reports."""
-
-    factory: Callable[[dict], object]
-    describe: Callable[[dict], str] = _generic_label
-
-
-#: Models by name; extend with :func:`register_model`.
-MODELS: Registry[ModelEntry] = Registry("model")
-MODELS.register(
-    "kde",
-    ModelEntry(
-        _kde,
-        lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)",
-    ),
-)
-MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
-MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
-
-
-def register_model(
-    name: str,
-    factory: Callable[[dict], object],
-    *,
-    describe: Callable[[dict], str] | None = None,
-    replace: bool = False,
-) -> None:
-    """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``,
-    and ``describe(spec)`` its label in reports (default ``name(key=value, ...)``).
-
-    Register in a plugin (entry point ``scloop.plugins``) so the worker processes see it too. A name
-    already taken (a built-in model included) raises ``ValueError`` unless ``replace=True``.
-    """
-    MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=replace)
-
-
-def _model_entry(spec: dict) -> ModelEntry:
-    try:
-        return MODELS.get(spec["name"])
-    except (KeyError, TypeError):
-        raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
-
-
-def build_model(spec: dict):
-    """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
-    return _model_entry(spec).factory(spec)
-
-
-def describe_model_spec(spec: dict) -> str:
-    """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form)."""
-    return (
-        _model_entry(spec).describe(spec)
-        if isinstance(spec, dict) and spec.get("name") in MODELS
-        else _generic_label(spec)
-    )
-
-
-def build_scenario(spec: dict) -> Scenario:
-    """A :class:`selfloop.simulators.Scenario` from its specification (:meth:`Scenario.from_dict`)."""
-    return Scenario.from_dict(spec)
-
-
 def run_cell(spec: dict, suite_seed: int) -> dict:
-    """Run one cell: replicate TV trajectories, and the values of every registered theorem that applies and needs no
-    calibration (their verdicts are made when the suite is assembled, :func:`selfloop.reports.verdicts.decide`)."""
+    """Run one cell: its replicate TV trajectories, every loop measure that the claims applying to it ask for, and the
+    values of those claims that need nothing but the cell (the verdicts, and the claims that need the whole suite, are
+    made when the suite is assembled: :func:`selfloop.reports.assemble.assemble`)."""
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     key = cell_key(spec)
     start = time.perf_counter()
-    truth, scenario = standard_truth(spec["truth"]), build_scenario(spec["scenario"])
-    # Theorem K's parts are measured where they are defined: a fixed-bandwidth KDE, fresh real data, no accumulation
-    decompose = (
-        spec["model"]["name"] == "kde"
-        and "bandwidth" in spec["model"]
-        and not (scenario.accumulate or scenario.reuse_real)
-        and truth.dim <= 2
-    )
-    # Lemma R's one-step error eps_i = TV(p_i, q_i), for the diffusion loops: it separates the learner's rate from the propagation
-    one_step = spec["model"]["name"] == "diffusion" and spec["kind"] == "loop"
-    # Theorem G's per-fit certificate and Li et al.'s score error, wherever they apply: the SDE sampler in d <= 2
-    certify = (
-        spec["model"]["name"] == "diffusion"
-        and spec["kind"] in ("loop", "calibration", "rate")
-        and diffusion_spec(spec["model"])["sampler"] == "sde"
-        and truth.dim <= 2
-    )
+    typed = CellSpec.from_dict(spec)
+    claims = [claim for claim in CLAIMS.values() if claim.applies(typed)]
+    measures = list(dict.fromkeys(name for claim in claims for name in claim.measures(typed)))
+    truth = standard_truth(typed.truth)
     result = run_loop(
         truth,
-        build_model(spec["model"]),
-        scenario,
-        spec["generations"],
+        build_model(typed.model),
+        typed.scenario,
+        typed.generations,
         seed=cell_seed(suite_seed, key),
-        replicates=spec["replicates"],
-        sampling_error=decompose,
-        one_step=one_step,
-        tv_samples=spec["model"].get("tv_samples", 100_000),
-        certify=certify,
+        replicates=typed.replicates,
+        tv_samples=typed.model.get("tv_samples", 100_000),
+        measures=measures,
     )
-    context = CellContext(spec, truth, scenario, spec["generations"])
-    slack = (
-        kde_slack(result.sampling_error, result.tv, truth, spec["model"]["bandwidth"], scenario, spec["generations"])
-        if decompose
-        else None
-    )
+    cell = Cell(typed, result.tv, result.real_fraction, result.training_size, result.measured)
+    cell.truth = truth
+    values = {}
+    for claim in claims:
+        if not claim.needs_suite:
+            evaluated = claim.evaluate(cell)
+            if evaluated:
+                values[claim.id] = {name: np.asarray(v, dtype=float).tolist() for name, v in evaluated.items()}
+    kept = {name: v for name, v in result.measured.items() if not name.startswith(PARAMETER)}
     return {
         "key": key,
         "spec": spec,
         "tv": result.tv.tolist(),
         "real_fraction": result.real_fraction.tolist(),
         "training_size": result.training_size.tolist(),
-        "checks": bound_records(context, calibrated=False),
-        "predictors": kde_predictors(context),
-        "slack": slack,
-        "one_step": result.one_step.tolist() if one_step else None,
-        "certificate": result.certificate.tolist() if certify else None,
-        "certified_one_step": result.certified_one_step.tolist() if certify else None,
-        "score_error": result.score_error.tolist() if certify else None,
-        "mle_law": mle_law_record(result.parameters, context),
+        "measured": {name: v.tolist() for name, v in kept.items()},
+        "values": values,
         "seconds": time.perf_counter() - start,
     }
 

@@ -1,35 +1,118 @@
-"""How the report words a verdict: counts, ratios and verdict text, one rule for each, shared by every section."""
+"""How the report words a verdict: the records of a claim in a cell, counts, ratios and verdict text, one rule for
+each, shared by every section and by every claim's rows of the claims table."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .figures import finite_tightness
+from .verdicts import OUTCOMES, on_the_wrong_side
 
-__all__ = ["certified_runs", "checks_of", "counts", "fmt", "on_the_wrong_side", "p_text", "ratio_text", "verdict_text"]
+__all__ = [
+    "bound_rows",
+    "claim_verdicts",
+    "counts",
+    "finite_tightness",
+    "fmt",
+    "outcome_row",
+    "p_text",
+    "per_run_ratios",
+    "ratio_text",
+    "side_records",
+    "sides_of",
+    "verdict_text",
+]
 
 
-def on_the_wrong_side(check: dict) -> bool:
-    """Whether the mean TV's point estimate is beyond the bound at some generation (above an upper bound, below a lower).
+def side_records(cell: dict) -> list[dict]:
+    """The cell's bound sides, one flat record each: ``{"claim", "side", "label", "status", "values", "verdict",
+    "outside_theory"}`` (every verdict of kind ``bound`` of every claim record, upper before lower)."""
+    out = []
+    for claim, record in (cell.get("claims") or {}).items():
+        for side, verdict in record["verdicts"].items():
+            if verdict["kind"] == "bound":
+                out.append(
+                    {
+                        "claim": claim,
+                        "side": side,
+                        "label": record["labels"].get(side, record["label"]),
+                        "status": record["status"],
+                        "values": record["values"][side],
+                        "verdict": verdict,
+                        "outside_theory": record["outside_theory"],
+                    }
+                )
+    return out
 
-    ``max_ratio`` is mean / bound (upper) or bound / mean (lower); 1e-12 relative absorbs rounding at a tie.
-    """
-    return check["verdict"]["max_ratio"] > 1 + 1e-12
+
+def sides_of(
+    cells: list[dict], claim: str, kinds: tuple[str, ...] | None = None, side: str = "upper", outside: bool = False
+) -> list[dict]:
+    """The bound sides of claim ``claim`` on ``side`` in cells of the scenario ``kinds`` (all if None), inside the
+    theory or, with ``outside``, outside it."""
+    return [
+        record
+        for cell in cells
+        if kinds is None or cell["spec"]["scenario"]["kind"] in kinds
+        for record in side_records(cell)
+        if record["claim"] == claim and record["side"] == side and record["outside_theory"] == outside
+    ]
 
 
-def counts(checks: list[dict]) -> tuple[int, int, int, int]:
-    """(refuted, held, beyond, underpowered).
+def claim_verdicts(cells: list[dict], claim: str) -> list[dict]:
+    """Every verdict of claim ``claim`` in ``cells``, each with its cell's ``tv`` and the values it judged: the side's
+    for a bound side, the ``upper`` values (a per-run bound) otherwise."""
+    return [
+        {
+            **verdict,
+            "tv": cell["tv"],
+            "values": cell["claims"][claim]["values"].get(name if verdict["kind"] == "bound" else "upper"),
+        }
+        for cell in cells
+        if claim in (cell.get("claims") or {})
+        for name, verdict in cell["claims"][claim]["verdicts"].items()
+    ]
+
+
+def counts(sides: list[dict]) -> tuple[int, int, int, int]:
+    """(refuted, held, beyond, underpowered) over bound sides.
 
     *Held*: could see a 2x violation, did not refute, and the mean TV is on the right side of the bound at every
     generation. *Beyond*: not refuted, but the mean's point estimate is past the bound somewhere (never "held").
     *Underpowered*: the rest (not counted as a check).
     """
-    refuted = sum(c["verdict"]["refuted"] for c in checks)
-    beyond = sum(not c["verdict"]["refuted"] and on_the_wrong_side(c) for c in checks)
-    underpowered = sum(
-        c["verdict"]["underpowered"] and not c["verdict"]["refuted"] and not on_the_wrong_side(c) for c in checks
+    found = [side["verdict"]["outcome"] for side in sides]
+    return tuple(found.count(outcome) for outcome in OUTCOMES)
+
+
+def finite_tightness(side: dict) -> list[float]:
+    """A bound side's bound / mean TV per generation, where finite."""
+    return [x for x in side["verdict"]["tightness"] if x is not None and np.isfinite(x)]
+
+
+def per_run_ratios(verdicts: list[dict]) -> list[float]:
+    """Bound / TV per run and generation of per-run verdicts (with their ``tv`` and ``values``), where finite."""
+    ratios = []
+    for verdict in verdicts:
+        tv, bound = np.asarray(verdict["tv"], dtype=float), np.asarray(verdict["values"], dtype=float)
+        ratios += (bound / np.where(tv > 0, tv, np.nan)).ravel().tolist()
+    return [r for r in ratios if np.isfinite(r)]
+
+
+def outcome_row(sides: list[dict]) -> tuple[str, str, str]:
+    """The claims table's ``(checks, refuted / held / beyond / underpowered, bound / mean)`` of bound sides."""
+    if not sides:
+        return "0", "—", "—"
+    tightness = [min(finite_tightness(side)) for side in sides if finite_tightness(side)]
+    return (
+        str(len(sides)),
+        " / ".join(str(n) for n in counts(sides)),
+        f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—",
     )
-    return refuted, len(checks) - refuted - beyond - underpowered, beyond, underpowered
+
+
+def bound_rows(rows: list[tuple[str, str, str, list[dict]]]) -> list[tuple]:
+    """Claims-table rows ``(claim, whose, tested by, bound sides)`` with their outcome columns, where any side is found."""
+    return [(claim, whose, tested, *outcome_row(found)) for claim, whose, tested, found in rows if found]
 
 
 def fmt(value: float) -> str:
@@ -40,55 +123,24 @@ def p_text(p_value: float) -> str:
     return "p ≥ 0.5" if p_value >= 0.5 else f"p = {p_value:.2g}"
 
 
-def verdict_text(check: dict) -> str:
-    verdict = check["verdict"]
+def verdict_text(side: dict) -> str:
+    verdict = side["verdict"]
     detectable = verdict["detectable_ratio"]
     power = f"sees ×{detectable:.2f}" if detectable else "sees nothing up to ×10"
     if verdict["refuted"]:
         state = f"**REFUTED** ({p_text(verdict['p_value'])}, generation {verdict['worst_generation']})"
-    elif on_the_wrong_side(check):
-        where = "below the bound" if check["side"] == "lower" else "above the bound"
+    elif on_the_wrong_side(verdict):
+        where = "below the bound" if side["side"] == "lower" else "above the bound"
         state = f"{where}, not significant ({p_text(verdict['p_value'])}; {power})"
     elif verdict["underpowered"]:
         state = f"underpowered ({p_text(verdict['p_value'])}; {power})"
     else:
         state = f"holds ({p_text(verdict['p_value'])}; {power})"
-    return ("outside the theory: " if check["outside_theory"] else "") + state
+    return ("outside the theory: " if side["outside_theory"] else "") + state
 
 
-def ratio_text(check: dict | None) -> str:
-    if check is None:
+def ratio_text(side: dict | None) -> str:
+    if side is None:
         return "—"
-    tightness = finite_tightness(check)
+    tightness = finite_tightness(side)
     return f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—"
-
-
-def checks_of(
-    cells: list[dict], theorem: str, kinds: tuple[str, ...] | None = None, side: str = "upper", outside: bool = False
-) -> list[dict]:
-    """The records of theorem ``theorem`` (by id) on ``side`` in cells of the scenario ``kinds`` (all if None)."""
-    return [
-        c
-        for cell in cells
-        if kinds is None or cell["spec"]["scenario"]["kind"] in kinds
-        for c in cell.get("checks", [])
-        if c["theorem"] == theorem and c["side"] == side and c["outside_theory"] == outside
-    ]
-
-
-def certified_runs(cells: list[dict], key: str = "certificate") -> tuple[int, int, list[float]]:
-    """(runs where TV <= the per-run bound ``key`` at every generation, runs, bound / TV per run and generation).
-
-    ``key``: ``"certificate"`` (Theorem G against p0) or ``"lemma_r_certified"`` (Lemma R on the certified eps_i);
-    the per-run verdicts are :func:`selfloop.reports.verdicts.decide`'s ``certificate_held`` and ``lemma_r_held``.
-    """
-    verdicts = {"certificate": "certificate_held", "lemma_r_certified": "lemma_r_held"}
-    held, total, ratios = 0, 0, []
-    for cell in cells:
-        if cell.get(key) is None:
-            continue
-        tv, bound = np.asarray(cell["tv"]), np.asarray(cell[key])
-        held += int(np.sum(np.all(cell[verdicts[key]], axis=1)))
-        total += tv.shape[0]
-        ratios += (bound / np.where(tv > 0, tv, np.nan)).ravel().tolist()
-    return held, total, [r for r in ratios if np.isfinite(r)]

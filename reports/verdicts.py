@@ -1,16 +1,15 @@
-"""The one stage where verdicts are made: every theorem's bound against the measured TVs, Theorem G's per-run
-certificates, and the Gaussian MLE's exact laws.
+"""The three rules by which a claim's values become a verdict, and what each verdict counts as.
 
-The sweep measures and evaluates (TVs, bound values, certificates, the MLE's moments); :func:`decide` turns a cell's
-measurements into verdicts when the suite is assembled, after the calibrated theorems (Theorem D) are evaluated. So
-each kind of verdict has one rule, here:
+- a bound on E TV_i (either side): :func:`bound_verdict`, the one-sided sequential test of
+  :func:`selfloop.testing.check_bound` at level :data:`ALPHA`, with its power (the detectable ratio; a verdict counts as
+  a check only if it is at most :data:`selfloop.testing.UNDERPOWERED`, a 2x violation visible);
+- a per-run bound (Theorem G's certificate, Lemma R on certified one-step errors): :func:`per_run_verdict`, each run's
+  TV at or below its own bound, to :data:`CERTIFICATE_TOLERANCE`;
+- an exact law (the Gaussian MLE's moments): :func:`law_verdict`, every replicate-mean z-score below :data:`LAW_Z`.
 
-- a bound on E TV_i (either side): the one-sided sequential test of :func:`selfloop.testing.check_bound` at level
-  :data:`ALPHA`, with its power (the detectable ratio; a verdict counts as a check only if it is at most
-  :data:`selfloop.testing.UNDERPOWERED`, a 2x violation visible);
-- a per-run bound (Theorem G's certificate, Lemma R on certified one-step errors): each run's TV at or below its
-  own bound, to :data:`CERTIFICATE_TOLERANCE`;
-- an exact law (the Gaussian MLE's moments): every replicate-mean z-score below :data:`LAW_Z`.
+Every verdict is a JSON-ready dict with its ``kind`` and its ``outcome``: ``"refuted"``, ``"held"``, ``"beyond"``
+(a bound's mean past it, not significantly: never counted as held) or ``"underpowered"`` (reported, not counted).
+A :class:`selfloop.reports.Claim` picks its rule in ``decide``.
 """
 
 from __future__ import annotations
@@ -19,20 +18,48 @@ import numpy as np
 
 from selfloop.testing import ALPHA, check_bound, is_underpowered
 
-__all__ = ["ALPHA", "CERTIFICATE_TOLERANCE", "LAW_Z", "decide", "per_run_verdicts", "under", "verdict_record"]
+__all__ = [
+    "CERTIFICATE_TOLERANCE",
+    "LAW_Z",
+    "OUTCOMES",
+    "bound_verdict",
+    "law_verdict",
+    "on_the_wrong_side",
+    "per_run_verdict",
+    "under",
+]
 
 #: A measured TV above its per-run bound by at most this counts as at or below it: quadrature puts TV within 1e-9.
 CERTIFICATE_TOLERANCE = 1e-9
 #: A measured mean farther than this many standard errors from an exact law, at any generation, rejects the law (with
 #: up to 31 generations and two quantities per cell, a correct law passes with probability above 0.999).
 LAW_Z = 4.5
+#: The outcomes a verdict can have, in the order the claims table counts them.
+OUTCOMES = ("refuted", "held", "beyond", "underpowered")
 
 
-def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
-    """The verdict of ``values`` against replicate TVs ``tv`` (R, G + 1), as a JSON-ready dict."""
-    verdict = check_bound(tv, np.asarray(values, dtype=float), alpha=ALPHA, side=side)
+def on_the_wrong_side(verdict: dict) -> bool:
+    """Whether a bound verdict's mean TV is beyond the bound at some generation (above an upper bound, below a lower).
+
+    ``max_ratio`` is mean / bound (upper) or bound / mean (lower); 1e-12 relative absorbs rounding at a tie.
+    """
+    return verdict["max_ratio"] > 1 + 1e-12
+
+
+def _bound_outcome(verdict: dict) -> str:
+    if verdict["refuted"]:
+        return "refuted"
+    if on_the_wrong_side(verdict):
+        return "beyond"
+    return "underpowered" if verdict["underpowered"] else "held"
+
+
+def bound_verdict(tv: np.ndarray, values, side: str = "upper") -> dict:
+    """The verdict of the bound ``values`` (G + 1,) on E TV_i against replicate TVs ``tv`` (R, G + 1)."""
+    verdict = check_bound(np.asarray(tv, dtype=float), np.asarray(values, dtype=float), alpha=ALPHA, side=side)
     detectable = verdict.detectable_ratio
-    return {
+    record = {
+        "kind": "bound",
         "refuted": verdict.refuted,
         "p_value": verdict.p_value,
         "worst_generation": verdict.worst_generation,
@@ -41,6 +68,7 @@ def verdict_record(tv: np.ndarray, values, side: str = "upper") -> dict:
         "detectable_ratio": detectable if np.isfinite(detectable) else None,
         "underpowered": is_underpowered(detectable),
     }
+    return {**record, "outcome": _bound_outcome(record)}
 
 
 def under(tv, bound) -> np.ndarray:
@@ -48,38 +76,28 @@ def under(tv, bound) -> np.ndarray:
     return np.asarray(tv, dtype=float) <= np.asarray(bound, dtype=float) + CERTIFICATE_TOLERANCE
 
 
-def _law_verdict(record: dict | None) -> dict | None:
-    if record is None:
-        return None
+def per_run_verdict(tv: np.ndarray, bound) -> dict:
+    """Each run's TV against its own bound (R, G + 1): ``held`` per run and generation, and the runs held at every
+    generation. Not statistical: one run above its bound refutes."""
+    held = under(tv, bound)
+    runs_held = int(np.sum(np.all(held, axis=1)))
     return {
-        **record,
-        "holds": all(record[name]["max_abs_z"] < LAW_Z for name in ("variance", "mean_offset")),
+        "kind": "per_run",
+        "held": held.tolist(),
+        "runs": int(held.shape[0]),
+        "runs_held": runs_held,
+        "tolerance": CERTIFICATE_TOLERANCE,
+        "outcome": "held" if runs_held == held.shape[0] else "refuted",
+    }
+
+
+def law_verdict(max_abs_z: float) -> dict:
+    """An exact law against replicate means: it holds when every z-score is below :data:`LAW_Z` in absolute value."""
+    holds = bool(max_abs_z < LAW_Z)
+    return {
+        "kind": "law",
+        "holds": holds,
+        "max_abs_z": float(max_abs_z),
         "z_limit": LAW_Z,
+        "outcome": "held" if holds else "refuted",
     }
-
-
-def per_run_verdicts(cell: dict) -> dict:
-    """``certificate_held`` and ``lemma_r_held``: per run and generation, whether the run's TV is at or below its
-    certificate, or below Lemma R on its certified one-step errors (None where that bound was not computed)."""
-    tv = cell["tv"]
-    return {
-        held: None if cell.get(bound) is None else under(tv, cell[bound]).tolist()
-        for bound, held in (("certificate", "certificate_held"), ("lemma_r_certified", "lemma_r_held"))
-    }
-
-
-def decide(entry: dict) -> dict:
-    """Add every verdict to an assembled cell ``entry`` (in place; also returned).
-
-    - ``entry["checks"]``: each bound record gets its ``verdict``;
-    - ``entry["certificate_held"]``, ``entry["lemma_r_held"]``: per run and generation, whether the run's TV is at or
-      below its certificate, or below Lemma R on its certified one-step errors (None where not measured);
-    - ``entry["mle_law"]``: ``holds`` and ``z_limit``.
-    """
-    tv = np.asarray(entry["tv"], dtype=float)
-    entry["checks"] = [
-        {**record, "verdict": verdict_record(tv, record["values"], record["side"])} for record in entry["checks"]
-    ]
-    entry.update(per_run_verdicts(entry))
-    entry["mle_law"] = _law_verdict(entry.get("mle_law"))
-    return entry

@@ -19,8 +19,9 @@ from .loop import LoopResult, memory_budget, run_loop
 from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
 from .protocol import FittedDensity, GridDensity, Model, ReplicateBatching
+from .registry import Registry
 from .scenario import Scenario
-from .truth import STANDARD_TRUTHS, GaussianMixture, standard_truth
+from .truth import STANDARD_TRUTHS, GaussianMixture, register_truth, standard_truth
 
 __all__ = [
     "AccuracyWarning",
@@ -40,6 +41,7 @@ __all__ = [
     "Model",
     "PowerRule",
     "RandomFeatureDiffusion",
+    "Registry",
     "ReplicateBatching",
     "STANDARD_TRUTHS",
     "Scenario",
@@ -50,6 +52,7 @@ __all__ = [
     "expected_training_density",
     "gaussian_tv",
     "memory_budget",
+    "register_truth",
     "run_loop",
     "standard_truth",
     "tv",

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from .diffusion import FittedSDEDiffusion, RandomFeatureDiffusion
-from .kde import KDE
 from .measurement import TrainingMixture
-from .protocol import GridDensity, replicate_hooks
+from .measures import PARAMETER, LoopMeasure, Parameters, Probes, measure_named
+from .protocol import GridDensity, ParametricModel, replicate_hooks
 from .replicates import run_chunk
 from .scenario import Scenario
-from .truth import GaussianMixture
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 
 __all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]  # TrainingMixture: its earlier home
@@ -61,6 +60,9 @@ class LoopResult:
     score_error : ndarray (replicates, generations + 1) or None
         With ``certify=True``: each fit's integrated score error against :math:`p_0`, the quantity of Li et al.'s rate
         (:func:`selfloop.bounds.integrated_score_error`).
+    measured : dict of ndarray
+        Every measure's fields by name (:mod:`selfloop.simulators.measures`), (replicates, generations + 1, ...) each;
+        the attributes above read the built-in ones from here (None where not measured).
     parameters : dict or None
         For a model with ``parameters(fitted)`` (:class:`selfloop.simulators.protocol.ParametricModel`, e.g. the Gaussian
         MLE): each parameter per replicate and generation, shape (replicates, generations + 1, ...); the Gaussian MLE
@@ -78,15 +80,24 @@ class LoopResult:
     scenario: Scenario
     seed: int
     replicates: int
-    one_step: np.ndarray | None = None
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
     models: list = field(default_factory=list)
-    probes: np.ndarray | None = None
-    sampling_error: np.ndarray | None = None
-    one_step_stderr: np.ndarray | None = None
-    certificate: np.ndarray | None = None
-    certified_one_step: np.ndarray | None = None
-    score_error: np.ndarray | None = None
-    parameters: dict | None = None
+
+    def _field(self, name: str) -> np.ndarray | None:
+        return self.measured.get(name)
+
+    one_step = property(lambda self: self._field("one_step"))
+    one_step_stderr = property(lambda self: self._field("one_step_stderr"))
+    sampling_error = property(lambda self: self._field("sampling_error"))
+    probes = property(lambda self: self._field("probes"))
+    certificate = property(lambda self: self._field("certificate"))
+    certified_one_step = property(lambda self: self._field("certified_one_step"))
+    score_error = property(lambda self: self._field("score_error"))
+
+    @property
+    def parameters(self) -> dict | None:
+        found = {name[len(PARAMETER) :]: v for name, v in self.measured.items() if name.startswith(PARAMETER)}
+        return found or None
 
     @property
     def generations(self) -> int:
@@ -116,39 +127,6 @@ def _estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
         float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
     )
     return 4.0 * 8.0 * truth.dim * largest
-
-
-def _certifier(truth, model, scenario: Scenario):
-    """``(fit, previous) -> (certificate against p0, certified eps_i, score error)`` (Theorem G), after checking that it
-    applies.
-
-    eps_i is certified against q_i = lambda p0 + (1 - lambda) p_{i-1} where that is the training distribution (fresh
-    real data, nothing accumulated); elsewhere it is NaN. At generation 0 both are the certificate against p0.
-    """
-    from selfloop.bounds.certificate import TrainingDistribution, diffusion_certificate  # bounds build on simulators
-
-    if not (isinstance(model, RandomFeatureDiffusion) and issubclass(model.fitted_class, FittedSDEDiffusion)):
-        raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
-    if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
-        raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
-    # q_i = lambda p0 + (1 - lambda) p_{i-1} is the training distribution with fresh real data and nothing accumulated;
-    # in 2-D its certificate costs seconds a fit (docs/performance.md): there it is left to diffusion_certificate
-    mixed = not (scenario.accumulate or scenario.reuse_real) and truth.dim == 1
-
-    def certify(fit, previous) -> tuple[float, float, float]:
-        certificate = diffusion_certificate(fit, truth)
-        direct, score = certificate.tv, certificate.score_error
-        if previous is None:
-            return direct, direct, score
-        if not mixed:
-            return direct, float("nan"), score
-        return (
-            direct,
-            diffusion_certificate(fit, TrainingDistribution(truth, previous, scenario.real_fraction)).tv,
-            score,
-        )
-
-    return certify
 
 
 #: Largest working set of one chunk of replicates (bytes); beyond it batching gains nothing but cache misses.
@@ -203,6 +181,7 @@ def run_loop(
     memory_budget_bytes: float | None = None,
     chunk_replicates: int | None = None,
     certify: bool = False,
+    measures: Sequence[LoopMeasure | str] = (),
 ) -> LoopResult:
     r"""Run the self-consuming loop and measure exact TV at every generation.
 
@@ -240,7 +219,12 @@ def run_loop(
     certify : bool
         Certify every fit: :attr:`LoopResult.certificate` holds Theorem G's rigorous bound on
         :math:`\mathrm{TV}(\hat p_i, p_0)` (:func:`selfloop.bounds.diffusion_certificate`, chain bound) for a
-        :class:`RandomFeatureDiffusion` with the SDE sampler on a Gaussian-mixture truth in d <= 2.
+        :class:`RandomFeatureDiffusion` with the SDE sampler on a Gaussian-mixture truth in d <= 2. Short for
+        ``measures=["certificate"]``, the measure that ``selfloop.bounds`` provides.
+    measures : sequence of LoopMeasure or str
+        Further measurements, as objects (:class:`selfloop.simulators.measures.LoopMeasure`) or by name
+        (:func:`selfloop.simulators.measures.measure_named`); their fields land in :attr:`LoopResult.measured`.
+        ``one_step``, ``sampling_error`` and ``certify`` are shorthands for the built-in ones.
     memory_budget_bytes : float, optional
         Refuse, before allocating anything, a loop whose data arrays alone would exceed
         this (default :func:`memory_budget`: ``SCLOOP_MEMORY_BUDGET`` GiB, or half the RAM).
@@ -276,18 +260,10 @@ def run_loop(
         probes = check_data("probes", probes, truth.dim)
     if chunk_replicates is not None:
         chunk_replicates = check_size("chunk_replicates", chunk_replicates)
-    certifier = _certifier(truth, model, scenario) if certify else None
-    if one_step and not measure_tv:
-        raise ValueError("one_step: the one-step error is measured with TV; it needs measure_tv=True")
-    if sampling_error and (scenario.accumulate or scenario.reuse_real or truth.dim > 2 or not isinstance(model, KDE)):
-        raise ValueError(
-            "sampling_error: measured for a KDE model in dimension <= 2 with fresh real data and no accumulation"
-        )
+    chosen = _measures(truth, model, scenario, measures, one_step, sampling_error, certify, probes, measure_tv)
     width = generations + 1
-    distances, stderr, steps, steps_stderr, sampled = (np.zeros((replicates, width)) for _ in range(5))
-    probed = None if probes is None else np.zeros((replicates, width, probes.shape[0]))
-    certified = np.full((replicates, 3, width), np.nan)
-    parameters: dict[str, np.ndarray] = {}
+    distances, stderr = np.zeros((replicates, width)), np.zeros((replicates, width))
+    measured: dict[str, np.ndarray] = {}
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
     chunk = (
@@ -297,26 +273,19 @@ def run_loop(
     )
     for start in range(0, replicates, chunk):
         part = slice(start, min(start + chunk, replicates))
-        measured = run_chunk(
+        result = run_chunk(
             truth,
             model,
             scenario,
             generations,
             streams[part],
             measure_tv=measure_tv,
-            one_step=one_step,
-            sampling_error=sampling_error,
-            probes=probes,
+            measures=chosen,
             tv_samples=tv_samples,
-            certify=certifier,
         )
-        distances[part], stderr[part] = measured.tv, measured.tv_stderr
-        steps[part], steps_stderr[part] = measured.one_step, measured.one_step_stderr
-        sampled[part], certified[part], models = measured.sampling_error, measured.certified, measured.models
-        if probed is not None:
-            probed[part] = measured.probes
-        for name, values in measured.parameters.items():
-            parameters.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
+        distances[part], stderr[part], models = result.tv, result.tv_stderr, result.models
+        for name, values in result.measured.items():
+            measured.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
     return LoopResult(
         tv=distances if measure_tv else None,
         tv_stderr=stderr if measure_tv else None,
@@ -325,13 +294,31 @@ def run_loop(
         scenario=scenario,
         seed=seed,
         replicates=replicates,
-        one_step=steps if one_step else None,
-        one_step_stderr=steps_stderr if one_step else None,
+        measured=measured,
         models=models,
-        probes=probed,
-        sampling_error=sampled if sampling_error else None,
-        certificate=certified[:, 0] if certify else None,
-        certified_one_step=certified[:, 1] if certify else None,
-        score_error=certified[:, 2] if certify else None,
-        parameters=parameters or None,
     )
+
+
+def _measures(
+    truth, model, scenario: Scenario, measures, one_step: bool, sampling_error: bool, certify: bool, probes, measure_tv
+) -> list[LoopMeasure]:
+    """The measures of one loop, each checked against it before anything runs: a parametric model's parameters, the
+    shorthands' measures, then the ones asked for by object or name (a name given twice is taken once)."""
+    chosen: list[LoopMeasure] = [Parameters(model)] if isinstance(model, ParametricModel) else []
+    names = [
+        name
+        for name, wanted in (("certificate", certify), ("one_step", one_step), ("sampling_error", sampling_error))
+        if wanted
+    ]
+    if probes is not None:
+        chosen.append(Probes(probes, replicate_hooks(model).prepare_batch))
+    for measure in [*names, *measures]:
+        if isinstance(measure, str):
+            if measure in {m.name for m in chosen}:
+                continue
+            measure = measure_named(measure)
+        elif not isinstance(measure, LoopMeasure):
+            raise ValueError(f"measures: each must be a LoopMeasure or a measure's name, got {measure!r}")
+        measure.check(truth, model, scenario, measure_tv)
+        chosen.append(measure)
+    return chosen

@@ -20,6 +20,8 @@ Optional, each with a default:
   that is a LogDensity but not a GridDensity (the ODE diffusion model, whose density is exact pointwise but too
   spiky for a grid) gets Monte Carlo TV without a warning.
 - :class:`EscapedMass`: a fit that reports mass it lost (``escaped_mass``); its density integrates to one minus it.
+- :class:`KernelSmoothed`: a fit that is a Gaussian kernel smoothing (``bandwidth``, ``smoothed(variance)``): the loop
+  can measure Theorem K's sampling error for it.
 - :class:`ParametricModel`: a model with ``parameters(fitted) -> dict`` of arrays; the loop records them per
   replicate and generation (``LoopResult.parameters``).
 - :class:`ReplicateBatching`: a model that samples, prepares and evaluates many replicates' fits at once
@@ -43,6 +45,7 @@ __all__ = [
     "FittedDensity",
     "GridDensity",
     "GridValued",
+    "KernelSmoothed",
     "LogDensity",
     "Model",
     "OneAtATime",
@@ -95,6 +98,18 @@ class EscapedMass(Protocol):
     ``1 - escaped_mass``, and TV counts the loss."""
 
     escaped_mass: float
+
+
+@runtime_checkable
+class KernelSmoothed(Protocol):
+    """A fit that is a kernel smoothing with a Gaussian kernel of width ``bandwidth`` (the KDE), and smooths exactly:
+    ``smoothed(variance)`` is the fit convolved with :math:`N(0, v I)`. Theorem K's sampling error is measured for it
+    (:class:`selfloop.simulators.measures.SamplingError`)."""
+
+    bandwidth: float
+
+    def smoothed(self, variance: float) -> FittedDensity:
+        """The fit convolved with :math:`N(0, v I)`."""
 
 
 @runtime_checkable

@@ -7,7 +7,8 @@ For each replicate, with its own random streams:
 2. for i = 1..generations, draw ``scenario.real`` real points (fresh, or the first of a fixed pool) and
    ``scenario.synthetic`` points from generation i-1, and fit generation i on them (on everything so far when
    accumulating);
-3. measure what was asked (:class:`selfloop.simulators.measurement.Measurement`).
+3. measure TV to the truth (:class:`selfloop.simulators.measurement.Measurement`), then hand the generation to every
+   measure asked for (:mod:`selfloop.simulators.measures`).
 
 Replicate k draws from its own generators in the order it would alone (its real data, its synthetic data, its
 fit), so its numbers do not depend on the others. What the replicates share is the work: the model's replicate
@@ -22,7 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .measurement import Measurement
-from .protocol import ParametricModel, replicate_hooks
+from .measures import GenerationStep, LoopMeasure
+from .protocol import replicate_hooks
 from .scenario import Scenario
 
 __all__ = ["ChunkResult", "TrainingData", "run_chunk"]
@@ -63,17 +65,13 @@ class TrainingData:
 
 @dataclass
 class ChunkResult:
-    """What one chunk measured, (replicates, generations + 1) each unless said."""
+    """What one chunk measured: TV and its standard error (replicates, generations + 1), and every measure's fields,
+    (replicates, generations + 1, ...) each."""
 
     tv: np.ndarray
     tv_stderr: np.ndarray
-    one_step: np.ndarray
-    one_step_stderr: np.ndarray
-    sampling_error: np.ndarray
-    certified: np.ndarray  # (replicates, 3, generations + 1): certificate, certified eps_i, score error
-    probes: np.ndarray  # (replicates, generations + 1, n)
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
     models: list = field(default_factory=list)  # every generation's fit of the chunk's last replicate
-    parameters: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def run_chunk(
@@ -84,17 +82,11 @@ def run_chunk(
     streams: Sequence[np.random.SeedSequence],
     *,
     measure_tv: bool,
-    one_step: bool,
-    sampling_error: bool,
-    probes: np.ndarray | None,
+    measures: Sequence[LoopMeasure],
     tv_samples: int,
-    certify: Callable | None = None,
 ) -> ChunkResult:
-    """Run the replicates whose seed sequences are ``streams``, a generation at a time, all together.
-
-    ``certify(fit, previous) -> (certificate against p0, certified eps_i, integrated score error)``, if given,
-    certifies every fit (Theorem G).
-    """
+    """Run the replicates whose seed sequences are ``streams``, a generation at a time, all together: TV to the truth
+    (if ``measure_tv``), then each of ``measures`` in order (:mod:`selfloop.simulators.measures`)."""
     count, width = len(streams), generations + 1
     rngs, metric_rngs = [], []
     for stream in streams:
@@ -103,17 +95,7 @@ def run_chunk(
         metric_rngs.append(np.random.default_rng(metric_stream))
     hooks = replicate_hooks(model)
     measurement = Measurement(truth, hooks, tv_samples)
-    parametric = isinstance(model, ParametricModel)  # once: a runtime Protocol check is slow
-    out = ChunkResult(
-        tv=np.zeros((count, width)),
-        tv_stderr=np.zeros((count, width)),
-        one_step=np.zeros((count, width)),
-        one_step_stderr=np.zeros((count, width)),
-        sampling_error=np.zeros((count, width)),
-        certified=np.full((count, 3, width), np.nan),
-        probes=np.zeros((count, width, 0 if probes is None else probes.shape[0])),
-    )
-    parameters: dict[str, list] = {}
+    out = ChunkResult(tv=np.zeros((count, width)), tv_stderr=np.zeros((count, width)))
     training = TrainingData(truth, scenario, rngs)
     data, fits, previous = training.initial(), None, None
     for generation in range(width):
@@ -122,28 +104,22 @@ def run_chunk(
             previous = fits
         fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
         out.models.append(fits[-1])
-        real_fraction = 1.0 if generation == 0 else scenario.real_fraction
-        if probes is not None:  # the densities at the probes: prepared together (the TVs prepare their own)
-            hooks.prepare_batch(fits)
-        for k, fitted in enumerate(fits):
-            if parametric:
-                for name, value in model.parameters(fitted).items():
-                    if name not in parameters:
-                        parameters[name] = [[None] * width for _ in range(count)]
-                    parameters[name][k][generation] = np.asarray(value, dtype=float)
-            if certify is not None:
-                out.certified[k, :, generation] = certify(fitted, None if generation == 0 else previous[k])
-            if probes is not None:
-                out.probes[k, generation] = fitted.pdf(probes)
         if measure_tv:
             out.tv[:, generation], out.tv_stderr[:, generation] = measurement.tv_to_truth(fits, metric_rngs)
-            if generation == 0:
-                out.one_step[:, 0], out.one_step_stderr[:, 0] = out.tv[:, 0], out.tv_stderr[:, 0]
-            elif one_step:
-                out.one_step[:, generation], out.one_step_stderr[:, generation] = measurement.one_step(
-                    fits, previous, real_fraction, metric_rngs
-                )
-        if sampling_error:
-            out.sampling_error[:, generation] = measurement.sampling_error(fits, previous, real_fraction)
-    out.parameters = {name: np.array([np.stack(row) for row in rows]) for name, rows in parameters.items()}
+        step = GenerationStep(
+            generation,
+            fits,
+            previous,
+            1.0 if generation == 0 else scenario.real_fraction,
+            measurement,
+            metric_rngs,
+            out.tv[:, generation] if measure_tv else None,
+            out.tv_stderr[:, generation] if measure_tv else None,
+        )
+        for measure in measures:
+            for name, values in measure.take(step).items():
+                values = np.asarray(values, dtype=float)
+                if name not in out.measured:
+                    out.measured[name] = np.full((count, width, *values.shape[1:]), np.nan)
+                out.measured[name][:, generation] = values
     return out

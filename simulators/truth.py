@@ -10,15 +10,16 @@ what makes the expected KDE density and the Theorem K functionals exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from scipy import special
 
 from .grid import Box, Grid, tail_quantile
+from .registry import Registry
 from .validation import check_data, check_size
 
-__all__ = ["GaussianMixture", "MonteCarloEstimate", "standard_truth", "STANDARD_TRUTHS"]
+__all__ = ["GaussianMixture", "MonteCarloEstimate", "register_truth", "standard_truth", "STANDARD_TRUTHS"]
 
 #: Number of nodes per axis for the quadrature of truth functionals.
 _QUADRATURE_NODES = {1: 1 << 16, 2: 768}
@@ -356,7 +357,10 @@ def _gaussian_3d() -> GaussianMixture:
 
 
 #: The named standard truths used by tests and reports.
-STANDARD_TRUTHS = {
+#: The named truths that cell specifications refer to, by name: a factory ``() -> GaussianMixture`` each. Extend with
+#: :func:`register_truth` (in a plugin, so that worker processes see it too).
+STANDARD_TRUTHS: Registry[Callable[[], GaussianMixture]] = Registry("truth")
+for _name, _factory in {
     "bimodal_1d": _bimodal_1d,
     "skewed_1d": _skewed_1d,
     "ring_2d": _ring_2d,
@@ -365,7 +369,16 @@ STANDARD_TRUTHS = {
     "mixture3_10d": _mixture3_10d,
     "gaussian_1d": _gaussian_1d,
     "gaussian_3d": _gaussian_3d,
-}
+}.items():
+    STANDARD_TRUTHS.register(_name, _factory)
+
+
+def register_truth(name: str, factory: Callable[[], GaussianMixture], *, replace: bool = False) -> None:
+    """Make ``name`` usable as a cell's truth: ``factory()`` returns the :class:`GaussianMixture` (a taken name needs
+    ``replace=True``)."""
+    if not callable(factory):
+        raise ValueError(f"factory must be a callable returning a GaussianMixture, got {factory!r}")
+    STANDARD_TRUTHS.register(name, factory, replace=replace)
 
 
 def standard_truth(name: str) -> GaussianMixture:
@@ -380,7 +393,4 @@ def standard_truth(name: str) -> GaussianMixture:
     - ``gaussian_1d``: N(1, 1.5²), for the Gaussian MLE loop's exact laws.
     - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
     """
-    try:
-        return STANDARD_TRUTHS[name]()
-    except KeyError:
-        raise ValueError(f"name must be one of {sorted(STANDARD_TRUTHS)}, got {name!r}") from None
+    return STANDARD_TRUTHS.get(name)()

@@ -3,7 +3,7 @@
 import pytest
 
 from selfloop.reports import register_suite
-from selfloop.reports.suites import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
+from selfloop.reports.cells import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
 
 
 def tiny() -> list[dict]:
@@ -35,7 +35,7 @@ register_suite("tiny", tiny)
 
 
 def numbers(document: dict) -> list:
-    return [(cell["key"], cell["tv"], cell["checks"]) for cell in document["cells"]]
+    return [(cell["key"], cell["tv"], cell["claims"]) for cell in document["cells"]]
 
 
 def assert_same_numbers(first, second, rtol: float = 1e-12) -> None:

@@ -1,11 +1,12 @@
 """scloop check: the CI regression against a committed baseline, exact and statistical."""
 
 import json
+from pathlib import Path
 
 import pytest
 from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: registers the suite)
 
-from selfloop.reports import assemble, compare, get_suite, run_suite
+from selfloop.reports import assemble, compare, get_suite, render, run_suite
 from selfloop.reports.assemble import upgrade
 
 
@@ -98,48 +99,60 @@ def test_statistical_mode_tolerates_other_seeds_and_catches_a_large_change(tiny_
     assert any(what == "mean TV moved" for _, what, _ in result.changes)
 
 
+def _record(document: dict, claim: str) -> dict:
+    """The first cell's record of ``claim``."""
+    return next(cell["claims"][claim] for cell in document["cells"] if claim in cell["claims"])
+
+
 def test_check_reports_a_changed_bound_and_a_new_refutation(tiny_run):
     cells, _, _ = tiny_run
     baseline = assemble(cells, suite="tiny", seed=0)
     current = json.loads(json.dumps(baseline))
-    cell = next(c for c in current["cells"] if c["checks"])
-    check = next(c for c in cell["checks"] if c["theorem"] == "second_moment" and c["side"] == "upper")
-    check["values"][1] *= 1 + 1e-6
-    check["verdict"]["refuted"] = True
+    record = _record(current, "second_moment")
+    record["values"]["upper"][1] *= 1 + 1e-6
+    record["verdicts"]["upper"]["outcome"] = "refuted"
     whats = {what for _, what, _ in compare(current, baseline).changes}
     assert {"second-moment bound changed", "second-moment newly refuted"} <= whats
 
 
-def _as_written_before_theorem_ids(document: dict) -> dict:
-    """The document as the previous release wrote it: no theorem ids, no per-run verdicts, phase curves by label."""
-    old = json.loads(json.dumps(document))
-    for cell in old["cells"]:
-        for record in cell["checks"]:
-            del record["theorem"]
-        del cell["certificate_held"], cell["lemma_r_held"]
-    labels = {"theorem_k": "Theorem K", "second_moment": "second-moment"}
-    old["phase"]["bounds"] = {labels[key]: curve for key, curve in old["phase"]["bounds"].items()}
-    return old
+#: The quick suite's baseline as the previous release wrote it (format 2: bound records under "checks", the other
+#: values in keys of their own), kept to test the upgrade path against today's baseline of the same code and seed.
+FORMAT_2 = Path(__file__).parent / "data" / "quick_format2.json"
+BASELINE = Path(__file__).parent.parent / "reports" / "baselines" / "quick.json"
 
 
-def test_a_document_of_the_previous_release_is_compared_and_rendered(tiny_run, tmp_path):
-    cells, _, _ = tiny_run
-    current = assemble(cells, suite="tiny", seed=0)
-    old = _as_written_before_theorem_ids(current)
-    assert compare(current, old).passed and compare(old, current).passed
-    assert upgrade(old) == current  # the upgrade restores every field, verdicts included
-    # control: a moved bound in the old document is still found, under the theorem's label
+def test_a_document_of_the_previous_release_is_compared_and_rendered(tmp_path):
+    """The format-2 quick baseline, upgraded, equals today's baseline number for number (the redesign changed no
+    number); it renders; and a value moved in it is still found, under its claim."""
+    old, current = json.loads(FORMAT_2.read_text()), json.loads(BASELINE.read_text())
+    assert old["format"] == 2 and current["format"] == 3
+    assert compare(current, old).passed  # today's run against the old baseline: what scloop check does
+    # the other way round, only what the old format did not keep is missing: the terms of Theorem K's bound
+    assert {what for _, what, _ in compare(old, current).changes} <= {
+        "Theorem K bias vanished",
+        "Theorem K sampling vanished",
+    }
+    assert render(old, tmp_path).read_text().count("| Theorem K |") >= 1
+    upgraded = upgrade(old)
+    assert set(upgraded["claims"]) == set(current["claims"]) == {"theorem_d", "li_rate", "theorem_p"}
+    # controls: a moved bound, a moved certificate and a moved suite-wide number of the old document are found
     cell = next(c for c in old["cells"] if any(r["label"] == "Theorem K" for r in c["checks"]))
     next(r for r in cell["checks"] if r["label"] == "Theorem K")["values"][0] *= 1.01
-    assert "Theorem K bound changed" in {what for _, what, _ in compare(current, old).changes}
+    next(c for c in old["cells"] if c.get("certificate"))["certificate"][0][1] *= 1.01
+    old["phase"]["mean"][0] *= 1.01
+    whats = {what for _, what, _ in compare(current, old).changes}
+    assert {"Theorem K bound changed", "Theorem G bound changed", "mean[0] changed"} <= whats
 
 
-def test_check_reports_a_certificate_newly_violated(tiny_run):
+def test_check_reports_a_certificate_newly_violated_and_a_claim_gone(tiny_run):
     cells, _, _ = tiny_run
     baseline = assemble(cells, suite="tiny", seed=0)
     current = json.loads(json.dumps(baseline))
-    cell = next(c for c in current["cells"] if c.get("certificate_held"))
-    assert all(all(run) for run in cell["certificate_held"])  # the baseline holds on every run
-    cell["certificate_held"][0][-1] = False
+    verdict = _record(current, "theorem_g")["verdicts"]["per_run"]
+    assert verdict["outcome"] == "held" and verdict["runs_held"] == verdict["runs"]  # the baseline holds on every run
+    verdict.update(outcome="refuted", runs_held=verdict["runs"] - 1)
     changes = compare(current, baseline).changes
     assert ("Theorem G newly violated" in {what for _, what, _ in changes}) and not compare(baseline, baseline).changes
+    for cell in current["cells"]:  # a claim of the baseline that this run no longer checks is named
+        cell["claims"].pop("mle_laws", None)
+    assert ("claim mle_laws", "gone") in {(label, what) for label, what, _ in compare(current, baseline).changes}

@@ -187,11 +187,21 @@ def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):
         cell["spec"]["model"]["name"] == "scaled_kde" for cell in document["cells"]
     )
     # every cell is checked against the plugin's bound, adequately powered, and the bound holds
-    checks = [check for cell in document["cells"] for check in cell["checks"]]
-    assert [check["label"] for check in checks] == ["demo bound"] * 5
-    assert not any(check["verdict"]["refuted"] or check["verdict"]["underpowered"] for check in checks)
+    records = [cell["claims"]["demo"] for cell in document["cells"]]
+    assert [record["label"] for record in records] == ["demo bound"] * 5
+    assert all(record["verdicts"]["upper"]["outcome"] == "held" for record in records)
     report = (out / "tightness.md").read_text()
     assert "demo_linear_growth" in report and "**demo bound** (rigorous): 5 cells checked, **0 refuted**" in report
+    # the claims table gives the plugin's claim its row, counted like the built-in ones
+    assert "| demo bound | demo plugin, Lemma 1 | demo bound | 5 | 0 / 5 / 0 / 0 |" in report
+    # scloop check compares its records: the report's own results pass, and a moved value of the claim is named
+    baseline = out / "results.json"
+    check = [sys.executable, "-m", "selfloop.reports", "check", "--baseline", str(baseline), "--workers", "1"]
+    assert subprocess.run(check, capture_output=True, text=True, env=environment, cwd=tmp_path).returncode == 0
+    document["cells"][0]["claims"]["demo"]["values"]["upper"][1] += 0.01
+    baseline.write_text(json.dumps(document))
+    moved = subprocess.run(check, capture_output=True, text=True, env=environment, cwd=tmp_path)
+    assert moved.returncode == 1 and "demo bound bound changed" in moved.stdout
     # without the package on the path the suite does not exist: the plugin, not a leftover registration, supplied it
     bare = subprocess.run(
         [sys.executable, "-m", "selfloop.reports", "report", "--suite", "demo", "--out", str(out)],
@@ -219,7 +229,7 @@ def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["suite"] == str(suite) and len(document["cells"]) == 6
     assert (
-        sum(1 for cell in document["cells"] if cell["checks"]) == 5
+        sum(1 for cell in document["cells"] if cell["claims"]) == 5
     )  # the KDE cells are checked, the MLE cell has no bound
     bad_cell = tmp_path / "bad_cell.toml"
     bad_cell.write_text(
@@ -267,22 +277,27 @@ def test_a_users_property_test_elsewhere_gets_the_fixture_and_the_summary(tmp_pa
 
 
 def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
-    """A plugin that shadows a built-in model, suite, check or bound must say so (replace=True); a silent swap changes every report."""
-    import dataclasses
-
+    """A plugin that shadows a built-in model, suite, claim, truth or bound must say so (replace=True); a silent swap
+    changes every report."""
     from selfloop.bounds import BOUNDS, Bound, get_bound
     from selfloop.bounds import register as register_bound
-    from selfloop.reports import CHECKS, MODELS, SUITES, Theorem, register_check, register_model, register_theorem
+    from selfloop.reports import CLAIMS, MODELS, SUITES, Claim, register_claim, register_model
+    from selfloop.simulators import STANDARD_TRUTHS, register_truth, standard_truth
 
-    with MODELS.scoped(), SUITES.scoped(), CHECKS.scoped(), BOUNDS.scoped():
+    class Impostor(Claim):
+        id, label = "theorem_k", "not Theorem K"
+
+    with MODELS.scoped(), SUITES.scoped(), CLAIMS.scoped(), BOUNDS.scoped(), STANDARD_TRUTHS.scoped():
         with pytest.raises(ValueError, match="'kde' is already a registered model"):
             register_model("kde", lambda spec: None)
         with pytest.raises(ValueError, match="'quick' is already a registered suite"):
             register_suite("quick", lambda: [])
-        with pytest.raises(ValueError, match="'theorem_k' is already a registered theorem"):
-            register_theorem(dataclasses.replace(CHECKS.get("second_moment"), id="theorem_k"))
-        with pytest.raises(ValueError, match="differs from the theorem's id"):
-            register_check("theorem_k", CHECKS.get("second_moment"))
+        with pytest.raises(ValueError, match="'theorem_k' is already a registered claim"):
+            register_claim(Impostor())
+        with pytest.raises(ValueError, match="'bimodal_1d' is already a registered truth"):
+            register_truth("bimodal_1d", lambda: standard_truth("skewed_1d"))
+        with pytest.raises(ValueError, match="claim must be an instance of a Claim subclass"):
+            register_claim(object())
         with pytest.raises(ValueError, match="'kde_second_moment' is already a registered bound"):
             register_bound(
                 Bound(
@@ -293,7 +308,9 @@ def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
         register_model("kde", replacement, replace=True)
         register_suite("quick", lambda: [], replace=True)
         assert MODELS.get("kde").factory is replacement and get_suite("quick") == []
-        assert isinstance(CHECKS.get("second_moment"), Theorem)
+        register_claim(Impostor(), replace=True)
+        assert CLAIMS.get("theorem_k").label == "not Theorem K"
+    assert CLAIMS.get("theorem_k").label == "Theorem K"
     assert MODELS.get("kde").factory is not replacement and get_suite("quick")  # scoped: restored
 
 
@@ -302,27 +319,16 @@ def test_a_mean_above_the_bound_is_never_called_held():
     quick report said "held" where its calibrated bound was 5% below the mean)."""
     from selfloop.reports.text import counts as _counts
     from selfloop.reports.text import verdict_text as _verdict_text
+    from selfloop.reports.verdicts import bound_verdict
     from selfloop.testing import check_bound
 
     tv = np.random.default_rng(0).uniform(0.08, 0.12, size=(6, 3))  # mean 0.1; 6 replicates cannot refute a 5% excess
     verdict = check_bound(tv, tv.mean(axis=0) / 1.05)
     assert not verdict.refuted and verdict.summary().startswith("above the bound, not significant")
-    record = {
-        "outside_theory": False,
-        "side": "upper",
-        "verdict": {
-            "refuted": False,
-            "p_value": verdict.p_value,
-            "worst_generation": 0,
-            "max_ratio": verdict.max_ratio,
-            "tightness": verdict.tightness.tolist(),
-            "detectable_ratio": 1.6,
-            "underpowered": False,
-        },
-    }
+    record = {"outside_theory": False, "side": "upper", "verdict": bound_verdict(tv, tv.mean(axis=0) / 1.05)}
+    assert record["verdict"]["outcome"] == "beyond"
     assert _verdict_text(record).startswith("above the bound, not significant (p")
     assert _counts([record]) == (0, 0, 1, 0)
-    below = dict(
-        record, verdict=dict(record["verdict"], max_ratio=0.9)
-    )  # control: the same check, mean below the bound
-    assert _verdict_text(below).startswith("holds") and _counts([below]) == (0, 1, 0, 0)
+    # control: the same test with the mean below the bound is never "beyond"
+    below = {"outside_theory": False, "side": "upper", "verdict": bound_verdict(tv, tv.mean(axis=0) / 0.9)}
+    assert below["verdict"]["outcome"] != "beyond" and not _verdict_text(below).startswith("above the bound")

@@ -17,11 +17,11 @@ MODULES = sorted(
 #: Modules whose examples the harness relies on most: each must have at least one.
 DOCUMENTED = [
     "selfloop.simulators.scenario",
-    "selfloop.bounds.registry",
+    "selfloop.simulators.registry",
     "selfloop.bounds.second_moment",
     "selfloop.reports.suites",
     "selfloop.reports.cells",
-    "selfloop.reports.theorems",
+    "selfloop.reports.claims.base",
     "selfloop.bounds.certificate",
     "selfloop.bounds.mle",
     "selfloop.bounds.rate",

@@ -9,7 +9,8 @@ from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: r
 
 import selfloop.reports.sweep
 from selfloop.reports import assemble, get_suite, render, run_suite
-from selfloop.reports.suites import CELL_KINDS
+from selfloop.reports.cells import CELL_KINDS
+from selfloop.reports.text import side_records
 
 
 def test_results_do_not_depend_on_worker_count(tiny_run, tmp_path):
@@ -63,62 +64,81 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
     ):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
-    (family,) = document["calibration"].values()
+    (family,) = document["claims"]["theorem_d"].values()
     assert (
         family["C1"] >= 0
         and family["C1_interval"][0] <= family["C1"] <= family["C1_interval"][1]
-        and document["phase"]["threshold"] > 0
+        and document["claims"]["theorem_p"]["threshold"] > 0
     )
     # the calibration grid (2 sizes x 2 widths on skewed_1d) and the disjoint test set (bimodal_1d, width 96)
     assert {(c["truth"], c["size"], c["width"]) for c in family["cells"]} == {
         ("skewed_1d", n, m) for n in (200, 800) for m in (64, 128)
     }
     assert {(t["truth"], t["width"]) for t in family["tests"]} == {("bimodal_1d", 96)}
-    steps = next(cell["diffusion_steps"] for cell in document["cells"] if cell.get("diffusion_steps"))
+    steps = next(cell["claims"]["theorem_d"]["values"] for cell in document["cells"] if "theorem_d" in cell["claims"])
     assert len(steps["eps_measured"]) == 3 and all(0 < e < 1 for e in steps["eps_measured"])
     assert "## Theorem D: calibration, test set and per-step errors" in text and "Lemma R on measured ε" in text
     # Theorem G: every SDE diffusion loop cell is certified on every run, and the claims table says so per run
-    certified = [cell for cell in document["cells"] if cell.get("certificate") is not None]
-    assert certified and all(np.all(np.asarray(c["tv"]) <= np.asarray(c["certificate"])) for c in certified)
+    certified = [cell for cell in document["cells"] if "theorem_g" in cell["claims"]]
+    assert certified and all(
+        np.all(np.asarray(c["tv"]) <= np.asarray(c["claims"]["theorem_g"]["values"]["upper"])) for c in certified
+    )
     assert "## Theorem G: every diffusion fit certified" in text and "Theorem D, certified" in text
     # the Gaussian MLE loop on a Gaussian truth: its laws per cell, the claims rows and the TV bound's checks
-    laws = [cell["mle_law"] for cell in document["cells"] if cell.get("mle_law")]
-    assert len(laws) == 3 and all(law["holds"] for law in laws) and "## The Gaussian MLE loop: exact laws" in text
-    assert "| Gaussian refit collapses at rate (N−1)/N per generation | Shumailov et al. 2024, exact law |" in text
+    laws = [cell["claims"]["mle_laws"]["verdicts"] for cell in document["cells"] if "mle_laws" in cell["claims"]]
+    assert len(laws) == 3 and all(v["holds"] for law in laws for v in law.values())
+    assert "## The Gaussian MLE loop: exact laws" in text
+    assert (
+        "| Gaussian refit collapses at rate (N−1)/N per generation | Shumailov et al. 2024 (arXiv:2305.17493), exact law |"
+        in text
+    )
     assert (tmp_path / "mle_laws.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = sum(len(c["tv"]) for c in certified)
     assert (
         "| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) "
         f"| Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
     )
-    checks = [check for cell in document["cells"] for check in cell["checks"]]
-    assert {check["bound"] for check in checks} == {
-        "kde_theorem_k_step",
-        "kde_second_moment",
-        "kde_jensen_lower",
-        "diffusion_theorem_d",
-        "mle_tv",
+    sides = [side for cell in document["cells"] for side in side_records(cell)]
+    assert {(side["claim"], side["side"]) for side in sides} == {
+        ("theorem_k", "upper"),
+        ("second_moment", "upper"),
+        ("second_moment", "lower"),
+        ("theorem_d", "upper"),
+        ("gaussian_mle", "upper"),
     }
-    assert all("detectable_ratio" in check["verdict"] and "underpowered" in check["verdict"] for check in checks)
+    assert all("detectable_ratio" in side["verdict"] and "underpowered" in side["verdict"] for side in sides)
     reused = [
-        check
+        side
         for cell in document["cells"]
         if cell["spec"]["scenario"]["kind"] == "mixed_reused"
-        for check in cell["checks"]
+        for side in side_records(cell)
     ]
-    assert reused and all(check["outside_theory"] for check in reused)
+    assert reused and all(side["outside_theory"] for side in reused)
+    # every claim that applies to some cell of the suite has its rows in the claims table
+    table = text[text.index("## Claims and verdicts") : text.index("## Headline")]
+    for statement in (
+        "TV stays controlled",
+        "Near-exact error curve",
+        "Diffusion: every fit's TV",
+        "Theorem D, certified",
+        "Li et al.'s rate through the loop",
+        "Gaussian MLE loop: E TV_i",
+        "Phase transition",
+    ):
+        assert statement in table
 
 
 def test_committed_quick_baseline_is_well_formed():
 
     baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
     assert baseline["suite"] == "quick" and len(baseline["cells"]) == len(get_suite("quick"))
-    assert baseline["format"] == 2
+    assert baseline["format"] == 3
     assert not any(
-        check["verdict"]["refuted"]
+        verdict["outcome"] == "refuted"
         for cell in baseline["cells"]
-        for check in cell["checks"]
-        if not check["outside_theory"]
+        for record in cell["claims"].values()
+        if not record["outside_theory"]
+        for verdict in record["verdicts"].values()
     )
     assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
 
@@ -126,7 +146,7 @@ def test_committed_quick_baseline_is_well_formed():
 @pytest.mark.parametrize("name", ["quick", "standard", "full"])
 def test_every_suite_cell_builds(name):
     """Every cell of every suite names a valid model, truth and scenario (the full suite is too long to run here)."""
-    from selfloop.reports.sweep import build_model, build_scenario
+    from selfloop.reports.models import build_model, build_scenario
     from selfloop.simulators import standard_truth
 
     cells = get_suite(name)

@@ -190,7 +190,3 @@ class RandomFeatureDiffusion:
         """The fits' densities at the nodes of ``grid``, (R, *grid.shape)."""
         self.prepare_batch(fits)
         return np.stack([grid.evaluate(fit) for fit in fits])
-
-    # the names of the previous release
-    sample_together = sample_batch
-    prepare_together = prepare_batch

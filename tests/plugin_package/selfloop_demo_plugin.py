@@ -1,11 +1,11 @@
-"""A selfloop plugin from outside the repository: a bound, a check, a model and a suite, registered through an entry point."""
+"""A selfloop plugin from outside the repository: a claim with its bound, a model and a suite, through an entry point."""
 
 import numpy as np
 
 from selfloop.bounds import Bound, Source, get_bound
 from selfloop.bounds import register as register_bound
 from selfloop.bounds import symbols as s
-from selfloop.reports import Theorem, TheoremValues, loop_cells, register_model, register_suite, register_theorem
+from selfloop.reports import Claim, loop_cells, register_claim, register_model, register_suite
 from selfloop.simulators import KDE
 
 
@@ -19,36 +19,28 @@ class ScaledKDE:
         return KDE(self.scale * float(data.std())).fit(data, rng)
 
 
+class LinearGrowth(Claim):
+    """TV_i <= eps (i + 1) with eps = 0.2: the default verdict, check_bound on the upper side, states its power."""
+
+    id, label, whose, bound = "demo", "demo bound", "demo plugin, Lemma 1", "demo_linear_growth"
+
+    def applies(self, spec):
+        return spec.model["name"] == "scaled_kde"
+
+    def evaluate(self, cell):
+        generation = np.arange(cell.generations + 1)
+        return {"upper": get_bound(self.bound).evaluate(error=0.2, generation=generation)}
+
+
 def register():
-    register_bound(
-        Bound(
-            "demo_linear_growth",
-            s.error * (s.generation + 1),
-            "TV_i <= eps (i + 1)",
-            Source("demo plugin", "Lemma 1", "rigorous"),
-        )
+    bound = Bound(
+        "demo_linear_growth",
+        s.error * (s.generation + 1),
+        "TV_i <= eps (i + 1)",
+        Source("demo plugin", "Lemma 1", "rigorous"),
     )
-
-    def values(context):  # eps = 0.2 assumed
-        return get_bound("demo_linear_growth").evaluate(error=0.2, generation=np.arange(context.generations + 1))
-
-    register_theorem(
-        Theorem(
-            "demo",
-            "demo bound",
-            "demo_linear_growth",
-            lambda spec: spec["model"]["name"] == "scaled_kde",
-            lambda context: TheoremValues(values(context)),
-        )
-    )
+    register_bound(bound)
+    register_claim(LinearGrowth())
     register_model("scaled_kde", lambda spec: ScaledKDE(spec["scale"]))
-    register_suite(
-        "demo",
-        lambda: loop_cells(
-            models=[{"name": "scaled_kde", "scale": 0.3}],
-            truths=["bimodal_1d"],
-            sizes=[300],
-            generations=3,
-            replicates=32,
-        ),
-    )
+    cells = dict(models=[{"name": "scaled_kde", "scale": 0.3}], truths=["bimodal_1d"], sizes=[300], generations=3)
+    register_suite("demo", lambda: loop_cells(**cells, replicates=32))

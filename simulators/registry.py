@@ -1,4 +1,7 @@
-"""An explicit, scopable registry: the one shape of every registry in selfloop (bounds, models, suites).
+"""An explicit, scopable registry: the one shape of every extension point of selfloop (truths, models, bounds, claims,
+suites, loop measurements).
+
+It lives in the lowest layer (simulators) so that every package can build on it; it knows nothing of what it holds.
 
 A registry maps names to entries. ``register`` refuses to overwrite a different entry silently;
 ``scoped()`` is a context manager that restores the registry's contents on exit, so a test (or a
@@ -49,6 +52,16 @@ class Registry(Generic[T]):
             raise ValueError(f"name {name!r} is already a registered {self.kind} (pass replace=True to replace it)")
         self._entries[name] = entry
         return entry
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def values(self) -> list[T]:
+        """The entries, in registration order."""
+        return list(self._entries.values())
 
     def get(self, name: str) -> T:
         """The entry called ``name``."""

@@ -1,0 +1,230 @@
+"""A claim, the unit of the harness: what it says, which cells test it, what the loop must measure for it, its values,
+its verdict and its part of the report, in one registered object.
+
+A claim subclasses :class:`Claim`, sets ``id`` and ``label`` and overrides :meth:`Claim.evaluate`; everything else
+has a default. :func:`register_claim` adds it to :data:`CLAIMS`, and from then on every part of the harness iterates
+over it: the sweep evaluates it on every cell it applies to, ``decide`` makes its verdicts, the claims table gives it
+a row, the cell tables a column, results.json its records and ``scloop check`` compares them.
+
+Examples
+--------
+>>> import numpy as np
+>>> class Ceiling(Claim):
+...     id, label = "ceiling", "TV below 0.999"
+...     def evaluate(self, cell):
+...         return {"upper": np.full(cell.tv.shape[1], 0.999)}
+>>> with CLAIMS.scoped():
+...     _ = register_claim(Ceiling())
+...     "ceiling" in CLAIMS
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from selfloop.bounds import get_bound
+from selfloop.simulators import Registry, Scenario, standard_truth
+
+from ..cells import CellSpec
+from ..verdicts import OUTCOMES, bound_verdict
+
+__all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
+
+
+@dataclass
+class Cell:
+    """One cell as a claim sees it: its typed specification, the measured TVs and the loop's other measurements.
+
+    Attributes
+    ----------
+    spec : CellSpec
+    tv : ndarray (replicates, generations + 1)
+        Each replicate's exact TV to the truth at every generation.
+    real_fraction, training_size : ndarray (generations + 1,)
+    measured : dict of ndarray
+        The loop measures' fields that the cell's claims asked for (:meth:`Claim.measures`), e.g. ``one_step`` or
+        ``certificate``, (replicates, generations + 1) each.
+    suite : object or None
+        What a claim that needs the whole suite prepared for it (:meth:`Claim.prepare`; Theorem D's calibration).
+    """
+
+    spec: CellSpec
+    tv: np.ndarray
+    real_fraction: np.ndarray
+    training_size: np.ndarray
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
+    suite: object | None = None
+    memo: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def truth(self):
+        """The cell's truth, a :class:`selfloop.simulators.GaussianMixture`."""
+        return standard_truth(self.spec.truth)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.spec.scenario
+
+    @property
+    def generations(self) -> int:
+        return self.spec.generations
+
+    def memoized(self, key: str, compute: Callable[[], object]):
+        """``compute()`` once per cell (shared by the claims of one cell)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    @classmethod
+    def from_record(cls, record: dict, suite: object | None = None) -> "Cell":
+        """A cell from its result record (:func:`selfloop.reports.sweep.run_cell`, or a results document's cell)."""
+        return cls(
+            CellSpec.from_dict(record["spec"]),
+            np.asarray(record["tv"], dtype=float),
+            np.asarray(record["real_fraction"], dtype=float),
+            np.asarray(record["training_size"]),
+            {name: np.asarray(values, dtype=float) for name, values in (record.get("measured") or {}).items()},
+            suite,
+        )
+
+
+class Claim:
+    """One claim about self-consuming loops, checked against the cells it applies to.
+
+    Class attributes
+    ----------------
+    id : str
+        The key of every record, table and ``scloop check`` (``"theorem_k"``).
+    label : str
+        How the report names it, nothing else.
+    statement : str
+        What it says, as the claims table words it (default: the label).
+    whose : str
+        Whose claim it is: the paper's (re-derived), beyond the paper, another paper's (with its arXiv id).
+    bound, lower : str or None
+        The registered :class:`selfloop.bounds.Bound` of its upper and lower side, if it has them: the formula the
+        report prints is the one evaluated, and the claim's status (rigorous or calibrated) is the bound's.
+    status : str
+        Shown beside the label where no bound says it.
+    needs_suite : bool
+        Evaluated when the suite is assembled, after :meth:`prepare` saw every cell (Theorem D's calibration).
+    in_cell_table : bool
+        Whether the scenario tables give it columns.
+    """
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    statement: ClassVar[str] = ""
+    whose: ClassVar[str] = "a plugin"
+    bound: ClassVar[str | None] = None
+    lower: ClassVar[str | None] = None
+    lower_label: ClassVar[str | None] = None
+    status: ClassVar[str] = "unstated"
+    needs_suite: ClassVar[bool] = False
+    in_cell_table: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ which cells, what to measure
+    def applies(self, spec: CellSpec) -> bool:
+        """Which cells test it (default: every loop cell, the cells that measure TV)."""
+        return spec.kind == "loop"
+
+    def measures(self, spec: CellSpec) -> tuple[str, ...]:
+        """The loop measures it needs beside TV, by name (:mod:`selfloop.simulators.measures`)."""
+        return ()
+
+    def outside_theory(self, spec: CellSpec) -> bool:
+        """Cells where its assumptions fail: the verdict is reported, not expected."""
+        return False
+
+    # ------------------------------------------------------------------ values and verdicts
+    def prepare(self, cells: list[dict]) -> object | None:
+        """For a claim that ``needs_suite``: what it needs from the whole suite, once (handed in as ``cell.suite``)."""
+        return None
+
+    def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
+        """Its values for one cell, named arrays: ``upper`` and ``lower`` for the sides of a bound on E TV_i
+        (G + 1,), per-run bounds (R, G + 1), or anything its own :meth:`decide` reads. Empty: no record."""
+        raise NotImplementedError(f"claim {self.id!r}: evaluate(cell) is not implemented")
+
+    def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
+        """Its verdicts for one cell, by name (default: :func:`selfloop.reports.verdicts.bound_verdict` on each side
+        it has, ``upper`` and ``lower``)."""
+        return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
+
+    def summarize(self, cells: list[dict], prepared: object | None) -> dict | list | None:
+        """Its suite-wide record (results.json ``claims``), from the assembled cells (default: ``prepared``)."""
+        return prepared
+
+    # ------------------------------------------------------------------ the report
+    def side_label(self, side: str) -> str:
+        return (self.lower_label or self.label) if side == "lower" else self.label
+
+    def state(self) -> str:
+        """Rigorous, calibrated, ...: its bound's status, else :attr:`status`."""
+        name = self.bound or self.lower
+        return get_bound(name).source.status if name else self.status
+
+    def rows(self, document: dict) -> list[tuple]:
+        """Its rows of the claims table: ``(claim, whose, tested by, checks, outcome counts, tightness)`` strings.
+
+        Default: a row for each bound side it has, over the cells inside its theory (the upper side under
+        :attr:`statement`), and one row counting its other verdicts (per run, laws) by outcome.
+        """
+        from ..text import claim_verdicts, outcome_row, sides_of
+
+        cells, rows = document["cells"], []
+        for side in ("upper", "lower"):
+            found = sides_of(cells, self.id, side=side)
+            if found:
+                claim = (
+                    (self.statement or self.label) if side == "upper" else f"… its lower side, {self.side_label(side)}"
+                )
+                rows.append((claim, self.whose, self.side_label(side), *outcome_row(found)))
+        others = [verdict["outcome"] for verdict in claim_verdicts(cells, self.id) if verdict["kind"] != "bound"]
+        if others:
+            counted = " / ".join(str(others.count(outcome)) for outcome in OUTCOMES)
+            rows.append((self.statement or self.label, self.whose, self.label, str(len(others)), counted, "—"))
+        return rows
+
+    def headline(self, document: dict) -> list[str]:
+        """Its lines of the report's headline, beside the tally of every bound (default: none)."""
+        return []
+
+    def section(self, document: dict, out: Path) -> list[str]:
+        """Its section of the report, figures written into ``out`` (default: none)."""
+        return []
+
+
+def _check_claim(claim: Claim) -> None:
+    if not isinstance(claim, Claim):
+        raise ValueError(f"claim must be an instance of a Claim subclass, got {claim!r}")
+    for name in ("id", "label"):
+        if not isinstance(getattr(claim, name, None), str) or not getattr(claim, name):
+            raise ValueError(f"claim {type(claim).__name__}: {name} must be a non-empty string")
+    for name in (claim.bound, claim.lower):
+        if name is not None:
+            get_bound(name)
+
+
+#: Every claim the harness checks, in the order the report lists them.
+CLAIMS: Registry[Claim] = Registry("claim", _check_claim)
+
+
+def register_claim(claim: Claim, *, replace: bool = False) -> Claim:
+    """Add ``claim`` to :data:`CLAIMS` under its id (a taken id needs ``replace=True``).
+
+    Register in a plugin (entry point ``scloop.plugins``) so that worker processes see it too.
+    """
+    _check_claim(claim)  # before its id is read
+    return CLAIMS.register(claim.id, claim, replace=replace)
+
+
+def claim_label(claim_id: str) -> str:
+    """The display label of a registered claim (the id itself for one no longer registered)."""
+    return CLAIMS.get(claim_id).label if claim_id in CLAIMS else claim_id

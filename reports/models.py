@@ -1,0 +1,121 @@
+"""The models that suite cells name: a registry of factories ``spec -> model`` with the label each gets in reports.
+
+A cell's model is a dict ``{"name": ..., ...}``; :func:`build_model` builds it from the registered entry of its name.
+Register your own with :func:`register_model` (in a plugin, entry point ``scloop.plugins``, so that worker processes
+see it too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Registry, Scenario
+
+__all__ = [
+    "DIFFUSION_DEFAULTS",
+    "MODELS",
+    "ModelEntry",
+    "build_model",
+    "build_scenario",
+    "describe_model_spec",
+    "diffusion_spec",
+    "register_model",
+]
+
+
+def _kde(spec: dict):
+    return KDE(PowerRule(spec["power_rule"])) if "power_rule" in spec else KDE(spec["bandwidth"])
+
+
+#: What a diffusion model spec leaves out means these (the model's own defaults, except 16 noise draws).
+DIFFUSION_DEFAULTS = {"noise_draws": 16, "parameterization": "li", "sampler": "sde"}
+
+
+def diffusion_spec(spec: dict) -> dict:
+    """A diffusion model spec with :data:`DIFFUSION_DEFAULTS` filled in where it is silent."""
+    return {**DIFFUSION_DEFAULTS, **spec}
+
+
+def _diffusion(spec: dict):
+    spec = diffusion_spec(spec)
+    return RandomFeatureDiffusion(
+        width=spec["width"],
+        steps=spec["steps"],
+        noise_draws=spec["noise_draws"],
+        parameterization=spec["parameterization"],
+        sampler=spec["sampler"],
+    )
+
+
+def _describe_diffusion(spec: dict) -> str:
+    spec = diffusion_spec(spec)
+    extras = [spec["parameterization"]] + ([spec["sampler"]] if spec["sampler"] != "sde" else [])
+    return f"diffusion(m={spec['width']}, steps={spec['steps']}, {', '.join(extras)})"
+
+
+def _generic_label(spec: dict) -> str:
+    return spec["name"] + "(" + ", ".join(f"{key}={value}" for key, value in spec.items() if key != "name") + ")"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: ``factory(spec) -> model`` and ``describe(spec) -> label`` for reports."""
+
+    factory: Callable[[dict], object]
+    describe: Callable[[dict], str] = _generic_label
+
+
+#: Models by name; extend with :func:`register_model`.
+MODELS: Registry[ModelEntry] = Registry("model")
+MODELS.register(
+    "kde",
+    ModelEntry(
+        _kde,
+        lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)",
+    ),
+)
+MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
+MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
+
+
+def register_model(
+    name: str,
+    factory: Callable[[dict], object],
+    *,
+    describe: Callable[[dict], str] | None = None,
+    replace: bool = False,
+) -> None:
+    """Make ``{"name": name, ...}`` usable in suite cells; ``factory(spec)`` returns a model with ``fit(data, rng)``,
+    and ``describe(spec)`` its label in reports (default ``name(key=value, ...)``).
+
+    Register in a plugin (entry point ``scloop.plugins``) so the worker processes see it too. A name
+    already taken (a built-in model included) raises ``ValueError`` unless ``replace=True``.
+    """
+    MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=replace)
+
+
+def _model_entry(spec: dict) -> ModelEntry:
+    try:
+        return MODELS.get(spec["name"])
+    except (KeyError, TypeError):
+        raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
+
+
+def build_model(spec: dict):
+    """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
+    return _model_entry(spec).factory(spec)
+
+
+def describe_model_spec(spec: dict) -> str:
+    """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form)."""
+    return (
+        _model_entry(spec).describe(spec)
+        if isinstance(spec, dict) and spec.get("name") in MODELS
+        else _generic_label(spec)
+    )
+
+
+def build_scenario(spec: dict) -> Scenario:
+    """A :class:`selfloop.simulators.Scenario` from its specification (:meth:`Scenario.from_dict`)."""
+    return Scenario.from_dict(spec)
