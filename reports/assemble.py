@@ -30,6 +30,7 @@ from selfloop.testing import ALPHA
 
 from .claims import CLAIMS, Cell, Claim
 from .models import describe_model_spec
+from .records import CellRecord, CellResult, ClaimRecord
 from .verdicts import law_verdict, per_run_verdict
 
 __all__ = ["FORMAT", "assemble", "claim_record", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
@@ -82,55 +83,51 @@ def _summary(tv: np.ndarray) -> dict:
     }
 
 
-def _listed(values: dict) -> dict:
-    return {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}
-
-
-def claim_record(claim: Claim, values: dict, cell: Cell) -> dict:
+def claim_record(claim: Claim, values: dict, cell: Cell) -> ClaimRecord:
     """A claim's record in one cell: its values and the verdicts its :meth:`Claim.decide` makes of them."""
     arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
-    return {
-        "label": claim.label,
-        "labels": {side: claim.side_label(side) for side in ("upper", "lower") if side in arrays},
-        "status": claim.state(),
-        "outside_theory": bool(claim.outside_theory(cell.spec)),
-        "values": _listed(arrays),
-        "verdicts": claim.decide(arrays, cell),
-    }
+    return ClaimRecord(
+        claim.label,
+        {side: claim.side_label(side) for side in ("upper", "lower") if side in arrays},
+        claim.state(),
+        bool(claim.outside_theory(cell.spec)),
+        arrays,
+        claim.decide(arrays, cell),
+    )
 
 
-def _entry(result: dict, prepared: dict) -> dict:
-    """One cell of the document from its raw result: every registered claim that applies, evaluated and decided."""
-    spec = result["spec"]
-    entry = {key: result[key] for key in ("key", "spec", "tv", "real_fraction", "training_size", "seconds")}
-    entry["label"] = describe_cell(spec)
-    entry["legend"] = f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}"
-    entry["summary"] = _summary(np.asarray(result["tv"], dtype=float))
-    entry["measured"] = dict(result.get("measured") or {})
-    evaluated = result.get("values") or {}
-    cell = Cell.from_record(result)
-    entry["claims"] = {}
+def _record(result: CellResult, prepared: dict) -> CellRecord:
+    """One cell's record from its result: every registered claim that applies, evaluated and decided."""
+    spec = result.spec.to_dict()
+    cell = Cell.from_result(result)
+    record = CellRecord(
+        result,
+        describe_cell(spec),
+        f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}",
+        _summary(result.tv),
+    )
     for claim in CLAIMS.values():
         if not claim.applies(cell.spec):
             continue
         if claim.needs_suite:
             cell.suite = prepared[claim.id]
             values = claim.evaluate(cell)
-        elif claim.id in evaluated:
-            values = evaluated[claim.id]
+        elif claim.id in result.values:
+            values = result.values[claim.id]
         else:  # registered after this cell ran (a cached cell): evaluated now
             values = claim.evaluate(cell)
         if values:
-            entry["claims"][claim.id] = claim_record(claim, values, cell)
-    return entry
+            record.claims[claim.id] = claim_record(claim, values, cell)
+    return record
 
 
-def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
+def assemble(cells: list[CellResult], *, suite: str, seed: int) -> dict:
     """The results document: every cell with its summary and claim records, and every claim's suite-wide record."""
+    cells = [CellResult.from_dict(cell) if isinstance(cell, dict) else cell for cell in cells]
     claims = CLAIMS.values()
     prepared = {claim.id: claim.prepare(cells) for claim in claims if claim.needs_suite}
-    out_cells = [_entry(cell, prepared) for cell in cells]
-    summaries = {claim.id: claim.summarize(out_cells, prepared.get(claim.id)) for claim in claims}
+    records = [_record(cell, prepared) for cell in cells]
+    summaries = {claim.id: claim.summarize(records, prepared.get(claim.id)) for claim in claims}
     return {
         "format": FORMAT,
         "package_version": _version(),
@@ -138,8 +135,8 @@ def assemble(cells: list[dict], *, suite: str, seed: int) -> dict:
         "suite": suite,
         "seed": seed,
         "alpha": ALPHA,
-        "cells": out_cells,
-        "claims": {name: record for name, record in summaries.items() if record},
+        "cells": [record.to_dict() for record in records],
+        "claims": {name: summary for name, summary in summaries.items() if summary},
     }
 
 

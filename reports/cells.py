@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -47,14 +47,17 @@ CELL_KINDS = ("loop", "calibration", "phase", "rate")
 @dataclass(frozen=True)
 class CellSpec:
     """One cell of a suite, typed. Suites store cells as plain dicts (:meth:`to_dict`), which key the cache and the
-    baseline; :meth:`from_dict` validates one and names what is wrong.
+    baseline (:attr:`key`); :meth:`from_dict` validates one and names what is wrong, and :meth:`to_dict` gives back
+    exactly the dict it was read from, so a cell keeps its key (a scenario dict such as ``growing_synthetic`` with
+    ``synthetic=0`` is the same scenario as ``mixed_fresh`` at λ = 1, but not the same cell).
 
     Examples
     --------
-    >>> spec = CellSpec.from_dict(loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])[1])
+    >>> cells = loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])
+    >>> spec = CellSpec.from_dict(cells[1])
     >>> spec.scenario.kind, spec.model["bandwidth"]
     ('mixed_fresh', 0.3)
-    >>> CellSpec.from_dict(spec.to_dict()) == spec
+    >>> CellSpec.from_dict(spec.to_dict()) == spec and spec.to_dict() == cells[1] and spec.key == cell_key(cells[1])
     True
     """
 
@@ -64,6 +67,7 @@ class CellSpec:
     scenario: Scenario
     generations: int
     replicates: int
+    source: dict | None = field(default=None, compare=False, repr=False)  # the dict it was read from
 
     def __post_init__(self) -> None:
         if self.kind not in CELL_KINDS:
@@ -87,9 +91,18 @@ class CellSpec:
             Scenario.from_dict(spec["scenario"]),
             spec["generations"],
             spec["replicates"],
+            json.loads(json.dumps(spec)),
         )
 
+    @property
+    def key(self) -> str:
+        """The cell's key (:func:`cell_key` of :meth:`to_dict`)."""
+        return cell_key(self.to_dict())
+
     def to_dict(self) -> dict:
+        """The dict it was read from, or the canonical one for a spec built directly."""
+        if self.source is not None:
+            return json.loads(json.dumps(self.source))
         return {
             "kind": self.kind,
             "model": dict(self.model),

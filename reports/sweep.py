@@ -36,6 +36,7 @@ from .cells import CellSpec, cell_key, cell_seed
 from .claims import CLAIMS, Cell
 from .models import build_model
 from .plugins import load_plugins
+from .records import CellResult
 
 __all__ = [
     "SweepStats",
@@ -63,12 +64,11 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def run_cell(spec: dict, suite_seed: int) -> dict:
+def run_cell(spec: dict, suite_seed: int) -> CellResult:
     """Run one cell: its replicate TV trajectories, every loop measure that the claims applying to it ask for, and the
     values of those claims that need nothing but the cell (the verdicts, and the claims that need the whole suite, are
     made when the suite is assembled: :func:`selfloop.reports.assemble.assemble`)."""
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
-    key = cell_key(spec)
     start = time.perf_counter()
     typed = CellSpec.from_dict(spec)
     claims = [claim for claim in CLAIMS.values() if claim.applies(typed)]
@@ -79,7 +79,7 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         build_model(typed.model),
         typed.scenario,
         typed.generations,
-        seed=cell_seed(suite_seed, key),
+        seed=cell_seed(suite_seed, typed.key),
         replicates=typed.replicates,
         tv_samples=typed.model.get("tv_samples", 100_000),
         measures=measures,
@@ -91,18 +91,16 @@ def run_cell(spec: dict, suite_seed: int) -> dict:
         if not claim.needs_suite:
             evaluated = claim.evaluate(cell)
             if evaluated:
-                values[claim.id] = {name: np.asarray(v, dtype=float).tolist() for name, v in evaluated.items()}
-    kept = {name: v for name, v in result.measured.items() if not name.startswith(PARAMETER)}
-    return {
-        "key": key,
-        "spec": spec,
-        "tv": result.tv.tolist(),
-        "real_fraction": result.real_fraction.tolist(),
-        "training_size": result.training_size.tolist(),
-        "measured": {name: v.tolist() for name, v in kept.items()},
-        "values": values,
-        "seconds": time.perf_counter() - start,
-    }
+                values[claim.id] = {name: np.asarray(v, dtype=float) for name, v in evaluated.items()}
+    return CellResult(
+        typed,
+        result.tv,
+        result.real_fraction,
+        result.training_size,
+        {name: v for name, v in result.measured.items() if not name.startswith(PARAMETER)},
+        values,
+        time.perf_counter() - start,
+    )
 
 
 def _start_worker(blas_threads: int) -> None:
@@ -117,7 +115,7 @@ def _start_worker(blas_threads: int) -> None:
     threadpool_limits(limits=blas_threads)
 
 
-def _run_cell_star(arguments: tuple[dict, int]) -> dict:
+def _run_cell_star(arguments: tuple[dict, int]) -> CellResult:
     return run_cell(*arguments)
 
 
@@ -131,17 +129,17 @@ class SweepStats:
     cache: Path | None = None
 
 
-def _load_cached(path: Path) -> dict | None:
+def _load_cached(path: Path) -> CellResult | None:
     try:
-        return json.loads(path.read_text())
+        return CellResult.from_dict(json.loads(path.read_text()))
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError:
-        path.unlink()  # a damaged cache entry is recomputed
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        path.unlink(missing_ok=True)  # a damaged entry (or one of another shape) is recomputed
         return None
 
 
-def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterator[dict]:
+def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterator[CellResult]:
     """Cell results from a local process pool, as they finish."""
     if workers == 1 or len(pending) <= 1:
         for spec in pending:
@@ -173,7 +171,7 @@ def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterato
         pool.join()
 
 
-def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers: int) -> Iterator[dict]:
+def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers: int) -> Iterator[CellResult]:
     """Cell results from a Dask distributed cluster, as they finish.
 
     ``scheduler`` is a scheduler address (``tcp://HOST:PORT``) or ``"local"`` for a LocalCluster of
@@ -202,7 +200,7 @@ def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers:
 
 def run_suite(
     cells: list[dict], suite_seed: int, cache: Path, workers: int | None = None, *, scheduler: str | None = None
-) -> tuple[list[dict], SweepStats]:
+) -> tuple[list[CellResult], SweepStats]:
     """Run every cell not already in the cache; return all cell results in suite order and counts.
 
     Parameters
@@ -224,7 +222,7 @@ def run_suite(
     folder.mkdir(parents=True, exist_ok=True)
     keys = [cell_key(spec) for spec in cells]
     unique = dict(zip(keys, cells))  # identical cells run once
-    results: dict[str, dict] = {}
+    results: dict[str, CellResult] = {}
     for key in unique:
         cached = _load_cached(folder / f"{key}.json")
         if cached is not None:
@@ -252,8 +250,8 @@ def run_suite(
     ):
         progress.set_postfix_str(f"{skipped} from cache")
         for result in outcomes:
-            write_atomic(folder / f"{result['key']}.json", json.dumps(result))
-            results[result["key"]] = result
+            write_atomic(folder / f"{result.key}.json", json.dumps(result.to_dict()))
+            results[result.key] = result
             progress.update(1)
     stats = SweepStats(computed=len(pending), skipped=skipped, seconds=time.perf_counter() - started, cache=folder)
     return [results[key] for key in keys], stats

@@ -56,10 +56,10 @@ class LoopResult:
         With ``certify=True``: Theorem G against the training distribution :math:`q_i`, a certified bound on Lemma R's
         :math:`\varepsilon_i` (entry 0: against :math:`p_0`); NaN where :math:`q_i` is not
         :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (a reused real pool, accumulated data) and in 2-D, where it
-        costs seconds a fit (call :func:`selfloop.bounds.diffusion_certificate` with a ``TrainingDistribution``).
+        costs seconds a fit (call ``diffusion_certificate`` of the bounds package with a ``TrainingDistribution``).
     score_error : ndarray (replicates, generations + 1) or None
         With ``certify=True``: each fit's integrated score error against :math:`p_0`, the quantity of Li et al.'s rate
-        (:func:`selfloop.bounds.integrated_score_error`).
+        (``integrated_score_error`` of the bounds package).
     measured : dict of ndarray
         Every measure's fields by name (:mod:`selfloop.simulators.measures`), (replicates, generations + 1, ...) each;
         the attributes above read the built-in ones from here (None where not measured).
@@ -218,9 +218,9 @@ def run_loop(
         (a KDE model in d <= 2, fresh real data, no accumulation).
     certify : bool
         Certify every fit: :attr:`LoopResult.certificate` holds Theorem G's rigorous bound on
-        :math:`\mathrm{TV}(\hat p_i, p_0)` (:func:`selfloop.bounds.diffusion_certificate`, chain bound) for a
+        :math:`\mathrm{TV}(\hat p_i, p_0)` (``diffusion_certificate`` of the bounds package, chain bound) for a
         :class:`RandomFeatureDiffusion` with the SDE sampler on a Gaussian-mixture truth in d <= 2. Short for
-        ``measures=["certificate"]``, the measure that ``selfloop.bounds`` provides.
+        ``measures=["certificate"]``, the measure that the bounds package provides.
     measures : sequence of LoopMeasure or str
         Further measurements, as objects (:class:`selfloop.simulators.measures.LoopMeasure`) or by name
         (:func:`selfloop.simulators.measures.measure_named`); their fields land in :attr:`LoopResult.measured`.

@@ -12,7 +12,8 @@ Built in, in this module:
 
 Others are found by name (:func:`measure_named`) among :data:`MEASURES` and, failing that, among the installed entry
 points of the group ``selfloop.measures``. The package's own ``certificate`` (Theorem G's per-fit certificate) is such
-an entry point, provided by ``selfloop.bounds``: the loop runs the certifier it is handed and knows no theorem.
+an entry point, provided by the bounds package (``bounds/certification.py``): the loop runs the certifier it is
+handed and knows no theorem.
 
 A measure must not draw from the loop's random streams except through :attr:`GenerationStep.rngs` (the replicates'
 measurement streams), so adding one changes no other number unless it draws from them.
@@ -181,7 +182,7 @@ MEASURES: Registry[Callable[[], LoopMeasure]] = Registry("loop measure")
 MEASURES.register("one_step", OneStep)
 MEASURES.register("sampling_error", SamplingError)
 
-#: The entry-point group of installed measures (``certificate`` from ``selfloop.bounds``).
+#: The entry-point group of installed measures (``certificate``, from the bounds package).
 ENTRY_POINT_GROUP = "selfloop.measures"
 
 

@@ -154,3 +154,15 @@ def test_every_suite_cell_builds(name):
     for cell in cells:
         build_model(cell["model"]), build_scenario(cell["scenario"]), standard_truth(cell["truth"])
         assert cell["kind"] in CELL_KINDS and cell["replicates"] >= 2
+
+
+def test_cell_records_round_trip_through_json():
+    """Typed records, JSON only at the edges: every cell of the committed baseline reads into a CellRecord and writes
+    back to the same JSON, and a worker's CellResult does the same through the cache's form."""
+    from selfloop.reports.records import CellRecord
+
+    baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
+    for cell in baseline["cells"]:
+        record = CellRecord.from_dict(cell)
+        assert json.loads(json.dumps(record.to_dict())) == cell
+        assert record.result.spec.key == cell["key"] and record.result == type(record.result).from_dict(cell)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from selfloop.simulators import Registry, Scenario, standard_truth
 
 from ..cells import CellSpec
 from ..verdicts import OUTCOMES, bound_verdict
+
+if TYPE_CHECKING:  # records build on claims' verdicts; the type only for the annotation
+    from ..records import CellRecord, CellResult
 
 __all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
 
@@ -82,16 +85,9 @@ class Cell:
         return self.memo[key]
 
     @classmethod
-    def from_record(cls, record: dict, suite: object | None = None) -> "Cell":
-        """A cell from its result record (:func:`selfloop.reports.sweep.run_cell`, or a results document's cell)."""
-        return cls(
-            CellSpec.from_dict(record["spec"]),
-            np.asarray(record["tv"], dtype=float),
-            np.asarray(record["real_fraction"], dtype=float),
-            np.asarray(record["training_size"]),
-            {name: np.asarray(values, dtype=float) for name, values in (record.get("measured") or {}).items()},
-            suite,
-        )
+    def from_result(cls, result: "CellResult", suite: object | None = None) -> "Cell":
+        """The claims' view of a worker's result (:class:`selfloop.reports.records.CellResult`)."""
+        return cls(result.spec, result.tv, result.real_fraction, result.training_size, dict(result.measured), suite)
 
 
 class Claim:
@@ -143,8 +139,9 @@ class Claim:
         return False
 
     # ------------------------------------------------------------------ values and verdicts
-    def prepare(self, cells: list[dict]) -> object | None:
-        """For a claim that ``needs_suite``: what it needs from the whole suite, once (handed in as ``cell.suite``)."""
+    def prepare(self, cells: list["CellResult"]) -> object | None:
+        """For a claim that ``needs_suite``: what it needs from the whole suite's results, once (handed in as
+        ``cell.suite``)."""
         return None
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
@@ -157,8 +154,8 @@ class Claim:
         it has, ``upper`` and ``lower``)."""
         return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
 
-    def summarize(self, cells: list[dict], prepared: object | None) -> dict | list | None:
-        """Its suite-wide record (results.json ``claims``), from the assembled cells (default: ``prepared``)."""
+    def summarize(self, cells: list["CellRecord"], prepared: object | None) -> dict | list | None:
+        """Its suite-wide record (results.json ``claims``, JSON-ready), from the assembled cells (default: ``prepared``)."""
         return prepared
 
     # ------------------------------------------------------------------ the report

@@ -17,6 +17,7 @@ from selfloop.bounds import fit_rate
 from selfloop.bounds.rate import LI_EXPONENTS
 
 from ..cells import CellSpec
+from ..records import CellRecord, CellResult
 from .base import Cell, Claim, register_claim
 from .diffusion_cells import certified, diffusion_family
 
@@ -55,19 +56,20 @@ class LiRate(Claim):
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         return {}  # suite-wide: the cells' score errors are fitted together (summarize)
 
-    def summarize(self, cells: list[dict], prepared: object | None) -> list[dict]:
+    def summarize(self, cells: list[CellRecord], prepared: object | None) -> list[dict]:
         """The exponents per diffusion family and truth, each with its verdict."""
-        groups: dict[tuple[str, str], list[dict]] = {}
-        for cell in cells:
-            if cell["spec"]["kind"] in ("calibration", "rate") and (cell.get("measured") or {}).get("score_error"):
-                groups.setdefault((diffusion_family(cell["spec"]["model"]), cell["spec"]["truth"]), []).append(cell)
+        groups: dict[tuple[str, str], list[CellResult]] = {}
+        for record in cells:
+            cell = record.result
+            if cell.spec.kind in ("calibration", "rate") and "score_error" in cell.measured:
+                groups.setdefault((diffusion_family(cell.spec.model), cell.spec.truth), []).append(cell)
         out = []
         for (family, truth), chosen in sorted(groups.items()):
-            sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
-            widths = [cell["spec"]["model"]["width"] for cell in chosen]
+            sizes = [cell.spec.scenario.size for cell in chosen]
+            widths = [cell.spec.model["width"] for cell in chosen]
             if len(set(sizes)) < 3 or len(set(widths)) < 3:  # four parameters need a 3 x 3 grid at least (fit_rate)
                 continue
-            fitted = fit_rate(sizes, widths, [np.asarray(cell["measured"]["score_error"])[:, 0] for cell in chosen])
+            fitted = fit_rate(sizes, widths, [cell.measured["score_error"][:, 0] for cell in chosen])
             positions = {
                 "size": _position(LI_EXPONENTS[0], fitted.size_interval),
                 "width": _position(LI_EXPONENTS[1], fitted.width_interval),
@@ -77,7 +79,7 @@ class LiRate(Claim):
                     "family": family,
                     "truth": truth,
                     "settings": fitted.settings,
-                    "replicates": min(len(cell["measured"]["score_error"]) for cell in chosen),
+                    "replicates": min(len(cell.measured["score_error"]) for cell in chosen),
                     "size_exponent": fitted.size_exponent,
                     "size_interval": list(fitted.size_interval),
                     "width_exponent": fitted.width_exponent,

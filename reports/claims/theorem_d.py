@@ -20,6 +20,7 @@ from selfloop.bounds.diffusion import calibration_upper
 from selfloop.bounds.recursion import propagate_scenario
 
 from ..cells import CellSpec
+from ..records import CellRecord, CellResult
 from ..text import outcome_row, sides_of
 from .base import Cell, Claim, register_claim
 from .diffusion_cells import diffusion_family, diffusion_loop
@@ -30,11 +31,11 @@ __all__ = ["CALIBRATION_BOOTSTRAP", "TheoremD"]
 CALIBRATION_BOOTSTRAP = 200
 
 
-def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
+def _calibrate_cells(chosen: list[CellResult], seed: int = 0) -> dict:
     """(C1, C2) from one family's calibration cells, with a bootstrap 90% interval over their replicates."""
-    sizes = [cell["spec"]["scenario"]["size"] for cell in chosen]
-    widths = [cell["spec"]["model"]["width"] for cell in chosen]
-    samples = [np.asarray(cell["tv"])[:, 0] for cell in chosen]
+    sizes = [cell.spec.scenario.size for cell in chosen]
+    widths = [cell.spec.model["width"] for cell in chosen]
+    samples = [cell.tv[:, 0] for cell in chosen]
     bound = calibrate(sizes, widths, [calibration_upper(tv) for tv in samples])
     rng = np.random.default_rng(seed)
     resampled = []
@@ -42,7 +43,7 @@ def _calibrate_cells(chosen: list[dict], seed: int = 0) -> dict:
         upper = [calibration_upper(tv[rng.integers(0, tv.size, tv.size)]) for tv in samples]
         resampled.append(calibrated_constants(sizes, widths, upper))
     low, high = np.percentile(np.array(resampled), [5, 95], axis=0)
-    cells = [dict(entry, truth=cell["spec"]["truth"]) for entry, cell in zip(bound.metadata["calibration"], chosen)]
+    cells = [dict(entry, truth=cell.spec.truth) for entry, cell in zip(bound.metadata["calibration"], chosen)]
     return {
         "C1": bound.metadata["C1"],
         "C2": bound.metadata["C2"],
@@ -68,13 +69,13 @@ class TheoremD(Claim):
     def measures(self, spec: CellSpec) -> tuple[str, ...]:
         return ("one_step",)
 
-    def prepare(self, cells: list[dict]) -> dict:
+    def prepare(self, cells: list[CellResult]) -> dict:
         """Theorem D's (C1, C2) per diffusion family, from its calibration cells: upper confidence (mean + 3 se) of
         generation-0 TV."""
-        families: dict[str, list[dict]] = {}
+        families: dict[str, list[CellResult]] = {}
         for cell in cells:
-            if cell["spec"]["kind"] == "calibration":
-                families.setdefault(diffusion_family(cell["spec"]["model"]), []).append(cell)
+            if cell.spec.kind == "calibration":
+                families.setdefault(diffusion_family(cell.spec.model), []).append(cell)
         return {family: _calibrate_cells(chosen) for family, chosen in families.items()}
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
@@ -107,17 +108,17 @@ class TheoremD(Claim):
             values["lemma_r_measured"] = propagate_scenario(measured, scenario)
         return values
 
-    def summarize(self, cells: list[dict], prepared: dict) -> dict:
+    def summarize(self, cells: list[CellRecord], prepared: dict) -> dict:
         """The calibration per family, each with the test cells it was checked on."""
         for cell in cells:
-            if self.id in (cell.get("claims") or {}):
-                scenario = cell["spec"]["scenario"]
-                prepared[diffusion_family(cell["spec"]["model"])]["tests"].append(
+            if self.id in cell.claims:
+                spec = cell.result.spec
+                prepared[diffusion_family(spec.model)]["tests"].append(
                     {
-                        "truth": cell["spec"]["truth"],
-                        "size": scenario["size"],
-                        "width": cell["spec"]["model"]["width"],
-                        "real_fraction": CellSpec.from_dict(cell["spec"]).scenario.real_fraction,
+                        "truth": spec.truth,
+                        "size": spec.scenario.size,
+                        "width": spec.model["width"],
+                        "real_fraction": spec.scenario.real_fraction,
                     }
                 )
         return prepared

@@ -22,6 +22,7 @@ from selfloop.testing.phase import rise_then_fall
 
 from ..cells import CellSpec
 from ..figures import STYLES, save_figure
+from ..records import CellRecord
 from .base import Cell, Claim, claim_label, register_claim
 
 __all__ = ["TheoremP"]
@@ -55,25 +56,25 @@ class TheoremP(Claim):
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         return {}  # suite-wide: the cells are compared along m (summarize)
 
-    def summarize(self, cells: list[dict], prepared: object | None) -> dict | None:
+    def summarize(self, cells: list[CellRecord], prepared: object | None) -> dict | None:
         chosen = sorted(
-            (cell for cell in cells if cell["spec"]["kind"] == "phase"),
-            key=lambda cell: cell["spec"]["scenario"]["synthetic"],
+            (cell for cell in cells if cell.result.spec.kind == "phase"),
+            key=lambda cell: cell.result.spec.scenario.synthetic,
         )
         if not chosen:
             return None
-        real = chosen[0]["spec"]["scenario"]["real"]
-        generation = chosen[0]["spec"]["generations"]
-        synthetic = [cell["spec"]["scenario"]["synthetic"] for cell in chosen]
-        last = [np.asarray(cell["tv"])[:, -1] for cell in chosen]
+        first = chosen[0].result.spec
+        real, generation = first.scenario.real, first.generations
+        synthetic = [cell.result.spec.scenario.synthetic for cell in chosen]
+        last = [cell.result.tv[:, -1] for cell in chosen]
         means = [float(values.mean()) for values in last]
         errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
-        alpha = kde_rate(standard_truth(chosen[0]["spec"]["truth"]).dim)  # the rate of the cells' power-rule bandwidth
+        alpha = kde_rate(standard_truth(first.truth).dim)  # the rate of the cells' power-rule bandwidth
         bounds = {}
         for claim in PHASE_BOUNDS:
-            records = [(cell.get("claims") or {}).get(claim) for cell in chosen]
+            records = [cell.claims.get(claim) for cell in chosen]
             if all(record is not None for record in records):
-                curve = [record["values"]["upper"][-1] for record in records]
+                curve = [float(record.values["upper"][-1]) for record in records]
                 bounds[claim] = {"values": curve, "peak": _peak(synthetic, curve)}
         shape = rise_then_fall(synthetic, last) if len(chosen) >= 3 else None
         return {

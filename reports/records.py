@@ -1,0 +1,188 @@
+"""The records of a run, typed: what a worker returns for one cell (:class:`CellResult`), and what the results
+document holds for it once the suite is assembled (:class:`CellRecord`, with one :class:`ClaimRecord` per claim).
+
+JSON is only at the edges: a cell result is written to and read from the cell cache, a cell record to and from
+results.json, each by ``to_dict`` / ``from_dict``, which round-trip.
+
+Examples
+--------
+>>> import numpy as np
+>>> from selfloop.reports.cells import CellSpec, loop_cells
+>>> spec = CellSpec.from_dict(loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])[0])
+>>> result = CellResult(spec, np.zeros((2, 3)), np.ones(3), np.full(3, 500), {"one_step": np.zeros((2, 3))}, {}, 0.1)
+>>> CellResult.from_dict(result.to_dict()) == result
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cells import CellSpec
+
+__all__ = ["CellRecord", "CellResult", "ClaimRecord"]
+
+
+def _arrays(values: dict) -> dict[str, np.ndarray]:
+    return {name: np.asarray(value, dtype=float) for name, value in values.items()}
+
+
+def _lists(values: dict) -> dict[str, list]:
+    return {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}
+
+
+def _same(first: dict, second: dict) -> bool:
+    """Equal names and arrays (NaN equal to NaN)."""
+    return first.keys() == second.keys() and all(
+        np.array_equal(np.asarray(first[name]), np.asarray(second[name]), equal_nan=True) for name in first
+    )
+
+
+@dataclass(eq=False)
+class CellResult:
+    """One cell as a worker ran it (:func:`selfloop.reports.sweep.run_cell`).
+
+    Attributes
+    ----------
+    spec : CellSpec
+    tv : ndarray (replicates, generations + 1)
+    real_fraction, training_size : ndarray (generations + 1,)
+    measured : dict of ndarray
+        The loop measures' fields that the cell's claims asked for (the fitted parameters left out).
+    values : dict of dict of ndarray
+        The values of each claim that needs nothing but the cell, by claim id.
+    seconds : float
+        The worker's wall time for the cell.
+    """
+
+    spec: CellSpec
+    tv: np.ndarray
+    real_fraction: np.ndarray
+    training_size: np.ndarray
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, CellResult)
+            and self.spec == other.spec
+            and self.spec.to_dict() == other.spec.to_dict()
+            and _same(
+                {"tv": self.tv, "f": self.real_fraction, "n": self.training_size},
+                {"tv": other.tv, "f": other.real_fraction, "n": other.training_size},
+            )
+            and _same(self.measured, other.measured)
+            and self.values.keys() == other.values.keys()
+            and all(_same(self.values[name], other.values[name]) for name in self.values)
+            and self.seconds == other.seconds
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "spec": self.spec.to_dict(),
+            "tv": np.asarray(self.tv).tolist(),
+            "real_fraction": np.asarray(self.real_fraction).tolist(),
+            "training_size": np.asarray(self.training_size).tolist(),
+            "measured": _lists(self.measured),
+            "values": {claim: _lists(values) for claim, values in self.values.items()},
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "CellResult":
+        return cls(
+            CellSpec.from_dict(record["spec"]),
+            np.asarray(record["tv"], dtype=float),
+            np.asarray(record["real_fraction"], dtype=float),
+            np.asarray(record["training_size"]),
+            _arrays(record.get("measured") or {}),
+            {claim: _arrays(values) for claim, values in (record.get("values") or {}).items()},
+            float(record.get("seconds", 0.0)),
+        )
+
+
+@dataclass
+class ClaimRecord:
+    """One claim's record in one cell: its values and the verdicts its ``decide`` made of them.
+
+    Attributes
+    ----------
+    label : str
+    labels : dict
+        The label of each bound side it has (``upper``, ``lower``).
+    status : str
+        Rigorous, calibrated, exact law, ...
+    outside_theory : bool
+    values : dict of ndarray
+    verdicts : dict of dict
+        Each a JSON-ready verdict with its ``kind`` and ``outcome`` (:mod:`selfloop.reports.verdicts`).
+    """
+
+    label: str
+    labels: dict[str, str]
+    status: str
+    outside_theory: bool
+    values: dict[str, np.ndarray]
+    verdicts: dict[str, dict]
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "labels": dict(self.labels),
+            "status": self.status,
+            "outside_theory": self.outside_theory,
+            "values": _lists(self.values),
+            "verdicts": self.verdicts,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "ClaimRecord":
+        return cls(
+            record["label"],
+            dict(record.get("labels") or {}),
+            record["status"],
+            bool(record["outside_theory"]),
+            _arrays(record["values"]),
+            dict(record["verdicts"]),
+        )
+
+
+@dataclass
+class CellRecord:
+    """One cell of the results document: its result, how the report names it, its TV summary and every claim's
+    record (:func:`selfloop.reports.assemble.assemble`)."""
+
+    result: CellResult
+    label: str
+    legend: str
+    summary: dict[str, list[float]]
+    claims: dict[str, ClaimRecord] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        result = self.result.to_dict()
+        return {
+            **{key: result[key] for key in ("key", "spec", "tv", "real_fraction", "training_size", "seconds")},
+            "label": self.label,
+            "legend": self.legend,
+            "summary": self.summary,
+            "measured": result["measured"],
+            "claims": {name: record.to_dict() for name, record in self.claims.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "CellRecord":
+        return cls(
+            CellResult.from_dict(record),
+            record["label"],
+            record["legend"],
+            record["summary"],
+            {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()},
+        )
