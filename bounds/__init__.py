@@ -1,10 +1,11 @@
 """The TV upper bounds of Fu et al. 2024 (arXiv:2402.11778), in SymPy."""
 
 from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
-from .certificate import Certificate, TrainingDistribution, diffusion_certificate, integrated_score_error, ou_marginal
+from .certificate import Certificate, diffusion_certificate, integrated_score_error
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .mle import MLEMoments, mle_bound_for, mle_moments, mle_tv_bound
+from .ou_marginals import TrainingDistribution, ou_marginal
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound

@@ -80,10 +80,8 @@ from .ou_marginals import (
 __all__ = [
     "CERTIFICATE_METHODS",
     "Certificate",
-    "TrainingDistribution",
     "diffusion_certificate",
     "integrated_score_error",
-    "ou_marginal",
 ]
 
 #: The two KL bounds (module docstring).

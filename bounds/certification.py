@@ -20,7 +20,8 @@ import numpy as np
 from selfloop.simulators import FittedSDEDiffusion, GaussianMixture, RandomFeatureDiffusion, Scenario
 from selfloop.simulators.measures import GenerationStep
 
-from .certificate import TrainingDistribution, diffusion_certificate
+from .certificate import diffusion_certificate
+from .ou_marginals import TrainingDistribution
 
 __all__ = ["Certification"]
 

@@ -90,7 +90,6 @@ from .kde import MONTE_CARLO_MARGIN
 from .kde_moments import KDEMoments
 
 __all__ = [
-    "KDEMoments",
     "SecondMomentTerms",
     "kde_jensen_lower_bound",
     "kde_second_moment_bound",

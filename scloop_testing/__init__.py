@@ -5,6 +5,7 @@ imported on demand (``from selfloop.testing import strategies``), so the report
 CLI works with the plain install.
 """
 
+from .betting import betting_p_value, mixture_e_values
 from .conformance import (
     check_density_integrates_to_one,
     check_fit_is_deterministic,
@@ -12,17 +13,7 @@ from .conformance import (
     check_samples_match_pdf,
 )
 from .property import PropertyOutcome, check_property
-from .verdict import (
-    ALPHA,
-    POWER,
-    UNDERPOWERED,
-    Verdict,
-    betting_p_value,
-    check_bound,
-    detectable_ratio,
-    is_underpowered,
-    mixture_e_values,
-)
+from .verdict import ALPHA, POWER, UNDERPOWERED, Verdict, check_bound, detectable_ratio, is_underpowered
 
 __all__ = [
     "ALPHA",

@@ -16,7 +16,7 @@ import pytest
 from .property import check_property as _check_property
 from .record import summary_lines
 
-__all__ = ["check_property", "pytest_configure", "pytest_terminal_summary"]
+__all__ = ["pytest_configure", "pytest_terminal_summary"]
 
 
 def pytest_configure(config) -> None:

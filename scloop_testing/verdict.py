@@ -26,17 +26,14 @@ from functools import cached_property
 import numpy as np
 
 from .betting import METHODS as _METHODS
-from .betting import betting_p_value, mixture_e_values
 from .betting import p_values as _p_values
 
 __all__ = [
     "ALPHA",
     "Verdict",
-    "betting_p_value",
     "check_bound",
     "detectable_ratio",
     "is_underpowered",
-    "mixture_e_values",
     "POWER",
     "UNDERPOWERED",
 ]

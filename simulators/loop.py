@@ -16,14 +16,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .measurement import TrainingMixture
 from .measures import PARAMETER, LoopMeasure, Parameters, Probes, measure_named
 from .protocol import GridDensity, ParametricModel, replicate_hooks
 from .replicates import run_chunk
 from .scenario import Scenario
 from .validation import check_data, check_nonnegative_size, check_positive, check_size
 
-__all__ = ["LoopResult", "TrainingMixture", "memory_budget", "run_loop"]  # TrainingMixture: its earlier home
+__all__ = ["LoopResult", "memory_budget", "run_loop"]
 
 
 @dataclass
