@@ -52,12 +52,28 @@ _ROUND_OFF_FLOOR = 1e-13
 _KEPT_TIMES = 2048
 
 
+#: OU marginals already built, by (reference, t): a loop's certificates ask for the same ones fit after fit.
+_MARGINALS: dict[tuple, GaussianMixture] = {}
+#: Most OU marginals kept (a few times the reference times of a chain bound, for a few references).
+_KEPT_MARGINALS = 8192
+
+
 def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
-    r""":math:`q_t`, the law of :math:`X_t = \alpha_t X_0 + \sigma_t Z` for :math:`X_0 \sim q`: a Gaussian mixture."""
-    alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-    return GaussianMixture(
-        reference.weights, alpha * reference.means, alpha**2 * reference.covariances + variance * np.eye(reference.dim)
-    )
+    r""":math:`q_t`, the law of :math:`X_t = \alpha_t X_0 + \sigma_t Z` for :math:`X_0 \sim q`: a Gaussian mixture.
+
+    Kept by the reference's parameters and t, so each is built (and validated) once.
+    """
+    key = (reference.weights.tobytes(), reference.means.tobytes(), reference.covariances.tobytes(), float(t))
+    if key not in _MARGINALS:
+        if len(_MARGINALS) >= _KEPT_MARGINALS:
+            _MARGINALS.clear()
+        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
+        _MARGINALS[key] = GaussianMixture(
+            reference.weights,
+            alpha * reference.means,
+            alpha**2 * reference.covariances + variance * np.eye(reference.dim),
+        )
+    return _MARGINALS[key]
 
 
 def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
@@ -173,18 +189,32 @@ class _MixtureMarginals:
         return 0.5 * self.quadrature.grid.integrate_abs(self.quadrature.full(self.at(0.0)[0] - self.at(t)[0]))
 
 
+_COMPONENT_TERMS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _component_terms(mixture: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
+    """Each component's precision matrix and :math:`\\log\\det(2\\pi\\Sigma_k)`, computed once per mixture."""
+    key = (mixture.weights.tobytes(), mixture.means.tobytes(), mixture.covariances.tobytes())
+    if key not in _COMPONENT_TERMS:
+        if len(_COMPONENT_TERMS) >= _KEPT_MARGINALS:
+            _COMPONENT_TERMS.clear()
+        precisions = np.stack([np.linalg.inv(covariance) for covariance in mixture.covariances])
+        log_determinants = np.array(
+            [np.linalg.slogdet(2 * np.pi * covariance)[1] for covariance in mixture.covariances]
+        )
+        _COMPONENT_TERMS[key] = (precisions, log_determinants)
+    return _COMPONENT_TERMS[key]
+
+
 def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Density, log density and score of ``mixture`` at ``x`` (score by component responsibilities, log-sum-exp)."""
+    precisions, log_determinants = _component_terms(mixture)
     logs = np.empty((mixture.components, x.shape[0]))
     gradients = np.empty((mixture.components, *x.shape))
     for k in range(mixture.components):
-        precision = np.linalg.inv(mixture.covariances[k])
         centred = x - mixture.means[k]
-        logs[k] = -0.5 * (
-            np.einsum("ni,ij,nj->n", centred, precision, centred)
-            + np.linalg.slogdet(2 * np.pi * mixture.covariances[k])[1]
-        )
-        gradients[k] = -centred @ precision
+        logs[k] = -0.5 * (np.einsum("ni,ij,nj->n", centred, precisions[k], centred) + log_determinants[k])
+        gradients[k] = -centred @ precisions[k]
     with np.errstate(divide="ignore"):
         logs += np.log(mixture.weights)[:, None]
     log_density = special.logsumexp(logs, axis=0)
