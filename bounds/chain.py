@@ -8,11 +8,17 @@ step's discretisation term are computed once and kept, and :func:`chain_parts` a
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from scipy import optimize
 
+import selfloop.simulators.grid as grid_module
+import selfloop.simulators.truth as truth_module
 from selfloop.simulators import GaussianMixture
+from selfloop.simulators.persistent import cached, code_version
 
+from . import ou_marginals
 from .ou_marginals import _MixtureMarginals, _truth_marginals
 
 __all__ = ["chain_key", "chain_parts", "reference_times"]
@@ -74,26 +80,37 @@ def reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: fl
     Built from the anchor up, each step :math:`h_k` minimises that step's term with the exact score of the truth's
     marginals (a bounded scalar search over :math:`[0.3\Delta_k, 4\Delta_k]`). It depends on the truth and the sampler's
     times only, never on a fit, so it is a deterministic choice and the bound stays valid, for the truth and for any
-    other reference (a training distribution) alike; it is computed once per (truth, times, quadrature) and kept.
+    other reference (a training distribution) alike; it is computed once per (truth, times, quadrature) and kept, in
+    memory and in the persistent cache (:mod:`selfloop.simulators.persistent`).
     """
     key = chain_key(truth, times, spacing_scale)
     if key not in _REFERENCE_TIMES:
         if len(_REFERENCE_TIMES) >= 64:
             _REFERENCE_TIMES.clear()
-        marginals = _truth_marginals(truth, spacing_scale * _SEARCH_COARSENING)
-        grid = np.empty_like(times)
-        grid[-1] = times[-1]
-        for k in range(times.size - 2, -1, -1):
-            step = times[k] - times[k + 1]
-            found = optimize.minimize_scalar(
-                lambda log_h: _ChainStep(marginals, grid[k + 1], np.exp(log_h), times[k], step).discretisation,
-                bounds=(np.log(0.3 * step), np.log(4.0 * step)),
-                method="bounded",
-                options={"xatol": 1e-3},
-            )
-            grid[k] = grid[k + 1] + float(np.exp(found.x))
-        _REFERENCE_TIMES[key] = grid
+        _REFERENCE_TIMES[key] = cached(
+            "chain.reference_times",
+            key,
+            lambda: _search_reference_times(truth, times, spacing_scale),
+            version=code_version(sys.modules[__name__], ou_marginals, truth_module, grid_module),
+        )
     return _REFERENCE_TIMES[key]
+
+
+def _search_reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> np.ndarray:
+    """The search behind :func:`reference_times`, from the anchor up."""
+    marginals = _truth_marginals(truth, spacing_scale * _SEARCH_COARSENING)
+    grid = np.empty_like(times)
+    grid[-1] = times[-1]
+    for k in range(times.size - 2, -1, -1):
+        step = times[k] - times[k + 1]
+        found = optimize.minimize_scalar(
+            lambda log_h: _ChainStep(marginals, grid[k + 1], np.exp(log_h), times[k], step).discretisation,
+            bounds=(np.log(0.3 * step), np.log(4.0 * step)),
+            method="bounded",
+            options={"xatol": 1e-3},
+        )
+        grid[k] = grid[k + 1] + float(np.exp(found.x))
+    return grid
 
 
 def _chain_steps(

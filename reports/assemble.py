@@ -28,12 +28,12 @@ import numpy as np
 
 from selfloop.testing import ALPHA
 
-from .claims import CLAIMS, Cell, Claim
+from .claims import CLAIMS, Cell
 from .models import describe_model_spec
-from .records import CellRecord, CellResult, ClaimRecord
+from .records import CellRecord, CellResult
 from .verdicts import law_verdict, per_run_verdict
 
-__all__ = ["FORMAT", "assemble", "claim_record", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
+__all__ = ["FORMAT", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
 CI_Z = 1.96
 #: The results document's format: 3 since claims are units (2: bound records under "checks", by theorem id).
@@ -83,19 +83,6 @@ def _summary(tv: np.ndarray) -> dict:
     }
 
 
-def claim_record(claim: Claim, values: dict, cell: Cell) -> ClaimRecord:
-    """A claim's record in one cell: its values and the verdicts its :meth:`Claim.decide` makes of them."""
-    arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
-    return ClaimRecord(
-        claim.label,
-        {side: claim.side_label(side) for side in ("upper", "lower") if side in arrays},
-        claim.state(),
-        bool(claim.outside_theory(cell.spec)),
-        arrays,
-        claim.decide(arrays, cell),
-    )
-
-
 def _record(result: CellResult, prepared: dict) -> CellRecord:
     """One cell's record from its result: every registered claim that applies, evaluated and decided."""
     spec = result.spec.to_dict()
@@ -107,17 +94,16 @@ def _record(result: CellResult, prepared: dict) -> CellRecord:
         _summary(result.tv),
     )
     for claim in CLAIMS.values():
+        if claim.id in result.claims:  # decided where the cell ran
+            record.claims[claim.id] = result.claims[claim.id]
+            continue
         if not claim.applies(cell.spec):
             continue
-        if claim.needs_suite:
+        if claim.needs_suite:  # or registered after this cell ran (a cached cell): evaluated and decided now
             cell.suite = prepared[claim.id]
-            values = claim.evaluate(cell)
-        elif claim.id in result.values:
-            values = result.values[claim.id]
-        else:  # registered after this cell ran (a cached cell): evaluated now
-            values = claim.evaluate(cell)
+        values = claim.evaluate(cell)
         if values:
-            record.claims[claim.id] = claim_record(claim, values, cell)
+            record.claims[claim.id] = claim.record(values, cell)
     return record
 
 

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from selfloop.simulators.persistent import CACHE_VARIABLE, cache_folder
+
 from .assemble import assemble, upgrade
 from .atomic import write_atomic
 from .check import compare
@@ -57,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--suite", default="quick", help=f"the suite to run ({suites}, or a .toml suite file)")
     report.add_argument(
-        "--out", default="out", help="output folder (finished cells are cached in OUT/.cells; a rerun resumes)"
+        "--out",
+        default="out",
+        help="output folder (finished cells are cached in the persistent cache, or OUT/.cells with --no-cache; a rerun "
+        "resumes)",
     )
     report.add_argument("--seed", type=int, default=0, help="suite seed (every cell's seed derives from it)")
     report.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
@@ -88,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     baseline.add_argument("--force", action="store_true", help="overwrite an existing baseline")
     for command in (report, check, baseline):
         _add_cluster_options(command)
+        command.add_argument(
+            "--no-cache",
+            action="store_true",
+            help=f"compute everything: no persistent cache (default: ${CACHE_VARIABLE}, else the user cache directory)",
+        )
     return parser
 
 
@@ -165,6 +175,12 @@ def _load_results(path: Path) -> dict:
     return upgrade(document)
 
 
+def _cells_folder(fallback: Path) -> Path:
+    """Where finished cells are kept: the persistent cache's ``cells`` folder, or ``fallback`` when it is off."""
+    folder = cache_folder()
+    return fallback if folder is None else folder / "cells"
+
+
 def _run(suite: str, seed: int, workers: int | None, cache: Path, scheduler: str | None) -> dict:
     try:
         cells, stats = run_suite(get_suite(suite), seed, cache, workers, scheduler=scheduler)
@@ -188,7 +204,8 @@ def _report(arguments) -> int:
     else:
         _check_suite(arguments.suite)
         _check_workers(arguments.workers)
-        document = _run(arguments.suite, arguments.seed, arguments.workers, out / ".cells", _scheduler(arguments))
+        cells = _cells_folder(out / ".cells")
+        document = _run(arguments.suite, arguments.seed, arguments.workers, cells, _scheduler(arguments))
     try:
         write_results(document, out / "results.json")
         path = render(document, out)
@@ -206,7 +223,8 @@ def _baseline(arguments) -> int:
         raise UsageError(f"{target} exists; pass --force to overwrite the baseline")
     _writable_directory(target.parent if str(target.parent) else Path("."))
     with tempfile.TemporaryDirectory() as cache:
-        document = _run(arguments.suite, arguments.seed, arguments.workers, Path(cache), _scheduler(arguments))
+        cells = _cells_folder(Path(cache))
+        document = _run(arguments.suite, arguments.seed, arguments.workers, cells, _scheduler(arguments))
     try:
         write_atomic(target, json.dumps(document, indent=1))
     except OSError as error:
@@ -220,7 +238,8 @@ def _check(arguments) -> int:
     baseline = _load_results(Path(arguments.baseline))
     _check_suite(baseline["suite"])
     with tempfile.TemporaryDirectory() as cache:
-        document = _run(baseline["suite"], baseline["seed"], arguments.workers, Path(cache), _scheduler(arguments))
+        cells = _cells_folder(Path(cache))
+        document = _run(baseline["suite"], baseline["seed"], arguments.workers, cells, _scheduler(arguments))
     result = compare(document, baseline, statistical=arguments.statistical)
     print(result.markdown())
     return 0 if result.passed else 1
@@ -239,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         arguments = parser.parse_args(argv)
+        if arguments.no_cache:  # the worker processes inherit it
+            os.environ[CACHE_VARIABLE] = "off"
         return {"report": _report, "check": _check, "baseline": _baseline}[arguments.command](arguments)
     except UsageError as error:
         print(f"scloop: error: {error}", file=sys.stderr)

@@ -10,6 +10,8 @@ Examples
 >>> from selfloop.reports.cells import CellSpec, loop_cells
 >>> spec = CellSpec.from_dict(loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])[0])
 >>> result = CellResult(spec, np.zeros((2, 3)), np.ones(3), np.full(3, 500), {"one_step": np.zeros((2, 3))}, {}, 0.1)
+>>> result.key == spec.key
+True
 >>> CellResult.from_dict(result.to_dict()) == result
 True
 """
@@ -38,75 +40,6 @@ def _same(first: dict, second: dict) -> bool:
     return first.keys() == second.keys() and all(
         np.array_equal(np.asarray(first[name]), np.asarray(second[name]), equal_nan=True) for name in first
     )
-
-
-@dataclass(eq=False)
-class CellResult:
-    """One cell as a worker ran it (:func:`selfloop.reports.sweep.run_cell`).
-
-    Attributes
-    ----------
-    spec : CellSpec
-    tv : ndarray (replicates, generations + 1)
-    real_fraction, training_size : ndarray (generations + 1,)
-    measured : dict of ndarray
-        The loop measures' fields that the cell's claims asked for (the fitted parameters left out).
-    values : dict of dict of ndarray
-        The values of each claim that needs nothing but the cell, by claim id.
-    seconds : float
-        The worker's wall time for the cell.
-    """
-
-    spec: CellSpec
-    tv: np.ndarray
-    real_fraction: np.ndarray
-    training_size: np.ndarray
-    measured: dict[str, np.ndarray] = field(default_factory=dict)
-    values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def key(self) -> str:
-        return self.spec.key
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, CellResult)
-            and self.spec == other.spec
-            and self.spec.to_dict() == other.spec.to_dict()
-            and _same(
-                {"tv": self.tv, "f": self.real_fraction, "n": self.training_size},
-                {"tv": other.tv, "f": other.real_fraction, "n": other.training_size},
-            )
-            and _same(self.measured, other.measured)
-            and self.values.keys() == other.values.keys()
-            and all(_same(self.values[name], other.values[name]) for name in self.values)
-            and self.seconds == other.seconds
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "key": self.key,
-            "spec": self.spec.to_dict(),
-            "tv": np.asarray(self.tv).tolist(),
-            "real_fraction": np.asarray(self.real_fraction).tolist(),
-            "training_size": np.asarray(self.training_size).tolist(),
-            "measured": _lists(self.measured),
-            "values": {claim: _lists(values) for claim, values in self.values.items()},
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, record: dict) -> "CellResult":
-        return cls(
-            CellSpec.from_dict(record["spec"]),
-            np.asarray(record["tv"], dtype=float),
-            np.asarray(record["real_fraction"], dtype=float),
-            np.asarray(record["training_size"]),
-            _arrays(record.get("measured") or {}),
-            {claim: _arrays(values) for claim, values in (record.get("values") or {}).items()},
-            float(record.get("seconds", 0.0)),
-        )
 
 
 @dataclass
@@ -155,10 +88,80 @@ class ClaimRecord:
         )
 
 
+@dataclass(eq=False)
+class CellResult:
+    """One cell as a worker ran it (:func:`selfloop.reports.sweep.run_cell`).
+
+    Attributes
+    ----------
+    spec : CellSpec
+    tv : ndarray (replicates, generations + 1)
+    real_fraction, training_size : ndarray (generations + 1,)
+    measured : dict of ndarray
+        The loop measures' fields that the cell's claims asked for (the fitted parameters left out).
+    claims : dict of ClaimRecord
+        The record (values and verdicts) of each claim that needs nothing but the cell, by claim id: decided where
+        the cell ran, in parallel, and cached with it.
+    seconds : float
+        The worker's wall time for the cell.
+    """
+
+    spec: CellSpec
+    tv: np.ndarray
+    real_fraction: np.ndarray
+    training_size: np.ndarray
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
+    claims: dict[str, "ClaimRecord"] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, CellResult)
+            and self.spec == other.spec
+            and self.spec.to_dict() == other.spec.to_dict()
+            and _same(
+                {"tv": self.tv, "f": self.real_fraction, "n": self.training_size},
+                {"tv": other.tv, "f": other.real_fraction, "n": other.training_size},
+            )
+            and _same(self.measured, other.measured)
+            and {k: v.to_dict() for k, v in self.claims.items()} == {k: v.to_dict() for k, v in other.claims.items()}
+            and self.seconds == other.seconds
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "spec": self.spec.to_dict(),
+            "tv": np.asarray(self.tv).tolist(),
+            "real_fraction": np.asarray(self.real_fraction).tolist(),
+            "training_size": np.asarray(self.training_size).tolist(),
+            "measured": _lists(self.measured),
+            "claims": {name: record.to_dict() for name, record in self.claims.items()},
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "CellResult":
+        return cls(
+            CellSpec.from_dict(record["spec"]),
+            np.asarray(record["tv"], dtype=float),
+            np.asarray(record["real_fraction"], dtype=float),
+            np.asarray(record["training_size"]),
+            _arrays(record.get("measured") or {}),
+            {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()},
+            float(record.get("seconds", 0.0)),
+        )
+
+
 @dataclass
 class CellRecord:
     """One cell of the results document: its result, how the report names it, its TV summary and every claim's
-    record (:func:`selfloop.reports.assemble.assemble`)."""
+    record (:func:`selfloop.reports.assemble.assemble`: the result's own, and those of the claims that needed the
+    suite)."""
 
     result: CellResult
     label: str
@@ -179,10 +182,6 @@ class CellRecord:
 
     @classmethod
     def from_dict(cls, record: dict) -> "CellRecord":
-        return cls(
-            CellResult.from_dict(record),
-            record["label"],
-            record["legend"],
-            record["summary"],
-            {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()},
-        )
+        claims = {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()}
+        result = CellResult.from_dict({**record, "claims": {}})
+        return cls(result, record["label"], record["legend"], record["summary"], claims)

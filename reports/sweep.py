@@ -10,8 +10,6 @@ stale numbers.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
 import multiprocessing
 import os
@@ -20,11 +18,9 @@ import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -34,40 +30,23 @@ from selfloop.simulators.measures import PARAMETER
 from .atomic import write_atomic
 from .cells import CellSpec, cell_key, cell_seed
 from .claims import CLAIMS, Cell
+from .fingerprint import code_fingerprint, library_versions
 from .models import build_model
 from .plugins import load_plugins
 from .records import CellResult
 
 __all__ = [
     "SweepStats",
-    "code_fingerprint",
+    "estimated_cost",
     "run_cell",
     "run_suite",
 ]
 
-#: The packages whose source decides a cell's numbers.
-COMPUTING_PACKAGES = ("selfloop.bounds", "selfloop.simulators", "selfloop.reports", "selfloop.testing")
-
-
-def _package_folders() -> dict[str, Path]:
-    """Where each computing package's source lives (the repository folders, or site-packages when installed)."""
-    return {name: Path(importlib.import_module(name).__file__).resolve().parent for name in COMPUTING_PACKAGES}
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 (12 hex digits) of every ``.py`` file of the packages that compute a cell, by package, relative path and content."""
-    digest = hashlib.sha256()
-    for name, folder in sorted(_package_folders().items()):
-        for path in sorted(folder.rglob("*.py")):
-            digest.update(f"{name}/{path.relative_to(folder)}".encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
 
 def run_cell(spec: dict, suite_seed: int) -> CellResult:
     """Run one cell: its replicate TV trajectories, every loop measure that the claims applying to it ask for, and the
-    values of those claims that need nothing but the cell (the verdicts, and the claims that need the whole suite, are
-    made when the suite is assembled: :func:`selfloop.reports.assemble.assemble`)."""
+    records (values and verdicts) of those claims that need nothing but the cell; the claims that need the whole suite
+    are evaluated when it is assembled (:func:`selfloop.reports.assemble.assemble`)."""
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     start = time.perf_counter()
     typed = CellSpec.from_dict(spec)
@@ -86,21 +65,42 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
     )
     cell = Cell(typed, result.tv, result.real_fraction, result.training_size, result.measured)
     cell.truth = truth
-    values = {}
-    for claim in claims:
+    records = {}
+    for claim in claims:  # evaluated and decided here, in parallel; the claims that need the suite wait for it
         if not claim.needs_suite:
-            evaluated = claim.evaluate(cell)
-            if evaluated:
-                values[claim.id] = {name: np.asarray(v, dtype=float) for name, v in evaluated.items()}
+            values = claim.evaluate(cell)
+            if values:
+                records[claim.id] = claim.record(values, cell)
     return CellResult(
         typed,
         result.tv,
         result.real_fraction,
         result.training_size,
         {name: v for name, v in result.measured.items() if not name.startswith(PARAMETER)},
-        values,
+        records,
         time.perf_counter() - start,
     )
+
+
+def estimated_cost(spec: dict) -> float:
+    """A rough relative estimate of a cell's cost, so that a sweep starts the longest cells first (longest processing time
+    first: the last cell to finish is then a short one). The order changes no number: every cell has its own seed.
+
+    Per fit: a diffusion model's sampler and certificate grow with steps x width (and a 2-D quadrature's nodes), and
+    after generation 0 its certificate against the training distribution costs about four times more; a KDE's binning
+    grows with its training size; every fit adds its share of the verdicts' power bootstrap.
+    """
+    typed = CellSpec.from_dict(spec)
+    replicates, generations = typed.replicates, typed.generations
+    dim, model = standard_truth(typed.truth).dim, typed.model
+    if model["name"] == "diffusion":
+        per_fit = 6e-6 * model.get("steps", 100) * model.get("width", 100) * (40.0 if dim == 2 else 1.0)
+        return replicates * per_fit * (1 + 5 * generations)
+    if model["name"] == "kde":
+        per_fit = 5e-8 * float(typed.scenario.training_sizes(generations).max()) * (10.0 if dim == 2 else 1.0)
+    else:
+        per_fit = 2e-4 * dim
+    return replicates * (generations + 1) * (per_fit + 5e-4)
 
 
 def _start_worker(blas_threads: int) -> None:
@@ -218,7 +218,7 @@ def run_suite(
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    folder = Path(cache) / f"seed{suite_seed}-{code_fingerprint()}"
+    folder = Path(cache) / f"seed{suite_seed}-{code_fingerprint()}-{library_versions()}"
     folder.mkdir(parents=True, exist_ok=True)
     keys = [cell_key(spec) for spec in cells]
     unique = dict(zip(keys, cells))  # identical cells run once
@@ -227,7 +227,9 @@ def run_suite(
         cached = _load_cached(folder / f"{key}.json")
         if cached is not None:
             results[key] = cached
-    pending = [spec for key, spec in unique.items() if key not in results]
+    pending = sorted(
+        (spec for key, spec in unique.items() if key not in results), key=estimated_cost, reverse=True
+    )  # the longest first: no number depends on the order
     started = time.perf_counter()
     skipped = len(unique) - len(pending)
     outcomes = (

@@ -10,6 +10,7 @@ thorough  many more examples, for nightly runs (HYPOTHESIS_PROFILE=thorough)
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,6 +22,10 @@ settings.register_profile("thorough", max_examples=300, **_COMMON)
 
 _default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+# Every test run starts from a cold persistent cache of its own (selfloop.simulators.persistent), never the user's:
+# the tests measure what they compute, and leave the user's cache alone. Subprocesses inherit it.
+os.environ["SCLOOP_CACHE"] = tempfile.mkdtemp(prefix="scloop-test-cache-")
 
 
 # The bound verification summary comes from the selfloop pytest plugin (selfloop.testing.plugin, a pytest11 entry point).

@@ -11,7 +11,7 @@ import pytest
 from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: registers the suite)
 
 import selfloop.reports.sweep
-from selfloop.reports import get_suite, register_suite, run_suite
+from selfloop.reports import fingerprint, get_suite, register_suite, run_suite
 from selfloop.reports.cli import main
 
 
@@ -77,11 +77,11 @@ def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        env=dict(os.environ, MPLBACKEND="Agg"),
+        env=dict(os.environ, MPLBACKEND="Agg", SCLOOP_CACHE=str(tmp_path / "cache")),
         # as from a terminal: a run started in the background (`cmd &` in a script) inherits SIGINT ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    cache = out / ".cells"
+    cache = tmp_path / "cache" / "cells"  # the persistent cache's cells
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(cache.glob("*/*.json"))) < 2:
         time.sleep(0.1)
@@ -141,20 +141,20 @@ def test_the_code_fingerprint_follows_the_simulator_source(tmp_path, monkeypatch
     import shutil
 
     copies = {}
-    for name, folder in selfloop.reports.sweep._package_folders().items():
+    for name, folder in fingerprint._package_folders().items():
         copies[name] = tmp_path / name
         shutil.copytree(folder, copies[name], ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(selfloop.reports.sweep, "_package_folders", lambda: copies)
-    selfloop.reports.sweep.code_fingerprint.cache_clear()
+    monkeypatch.setattr(fingerprint, "_package_folders", lambda: copies)
+    fingerprint.code_fingerprint.cache_clear()
     try:
-        before = selfloop.reports.sweep.code_fingerprint()
+        before = fingerprint.code_fingerprint()
         loop = copies["selfloop.simulators"] / "loop.py"
         loop.write_text(loop.read_text() + "\n# a change\n")
-        selfloop.reports.sweep.code_fingerprint.cache_clear()
-        assert selfloop.reports.sweep.code_fingerprint() != before
+        fingerprint.code_fingerprint.cache_clear()
+        assert fingerprint.code_fingerprint() != before
     finally:
         monkeypatch.undo()
-        selfloop.reports.sweep.code_fingerprint.cache_clear()
+        fingerprint.code_fingerprint.cache_clear()
 
 
 def test_an_installed_plugin_package_extends_the_cli_and_its_workers(tmp_path):

@@ -35,7 +35,7 @@ from ..cells import CellSpec
 from ..verdicts import OUTCOMES, bound_verdict
 
 if TYPE_CHECKING:  # records build on claims' verdicts; the type only for the annotation
-    from ..records import CellRecord, CellResult
+    from ..records import CellRecord, CellResult, ClaimRecord
 
 __all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
 
@@ -153,6 +153,20 @@ class Claim:
         """Its verdicts for one cell, by name (default: :func:`selfloop.reports.verdicts.bound_verdict` on each side
         it has, ``upper`` and ``lower``)."""
         return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
+
+    def record(self, values: dict[str, np.ndarray], cell: Cell) -> "ClaimRecord":
+        """Its record in one cell: ``values`` and the verdicts :meth:`decide` makes of them."""
+        from ..records import ClaimRecord
+
+        arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
+        return ClaimRecord(
+            self.label,
+            {side: self.side_label(side) for side in ("upper", "lower") if side in arrays},
+            self.state(),
+            bool(self.outside_theory(cell.spec)),
+            arrays,
+            self.decide(arrays, cell),
+        )
 
     def summarize(self, cells: list["CellRecord"], prepared: object | None) -> dict | list | None:
         """Its suite-wide record (results.json ``claims``, JSON-ready), from the assembled cells (default: ``prepared``)."""

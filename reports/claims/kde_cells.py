@@ -4,13 +4,18 @@ and the second-moment bound."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
+
+import numpy as np
 
 from selfloop.simulators import Scenario
+from selfloop.simulators.persistent import cached
 
 from ..cells import CellSpec
+from ..fingerprint import code_fingerprint
 from .base import Claim
 
-__all__ = ["KDEBoundClaim", "fresh", "has_a_mixture_bound", "kde_bandwidths", "reused"]
+__all__ = ["KDEBoundClaim", "fresh", "has_a_mixture_bound", "kde_bandwidths", "kde_terms", "reused"]
 
 
 def kde_bandwidths(spec: CellSpec, dim: int):
@@ -19,6 +24,27 @@ def kde_bandwidths(spec: CellSpec, dim: int):
     if "bandwidth" in model:
         return model["bandwidth"]
     return model["power_rule"] * spec.scenario.training_sizes(spec.generations).astype(float) ** (-1.0 / (4 + dim))
+
+
+def kde_terms(name: str, function: Callable, cell) -> object:
+    """``function(truth, bandwidth, fresh scenario, generations)``, a KDE bound's terms for the cell: they depend on the
+    setting alone, never on a draw, so they are kept in the persistent cache (:mod:`selfloop.simulators.persistent`)."""
+    truth, scenario = cell.truth, fresh(cell.scenario)
+    bandwidth = kde_bandwidths(cell.spec, truth.dim)
+    key = (
+        truth.weights.tobytes(),
+        truth.means.tobytes(),
+        truth.covariances.tobytes(),
+        np.asarray(bandwidth, dtype=float).tobytes(),
+        repr(sorted(scenario.to_dict().items())),
+        cell.generations,
+    )
+    return cached(
+        f"claims.{name}",
+        key,
+        lambda: function(truth, bandwidth, scenario, cell.generations),
+        version=code_fingerprint(),
+    )
 
 
 def has_a_mixture_bound(spec: CellSpec) -> bool:

@@ -13,7 +13,7 @@ from selfloop.bounds import kde_second_moment_terms
 
 from ..text import bound_rows, sides_of
 from .base import Cell, register_claim
-from .kde_cells import KDEBoundClaim, fresh, kde_bandwidths
+from .kde_cells import KDEBoundClaim, kde_terms
 from .theorem_k import FRESH_KINDS
 
 __all__ = ["SecondMoment"]
@@ -29,8 +29,7 @@ class SecondMoment(KDEBoundClaim):
     lower_label = "Jensen lower"
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
-        bandwidth = kde_bandwidths(cell.spec, cell.truth.dim)
-        terms = kde_second_moment_terms(cell.truth, bandwidth, fresh(cell.scenario), cell.generations)
+        terms = kde_terms("second_moment", kde_second_moment_terms, cell)
         return {"upper": terms.upper, "lower": terms.lower, "folded_normal": terms.folded_normal}
 
     def rows(self, document: dict) -> list[tuple]:

@@ -20,7 +20,7 @@ from selfloop.simulators import standard_truth
 from ..cells import CellSpec
 from ..text import bound_rows, sides_of
 from .base import Cell, register_claim
-from .kde_cells import KDEBoundClaim, fresh, kde_bandwidths
+from .kde_cells import KDEBoundClaim, kde_terms
 
 __all__ = ["FRESH_KINDS", "TheoremK"]
 
@@ -51,8 +51,7 @@ class TheoremK(KDEBoundClaim):
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         """Theorem K at the cell's fresh-data scenario, its terms, and its measured parts where measured."""
-        bandwidth = kde_bandwidths(cell.spec, cell.truth.dim)
-        terms = kde_bound_terms(cell.truth, bandwidth, fresh(cell.scenario), cell.generations)
+        terms = kde_terms("theorem_k", kde_bound_terms, cell)
         values = {"upper": terms.total, "bias": terms.bias, "sampling": terms.sampling}
         sampled = cell.measured.get("sampling_error")
         if sampled is not None:

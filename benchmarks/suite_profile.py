@@ -1,0 +1,117 @@
+"""Where a suite's time goes: per kind of cell its share of the work, the critical path over the workers, and the
+stages around the sweep (import, assembly, rendering); with ``--tests``, per test module its share of the test run.
+
+Run by hand (not in CI), from a cold start (a fresh cell cache)::
+
+    python -m benchmarks.suite_profile --suite quick --suite standard --workers 2
+    python -m benchmarks.suite_profile --tests          # pytest -m "not slow", per module
+
+A *kind* of cell is its cell kind, model, sampler and dimension (``loop diffusion sde 1-D``). The work of a kind is
+the sum of its cells' own wall times (measured in the workers); the critical path is the longest cell, against
+which no schedule can finish sooner, next to the work divided over the workers. Figures go to docs/performance.md
+with the date, the machine and this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+
+def kind_of(spec: dict) -> str:
+    """The kind of a cell: cell kind, model name (diffusion: and sampler), the truth's dimension."""
+    from selfloop.reports.models import diffusion_spec
+    from selfloop.simulators import standard_truth
+
+    model = spec["model"]["name"]
+    if model == "diffusion":
+        model += " " + diffusion_spec(spec["model"])["sampler"]
+    return f"{spec['kind']} {model} {standard_truth(spec['truth']).dim}-D"
+
+
+def profile_suite(name: str, workers: int) -> list[str]:
+    """Run suite ``name`` cold, and its table of kinds, stages and critical path as markdown lines."""
+    start = time.perf_counter()
+    from selfloop.reports import assemble, get_suite, render, run_suite
+
+    imported = time.perf_counter() - start
+    cells = get_suite(name)
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        results, _ = run_suite(cells, 0, Path(folder) / "cells", workers)
+        sweep = time.perf_counter() - started
+        started = time.perf_counter()
+        document = assemble(results, suite=name, seed=0)
+        assembled = time.perf_counter() - started
+        started = time.perf_counter()
+        render(document, Path(folder) / "out")
+        rendered = time.perf_counter() - started
+    work: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        work[kind_of(result.spec.to_dict())].append(result.seconds)
+    total = sum(sum(seconds) for seconds in work.values())
+    longest = max(result.seconds for result in results)
+    lines = [
+        f"### Suite `{name}`, {len(cells)} cells, {workers} workers",
+        "",
+        f"End to end {imported + sweep + assembled + rendered:.1f} s: import {imported:.1f} s, sweep {sweep:.1f} s, "
+        f"assembly {assembled:.1f} s, rendering {rendered:.1f} s. Work in the cells {total:.1f} s; the critical path "
+        f"is max(work / workers, longest cell) = max({total / workers:.1f}, {longest:.1f}) s.",
+        "",
+        "| kind of cell | cells | work (s) | share | longest cell (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, seconds in sorted(work.items(), key=lambda item: -sum(item[1])):
+        lines.append(
+            f"| {kind} | {len(seconds)} | {sum(seconds):.1f} | {sum(seconds) / total:.0%} | {max(seconds):.1f} |"
+        )
+    return lines + [""]
+
+
+def profile_tests() -> list[str]:
+    """Run ``pytest -m "not slow"`` with every duration, and each test module's share of the run."""
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", "--durations=0"],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    modules: dict[str, float] = defaultdict(float)
+    for match in re.finditer(r"^([\d.]+)s (?:call|setup|teardown)\s+(tests/[\w/]+\.py)", run.stdout, re.MULTILINE):
+        modules[match.group(2)] += float(match.group(1))
+    total = sum(modules.values())
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr.strip()
+    lines = [
+        f'### Tests, `pytest -m "not slow"`: {wall:.0f} s wall ({summary})',
+        "",
+        "| module | seconds | share |",
+        "|---|---|---|",
+    ]
+    for module, seconds in sorted(modules.items(), key=lambda item: -item[1]):
+        lines.append(f"| {module} | {seconds:.1f} | {seconds / total:.0%} |")
+    return lines + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", action="append", default=[], help="a suite to profile (repeatable)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tests", action="store_true", help="profile the test run per module")
+    arguments = parser.parse_args()
+    lines = []
+    for name in arguments.suite:
+        lines += profile_suite(name, arguments.workers)
+    if arguments.tests:
+        lines += profile_tests()
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The persistent cache of seed-independent values: computed once, reused across processes, recomputed when damaged,
+off when asked, and never shared across code versions."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from selfloop.simulators import persistent
+
+
+def test_a_value_is_computed_once_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCLOOP_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(3.0)
+
+    first = persistent.cached("demo", (1, "a"), compute, version="1")
+    second = persistent.cached("demo", (1, "a"), compute, version="1")
+    assert np.array_equal(first, second) and len(calls) == 1
+    # another key, another code version: computed again
+    persistent.cached("demo", (2, "a"), compute, version="1")
+    persistent.cached("demo", (1, "a"), compute, version="2")
+    assert len(calls) == 3
+
+
+def test_a_damaged_entry_is_recomputed_and_off_computes_everything(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCLOOP_CACHE", str(tmp_path))
+    persistent.cached("demo", "k", lambda: 1.0, version="1")
+    (entry,) = (tmp_path / "demo").glob("*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert persistent.cached("demo", "k", lambda: 2.0, version="1") == 2.0
+    assert persistent.cached("demo", "k", lambda: 3.0, version="1") == 2.0  # rewritten, then read
+    monkeypatch.setenv("SCLOOP_CACHE", "off")
+    assert persistent.cache_folder() is None and persistent.cached("demo", "k", lambda: 4.0, version="1") == 4.0
+
+
+def test_another_process_reads_what_one_wrote(tmp_path):
+    code = (
+        "from selfloop.simulators import persistent; "
+        "print(persistent.cached('demo', 'shared', lambda: {sys_value}, version='1'))"
+    )
+    environment = dict(os.environ, SCLOOP_CACHE=str(tmp_path))
+    for value, expected in ((5, "5"), (6, "5")):
+        run = subprocess.run(
+            [sys.executable, "-c", code.format(sys_value=value)], capture_output=True, text=True, env=environment
+        )
+        assert run.stdout.strip() == expected, run.stderr
+
+
+def test_the_chain_reference_grid_comes_back_identical_from_the_cache(tmp_path, monkeypatch):
+    """A cached Theorem G reference grid is the same array as the searched one (the certificate does not move)."""
+    from selfloop.bounds import chain
+    from selfloop.simulators import standard_truth
+
+    monkeypatch.setenv("SCLOOP_CACHE", str(tmp_path))
+    truth, times = standard_truth("bimodal_1d"), np.geomspace(10.0, 1e-3, 21)
+    searched = chain.reference_times(truth, times, 2.0)
+    chain._REFERENCE_TIMES.clear()  # the memory copy gone: from the disk
+    assert list((tmp_path / "chain.reference_times").glob("*.pickle"))
+    assert np.array_equal(chain.reference_times(truth, times, 2.0), searched)
