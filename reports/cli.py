@@ -258,9 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         arguments = parser.parse_args(argv)
-        if arguments.no_cache:  # the worker processes inherit it
-            os.environ[CACHE_VARIABLE] = "off"
-        return {"report": _report, "check": _check, "baseline": _baseline}[arguments.command](arguments)
+        command = {"report": _report, "check": _check, "baseline": _baseline}[arguments.command]
+        if not arguments.no_cache:
+            return command(arguments)
+        before = os.environ.get(CACHE_VARIABLE)
+        os.environ[CACHE_VARIABLE] = "off"  # for the command alone; the worker processes inherit it
+        try:
+            return command(arguments)
+        finally:
+            if before is None:
+                del os.environ[CACHE_VARIABLE]
+            else:
+                os.environ[CACHE_VARIABLE] = before
     except UsageError as error:
         print(f"scloop: error: {error}", file=sys.stderr)
         return 2

@@ -187,3 +187,18 @@ def test_the_monte_carlo_path_bound_agrees_with_its_quadrature_and_serves_d_abov
     assert certificate.method == "path" and certificate.kl_stderr > 0 and 0 < certificate.tv <= 1
     with pytest.raises(ValueError, match="method"):
         diffusion_certificate(fitted, truth, method="chain")
+
+
+def test_the_paired_1d_convolution_is_the_two_convolutions_to_the_last_bit():
+    """The training distribution's density and score numerator share one transform of the masses; both results are
+    exactly those of the two separate FFT convolutions (so no certificate moves)."""
+    from selfloop.bounds.ou_marginals import _convolve, _convolve_pair_1d
+    from selfloop.simulators import Grid
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        size, step, variance = int(rng.integers(5, 2000)), float(rng.uniform(0.001, 0.2)), float(rng.uniform(1e-4, 2))
+        grid, values = Grid(np.array([-1.0]), np.array([step]), (size,)), rng.random(size)
+        density, derivative = _convolve_pair_1d(values, step, variance)
+        assert np.array_equal(density, _convolve(values, grid, variance))
+        assert np.array_equal(derivative, _convolve(values, grid, variance, derivative_axis=0))

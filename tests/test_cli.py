@@ -119,7 +119,8 @@ def test_dask_local_cluster_reproduces_the_process_pool_baseline_exactly(tmp_pat
     """The quick suite on a 2-process Dask LocalCluster matches the committed baseline (a process-pool run) exactly."""
     pytest.importorskip("distributed")
     baseline = Path(__file__).parent.parent / "reports" / "baselines" / "quick.json"
-    assert main(["check", "--baseline", str(baseline), "--dask", "local", "--workers", "2"]) == 0, (
+    # --no-cache: every cell is computed on the cluster, none read from a cache an earlier test filled
+    assert main(["check", "--baseline", str(baseline), "--dask", "local", "--workers", "2", "--no-cache"]) == 0, (
         capsys.readouterr().out
     )
 

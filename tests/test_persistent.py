@@ -62,3 +62,21 @@ def test_the_chain_reference_grid_comes_back_identical_from_the_cache(tmp_path, 
     chain._REFERENCE_TIMES.clear()  # the memory copy gone: from the disk
     assert list((tmp_path / "chain.reference_times").glob("*.pickle"))
     assert np.array_equal(chain.reference_times(truth, times, 2.0), searched)
+
+
+def test_a_rerun_reads_its_cells_from_the_cache_and_no_cache_computes_them(tmp_path, monkeypatch, capsys):
+    """scloop report twice: the second run computes nothing; with --no-cache it computes every cell, writes nothing
+    to the cache, and leaves the setting as it was."""
+    from selfloop.reports import SUITES, loop_cells, register_suite
+    from selfloop.reports.cli import main
+
+    monkeypatch.setenv("SCLOOP_CACHE", str(tmp_path / "cache"))
+    cells = loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[200], generations=2)
+    with SUITES.scoped():
+        register_suite("one", lambda: cells[:2])
+        for flags, computed in (([], 2), ([], 0), (["--no-cache"], 2)):
+            out = tmp_path / f"out{len(flags)}{computed}"
+            assert main(["report", "--suite", "one", "--out", str(out), "--workers", "1", *flags]) == 0
+            assert f"suite one: {computed} cells computed" in capsys.readouterr().err
+    assert len(list((tmp_path / "cache" / "cells").glob("*/*.json"))) == 2
+    assert os.environ["SCLOOP_CACHE"] == str(tmp_path / "cache")
