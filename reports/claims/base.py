@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -32,10 +32,9 @@ from selfloop.bounds import get_bound
 from selfloop.simulators import Registry, Scenario, standard_truth
 
 from ..cells import CellSpec
+from ..records import CellRecord, CellResult, ClaimRecord
+from ..text import claim_verdicts, outcome_row, sides_of
 from ..verdicts import OUTCOMES, bound_verdict
-
-if TYPE_CHECKING:  # records build on claims' verdicts; the type only for the annotation
-    from ..records import CellRecord, CellResult, ClaimRecord
 
 __all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
 
@@ -85,7 +84,7 @@ class Cell:
         return self.memo[key]
 
     @classmethod
-    def from_result(cls, result: "CellResult", suite: object | None = None) -> "Cell":
+    def from_result(cls, result: CellResult, suite: object | None = None) -> "Cell":
         """The claims' view of a worker's result (:class:`selfloop.reports.records.CellResult`)."""
         return cls(result.spec, result.tv, result.real_fraction, result.training_size, dict(result.measured), suite)
 
@@ -139,7 +138,7 @@ class Claim:
         return False
 
     # ------------------------------------------------------------------ values and verdicts
-    def prepare(self, cells: list["CellResult"]) -> object | None:
+    def prepare(self, cells: list[CellResult]) -> object | None:
         """For a claim that ``needs_suite``: what it needs from the whole suite's results, once (handed in as
         ``cell.suite``)."""
         return None
@@ -154,10 +153,8 @@ class Claim:
         it has, ``upper`` and ``lower``)."""
         return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
 
-    def record(self, values: dict[str, np.ndarray], cell: Cell) -> "ClaimRecord":
+    def record(self, values: dict[str, np.ndarray], cell: Cell) -> ClaimRecord:
         """Its record in one cell: ``values`` and the verdicts :meth:`decide` makes of them."""
-        from ..records import ClaimRecord
-
         arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
         return ClaimRecord(
             self.label,
@@ -168,7 +165,7 @@ class Claim:
             self.decide(arrays, cell),
         )
 
-    def summarize(self, cells: list["CellRecord"], prepared: object | None) -> dict | list | None:
+    def summarize(self, cells: list[CellRecord], prepared: object | None) -> dict | list | None:
         """Its suite-wide record (results.json ``claims``, JSON-ready), from the assembled cells (default: ``prepared``)."""
         return prepared
 
@@ -187,8 +184,6 @@ class Claim:
         Default: a row for each bound side it has, over the cells inside its theory (the upper side under
         :attr:`statement`), and one row counting its other verdicts (per run, laws) by outcome.
         """
-        from ..text import claim_verdicts, outcome_row, sides_of
-
         cells, rows = document["cells"], []
         for side in ("upper", "lower"):
             found = sides_of(cells, self.id, side=side)

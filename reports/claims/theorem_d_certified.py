@@ -10,26 +10,18 @@ import numpy as np
 
 from selfloop.bounds import propagate
 
-from ..cells import CellSpec
 from .base import Cell, register_claim
-from .diffusion_cells import certified
-from .theorem_g import PerRunClaim
+from .theorem_g import CertifiedClaim
 
 __all__ = ["TheoremDCertified"]
 
 
-class TheoremDCertified(PerRunClaim):
+class TheoremDCertified(CertifiedClaim):
     id = "theorem_d_certified"
     label = "Theorem D, certified"
     statement = "Diffusion: errors propagate as Lemma R says, on certified ε_i (Theorem D, certified)"
     whose = "paper's claim, certified per fit (rigorous)"
     in_cell_table = False  # its runs are in Theorem G's section
-
-    def applies(self, spec: CellSpec) -> bool:
-        return certified(spec)
-
-    def measures(self, spec: CellSpec) -> tuple[str, ...]:
-        return ("certificate",)
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         steps = cell.measured["certified_one_step"]

@@ -14,7 +14,7 @@ from ..verdicts import CERTIFICATE_TOLERANCE, per_run_verdict
 from .base import Cell, Claim, register_claim
 from .diffusion_cells import certified
 
-__all__ = ["PerRunClaim", "TheoremG"]
+__all__ = ["CertifiedClaim", "PerRunClaim", "TheoremG"]
 
 
 class PerRunClaim(Claim):
@@ -45,17 +45,22 @@ class PerRunClaim(Claim):
         ]
 
 
-class TheoremG(PerRunClaim):
-    id = "theorem_g"
-    label = "Theorem G"
-    statement = "Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2)"
-    whose = "paper's claim, certified per fit (rigorous)"
+class CertifiedClaim(PerRunClaim):
+    """A per-run claim on the certified diffusion loop cells (the SDE sampler in d <= 2), read from the loop's
+    ``certificate`` measure (:mod:`selfloop.bounds.certification`)."""
 
     def applies(self, spec: CellSpec) -> bool:
         return certified(spec)
 
     def measures(self, spec: CellSpec) -> tuple[str, ...]:
         return ("certificate",)
+
+
+class TheoremG(CertifiedClaim):
+    id = "theorem_g"
+    label = "Theorem G"
+    statement = "Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2)"
+    whose = "paper's claim, certified per fit (rigorous)"
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         return {"upper": cell.measured["certificate"]}
