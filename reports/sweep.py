@@ -1,11 +1,13 @@
-"""Running a suite's cells: in parallel (a local process pool or a Dask cluster), with progress, resumable.
+"""Running a suite's cells: in parallel (a local process pool or a Dask cluster), longest first, with progress,
+resumable.
 
-Each finished cell is written atomically to ``CACHE/seed<seed>-<code>/<key>.json`` as soon as it
-completes; a rerun with the same cache skips it. Results depend only on the cell specification,
-the suite seed (:func:`selfloop.reports.suites.cell_seed`) and the code, so the cache is keyed by all three:
-``<code>`` is :func:`code_fingerprint`, a hash of every source file of the packages that compute a
-cell, and a change to any of them (or another seed) starts a fresh cache entry instead of reusing
-stale numbers.
+Each finished cell is written atomically to ``CACHE/seed<seed>-<code>-<libraries>/<key>.json`` as soon as it
+completes (``CACHE``: the persistent cache's ``cells`` folder, :mod:`selfloop.simulators.persistent`, or the folder the
+caller names); a rerun with the same cache skips it. Results depend only on the cell specification, the suite seed
+(:func:`selfloop.reports.cells.cell_seed`), the code and the numeric libraries, so the cache is keyed by all of them:
+``<code>`` is :func:`selfloop.reports.fingerprint.code_fingerprint`, a hash of every source file of the packages that
+compute a cell, and ``<libraries>`` a hash of numpy's and scipy's versions; a change to any of them (or another seed)
+starts a fresh cache entry instead of reusing stale numbers.
 """
 
 from __future__ import annotations
