@@ -36,3 +36,20 @@ def test_no_module_is_longer_than_400_lines():
     }
     assert len(lengths) > 50  # the walk found the packages
     assert {name: lines for name, lines in lengths.items() if lines > MAX_MODULE_LINES} == {}
+
+
+def test_every_public_name_is_exported_from_one_module():
+    """One vocabulary: a name in a module's ``__all__`` is in no other module's (a package's ``__init__`` may gather
+    its modules' names for the flat API)."""
+    import importlib
+    import pkgutil
+    from collections import defaultdict
+
+    homes = defaultdict(list)
+    for package in ("selfloop.bounds", "selfloop.simulators", "selfloop.reports", "selfloop.testing"):
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+            if info.ispkg or info.name.endswith("__main__"):
+                continue
+            for name in getattr(importlib.import_module(info.name), "__all__", []):
+                homes[name].append(info.name)
+    assert not {name: modules for name, modules in homes.items() if len(modules) > 1}
