@@ -31,7 +31,7 @@ from selfloop.testing import ALPHA
 from .claims import CLAIMS, Cell
 from .models import describe_model_spec
 from .records import CellRecord, CellResult
-from .verdicts import law_verdict, per_run_verdict
+from .verdicts import bound_outcome, law_verdict, per_run_verdict
 
 __all__ = ["FORMAT", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -150,16 +150,6 @@ _MOVED_VALUES = {
 }
 
 
-def _with_outcome(verdict: dict) -> dict:
-    if verdict["refuted"]:
-        outcome = "refuted"
-    elif verdict["max_ratio"] > 1 + 1e-12:
-        outcome = "beyond"
-    else:
-        outcome = "underpowered" if verdict["underpowered"] else "held"
-    return {"kind": "bound", **verdict, "outcome": outcome}
-
-
 def _upgrade_cell(cell: dict) -> dict:
     """A format-1 or format-2 cell in today's form."""
     cell = dict(cell)
@@ -181,7 +171,11 @@ def _upgrade_cell(cell: dict) -> dict:
             claim["label"] = record["label"]
         claim["labels"][record["side"]] = record["label"]
         claim["values"][record["side"]] = record["values"]
-        claim["verdicts"][record["side"]] = _with_outcome(record["verdict"])
+        claim["verdicts"][record["side"]] = {
+            "kind": "bound",
+            **record["verdict"],
+            "outcome": bound_outcome(record["verdict"]),
+        }
     for (key, old), (name, new) in _MOVED_VALUES.items():
         value = (cell.get(key) or {}).get(old)
         if value is not None and name in claims:

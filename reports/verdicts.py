@@ -22,6 +22,7 @@ __all__ = [
     "CERTIFICATE_TOLERANCE",
     "LAW_Z",
     "OUTCOMES",
+    "bound_outcome",
     "bound_verdict",
     "law_verdict",
     "on_the_wrong_side",
@@ -46,7 +47,8 @@ def on_the_wrong_side(verdict: dict) -> bool:
     return verdict["max_ratio"] > 1 + 1e-12
 
 
-def _bound_outcome(verdict: dict) -> str:
+def bound_outcome(verdict: dict) -> str:
+    """A bound verdict's outcome: refuted, beyond (the mean past the bound, not significantly), underpowered or held."""
     if verdict["refuted"]:
         return "refuted"
     if on_the_wrong_side(verdict):
@@ -68,7 +70,7 @@ def bound_verdict(tv: np.ndarray, values, side: str = "upper") -> dict:
         "detectable_ratio": detectable if np.isfinite(detectable) else None,
         "underpowered": is_underpowered(detectable),
     }
-    return {**record, "outcome": _bound_outcome(record)}
+    return {**record, "outcome": bound_outcome(record)}
 
 
 def under(tv, bound) -> np.ndarray:
