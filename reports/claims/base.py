@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -62,7 +62,6 @@ class Cell:
     training_size: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
     suite: object | None = None
-    memo: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def truth(self):
@@ -76,12 +75,6 @@ class Cell:
     @property
     def generations(self) -> int:
         return self.spec.generations
-
-    def memoized(self, key: str, compute: Callable[[], object]):
-        """``compute()`` once per cell (shared by the claims of one cell)."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
 
     @classmethod
     def from_result(cls, result: CellResult, suite: object | None = None) -> "Cell":
