@@ -21,10 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.persistent import CACHE_VARIABLE, cache_folder
 
 from .assemble import assemble, upgrade
-from .atomic import write_atomic
 from .check import compare
 from .plugins import load_plugins
 from .render import render, write_results

@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from selfloop.simulators.atomic import write_atomic
 from selfloop.testing import UNDERPOWERED
 
-from .atomic import write_atomic
 from .models import describe_model_spec
 from .text import finite_tightness, side_records
 

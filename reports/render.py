@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from selfloop.bounds import registered_bounds
+from selfloop.simulators.atomic import write_atomic
 
 from .assemble import upgrade
-from .atomic import write_atomic
 from .claims import CLAIMS, claim_label, claims_lines
 from .figures import FIGURE_PATTERNS, figure_scenarios, figure_summary, upper_claims, upper_sides
 from .text import counts, finite_tightness, fmt, per_run_ratios, ratio_text, side_records, verdict_text

@@ -27,9 +27,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from selfloop.simulators import run_loop, standard_truth
+from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.measures import PARAMETER
 
-from .atomic import write_atomic
 from .cells import CellSpec, cell_key, cell_seed
 from .claims import CLAIMS, Cell
 from .fingerprint import code_fingerprint, library_versions

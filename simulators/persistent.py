@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, TypeVar
+
+from .atomic import write_atomic
 
 __all__ = ["CACHE_VARIABLE", "cache_folder", "cached", "code_version"]
 
@@ -90,14 +91,7 @@ def cached(namespace: str, key: object, compute: Callable[[], T], *, version: st
     value = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:  # a read-only or full disk costs the cache, never the value
         pass
     return value
