@@ -7,8 +7,9 @@ floating-point differences between platforms): every replicate's TV at every
 generation, every value of every claim's record in every cell (bound sides, their terms,
 per-run certificates, the laws' moments) and each bound verdict's p-value, and every
 number of every claim's suite-wide record (the calibrated constants, Li et al.'s fitted
-exponents, the phase curves, a plugin claim's). Any change in a simulator, a bound or a
-claim is therefore a named, readable difference.
+exponents, the phase curves, a plugin claim's; a claim whose record is an ill-conditioned fit of its cells'
+values states a wider ``record_rtol``). Any change in a simulator, a bound or a claim is therefore a named,
+readable difference.
 
 **Statistical mode** (``--statistical``), for a baseline made with other seeds or
 on another platform. A mean TV fails only if it moved by more than ``TV_Z``
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .assemble import upgrade
+from .claims import CLAIMS
 
 __all__ = ["FLOAT_RTOL", "TV_Z", "CheckResult", "compare"]
 
@@ -65,18 +67,18 @@ def _index(document: dict) -> dict[str, dict]:
     return {cell["key"]: cell for cell in document["cells"]}
 
 
-def _moved(now, before) -> np.ndarray:
-    """Indices (flattened) where two arrays differ beyond floating-point noise."""
+def _moved(now, before, rtol: float = FLOAT_RTOL) -> np.ndarray:
+    """Indices (flattened) where two arrays differ beyond floating-point noise (relative ``rtol``)."""
     now, before = np.asarray(now, dtype=float), np.asarray(before, dtype=float)
-    return np.flatnonzero(~np.isclose(now, before, rtol=FLOAT_RTOL, atol=FLOAT_ATOL).ravel())
+    return np.flatnonzero(~np.isclose(now, before, rtol=rtol, atol=FLOAT_ATOL).ravel())
 
 
-def _exact_array(result: CheckResult, label: str, what: str, now, before, describe) -> None:
+def _exact_array(result: CheckResult, label: str, what: str, now, before, describe, rtol: float = FLOAT_RTOL) -> None:
     now, before = np.asarray(now, dtype=float), np.asarray(before, dtype=float)
     if now.shape != before.shape:
         result.changes.append((label, f"{what}: shape changed", f"{before.shape} -> {now.shape}"))
         return
-    moved = _moved(now, before)
+    moved = _moved(now, before, rtol)
     if moved.size:
         worst = moved[np.argmax(np.abs(now.ravel()[moved] - before.ravel()[moved]))]
         result.changes.append(
@@ -200,6 +202,7 @@ def _compare_suite_records(result: CheckResult, current: dict, baseline: dict) -
         result.changes.append((f"claim {name}", "gone", "the baseline has its suite-wide record, this run has none"))
     for name in sorted(set(now) & set(before)):
         leaves, old_leaves = _leaves(now[name]), _leaves(before[name])
+        rtol = (CLAIMS[name].record_rtol if name in CLAIMS else None) or FLOAT_RTOL  # a fit says how ill-conditioned
         for path in sorted(set(leaves) | set(old_leaves)):
             _exact_array(
                 result,
@@ -208,6 +211,7 @@ def _compare_suite_records(result: CheckResult, current: dict, baseline: dict) -
                 [leaves.get(path, np.nan)],
                 [old_leaves.get(path, np.nan)],
                 lambda k: path,
+                rtol,
             )
 
 

@@ -104,6 +104,10 @@ class Claim:
         Evaluated when the suite is assembled, after :meth:`prepare` saw every cell (Theorem D's calibration).
     in_cell_table : bool
         Whether the scenario tables give it columns.
+    record_rtol : float or None
+        The relative tolerance ``scloop check`` compares its suite-wide record to (None: ``FLOAT_RTOL``, which absorbs
+        only platform rounding). A record that is an ill-conditioned function of its cells' values (a fit) amplifies
+        their rounding, and says by how much here; its inputs are still compared at ``FLOAT_RTOL`` in the cells.
     """
 
     id: ClassVar[str]
@@ -116,6 +120,7 @@ class Claim:
     status: ClassVar[str] = "unstated"
     needs_suite: ClassVar[bool] = False
     in_cell_table: ClassVar[bool] = True
+    record_rtol: ClassVar[float | None] = None
 
     # ------------------------------------------------------------------ which cells, what to measure
     def applies(self, spec: CellSpec) -> bool:

@@ -46,6 +46,10 @@ class LiRate(Claim):
     whose = "Li et al. (arXiv:2311.01797), on its own quantity"
     status = "measured exponents"
     in_cell_table = False
+    #: Four parameters fitted on nine settings are ill-conditioned: a 1e-14 relative change of the mean errors moves the
+    #: fitted exponents by about 2e-7, so the rounding of a different CPU's BLAS kernels (1e-15 in the score errors,
+    #: which the cells compare at FLOAT_RTOL) moves them by 1e-7. The fit is compared to 1e-5.
+    record_rtol = 1e-5
 
     def applies(self, spec: CellSpec) -> bool:
         return certified(spec, ("calibration", "rate"))
