@@ -236,8 +236,10 @@ def diffusion_certificate(
 
     Parameters
     ----------
-    fitted : FittedDiffusion
-        A fit of :class:`selfloop.simulators.RandomFeatureDiffusion` with ``sampler="sde"``.
+    fitted : FittedSDEDiffusion
+        A fit sampled by the reverse SDE: of :class:`selfloop.simulators.RandomFeatureDiffusion` with
+        ``sampler="sde"``, or of :class:`selfloop.simulators.ScoreDiffusion` (any score the user trained). The
+        certificate reads the fit's score at the sampler's times and its time grid, nothing else.
     reference : GaussianMixture or TrainingDistribution
         q: the truth :math:`p_0` (or any Gaussian mixture, in any dimension), or, in dimension 1 or 2, generation i's
         training distribution :math:`\lambda p_0 + (1-\lambda)\hat p_{i-1}` (then the bound certifies Lemma R's
@@ -275,7 +277,10 @@ def diffusion_certificate(
             f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}"
         )
     if not isinstance(fitted, FittedSDEDiffusion):
-        raise ValueError("fitted: the certificate is for a fit of RandomFeatureDiffusion with sampler='sde'")
+        raise ValueError(
+            "fitted: the certificate is for a fit sampled by the reverse SDE "
+            "(RandomFeatureDiffusion with sampler='sde', or ScoreDiffusion)"
+        )
     if fitted.dim != reference.dim:
         raise ValueError(f"reference: dimension {reference.dim} differs from the fit's {fitted.dim}")
     if not (np.isfinite(spacing_scale) and spacing_scale > 0):

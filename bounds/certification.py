@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfloop.simulators import FittedSDEDiffusion, GaussianMixture, RandomFeatureDiffusion, Scenario
+from selfloop.simulators import FittedSDEDiffusion, GaussianMixture, Scenario
 from selfloop.simulators.measures import GenerationStep
 
 from .certificate import diffusion_certificate
@@ -34,8 +34,12 @@ class Certification:
     fields = ("certificate", "certified_one_step", "score_error")
 
     def check(self, truth, model, scenario: Scenario, measure_tv: bool) -> None:
-        if not (isinstance(model, RandomFeatureDiffusion) and issubclass(model.fitted_class, FittedSDEDiffusion)):
-            raise ValueError("certify: the certificate is for RandomFeatureDiffusion with sampler='sde'")
+        fitted_class = getattr(model, "fitted_class", None)
+        if not (isinstance(fitted_class, type) and issubclass(fitted_class, FittedSDEDiffusion)):
+            raise ValueError(
+                "certify: the certificate is for a diffusion model sampled by the reverse SDE "
+                "(RandomFeatureDiffusion with sampler='sde', or ScoreDiffusion)"
+            )
         if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
             raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
         self.truth = truth

@@ -2,10 +2,17 @@
 
 Public API (the README and docs/theory.md say what each name computes)::
 
-    from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, GaussianMLE, Scenario, run_loop
+    from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, ScoreDiffusion, GaussianMLE, Scenario, run_loop
 """
 
-from .diffusion import EarlyStopping, FittedDiffusion, FittedODEDiffusion, FittedSDEDiffusion, RandomFeatureDiffusion
+from .diffusion import (
+    EarlyStopping,
+    FittedDiffusion,
+    FittedODEDiffusion,
+    FittedSDEDiffusion,
+    RandomFeatureDiffusion,
+    ScoreDiffusion,
+)
 from .expected import (
     SmoothedTruth,
     bandwidth_schedule,
@@ -45,6 +52,7 @@ __all__ = [
     "ReplicateBatching",
     "STANDARD_TRUTHS",
     "Scenario",
+    "ScoreDiffusion",
     "SmoothedTruth",
     "bandwidth_schedule",
     "expected_densities",

@@ -128,18 +128,29 @@ class GaussianMixture:
 
     def logpdf(self, x) -> np.ndarray:
         """Log density at ``x`` (n, d), by log-sum-exp over components (stable in the tails)."""
-        x = check_data("x", x, self.dim)
-        logs = np.empty((self.components, x.shape[0]))
+        return special.logsumexp(self._component_logs(check_data("x", x, self.dim))[0], axis=0)
+
+    def _component_logs(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each component's log weight plus log density at ``x`` (K, n), and the whitened points."""
+        logs, points = np.empty((self.components, x.shape[0])), []
         for k in range(self.components):
-            whitened = (x - self.means[k]) @ self._whitening[k]
-            logs[k] = -0.5 * (np.sum(whitened**2, axis=1) + self._log_det[k] + self.dim * np.log(2 * np.pi))
+            points.append((x - self.means[k]) @ self._whitening[k])
+            logs[k] = -0.5 * (np.sum(points[k] ** 2, axis=1) + self._log_det[k] + self.dim * np.log(2 * np.pi))
         with np.errstate(divide="ignore"):
-            log_weights = np.log(self.weights)[:, None]
-        return special.logsumexp(logs + log_weights, axis=0)
+            return logs + np.log(self.weights)[:, None], points
 
     def pdf(self, x) -> np.ndarray:
         """Density at ``x`` (n, d) -> (n,)."""
         return np.exp(self.logpdf(x))
+
+    def score(self, x) -> np.ndarray:
+        r"""The score :math:`\nabla\log p(x) = -\sum_k r_k(x)\,\Sigma_k^{-1}(x - \mu_k)` at ``x`` (n, d) -> (n, d), with
+        the responsibilities :math:`r_k = w_k \varphi_k/p` by log-sum-exp; of :func:`selfloop.bounds.ou_marginal`'s
+        :math:`q_t`, it is a diffusion's exact score (an oracle :class:`selfloop.simulators.ScoreDiffusion`)."""
+        logs, whitened = self._component_logs(check_data("x", x, self.dim))
+        responsibilities = np.exp(logs - special.logsumexp(logs, axis=0))
+        # Sigma^-1 (x - mu) = L^-T L^-1 (x - mu): each whitened point mapped back by L^-T
+        return -sum(r[:, None] * (z @ w.T) for r, z, w in zip(responsibilities, whitened, self._whitening))
 
     def grid_pdf(self, grid: Grid) -> np.ndarray:
         r"""Density at the nodes of a regular ``grid``, shaped like it.
@@ -356,21 +367,20 @@ def _gaussian_3d() -> GaussianMixture:
     return GaussianMixture([1.0], [[1.0, -0.5, 0.0]], covariance[None])
 
 
-#: The named standard truths used by tests and reports.
 #: The named truths that cell specifications refer to, by name: a factory ``() -> GaussianMixture`` each. Extend with
 #: :func:`register_truth` (in a plugin, so that worker processes see it too).
 STANDARD_TRUTHS: Registry[Callable[[], GaussianMixture]] = Registry("truth")
-for _name, _factory in {
-    "bimodal_1d": _bimodal_1d,
-    "skewed_1d": _skewed_1d,
-    "ring_2d": _ring_2d,
-    "square_2d": _square_2d,
-    "mixture5_10d": _mixture5_10d,
-    "mixture3_10d": _mixture3_10d,
-    "gaussian_1d": _gaussian_1d,
-    "gaussian_3d": _gaussian_3d,
-}.items():
-    STANDARD_TRUTHS.register(_name, _factory)
+for _factory in (
+    _bimodal_1d,
+    _skewed_1d,
+    _ring_2d,
+    _square_2d,
+    _mixture5_10d,
+    _mixture3_10d,
+    _gaussian_1d,
+    _gaussian_3d,
+):
+    STANDARD_TRUTHS.register(_factory.__name__.lstrip("_"), _factory)  # the name is the factory's, e.g. bimodal_1d
 
 
 def register_truth(name: str, factory: Callable[[], GaussianMixture], *, replace: bool = False) -> None:

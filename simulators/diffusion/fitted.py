@@ -13,7 +13,6 @@ from typing import Sequence
 import numpy as np
 
 from ..grid import Box, tail_quantile
-from .network import Networks
 
 __all__ = ["FittedDiffusion"]
 
@@ -47,7 +46,7 @@ class FittedDiffusion:
         self.stopping_time = stopping_time
         self.loss = loss
         self.features = features  # (W, U)
-        self._network = Networks([self])
+        self._network = model.stack([self])  # the one code that evaluates scores, for one fit or a loop's replicates
         self._data_box = Box(data.min(axis=0), data.max(axis=0))
 
     def __repr__(self) -> str:
@@ -75,8 +74,8 @@ class FittedDiffusion:
     def score(self, x: np.ndarray, t: float) -> np.ndarray:
         r""":math:`s_A(x, t) = c_{\text{out}}(t) A\,\mathrm{ReLU}(W x + U e(t))/m + c_{\text{skip}}(t) x`, shape (n, d).
 
-        Evaluated by :class:`selfloop.simulators.diffusion.Networks`, the code that evaluates a loop's
-        replicates together.
+        Evaluated by the model's :meth:`~selfloop.simulators.diffusion.DiffusionModel.stack` (for this model
+        :class:`selfloop.simulators.diffusion.Networks`), the code that evaluates a loop's replicates together.
         """
         return self._network.score(x, t)[0]
 

@@ -23,10 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..grid import Grid
 from ..validation import check_data, check_nonnegative_size, check_positive, check_size
+from .base import DiffusionModel
 from .fitted import FittedDiffusion
-from .network import PARAMETERIZATIONS
+from .network import PARAMETERIZATIONS, Networks
 from .ode import FittedODEDiffusion
 from .sde import FittedSDEDiffusion
 from .training import EarlyStopping, StoppingTime, TrainingProblem, design_chunks, training_problem
@@ -43,7 +43,7 @@ def _choice(name: str, value: str, allowed) -> str:
     return value
 
 
-class RandomFeatureDiffusion:
+class RandomFeatureDiffusion(DiffusionModel):
     """Random-feature score diffusion model: ``fit(data, rng) -> FittedDiffusion``.
 
     Parameters
@@ -106,16 +106,11 @@ class RandomFeatureDiffusion:
             if np.isnan(stopping_time) or stopping_time < 0:
                 raise ValueError(f"stopping_time must be >= 0, None or a rule, got {stopping_time!r}")
         self.stopping_time = stopping_time
-        self.steps = check_size("steps", steps)
-        self.t0 = check_positive("t0", t0)
-        self.horizon = check_positive("horizon", horizon)
-        if self.t0 >= self.horizon:
-            raise ValueError(f"t0 must be < horizon (T), got t0={t0}, horizon={horizon}")
+        super().__init__(steps, t0, horizon, grid_spacing)
         self.noise_draws = check_size("noise_draws", noise_draws)
         self.seed = check_nonnegative_size("seed", seed)
         self.feature_scale = check_positive("feature_scale", feature_scale)
         self.time_scale = check_positive("time_scale", time_scale)
-        self.grid_spacing = None if grid_spacing is None else check_positive("grid_spacing", grid_spacing)
 
     def __repr__(self) -> str:
         return (
@@ -174,19 +169,6 @@ class RandomFeatureDiffusion:
         weights = problem.flow(tau)
         return self.fitted_class(self, weights, data, tau, problem.loss(weights), features)
 
-    # ------------------------------------------------------------ the loop's replicate hooks
-    #: Each fit is measured on its own grid: the batched work is the densities themselves (:meth:`prepare_batch`).
-    shared_grid = False
-
-    def sample_batch(self, fits: Sequence[FittedDiffusion], n: int, rngs) -> list[np.ndarray]:
-        """``fits[r].sample(n, rngs[r])`` for every r; the SDE samplers run together (the same draws, batched)."""
-        return self.fitted_class.sample_batch(fits, n, rngs)
-
-    def prepare_batch(self, fits: Sequence[FittedDiffusion]) -> None:
-        """Compute the fits' densities together where they are on a grid (the SDE sampler in d <= 2)."""
-        self.fitted_class.prepare_batch(fits)
-
-    def grid_densities(self, fits: Sequence, grid: Grid) -> np.ndarray:
-        """The fits' densities at the nodes of ``grid``, (R, *grid.shape)."""
-        self.prepare_batch(fits)
-        return np.stack([grid.evaluate(fit) for fit in fits])
+    def stack(self, fits: Sequence[FittedDiffusion]) -> Networks:
+        """The random-feature networks of ``fits`` stacked (:class:`Networks`): one matrix product per step for all."""
+        return Networks(fits)

@@ -28,8 +28,8 @@ from scipy import interpolate
 from ..grid import Box, Grid
 from ..smoothing import gaussian_blur, linear_bin
 from ..validation import check_data, check_size
+from .base import ScoreStack
 from .fitted import FittedDiffusion
-from .network import Networks
 
 __all__ = ["MAX_ESCAPED_MASS", "NEGLIGIBLE_NODE_MASS", "FittedSDEDiffusion", "sample_sde", "sde_densities"]
 
@@ -63,7 +63,7 @@ def _held_nodes(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return held, weights
 
 
-def sample_sde(networks: Networks, times: np.ndarray, n: int, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+def sample_sde(networks: ScoreStack, times: np.ndarray, n: int, rngs: Sequence[np.random.Generator]) -> np.ndarray:
     r"""``n`` draws from each fit's reverse SDE, shape (R, n, d): Euler-Maruyama
     :math:`y \leftarrow y + \Delta\, b_r(y, t) + \sqrt{2\Delta}\,\xi` along ``times`` (from T down to
     :math:`t_0`), from :math:`y \sim N(0, I)`.
@@ -86,7 +86,7 @@ def sample_sde(networks: Networks, times: np.ndarray, n: int, rngs: Sequence[np.
 
 
 def sde_densities(
-    networks: Networks, times: np.ndarray, boxes: Sequence[Box], spacing: float
+    networks: ScoreStack, times: np.ndarray, boxes: Sequence[Box], spacing: float
 ) -> list[tuple[Grid, np.ndarray, float, float]]:
     r"""Each fit's reverse-SDE density on its own grid (``boxes[r]`` at step ``spacing``): (grid, density, mass moved off
     the grid, mass dropped at negligible nodes).
@@ -169,7 +169,7 @@ class FittedSDEDiffusion(FittedDiffusion):
         n = check_size("n", n)
         if len(fits) < 2:
             return [fit.sample(n, rng) for fit, rng in zip(fits, rngs)]
-        return list(sample_sde(Networks(fits), fits[0].times(), n, rngs))
+        return list(sample_sde(fits[0].model.stack(fits), fits[0].times(), n, rngs))
 
     @classmethod
     def prepare_batch(cls, fits: Sequence["FittedSDEDiffusion"]) -> None:
@@ -184,7 +184,7 @@ class FittedSDEDiffusion(FittedDiffusion):
         else:
             batches = [pending]
         for batch in batches:
-            networks = batch[0]._network if len(batch) == 1 else Networks(batch)
+            networks = batch[0]._network if len(batch) == 1 else batch[0].model.stack(batch)
             densities = sde_densities(networks, batch[0].times(), [fit.sampler_box() for fit in batch], spacing)
             for fit, density in zip(batch, densities):
                 fit._store_density(*density)
