@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Registry, Scenario
+from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Registry, Scenario, ScoreDiffusion
+from selfloop.simulators.diffusion import DenoisingMLP
 
 __all__ = [
     "DIFFUSION_DEFAULTS",
@@ -54,6 +55,18 @@ def _describe_diffusion(spec: dict) -> str:
     return f"diffusion(m={spec['width']}, steps={spec['steps']}, {', '.join(extras)})"
 
 
+def _score_mlp(spec: dict) -> ScoreDiffusion:
+    """The worked example of your own score network: an MLP trained by denoising score matching (scikit-learn)."""
+    trainer = DenoisingMLP(tuple(spec["hidden"]), epochs=spec["epochs"], noise_draws=spec["noise_draws"])
+    return ScoreDiffusion(trainer, steps=spec["steps"])
+
+
+def _describe_score_mlp(spec: dict) -> str:
+    return (
+        f"mlp_score({'×'.join(str(width) for width in spec['hidden'])}, epochs={spec['epochs']}, steps={spec['steps']})"
+    )
+
+
 def _generic_label(spec: dict) -> str:
     return spec["name"] + "(" + ", ".join(f"{key}={value}" for key, value in spec.items() if key != "name") + ")"
 
@@ -77,6 +90,7 @@ MODELS.register(
 )
 MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
+MODELS.register("score_mlp", ModelEntry(_score_mlp, _describe_score_mlp))
 
 
 def register_model(

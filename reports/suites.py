@@ -21,6 +21,7 @@ from .cells import (
     phase_amounts,
     phase_cells,
     rate_cells,
+    score_network_cells,
 )
 
 __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
@@ -49,7 +50,7 @@ def quick() -> list[dict]:
 
 def standard() -> list[dict]:
     """Minutes on 2 cores: two 1-D truths, two sizes and fractions, Li's and the preconditioned diffusion side by side, a
-    2-D diffusion row, a denser phase curve."""
+    2-D diffusion row, an MLP score network of one's own (certified, in 1-D and 2-D), a denser phase curve."""
     return (
         loop_cells(
             models=[_kde(0.3), _kde(0.15)],
@@ -94,6 +95,8 @@ def standard() -> list[dict]:
         + rate_cells(
             truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
         )  # Li's rate, a second truth
+        + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=500, steps=80, generations=2, replicates=6)
+        + score_network_cells(truths=["ring_2d"], size=500, steps=40, generations=1, replicates=4)  # your own network
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 

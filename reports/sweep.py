@@ -98,6 +98,9 @@ def estimated_cost(spec: dict) -> float:
     if model["name"] == "diffusion":
         per_fit = 6e-6 * model.get("steps", 100) * model.get("width", 100) * (40.0 if dim == 2 else 1.0)
         return replicates * per_fit * (1 + 5 * generations)
+    if model["name"] == "score_mlp":  # training, then a network evaluation per step at every density-grid node
+        per_fit = 0.01 * model.get("steps", 100) * (10.0 if dim == 2 else 1.0)
+        return replicates * (generations + 1) * per_fit
     if model["name"] == "kde":
         per_fit = 5e-8 * float(typed.scenario.training_sizes(generations).max()) * (10.0 if dim == 2 else 1.0)
     else:

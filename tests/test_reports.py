@@ -168,3 +168,24 @@ def test_cell_records_round_trip_through_json():
         assert record.result.spec.key == cell["key"]
         result = record.result.to_dict()  # the worker's form, as the cell cache holds it
         assert type(record.result).from_dict(result) == record.result
+
+
+def test_the_standard_suite_certifies_your_own_score_network_like_the_built_in_model():
+    """The score_mlp cells (1-D and 2-D) get Theorem G per run and Lemma R on the certified one-step errors (a record
+    where those are computed, in 1-D), as the random-feature loops do; Theorem D's calibrated claim and Li's rate stay
+    the random-feature model's."""
+    from selfloop.reports import CLAIMS
+    from selfloop.reports.cells import CellSpec
+
+    def claims_of(spec: dict) -> set[str]:
+        typed = CellSpec.from_dict(spec)
+        return {claim.id for claim in CLAIMS.values() if claim.applies(typed)}
+
+    cells = get_suite("standard")
+    own = [cell for cell in cells if cell["model"]["name"] == "score_mlp"]
+    assert {cell["truth"] for cell in own} == {"bimodal_1d", "skewed_1d", "ring_2d"}
+    for cell in own:
+        assert {"theorem_g", "theorem_d_certified"} <= claims_of(cell)
+        assert not {"theorem_d", "li_rate"} & claims_of(cell)
+    built_in = next(c for c in cells if c["model"]["name"] == "diffusion" and c["kind"] == "loop")
+    assert "theorem_g" in claims_of(built_in)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from selfloop.simulators import standard_truth
+from selfloop.simulators import FittedSDEDiffusion, standard_truth
 
 from ..cells import CellSpec
-from ..models import diffusion_spec
+from ..models import build_model, diffusion_spec
 
-__all__ = ["certified", "diffusion_family", "diffusion_loop"]
+__all__ = ["certified", "diffusion_family", "diffusion_loop", "sde_sampled"]
 
 
 def diffusion_loop(spec: CellSpec) -> bool:
@@ -15,14 +15,17 @@ def diffusion_loop(spec: CellSpec) -> bool:
     return spec.model["name"] == "diffusion" and spec.kind == "loop"
 
 
+def sde_sampled(model: dict) -> bool:
+    """A model spec whose fits the reverse SDE samples (:class:`selfloop.simulators.FittedSDEDiffusion`): the
+    random-feature model with ``sampler="sde"``, :class:`selfloop.simulators.ScoreDiffusion`, or any registered model
+    built on either; what Theorem G certifies."""
+    fitted_class = getattr(build_model(model), "fitted_class", None)
+    return isinstance(fitted_class, type) and issubclass(fitted_class, FittedSDEDiffusion)
+
+
 def certified(spec: CellSpec, kinds: tuple[str, ...] = ("loop",)) -> bool:
-    """A diffusion cell of one of ``kinds`` whose fits Theorem G certifies: the SDE sampler, a truth in d <= 2."""
-    return (
-        spec.model["name"] == "diffusion"
-        and spec.kind in kinds
-        and diffusion_spec(spec.model)["sampler"] == "sde"
-        and standard_truth(spec.truth).dim <= 2
-    )
+    """A cell of one of ``kinds`` whose fits Theorem G certifies: a model sampled by the reverse SDE, a truth in d <= 2."""
+    return spec.kind in kinds and standard_truth(spec.truth).dim <= 2 and sde_sampled(spec.model)
 
 
 def diffusion_family(model: dict) -> str:
