@@ -5,6 +5,7 @@ from .certificate import Certificate, diffusion_certificate, integrated_score_er
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .mle import MLEMoments, mle_bound_for, mle_moments, mle_tv_bound
+from .mle_chain import ExpectedTV, gaussian_tv_to_standard, mle_expected_tv
 from .ou_marginals import TrainingDistribution, ou_marginal
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
@@ -25,6 +26,7 @@ __all__ = [
     "MLEMoments",
     "RateFit",
     "Certificate",
+    "ExpectedTV",
     "KDEMoments",
     "PAPER",
     "SecondMomentTerms",
@@ -36,6 +38,7 @@ __all__ = [
     "diffusion_certificate",
     "diffusion_tv_bound",
     "fit_rate",
+    "gaussian_tv_to_standard",
     "integrated_score_error",
     "get_bound",
     "kde_accumulate_bound",
@@ -50,6 +53,7 @@ __all__ = [
     "learner_error",
     "learner_error_bound_for",
     "mle_bound_for",
+    "mle_expected_tv",
     "mle_moments",
     "mle_tv_bound",
     "ou_marginal",

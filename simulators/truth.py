@@ -370,16 +370,8 @@ def _gaussian_3d() -> GaussianMixture:
 #: The named truths that cell specifications refer to, by name: a factory ``() -> GaussianMixture`` each. Extend with
 #: :func:`register_truth` (in a plugin, so that worker processes see it too).
 STANDARD_TRUTHS: Registry[Callable[[], GaussianMixture]] = Registry("truth")
-for _factory in (
-    _bimodal_1d,
-    _skewed_1d,
-    _ring_2d,
-    _square_2d,
-    _mixture5_10d,
-    _mixture3_10d,
-    _gaussian_1d,
-    _gaussian_3d,
-):
+_NAMED = (_bimodal_1d, _skewed_1d, _ring_2d, _square_2d, _mixture5_10d, _mixture3_10d, _gaussian_1d, _gaussian_3d)
+for _factory in _NAMED:
     STANDARD_TRUTHS.register(_factory.__name__.lstrip("_"), _factory)  # the name is the factory's, e.g. bimodal_1d
 
 

@@ -21,6 +21,7 @@ from ..cells import CellSpec
 from ..figures import describe_scenario_kind, save_figure
 from ..verdicts import law_verdict
 from .base import Cell, Claim, register_claim
+from .mle_tv import gaussian_mle_loop
 
 __all__ = ["GaussianMLELaws"]
 
@@ -50,10 +51,9 @@ class GaussianMLELaws(Claim):
     in_cell_table = False
 
     def applies(self, spec: CellSpec) -> bool:
-        if spec.model["name"] != "mle" or spec.kind != "loop":
-            return False
-        truth, kind = standard_truth(spec.truth), spec.scenario.kind
-        return truth.components == 1 and kind != "mixed_reused" and not (truth.dim > 1 and kind == "accumulate")
+        return gaussian_mle_loop(spec) and not (
+            standard_truth(spec.truth).dim > 1 and spec.scenario.kind == "accumulate"
+        )
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         """Replicate mean, standard error and law of both quantities, per generation."""

@@ -13,16 +13,20 @@ from ..cells import CellSpec
 from ..text import outcome_row, sides_of
 from .base import Cell, Claim, register_claim
 
-__all__ = ["GaussianMLEBound", "has_exact_laws"]
+__all__ = ["GaussianMLEBound", "gaussian_mle_loop", "has_exact_laws"]
+
+
+def gaussian_mle_loop(spec: CellSpec) -> bool:
+    """A loop of the Gaussian MLE on a single-Gaussian truth with fresh or accumulated data (not a reused real pool,
+    which makes the generations dependent through the pool): where the Gaussian MLE loop's laws are stated."""
+    if spec.model["name"] != "mle" or spec.kind != "loop":
+        return False
+    return standard_truth(spec.truth).components == 1 and spec.scenario.kind != "mixed_reused"
 
 
 def has_exact_laws(spec: CellSpec) -> bool:
-    """The Gaussian MLE on a Gaussian truth with fresh (or accumulated) data, where the exact moment laws close: in
-    d > 1 fully synthetic only (the Wishart chain)."""
-    if spec.model["name"] != "mle" or spec.kind != "loop":
-        return False
-    truth, kind = standard_truth(spec.truth), spec.scenario.kind
-    return truth.components == 1 and kind != "mixed_reused" and (truth.dim == 1 or kind == "fully_synthetic")
+    """A Gaussian MLE loop where the exact second moments close: in d > 1 fully synthetic only (the Wishart chain)."""
+    return gaussian_mle_loop(spec) and (standard_truth(spec.truth).dim == 1 or spec.scenario.kind == "fully_synthetic")
 
 
 class GaussianMLEBound(Claim):
