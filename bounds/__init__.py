@@ -3,6 +3,7 @@
 from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
 from .certificate import Certificate, diffusion_certificate, integrated_score_error
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
+from .early_stopping import EarlyStoppingLimit, early_stopping_limit
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
 from .mle import MLEMoments, mle_bound_for, mle_moments, mle_tv_bound
 from .mle_chain import ExpectedTV, gaussian_tv_to_standard, mle_expected_tv
@@ -26,6 +27,7 @@ __all__ = [
     "MLEMoments",
     "RateFit",
     "Certificate",
+    "EarlyStoppingLimit",
     "ExpectedTV",
     "KDEMoments",
     "PAPER",
@@ -37,6 +39,7 @@ __all__ = [
     "calibrated_constants",
     "diffusion_certificate",
     "diffusion_tv_bound",
+    "early_stopping_limit",
     "fit_rate",
     "gaussian_tv_to_standard",
     "integrated_score_error",

@@ -1,0 +1,74 @@
+"""The diffusion loop's early-stopping limit: the ideal loop's closed form against its recursion and its limit, and
+the exact-score sampler against the ideal loop within Theorem G's initialisation and discretisation parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from selfloop.bounds import diffusion_certificate, early_stopping_limit, ou_marginal
+from selfloop.simulators import GaussianMixture, ScoreDiffusion, standard_truth, tv_quadrature
+
+BIMODAL = standard_truth("bimodal_1d")
+
+
+def training(truth, ideal, generation: int, real_fraction: float) -> GaussianMixture:
+    """q_i = lambda p0 + (1 - lambda) p_{i-1} of the ideal loop (p0 at generation 0)."""
+    if generation == 0:
+        return truth
+    return GaussianMixture.combine([(real_fraction, truth), (1 - real_fraction, ideal.generations[generation - 1])])
+
+
+@pytest.mark.parametrize("real_fraction", [0.0, 0.3, 1.0])
+def test_each_generation_is_the_kernel_applied_to_its_training_distribution(real_fraction):
+    """p_i = K_t0 q_i: the closed form against one step of the recursion, on a grid."""
+    ideal = early_stopping_limit(BIMODAL, 0.05, real_fraction, 4)
+    x = np.linspace(-6, 6, 301)[:, None]
+    for generation in range(5):
+        stepped = ou_marginal(training(BIMODAL, ideal, generation, real_fraction), 0.05)
+        np.testing.assert_allclose(ideal.generations[generation].pdf(x), stepped.pdf(x), rtol=1e-10, atol=1e-14)
+
+
+def test_the_loop_converges_geometrically_to_its_limit_and_floor():
+    """TV(p_i, p_inf) <= (1 - lambda)^i (+ the truncation), the TV to p0 rises to the floor, and fully synthetic the
+    limit is N(0, I)."""
+    ideal = early_stopping_limit(BIMODAL, 0.05, 0.3, 12)
+    for generation, law in enumerate(ideal.generations):
+        assert tv_quadrature(law, ideal.limit) <= 0.7**generation + ideal.tail_mass + 1e-9
+    assert np.all(np.diff(ideal.tv) > 0) and ideal.tv[-1] <= ideal.floor + ideal.tail_mass
+    synthetic = early_stopping_limit(BIMODAL, 0.05, 0.0, 2)
+    standard = GaussianMixture([1.0], [[0.0]], [[[1.0]]])
+    assert synthetic.floor == pytest.approx(tv_quadrature(standard, BIMODAL), abs=1e-9)
+
+
+@pytest.mark.parametrize("name, steps", [("bimodal_1d", 40), ("bimodal_1d", 8), ("ring_2d", 20)])
+def test_the_exact_score_sampler_is_the_ideal_loop_up_to_its_certified_kl(name, steps):
+    """The SDE sampler with the exact score of q_i, stopped at t0, against the ideal p_i = K_t0 q_i: their TV is at most
+    min(sqrt(KL/2), sqrt(1 - e^-KL)) with Theorem G's KL, here its initialisation and discretisation parts alone (the
+    score part is 0). Negative control: without the discretisation part the bound is 0, and the sampler's TV is not."""
+    truth, stopping_time, real_fraction = standard_truth(name), 0.05, 0.5
+    ideal = early_stopping_limit(truth, stopping_time, real_fraction, 2)
+    for generation in range(3):
+        q = training(truth, ideal, generation, real_fraction)
+        model = ScoreDiffusion(lambda data, rng: lambda x, t: ou_marginal(q, t).score(x), steps, stopping_time)
+        fit = model.fit(truth.sample(20, np.random.default_rng(0)), np.random.default_rng(1))
+        distance = tv_quadrature(fit, ideal.generations[generation])
+        certificate = diffusion_certificate(fit, q)
+        assert certificate.parts["score"] == pytest.approx(0.0, abs=1e-12)
+        kl = certificate.parts["initialisation"] + certificate.parts["discretisation"]
+        assert distance <= min(np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl)))
+        assert distance > 1e-3  # what dropping the discretisation part (a bound of 0) would call a violation
+        if generation == 0:  # the certificate's early-stopping part is the ideal loop's TV at generation 0, both by
+            # quadrature on grids of their own (2-D: 1e-6 apart)
+            assert certificate.parts["early_stopping"] == pytest.approx(ideal.tv[0], abs=1e-5)
+
+
+def test_bad_input_names_its_parameter():
+    with pytest.raises(ValueError, match="stopping_time"):
+        early_stopping_limit(BIMODAL, 0.0, 0.5, 2)
+    with pytest.raises(ValueError, match="real_fraction"):
+        early_stopping_limit(BIMODAL, 0.01, 1.5, 2)
+    with pytest.raises(ValueError, match="real_fraction"):
+        early_stopping_limit(BIMODAL, 0.01, 1e-9, 2)
+    with pytest.raises(ValueError, match="generations"):
+        early_stopping_limit(BIMODAL, 0.01, 0.5, -1)
