@@ -11,6 +11,7 @@ from .ou_marginals import TrainingDistribution, ou_marginal
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
+from .regression import regression_risk_law
 from .second_moment import (
     KDEMoments,
     SecondMomentTerms,
@@ -67,5 +68,6 @@ __all__ = [
     "recursion_bound",
     "register",
     "registered_bounds",
+    "regression_risk_law",
     "threshold_ratio",
 ]

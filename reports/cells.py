@@ -37,6 +37,7 @@ __all__ = [
     "phase_amounts",
     "phase_cells",
     "rate_cells",
+    "regression_cells",
     "score_network_cells",
 ]
 
@@ -370,3 +371,17 @@ def score_network_cells(
     model = {"name": "score_mlp", "hidden": list(hidden), "epochs": epochs, "noise_draws": noise_draws, "steps": steps}
     scenario = {"kind": "mixed_fresh", "size": size, "real_fraction": real_fraction}
     return [_loop_cell(dict(model), truth, dict(scenario), generations, replicates) for truth in truths]
+
+
+def regression_cells(*, truth: str = "regression_5d", size: int, generations: int, replicates: int) -> list[dict]:
+    """The linear-regression loop (model ``ols``, noise 1): replace (fully synthetic, T = ``size`` fresh covariates a
+    generation) and accumulate (T new pairs a generation onto the first T real ones); TV by Monte Carlo in d + 1.
+
+    Examples
+    --------
+    >>> [cell["scenario"]["kind"] for cell in regression_cells(size=50, generations=10, replicates=200)]
+    ['fully_synthetic', 'accumulate']
+    """
+    model = {"name": "ols", "noise": 1.0, "tv_samples": 500}
+    scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "accumulate", "size": size, "added": size}]
+    return [_loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]

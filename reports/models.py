@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from selfloop.simulators import KDE, GaussianMLE, PowerRule, RandomFeatureDiffusion, Registry, Scenario, ScoreDiffusion
+from selfloop.simulators import (
+    KDE,
+    GaussianMLE,
+    LinearRegression,
+    PowerRule,
+    RandomFeatureDiffusion,
+    Registry,
+    Scenario,
+    ScoreDiffusion,
+)
 from selfloop.simulators.diffusion import DenoisingMLP
 
 __all__ = [
@@ -91,6 +100,10 @@ MODELS.register(
 MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 MODELS.register("score_mlp", ModelEntry(_score_mlp, _describe_score_mlp))
+MODELS.register(
+    "ols",
+    ModelEntry(lambda spec: LinearRegression(spec.get("noise", 1.0)), lambda spec: f"ols(σ={spec.get('noise', 1.0)})"),
+)
 
 
 def register_model(

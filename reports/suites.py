@@ -21,6 +21,7 @@ from .cells import (
     phase_amounts,
     phase_cells,
     rate_cells,
+    regression_cells,
     score_network_cells,
 )
 
@@ -35,6 +36,7 @@ def quick() -> list[dict]:
         )
         + mle_cells(size=50, generations=20, replicates=24)
         + gaussian_mle_cells(size=50, generations=20, replicates=400)
+        + regression_cells(size=50, generations=10, replicates=200)
         + diffusion_cells(
             widths=(64, 128, 256),
             steps=40,
@@ -95,6 +97,7 @@ def standard() -> list[dict]:
         + rate_cells(
             truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
         )  # Li's rate, a second truth
+        + regression_cells(size=50, generations=20, replicates=400)
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=500, steps=80, generations=2, replicates=6)
         + score_network_cells(truths=["ring_2d"], size=500, steps=40, generations=1, replicates=4)  # your own network
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)

@@ -73,6 +73,24 @@ def claim_verdicts(cells: list[dict], claim: str) -> list[dict]:
     ]
 
 
+def cells_with(document: dict, claim: str, kind: str | None = None) -> list[dict]:
+    """The document's cells that hold a record of ``claim`` (of scenario ``kind`` only, if given)."""
+    return [
+        cell
+        for cell in document["cells"]
+        if claim in (cell.get("claims") or {}) and (kind is None or cell["spec"]["scenario"]["kind"] == kind)
+    ]
+
+
+def law_outcome(cells: list[dict], claim: str) -> str:
+    """How an exact law fared over ``cells``: cells rejected (any of its law verdicts) and holding, the largest |z| and
+    the limit, e.g. ``0 rejected / 3 hold (max abs z 1.25, limit 4.5)``."""
+    verdicts = [list(cell["claims"][claim]["verdicts"].values()) for cell in cells]
+    rejected = sum(any(v["outcome"] == "refuted" for v in verdict) for verdict in verdicts)
+    worst = max(v["max_abs_z"] for verdict in verdicts for v in verdict)
+    return f"{rejected} rejected / {len(cells) - rejected} hold (max abs z {worst:.2f}, limit {verdicts[0][0]['z_limit']:g})"
+
+
 def counts(sides: list[dict]) -> tuple[int, int, int, int]:
     """(refuted, held, beyond, underpowered) over bound sides.
 

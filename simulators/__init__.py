@@ -27,6 +27,7 @@ from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
 from .protocol import FittedDensity, GridDensity, Model, ReplicateBatching
 from .registry import Registry
+from .regression import LinearRegression, regression_truth, regression_tv
 from .scenario import Scenario
 from .truth import STANDARD_TRUTHS, GaussianMixture, register_truth, standard_truth
 
@@ -44,6 +45,7 @@ __all__ = [
     "Grid",
     "GridDensity",
     "KDE",
+    "LinearRegression",
     "LoopResult",
     "Model",
     "PowerRule",
@@ -61,6 +63,8 @@ __all__ = [
     "gaussian_tv",
     "memory_budget",
     "register_truth",
+    "regression_truth",
+    "regression_tv",
     "run_loop",
     "standard_truth",
     "tv",

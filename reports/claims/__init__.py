@@ -12,6 +12,7 @@ li_rate                the score error's exponents over N x width               
 gaussian_mle           the Gaussian MLE loop's TV bound from its exact laws        beyond the paper
 mle_laws               the Gaussian MLE loop's exact moment laws                   Shumailov, Bertrand, Gerstgrasser
 mle_expected_tv        the Gaussian MLE loop's exact E TV_i (the statistics' chain)  beyond the paper
+regression_risk        the linear-regression loop's exact risk law                 Gerstgrasser, Dohmatob et al.
 theorem_p              the phase transition in the amount of synthetic data       Fu et al., re-derived
 =====================  ==========================================================  ==================================
 
@@ -19,7 +20,7 @@ A new claim is one module with a :class:`Claim` subclass and one :func:`register
 """
 
 from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_d, li_rate  # noqa: F401, I001
-from . import mle_tv, mle_laws, mle_expected, theorem_p  # noqa: F401, I001  (registration order is the report's order)
+from . import mle_tv, mle_laws, mle_expected, regression, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines
 

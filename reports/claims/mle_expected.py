@@ -18,6 +18,7 @@ from selfloop.simulators.persistent import cached
 
 from ..cells import CellSpec
 from ..fingerprint import code_fingerprint
+from ..text import cells_with, law_outcome
 from ..verdicts import law_verdict
 from .base import Cell, Claim, register_claim
 from .mle_tv import gaussian_mle_loop, has_exact_laws
@@ -78,16 +79,10 @@ class GaussianMLEExpectedTV(Claim):
         spread = np.sqrt(values["measured_stderr"] ** 2 + values["exact_stderr"] ** 2)
         return {"law": law_verdict(float(np.max(np.abs(values["measured"] - values["exact"]) / spread)))}
 
-    def _cells(self, document: dict) -> list[dict]:
-        return [cell for cell in document["cells"] if self.id in (cell.get("claims") or {})]
-
     def rows(self, document: dict) -> list[tuple]:
-        chosen = self._cells(document)
+        chosen = cells_with(document, self.id)
         if not chosen:
             return []
-        verdicts = [cell["claims"][self.id]["verdicts"]["law"] for cell in chosen]
-        rejected = sum(verdict["outcome"] == "refuted" for verdict in verdicts)
-        worst = max(verdict["max_abs_z"] for verdict in verdicts)
         ratios = np.concatenate(
             [cell["claims"][self.id]["values"].get("bound_ratio", []) for cell in chosen], dtype=float
         )
@@ -102,14 +97,14 @@ class GaussianMLEExpectedTV(Claim):
                 self.whose,
                 "exact chain, every generation",
                 str(len(chosen)),
-                f"{rejected} rejected / {len(chosen) - rejected} hold (max abs z {worst:.2f}, limit {verdicts[0]['z_limit']:g})",
+                law_outcome(chosen, self.id),
                 tightness,
             )
         ]
 
     def section(self, document: dict, out: Path) -> list[str]:
         """Per cell, at the last generation: the mean TV, the exact E TV, the z-score, and mle_tv's ratio to the law."""
-        chosen = self._cells(document)
+        chosen = cells_with(document, self.id)
         if not chosen:
             return []
         lines = [

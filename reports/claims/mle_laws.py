@@ -19,6 +19,7 @@ from selfloop.simulators import standard_truth
 
 from ..cells import CellSpec
 from ..figures import describe_scenario_kind, save_figure
+from ..text import cells_with, law_outcome
 from ..verdicts import law_verdict
 from .base import Cell, Claim, register_claim
 from .mle_tv import gaussian_mle_loop
@@ -88,20 +89,13 @@ class GaussianMLELaws(Claim):
             for name in QUANTITIES
         }
 
-    def _cells(self, document: dict) -> list[dict]:
-        return [cell for cell in document["cells"] if self.id in (cell.get("claims") or {})]
-
     def rows(self, document: dict) -> list[tuple]:
-        chosen = self._cells(document)
+        chosen = cells_with(document, self.id)
         rows = []
         for kind, (claim, whose) in LAWS.items():
             found = [cell for cell in chosen if cell["spec"]["scenario"]["kind"] == kind]
             if not found:
                 continue
-            verdicts = [cell["claims"][self.id]["verdicts"] for cell in found]
-            rejected = sum(any(v["outcome"] == "refuted" for v in verdict.values()) for verdict in verdicts)
-            worst = max(v["max_abs_z"] for verdict in verdicts for v in verdict.values())
-            limit = verdicts[0]["variance"]["z_limit"]
             last = "; ".join(
                 f"{cell['spec']['truth']}: {values['variance_measured'][-1]:.4f} ± {values['variance_stderr'][-1]:.4f} "
                 f"(law {values['variance_law'][-1]:.4f})"
@@ -114,7 +108,7 @@ class GaussianMLELaws(Claim):
                     whose,
                     "E σ_i² and E Δ_i², every generation",
                     str(len(found)),
-                    f"{rejected} rejected / {len(found) - rejected} hold (max abs z {worst:.2f}, limit {limit:g})",
+                    law_outcome(found, self.id),
                     f"whitened variance at the last generation: {last}",
                 )
             )
@@ -122,7 +116,7 @@ class GaussianMLELaws(Claim):
 
     def section(self, document: dict, out: Path) -> list[str]:
         """The laws per cell, with the figure."""
-        chosen = self._cells(document)
+        chosen = cells_with(document, self.id)
         if not chosen:
             return []
         limit = chosen[0]["claims"][self.id]["verdicts"]["variance"]["z_limit"]

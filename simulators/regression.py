@@ -1,0 +1,82 @@
+r"""The linear-regression loop (Gerstgrasser et al. 2024, arXiv:2404.01413; Dohmatob, Feng and Kempe 2024,
+arXiv:2402.07712) as a conditional generative model in the loop.
+
+Covariates :math:`x \sim N(0, I_d)`, labels :math:`y = x\cdot w^* + N(0, \sigma^2)`. A point of the loop is the pair
+:math:`(x, y) \in \mathbb R^{d+1}`, so the truth is the joint Gaussian
+:math:`N\big(0, \begin{pmatrix} I & w^* \\ w^{*T} & |w^*|^2 + \sigma^2\end{pmatrix}\big)`
+(:func:`regression_truth`). :class:`LinearRegression` fits ordinary least squares on the pairs it is given and, as a
+generative model, samples fresh covariates and labels them with its fit and the known noise: its law is the same joint
+Gaussian with :math:`\hat w` in place of :math:`w^*`. So ``run_loop`` runs the field's loops unchanged: fully
+synthetic (generation i fits on T fresh covariates labelled by model i - 1: *replace*) and accumulating (on all the
+(i + 1) T pairs so far).
+
+The loop's TV is that of the joint laws, which share the covariates' law, so it is the covariates' mean of the labels'
+TV: :math:`E_x\,\mathrm{TV}(N(x\cdot\hat w, \sigma^2), N(x\cdot w^*, \sigma^2)) = E\,[2\Phi(|g|\,r) - 1] =
+\tfrac2\pi\arctan r` with :math:`g \sim N(0, 1)` and :math:`r = |\hat w - w^*|/(2\sigma)` (:func:`regression_tv`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .truth import GaussianMixture, register_truth
+from .validation import check_data, check_positive
+
+__all__ = ["LinearRegression", "regression_truth", "regression_tv"]
+
+
+def regression_truth(weights, noise: float) -> GaussianMixture:
+    r"""The joint law of :math:`(x, y)`, :math:`x \sim N(0, I_d)`, :math:`y = x\cdot w + N(0, \sigma^2)`, in :math:`\mathbb R^{d+1}`."""
+    weights = np.atleast_1d(np.asarray(weights, dtype=float))
+    if weights.ndim != 1 or not np.all(np.isfinite(weights)):
+        raise ValueError(f"weights must be a finite vector, got {weights!r}")
+    noise = check_positive("noise", noise)
+    dim = weights.size
+    covariance = np.eye(dim + 1)
+    covariance[:dim, dim] = covariance[dim, :dim] = weights
+    covariance[dim, dim] = weights @ weights + noise**2
+    return GaussianMixture([1.0], np.zeros((1, dim + 1)), covariance[None])
+
+
+def regression_tv(weights, truth_weights, noise: float) -> np.ndarray:
+    r""":math:`\tfrac2\pi\arctan(|\hat w - w^*|/(2\sigma))`, the TV between the joint laws; ``weights`` (..., d)."""
+    error = np.linalg.norm(np.asarray(weights, dtype=float) - np.asarray(truth_weights, dtype=float), axis=-1)
+    return 2 / np.pi * np.arctan(error / (2 * check_positive("noise", noise)))
+
+
+class LinearRegression:
+    r"""Ordinary least squares on pairs :math:`(x, y)` (the last column is y), sampled as a conditional generative
+    model with the known label noise :math:`\sigma`: fresh :math:`x \sim N(0, I)`, :math:`y = x\cdot\hat w + N(0, \sigma^2)`.
+
+    The fit is the joint law, a :class:`GaussianMixture` (:func:`regression_truth` of :math:`\hat w`);
+    :meth:`parameters` gives :math:`\hat w` to the loop (``LoopResult.parameters["weights"]``).
+    """
+
+    def __init__(self, noise: float = 1.0) -> None:
+        self.noise = check_positive("noise", noise)
+
+    def __repr__(self) -> str:
+        return f"LinearRegression(noise={self.noise})"
+
+    def fit(self, data, rng: np.random.Generator | None = None) -> GaussianMixture:
+        """OLS of the last column on the others; raises ValueError on too few points or a singular design."""
+        data = check_data("data", data)
+        n, columns = data.shape
+        if columns < 2:
+            raise ValueError("data: need covariates and a label column, (n, d + 1) with d >= 1")
+        covariates, labels = data[:, :-1], data[:, -1]
+        if n <= columns:
+            raise ValueError(f"data: {n} points cannot fit {columns - 1} weights by least squares (need > {columns})")
+        weights, _, rank, _ = np.linalg.lstsq(covariates, labels, rcond=None)
+        if rank < columns - 1:
+            raise ValueError("data: collapsed sample, the design matrix is singular")
+        return regression_truth(weights, self.noise)
+
+    def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
+        r"""The fit's weights :math:`\hat w`, (d,)."""
+        return {"weights": fitted.covariances[0, :-1, -1].copy()}
+
+
+#: The standard regression truth: d = 5 features, noise 1.
+REGRESSION_WEIGHTS = np.array([1.0, -0.5, 0.25, 0.0, 2.0])
+register_truth("regression_5d", lambda: regression_truth(REGRESSION_WEIGHTS, 1.0))
