@@ -145,8 +145,8 @@ class GaussianMixture:
 
     def score(self, x) -> np.ndarray:
         r"""The score :math:`\nabla\log p(x) = -\sum_k r_k(x)\,\Sigma_k^{-1}(x - \mu_k)` at ``x`` (n, d) -> (n, d), with
-        the responsibilities :math:`r_k = w_k \varphi_k/p` by log-sum-exp; of :func:`selfloop.bounds.ou_marginal`'s
-        :math:`q_t`, it is a diffusion's exact score (an oracle :class:`selfloop.simulators.ScoreDiffusion`)."""
+        the responsibilities :math:`r_k = w_k \varphi_k/p` by log-sum-exp; of a diffusion's forward marginal
+        :math:`q_t` (again a mixture), it is the exact score (an oracle :class:`selfloop.simulators.ScoreDiffusion`)."""
         logs, whitened = self._component_logs(check_data("x", x, self.dim))
         responsibilities = np.exp(logs - special.logsumexp(logs, axis=0))
         # Sigma^-1 (x - mu) = L^-T L^-1 (x - mu): each whitened point mapped back by L^-T
