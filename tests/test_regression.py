@@ -16,7 +16,7 @@ TRUTH = regression_truth(WEIGHTS, noise=0.7)
 
 def risk_z(law: np.ndarray, scenario: Scenario, generations: int, seed: int) -> float:
     result = run_loop(
-        TRUTH, LinearRegression(0.7), scenario, generations=generations, replicates=3000, seed=seed, measure_tv=False
+        TRUTH, LinearRegression(0.7), scenario, generations=generations, replicates=2000, seed=seed, measure_tv=False
     )
     risk = np.sum((result.parameters["weights"] - WEIGHTS) ** 2, axis=2)
     return float(np.max(np.abs(risk.mean(axis=0) - law) / (risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0]))))
