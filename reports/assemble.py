@@ -31,7 +31,7 @@ from selfloop.testing import ALPHA
 from .claims import CLAIMS, Cell
 from .models import describe_model_spec
 from .records import CellRecord, CellResult
-from .verdicts import bound_outcome, law_verdict, per_run_verdict
+from .verdicts import bound_outcome, law_verdict, per_run_verdict, replicate_mean
 
 __all__ = ["FORMAT", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
@@ -73,8 +73,7 @@ def _version() -> str:
 
 
 def _summary(tv: np.ndarray) -> dict:
-    mean = tv.mean(axis=0)
-    stderr = tv.std(axis=0, ddof=1) / np.sqrt(tv.shape[0]) if tv.shape[0] > 1 else np.zeros_like(mean)
+    mean, stderr = replicate_mean(tv)
     return {
         "mean": mean.tolist(),
         "stderr": stderr.tolist(),

@@ -93,6 +93,22 @@ def per_run_verdict(tv: np.ndarray, bound) -> dict:
     }
 
 
+def replicate_mean(samples) -> tuple[np.ndarray, np.ndarray]:
+    """The replicates' mean (over axis 0) and its standard error; a standard error of 0 for a single replicate."""
+    samples = np.asarray(samples, dtype=float)
+    mean = samples.mean(axis=0)
+    if samples.shape[0] < 2:
+        return mean, np.zeros_like(mean)
+    return mean, samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+
+
+def law_check(measured, stderr, law, law_stderr=None) -> dict:
+    """:func:`law_verdict` of the largest |z| of replicate means against an exact law, every generation; ``law_stderr``
+    is the law's own Monte Carlo error where it has one (combined with the means')."""
+    spread = stderr if law_stderr is None else np.sqrt(np.asarray(stderr) ** 2 + np.asarray(law_stderr) ** 2)
+    return law_verdict(float(np.max(np.abs(np.asarray(measured) - np.asarray(law)) / spread)))
+
+
 def law_verdict(max_abs_z: float) -> dict:
     """An exact law against replicate means: it holds when every z-score is below :data:`LAW_Z` in absolute value."""
     holds = bool(max_abs_z < LAW_Z)

@@ -19,7 +19,7 @@ from selfloop.simulators.persistent import cached
 from ..cells import CellSpec
 from ..fingerprint import code_fingerprint
 from ..text import cells_with, law_outcome
-from ..verdicts import law_verdict
+from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
 from .mle_tv import gaussian_mle_loop, has_exact_laws
 
@@ -62,11 +62,11 @@ class GaussianMLEExpectedTV(Claim):
         return gaussian_mle_loop(spec)
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
-        tv = np.asarray(cell.tv, dtype=float)
+        measured, measured_stderr = replicate_mean(cell.tv)
         exact, exact_stderr = exact_expected_tv(cell)
         values = {
-            "measured": tv.mean(axis=0),
-            "measured_stderr": tv.std(axis=0, ddof=1) / np.sqrt(tv.shape[0]),
+            "measured": measured,
+            "measured_stderr": measured_stderr,
             "exact": exact,
             "exact_stderr": exact_stderr,
         }
@@ -76,8 +76,9 @@ class GaussianMLEExpectedTV(Claim):
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         """Every generation's z-score of the mean TV against the exact law below the limit."""
-        spread = np.sqrt(values["measured_stderr"] ** 2 + values["exact_stderr"] ** 2)
-        return {"law": law_verdict(float(np.max(np.abs(values["measured"] - values["exact"]) / spread)))}
+        return {
+            "law": law_check(values["measured"], values["measured_stderr"], values["exact"], values["exact_stderr"])
+        }
 
     def rows(self, document: dict) -> list[tuple]:
         chosen = cells_with(document, self.id)

@@ -20,7 +20,7 @@ from selfloop.simulators import standard_truth
 from ..cells import CellSpec
 from ..figures import describe_scenario_kind, save_figure
 from ..text import cells_with, law_outcome
-from ..verdicts import law_verdict
+from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
 from .mle_tv import gaussian_mle_loop
 
@@ -75,17 +75,14 @@ class GaussianMLELaws(Claim):
         }
         values = {}
         for name, samples in (("variance", variance), ("mean_offset", offset)):
-            values[f"{name}_measured"] = samples.mean(axis=0)
-            values[f"{name}_stderr"] = samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+            values[f"{name}_measured"], values[f"{name}_stderr"] = replicate_mean(samples)
             values[f"{name}_law"] = laws[name]
         return values
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         """Each quantity's law: every generation's z-score below the limit."""
         return {
-            name: law_verdict(
-                np.max(np.abs((values[f"{name}_measured"] - values[f"{name}_law"]) / values[f"{name}_stderr"]))
-            )
+            name: law_check(values[f"{name}_measured"], values[f"{name}_stderr"], values[f"{name}_law"])
             for name in QUANTITIES
         }
 

@@ -12,7 +12,7 @@ from selfloop.simulators import regression_tv
 
 from ..cells import CellSpec
 from ..text import cells_with, law_outcome
-from ..verdicts import law_verdict
+from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
 
 __all__ = ["RegressionRisk"]
@@ -47,10 +47,10 @@ class RegressionRisk(Claim):
         truth, scenario = cell.truth, cell.scenario
         optimum, noise = truth.covariances[0, :-1, -1], float(cell.spec.model.get("noise", 1.0))
         weights = cell.measured["parameter.weights"]  # (replicates, generations + 1, d)
-        risk = np.sum((weights - optimum) ** 2, axis=2)
+        risk, risk_stderr = replicate_mean(np.sum((weights - optimum) ** 2, axis=2))
         return {
-            "risk_measured": risk.mean(axis=0),
-            "risk_stderr": risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0]),
+            "risk_measured": risk,
+            "risk_stderr": risk_stderr,
             "risk_law": regression_risk_law(
                 optimum.size, scenario.initial, noise, cell.generations, accumulate=scenario.accumulate
             ),
@@ -58,8 +58,7 @@ class RegressionRisk(Claim):
         }
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
-        z = (values["risk_measured"] - values["risk_law"]) / values["risk_stderr"]
-        return {"law": law_verdict(float(np.max(np.abs(z))))}
+        return {"law": law_check(values["risk_measured"], values["risk_stderr"], values["risk_law"])}
 
     def rows(self, document: dict) -> list[tuple]:
         rows = []

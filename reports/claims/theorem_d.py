@@ -22,6 +22,7 @@ from selfloop.bounds.recursion import propagate_scenario
 from ..cells import CellSpec
 from ..records import CellRecord, CellResult
 from ..text import outcome_row, sides_of
+from ..verdicts import replicate_mean
 from .base import Cell, Claim, register_claim
 from .diffusion_cells import diffusion_family, diffusion_loop
 
@@ -94,14 +95,9 @@ class TheoremD(Claim):
         values = {"upper": np.atleast_1d(bound.evaluate(**{k: v for k, v in given.items() if k in bound.symbol_names}))}
         one_step = cell.measured.get("one_step")
         if one_step is not None:
-            measured = one_step.mean(axis=0)
+            measured, values["eps_stderr"] = replicate_mean(one_step)
             sizes = cell.training_size.astype(float)
             values["eps_measured"] = measured
-            values["eps_stderr"] = (
-                one_step.std(axis=0, ddof=1) / np.sqrt(one_step.shape[0])
-                if one_step.shape[0] > 1
-                else np.zeros_like(measured)
-            )
             values["eps_calibrated"] = learner_error_bound_for(
                 family["C1"], family["C2"], sizes, cell.spec.model["width"]
             )

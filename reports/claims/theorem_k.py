@@ -19,6 +19,7 @@ from selfloop.simulators import standard_truth
 
 from ..cells import CellSpec
 from ..text import bound_rows, sides_of
+from ..verdicts import replicate_mean
 from .base import Cell, register_claim
 from .kde_cells import KDEBoundClaim, kde_terms
 
@@ -55,9 +56,8 @@ class TheoremK(KDEBoundClaim):
         values = {"upper": terms.total, "bias": terms.bias, "sampling": terms.sampling}
         sampled = cell.measured.get("sampling_error")
         if sampled is not None:
-            measured = sampled.mean(axis=0)
+            measured, values["sampling_stderr"] = replicate_mean(sampled)
             values["sampling_measured"] = measured
-            values["sampling_stderr"] = sampled.std(axis=0, ddof=1) / np.sqrt(sampled.shape[0])
             values["propagated_measured"] = propagate_scenario(terms.bias + measured, cell.scenario)
         return values
 
