@@ -4,7 +4,7 @@ stages around the sweep (import, assembly, rendering); with ``--tests``, per tes
 Run by hand (not in CI), from a cold start (a fresh cell cache)::
 
     python -m benchmarks.suite_profile --suite quick --suite standard --workers 2
-    python -m benchmarks.suite_profile --tests          # pytest -m "not slow", per module
+    python -m benchmarks.suite_profile --tests          # pytest -m "not slow" -n auto, per module
 
 A *kind* of cell is its cell kind, model, sampler and dimension (``loop diffusion sde 1-D``). The work of a kind is
 the sum of its cells' own wall times (measured in the workers); the critical path is the longest cell, against
@@ -75,10 +75,23 @@ def profile_suite(name: str, workers: int) -> list[str]:
 
 
 def profile_tests() -> list[str]:
-    """Run ``pytest -m "not slow"`` with every duration, and each test module's share of the run."""
+    """Run the README's ``pytest -m "not slow" -n auto`` with every duration, and each test module's share of the
+    tests' summed time (over the workers, so it adds up to more than the wall time)."""
     started = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", "--durations=0"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "not slow",
+            "-n",
+            "auto",
+            "-p",
+            "no:cacheprovider",
+            "--durations=0",
+        ],
         capture_output=True,
         text=True,
     )
@@ -89,7 +102,7 @@ def profile_tests() -> list[str]:
     total = sum(modules.values())
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr.strip()
     lines = [
-        f'### Tests, `pytest -m "not slow"`: {wall:.0f} s wall ({summary})',
+        f'### Tests, `pytest -m "not slow" -n auto`: {wall:.0f} s wall ({summary}), {total:.0f} s summed',
         "",
         "| module | seconds | share |",
         "|---|---|---|",

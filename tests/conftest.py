@@ -28,6 +28,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 os.environ["SCLOOP_CACHE"] = tempfile.mkdtemp(prefix="scloop-test-cache-")
 
 
+# Under pytest-xdist (-n auto: one worker per core) each worker's numpy computes on one thread, so the workers do not
+# oversubscribe the cores; every number is the same either way (tests compare to a relative tolerance where BLAS may
+# reorder a sum).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
 # The bound verification summary comes from the selfloop pytest plugin (selfloop.testing.plugin, a pytest11 entry point).
 
 
