@@ -99,11 +99,16 @@ class _PowerBootstrap:
         self.scalable = (mean > 0) & (bound > 0) & (bound < 1)
         self.unit = np.where(self.scalable, 1.0 / np.where(self.scalable, mean, 1.0), 0.0)
 
+    def refuted(self, targets: np.ndarray, draws: np.ndarray | None = None) -> np.ndarray:
+        """Whether the test refutes each resampled set (or those of the indices ``draws``), moved to mean ``targets``."""
+        resampled = self.resampled if draws is None else self.resampled[draws]
+        scaled = np.where(self.scalable, resampled * self.unit * targets, resampled)
+        values, limit = _oriented(np.clip(scaled, 0.0, 1.0), self.bound, self.side)
+        return _p_values(values, limit, self.alpha, self.method, precision=np.float32)[0] <= self.alpha
+
     def __call__(self, targets: np.ndarray) -> float:
         """The fraction of resampled sets, moved to mean ``targets`` (G,), that the test refutes."""
-        scaled = np.where(self.scalable, self.resampled * self.unit * targets, self.resampled)
-        values, limit = _oriented(np.clip(scaled, 0.0, 1.0), self.bound, self.side)
-        return float(np.mean(_p_values(values, limit, self.alpha, self.method, precision=np.float32)[0] <= self.alpha))
+        return float(np.mean(self.refuted(targets)))
 
 
 def detectable_ratio(
@@ -120,6 +125,11 @@ def detectable_ratio(
     The alternative sets every generation's mean to :math:`\rho b_i` (``side="lower"``:
     :math:`b_i/\rho`) with the observed spread (:class:`_PowerBootstrap`); :math:`\rho` is
     found by bisection on :math:`\log\rho` to 0.4%.
+
+    Under mixture betting each resampled set's refutation can only switch on as :math:`\rho` grows (its wealth
+    increases in every observation, and rounding is monotone), so a set refuted at the bracket's low end is refuted
+    inside it and one not refuted at its high end is not: each step tests only the sets still open, and the result is
+    the full bisection's, bit for bit.
     """
     tv = np.atleast_2d(np.asarray(tv, dtype=float))
     bound = np.broadcast_to(np.asarray(bound, dtype=float), tv.shape[1:])
@@ -129,17 +139,29 @@ def detectable_ratio(
     if not np.any(power.scalable):
         return float("inf")
 
-    def power_at(ratio: float) -> float:
-        return power(bound * ratio if side == "upper" else bound / ratio)
+    def refuted_at(ratio: float, draws: np.ndarray | None = None) -> np.ndarray:
+        return power.refuted(bound * ratio if side == "upper" else bound / ratio, draws)
 
-    if power_at(MAX_RATIO) < POWER:
+    at_high = refuted_at(MAX_RATIO)
+    if np.mean(at_high) < POWER:
         return float("inf")
-    if power_at(1.0) >= POWER:
+    at_low = refuted_at(1.0)
+    if np.mean(at_low) >= POWER:
         return 1.0
+    monotone = method == "betting"
     low, high = 0.0, np.log(MAX_RATIO)
     while high - low > 4e-3:  # rho to 0.4%
         middle = (low + high) / 2
-        low, high = (low, middle) if power_at(np.exp(middle)) >= POWER else (middle, high)
+        if monotone:
+            at_middle = at_low.copy()
+            still_open = np.flatnonzero(at_high & ~at_low)
+            at_middle[still_open] = refuted_at(np.exp(middle), still_open)
+        else:
+            at_middle = refuted_at(np.exp(middle))
+        if np.mean(at_middle) >= POWER:
+            high, at_high = middle, at_middle
+        else:
+            low, at_low = middle, at_middle
     return float(np.exp(high))
 
 

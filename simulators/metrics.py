@@ -138,7 +138,9 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
     mean1, mean2 = np.atleast_1d(np.asarray(mean1, float)), np.atleast_1d(np.asarray(mean2, float))
     covariance1 = np.atleast_2d(np.asarray(covariance1, float))
     covariance2 = np.atleast_2d(np.asarray(covariance2, float))
-    if np.allclose(covariance1, covariance2, rtol=1e-13, atol=0):
+    if covariance1.shape == covariance2.shape and np.all(
+        np.abs(covariance1 - covariance2) <= 1e-13 * np.abs(covariance2)
+    ):
         difference = mean1 - mean2
         delta = float(np.sqrt(difference @ np.linalg.solve(covariance1, difference)))
         return float(2 * special.ndtr(delta / 2) - 1)
@@ -150,7 +152,10 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
     a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
     b = m1 / s1**2 - m2 / s2**2
     c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + np.log(s2 / s1)
-    roots = np.sort(np.roots([a, b, c]).real)
+    # the two crossings by the stable quadratic formula (no cancellation); the discriminant is positive, since two
+    # Gaussians of unequal variances cross twice
+    q = -0.5 * (b + np.copysign(np.sqrt(b * b - 4 * a * c), b))
+    roots = np.sort([q / a, c / q])
     # the densities are ordered the same way on the whole of [x-, x+] and opposite outside
     first = special.ndtr((roots[1] - m1) / s1) - special.ndtr((roots[0] - m1) / s1)
     second = special.ndtr((roots[1] - m2) / s2) - special.ndtr((roots[0] - m2) / s2)

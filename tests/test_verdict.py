@@ -153,3 +153,41 @@ def test_edge_bounds():
         check_bound(tv, [0.5, 0.5], method="t-test")
     with pytest.raises(ValueError, match="tv"):
         check_bound(tv * np.nan, [0.5, 0.5])
+
+
+@pytest.mark.parametrize("side", ["upper", "lower"])
+def test_the_pruned_bisection_is_the_full_bisection_bit_for_bit(side):
+    """Under mixture betting the detectable ratio's bisection tests only the resampled sets still open; on random
+    replicate sets (bounds above and below the mean, a zero and a bound past 1 among them) it returns exactly what
+    testing every set at every step returns."""
+    from selfloop.testing.verdict import MAX_RATIO, _PowerBootstrap, detectable_ratio
+
+    def full_bisection(tv, bound):
+        power = _PowerBootstrap(tv, bound, 1e-3, "betting", side)
+
+        def at(ratio):
+            return power(bound * ratio if side == "upper" else bound / ratio)
+
+        if at(MAX_RATIO) < POWER:
+            return float("inf")
+        if at(1.0) >= POWER:
+            return 1.0
+        low, high = 0.0, np.log(MAX_RATIO)
+        while high - low > 4e-3:
+            middle = (low + high) / 2
+            low, high = (low, middle) if at(np.exp(middle)) >= POWER else (middle, high)
+        return float(np.exp(high))
+
+    rng = np.random.default_rng(7)
+    finite = 0
+    for _ in range(12):
+        replicates, generations = int(rng.integers(8, 200)), int(rng.integers(1, 12))
+        tv = np.clip(rng.gamma(rng.uniform(1, 30), 0.01, size=(replicates, generations)), 0.0, 1.0)
+        bound = tv.mean(axis=0) * rng.uniform(0.5, 3.0, size=generations)
+        bound[rng.random(generations) < 0.1] = rng.choice([0.0, 1.2])
+        if side == "lower":
+            bound = np.minimum(bound / 2, 0.9)
+        pruned = detectable_ratio(tv, bound, side=side)
+        assert pruned == full_bisection(tv, bound)
+        finite += 1.0 < pruned < MAX_RATIO
+    assert finite >= 6  # most cases exercise the bisection itself, not only its ends
