@@ -17,6 +17,7 @@ from selfloop.simulators import (
     GaussianMixture,
     RandomFeatureDiffusion,
     Scenario,
+    ScoreDiffusion,
     run_loop,
     standard_truth,
     tv_quadrature,
@@ -202,3 +203,48 @@ def test_the_paired_1d_convolution_is_the_two_convolutions_to_the_last_bit():
         density, derivative = _convolve_pair_1d(values, step, variance)
         assert np.array_equal(density, _convolve(values, grid, variance))
         assert np.array_equal(derivative, _convolve(values, grid, variance, derivative_axis=0))
+
+
+def _shifted_sampler_kl(times: np.ndarray, shift: float) -> float:
+    r"""KL(N(0, 1) ‖ p̂) for the Euler-Maruyama sampler with the score :math:`-y + m e^{-t}` started at N(0, 1): the
+    chain :math:`y \leftarrow (1 - \Delta) y + 2\Delta m e^{-t_k} + \sqrt{2\Delta}\,\xi` is linear and Gaussian, so its
+    law is :math:`N(\mu, v)` with the mean and variance recursions below, exactly."""
+    mean, variance = 0.0, 1.0
+    for start, step in zip(times[:-1], -np.diff(times)):
+        mean = (1 - step) * mean + 2 * step * shift * np.exp(-start)
+        variance = (1 - step) ** 2 * variance + 2 * step
+    return 0.5 * ((1 + mean**2) / variance - 1 + np.log(variance))
+
+
+def test_the_path_bound_is_the_drift_energy_with_equality_for_a_gaussian_mean_shift():
+    r"""Khelifa et al.'s Proposition 3.1 (arXiv:2602.16601) on the harness's path bound: the KL is at most the drift
+    energy, with equality for a Gaussian mean shift.
+
+    q = N(0, 1) is stationary under the forward process (q_t = q: the initialisation and early-stopping parts are 0),
+    and the score :math:`-y + m e^{-t}` is the exact score of N(m, 1)'s marginals, off q's by the constant
+    :math:`m e^{-t}`. The sampler's law is Gaussian and known exactly (:func:`_shifted_sampler_kl`). Then (i) both KL
+    bounds hold at every step count, (ii) the path bound's score part is the drift energy on the sampler's grid,
+    :math:`\sum_k \Delta_k m^2 e^{-2t_k}`, (iii) the sampler's KL equals that energy to 1e-4 at 1000 steps (equality)
+    and both tend to :math:`m^2(e^{-2t_0} - e^{-2T})/2`, while the path bound's discretisation part falls as 1/steps.
+    Negative control: Proposition 3.1 with its constant halved (KL <= energy / 2) is violated."""
+    truth, shift = GaussianMixture([1.0], [[0.0]], [[[1.0]]]), 0.6
+    discretisation, gap = [], []
+    for steps in (250, 1000):
+        fit = ScoreDiffusion(lambda data, rng: lambda x, t: -x + shift * np.exp(-t), steps=steps).fit(
+            np.full((8, 1), shift), np.random.default_rng(0)
+        )
+        times = fit.times()
+        exact = _shifted_sampler_kl(times, shift)
+        path = diffusion_certificate(fit, truth, method="path")
+        chain = diffusion_certificate(fit, truth, method="chain")
+        assert path.parts["initialisation"] == pytest.approx(0.0, abs=1e-12) and path.parts["early_stopping"] == 0.0
+        assert exact <= path.kl * (1 + 1e-9) and exact <= chain.kl * (1 + 1e-9)  # (i)
+        energy = float(np.sum(-np.diff(times) * shift**2 * np.exp(-2 * times[:-1])))
+        assert path.parts["score"] == pytest.approx(energy, rel=1e-9)  # (ii)
+        assert exact > energy / 2  # the halved constant is violated
+        discretisation.append(path.parts["discretisation"])
+        gap.append(abs(exact / energy - 1))
+    assert gap[-1] < 1e-4  # (iii): equality for the mean shift
+    limit = shift**2 * (np.exp(-2 * times[-1]) - np.exp(-2 * times[0])) / 2
+    assert energy == pytest.approx(limit, rel=0.01) and exact == pytest.approx(limit, rel=0.01)
+    assert 3.5 < discretisation[0] / discretisation[1] < 4.5  # the price of freezing the drift, O(1 / steps)
