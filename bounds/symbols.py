@@ -26,6 +26,7 @@ __all__ = [
     "generation",
     "initial_size",
     "laplacian_l1",
+    "log_variance_square",
     "mean_absolute_integral",
     "mean_deviation",
     "moment_order",
@@ -71,6 +72,9 @@ root_mean_square_integral = sp.Symbol("root_mean_square_integral", nonnegative=T
 mean_absolute_integral = sp.Symbol("mean_absolute_integral", nonnegative=True)  # int |mu_i - p0|
 variance_deviation = sp.Symbol("variance_deviation", nonnegative=True)  # sqrt(E ||A_i - I||_F^2), Gaussian MLE loop
 mean_deviation = sp.Symbol("mean_deviation", nonnegative=True)  # sqrt(E Delta_i^2), Gaussian MLE loop
+log_variance_square = sp.Symbol(
+    "log_variance_square", nonnegative=True
+)  # bound on E (log sigma_i^2/sigma^2)^2, 1-D MLE
 
 #: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
 DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
@@ -106,4 +110,5 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     mean_absolute_integral: r"\int\left|\mu_i - p_0\right|dx",
     variance_deviation: "V_i",
     mean_deviation: "D_i",
+    log_variance_square: "L_i",
 }

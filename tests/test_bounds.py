@@ -53,6 +53,7 @@ SYMBOL_VALUES = {
     "mean_absolute_integral": st.floats(0.0, 2.0),
     "variance_deviation": st.floats(0.0, 2.0),
     "mean_deviation": st.floats(0.0, 5.0),
+    "log_variance_square": st.floats(0.0, 20.0),
 }
 
 #: Bounds of the error-propagation kind (the phase bound is a function of m, not N, and is tested in test_phase).

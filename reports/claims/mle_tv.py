@@ -1,6 +1,7 @@
 """The Gaussian MLE loop's TV bound (``mle_tv``): E TV_i bounded through the exact moment laws of the fitted
-parameters (rigorous, beyond the paper; Devroye, Mehrabian and Reddad's same-mean bound, the exact mean shift, Jensen
-and Cauchy-Schwarz)."""
+parameters (rigorous, beyond the paper): the smaller of a triangle route (Devroye, Mehrabian and Reddad's same-mean
+bound, the exact mean shift, Jensen and Cauchy-Schwarz) and, in 1-D, a Hellinger route (the Bhattacharyya coefficient
+and the log variance's second moment)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,11 @@ class GaussianMLEBound(Claim):
 
     def rows(self, document: dict) -> list[tuple]:
         found = sides_of(document["cells"], self.id)
-        return [(self.statement, self.whose, "Gaussian MLE (DMR + moments)", *outcome_row(found))] if found else []
+        return (
+            [(self.statement, self.whose, "Gaussian MLE (Hellinger or DMR + moments)", *outcome_row(found))]
+            if found
+            else []
+        )
 
 
 register_claim(GaussianMLEBound())
