@@ -75,3 +75,43 @@ def test_bad_input_names_its_parameter():
         early_stopping_limit(BIMODAL, 0.01, 1e-9, 2)
     with pytest.raises(ValueError, match="generations"):
         early_stopping_limit(BIMODAL, 0.01, 0.5, -1)
+
+
+def test_the_claim_checks_the_quick_suites_diffusion_loops_and_its_control_is_refuted(tmp_path):
+    """The claim early_stopping in the committed quick baseline: both 1-D diffusion loop cells (mixed and fully
+    synthetic) carry it, the exact-score sampler within its allowance at every generation, the floor and the ideal TV
+    below the loop's mean TV; the report gives it a row and a section. Control: the allowance without the discretisation
+    part is refuted by the same rule."""
+    import json
+    from pathlib import Path
+
+    from selfloop.reports import CLAIMS, render
+    from selfloop.reports.cells import CellSpec
+    from selfloop.reports.claims import Cell
+    from selfloop.reports.claims.early_stopping import ideal_loop_check
+    from selfloop.reports.models import build_model
+
+    baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
+    chosen = [cell for cell in baseline["cells"] if "early_stopping" in (cell.get("claims") or {})]
+    assert {cell["spec"]["scenario"]["kind"] for cell in chosen} == {"mixed_fresh", "fully_synthetic"}
+    for cell in chosen:
+        values = cell["claims"]["early_stopping"]["values"]
+        assert cell["claims"]["early_stopping"]["verdicts"]["sampler"]["outcome"] == "held"
+        assert np.all(np.asarray(values["ideal_tv"]) <= values["floor"][0] + 1e-9)
+        assert np.all(np.asarray(values["ideal_tv"]) < np.asarray(values["measured"]))
+    report = render(baseline, tmp_path).read_text()
+    assert "| Diffusion: the exact-score sampler reaches the ideal loop" in report
+    assert "## The early-stopping limit" in report
+    spec = CellSpec.from_dict(chosen[0]["spec"])
+    model, generations = build_model(spec.model), spec.generations
+    control = ideal_loop_check(
+        BIMODAL,
+        model.t0,
+        spec.scenario.real_fraction,
+        generations,
+        model.steps,
+        model.horizon,
+        drop_discretisation=True,
+    )
+    cell = Cell(spec, np.full((2, generations + 1), 0.1), np.ones(generations + 1), np.ones(generations + 1))
+    assert CLAIMS["early_stopping"].decide(control, cell)["sampler"]["outcome"] == "refuted"

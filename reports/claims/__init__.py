@@ -9,6 +9,7 @@ theorem_g              every diffusion fit's TV under its certificate (per run) 
 theorem_d_certified    Lemma R on each run's certified one-step errors             Fu et al., certified per fit
 theorem_d              Li et al.'s rate through the loop, calibrated               Fu et al. + Li et al.
 li_rate                the score error's exponents over N x width                  Li et al. (arXiv:2311.01797)
+early_stopping         the ideal loop's floor; the exact-score sampler against it  Khelifa et al. (arXiv:2606.13796)
 gaussian_mle           the Gaussian MLE loop's TV bound from its exact laws        beyond the paper
 mle_laws               the Gaussian MLE loop's exact moment laws                   Shumailov, Bertrand, Gerstgrasser
 mle_expected_tv        the Gaussian MLE loop's exact E TV_i (the statistics' chain)  beyond the paper
@@ -20,6 +21,7 @@ A new claim is one module with a :class:`Claim` subclass and one :func:`register
 """
 
 from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_d, li_rate  # noqa: F401, I001
+from . import early_stopping  # noqa: F401, I001
 from . import mle_tv, mle_laws, mle_expected, regression, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines
