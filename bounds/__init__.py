@@ -5,7 +5,8 @@ from .certificate import Certificate, diffusion_certificate, integrated_score_er
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .early_stopping import EarlyStoppingLimit, early_stopping_limit
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
-from .mle import MLEMoments, log_variance_square, mle_bound_for, mle_moments, mle_tv_bound
+from .mle import MLEMoments, mle_moments
+from .mle_bound import log_variance_second_moment, mle_bound_for, mle_tv_bound
 from .mle_chain import ExpectedTV, gaussian_tv_to_standard, mle_expected_tv
 from .ou_marginals import TrainingDistribution, ou_marginal
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
@@ -56,7 +57,7 @@ __all__ = [
     "kde_tv_bound",
     "learner_error",
     "learner_error_bound_for",
-    "log_variance_square",
+    "log_variance_second_moment",
     "mle_bound_for",
     "mle_expected_tv",
     "mle_moments",

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from selfloop.bounds import log_variance_square, mle_bound_for, mle_moments
-from selfloop.bounds.mle import HELLINGER_SLOPE
+from selfloop.bounds import log_variance_second_moment, mle_bound_for, mle_moments
+from selfloop.bounds.mle_bound import HELLINGER_SLOPE
 from selfloop.simulators import GaussianMLE, Scenario, run_loop, standard_truth
 from selfloop.simulators.metrics import gaussian_tv
 from selfloop.testing import check_property
@@ -167,7 +167,7 @@ def test_the_log_variance_moment_is_exact_or_an_upper_bound(runs, kind):
     N is rejected), an upper bound otherwise (never below the replicate mean by 4.5 standard errors) within 2x of it."""
     truth, results = runs
     logs = np.log(results[kind].parameters["variance"] / truth.covariances[0, 0, 0]) ** 2
-    law = log_variance_square(SCENARIOS[kind], GENERATIONS)
+    law = log_variance_second_moment(SCENARIOS[kind], GENERATIONS)
     z = _z(logs, law)
     if kind == "fully_synthetic":
         assert np.max(np.abs(z)) < Z_LIMIT, z
