@@ -66,17 +66,32 @@ class RateFit:
         return "; ".join(words)
 
 
-def _fit(sizes: np.ndarray, widths: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """(log C1, a, log C2, b) minimising the squared log residuals of the mean errors."""
+def _fit(sizes: np.ndarray, widths: np.ndarray, errors: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """(log C1, a, log C2, b) minimising the squared log residuals of the mean errors, from ``start`` (default: the
+    claimed exponents with constants matching the largest error), with the residuals' exact Jacobian."""
+    log_sizes, log_widths, log_errors = np.log(sizes), np.log(widths), np.log(errors)
+
+    def terms(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        log_c1, a, log_c2, b = parameters
+        return np.exp(log_c1 - a * log_sizes), np.exp(log_c2 - b * log_widths)
 
     def residuals(parameters: np.ndarray) -> np.ndarray:
-        log_c1, a, log_c2, b = parameters
-        return np.log(np.exp(log_c1) * sizes**-a + np.exp(log_c2) * widths**-b) - np.log(errors)
+        first, second = terms(parameters)
+        return np.log(first + second) - log_errors
 
-    start = np.array(
-        [np.log(errors.max()) + 0.4 * np.log(sizes.min()), 0.4, np.log(errors.max()) + 0.8 * np.log(widths.min()), 0.8]
-    )
-    return optimize.least_squares(residuals, start, bounds=([-50, 0.0, -50, 0.0], [50, 4.0, 50, 4.0])).x
+    def jacobian(parameters: np.ndarray) -> np.ndarray:
+        first, second = terms(parameters)
+        share, other = first / (first + second), second / (first + second)
+        return np.stack([share, -share * log_sizes, other, -other * log_widths], axis=1)
+
+    if start is None:
+        start = np.array(
+            [log_errors.max() + 0.4 * log_sizes.min(), 0.4, log_errors.max() + 0.8 * log_widths.min(), 0.8]
+        )
+    # tolerances far below the default 1e-8: the optimum, not where a path to it stopped (the bootstrap starts each
+    # resample elsewhere), to the problem's own conditioning
+    bounds = ([-50, 0.0, -50, 0.0], [50, 4.0, 50, 4.0])
+    return optimize.least_squares(residuals, start, jac=jacobian, bounds=bounds, xtol=1e-13, ftol=1e-13, gtol=1e-13).x
 
 
 def fit_rate(sizes, widths, errors) -> RateFit:
@@ -107,11 +122,12 @@ def fit_rate(sizes, widths, errors) -> RateFit:
     if any(e.size < 2 or np.any(~np.isfinite(e)) or np.any(e <= 0) for e in errors):
         raise ValueError("errors: each setting needs at least two finite, positive replicate errors")
     means = np.array([e.mean() for e in errors])
-    log_c1, a, log_c2, b = _fit(sizes, widths, means)
+    fitted = _fit(sizes, widths, means)
+    log_c1, a, log_c2, b = fitted
     rng = np.random.default_rng(0)
-    draws = np.array(
+    draws = np.array(  # each resample's fit starts from the full data's: it lies close
         [
-            _fit(sizes, widths, np.array([rng.choice(e, e.size).mean() for e in errors]))[[1, 3]]
+            _fit(sizes, widths, np.array([rng.choice(e, e.size).mean() for e in errors]), fitted)[[1, 3]]
             for _ in range(_RESAMPLES)
         ]
     )
