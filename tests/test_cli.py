@@ -62,17 +62,34 @@ def test_report_cli_does_not_need_the_test_extra():
 
 
 def test_ctrl_c_stops_a_parallel_report_within_seconds_and_keeps_finished_cells(tmp_path):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during a 2-worker quick report: the CLI exits
-    with 130 and a one-line message within 5 s, no worker survives, and every cell finished before is in the cache."""
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during a 2-worker report (56 KDE loop cells from a
+    suite file, the first done in a second or two): the CLI exits with 130 and a one-line message within 5 s, no
+    worker survives, and every cell finished before is in the cache."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    out = tmp_path / "out"
+    out, suite = tmp_path / "out", tmp_path / "kde.toml"
+    suite.write_text(
+        '[[loop]]\nmodels = [{ name = "kde", bandwidth = 0.3 }, { name = "kde", bandwidth = 0.15 }]\n'
+        'truths = ["bimodal_1d", "skewed_1d"]\nsizes = [400, 1600]\nreal_fractions = [0.2, 0.5]\n'
+        "generations = 6\nreplicates = 48\n"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "selfloop.reports", "report", "--suite", "quick", "--out", str(out), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "selfloop.reports",
+            "report",
+            "--suite",
+            str(suite),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
