@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy import signal, special
+from scipy import signal
 
 from selfloop.simulators import Box, FittedSDEDiffusion, GaussianMixture, Grid
 from selfloop.simulators.smoothing import linear_bin
@@ -214,11 +214,12 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
     gradients = np.empty((mixture.components, *x.shape))
     for k in range(mixture.components):
         centred = x - mixture.means[k]
-        logs[k] = -0.5 * (np.einsum("ni,ij,nj->n", centred, precisions[k], centred) + log_determinants[k])
-        gradients[k] = -centred @ precisions[k]
+        np.matmul(centred, -precisions[k], out=gradients[k])  # the component's score, -P (x - m)
+        logs[k] = 0.5 * (np.einsum("ni,ni->n", gradients[k], centred) - log_determinants[k])
     with np.errstate(divide="ignore"):
         logs += np.log(mixture.weights)[:, None]
-    log_density = special.logsumexp(logs, axis=0)
+    top = logs.max(axis=0)  # log-sum-exp over the components (scipy's, without its per-call overhead)
+    log_density = top + np.log(np.sum(np.exp(logs - top), axis=0))
     responsibilities = np.exp(logs - log_density)
     return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
 
