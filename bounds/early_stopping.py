@@ -46,6 +46,9 @@ class EarlyStoppingLimit:
     ----------
     generations : list of GaussianMixture
         :math:`\hat p_i` for i = 0..G, exact.
+    training : list of GaussianMixture
+        The training distributions :math:`q_i = \lambda p_0 + (1 - \lambda)\hat p_{i-1}` (:math:`q_0 = p_0`), so that
+        :math:`\hat p_i = K_{t_0} q_i`.
     limit : GaussianMixture
         :math:`\hat p_\infty`, truncated with ``tail_mass``.
     tail_mass : float
@@ -57,6 +60,7 @@ class EarlyStoppingLimit:
     """
 
     generations: list
+    training: list
     limit: GaussianMixture
     tail_mass: float
     floor: float | None
@@ -114,8 +118,9 @@ def early_stopping_limit(
         tail = float(keep**terms)
         weights[-1] += tail
         limit = _smoothed(truth, weights, stopping_time)
+    training = [truth] + [GaussianMixture.combine([(real_fraction, truth), (keep, law)]) for law in laws[:-1]]
     floor = tv = None
     if truth.dim <= 2:
         floor = float(tv_quadrature(limit, truth))
         tv = np.array([tv_quadrature(law, truth) for law in laws])
-    return EarlyStoppingLimit(laws, limit, tail, floor, tv)
+    return EarlyStoppingLimit(laws, training, limit, tail, floor, tv)

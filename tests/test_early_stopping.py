@@ -25,7 +25,9 @@ def test_each_generation_is_the_kernel_applied_to_its_training_distribution(real
     ideal = early_stopping_limit(BIMODAL, 0.05, real_fraction, 4)
     x = np.linspace(-6, 6, 301)[:, None]
     for generation in range(5):
-        stepped = ou_marginal(training(BIMODAL, ideal, generation, real_fraction), 0.05)
+        q = training(BIMODAL, ideal, generation, real_fraction)  # built here, independently of ideal.training
+        np.testing.assert_allclose(ideal.training[generation].pdf(x), q.pdf(x), rtol=1e-12, atol=1e-15)
+        stepped = ou_marginal(q, 0.05)
         np.testing.assert_allclose(ideal.generations[generation].pdf(x), stepped.pdf(x), rtol=1e-10, atol=1e-14)
 
 

@@ -34,13 +34,6 @@ from .diffusion_cells import certified
 __all__ = ["EarlyStoppingClaim", "ideal_loop_check"]
 
 
-def _training(truth: GaussianMixture, previous: GaussianMixture | None, real_fraction: float) -> GaussianMixture:
-    """The ideal loop's training distribution :math:`q_i = \\lambda p_0 + (1 - \\lambda)\\hat p_{i-1}` (p0 at i = 0)."""
-    if previous is None:
-        return truth
-    return GaussianMixture.combine([(real_fraction, truth), (1 - real_fraction, previous)])
-
-
 def ideal_loop_check(
     truth: GaussianMixture,
     stopping_time: float,
@@ -60,8 +53,7 @@ def ideal_loop_check(
     """
     ideal = early_stopping_limit(truth, stopping_time, real_fraction, generations)
     sampler_tv, allowed = [], []
-    for generation in range(generations + 1):
-        q = _training(truth, ideal.generations[generation - 1] if generation else None, real_fraction)
+    for generation, q in enumerate(ideal.training):
         model = ScoreDiffusion(lambda data, rng: lambda x, t: ou_marginal(q, t).score(x), steps, stopping_time, horizon)
         fit = model.fit(truth.sample(8, np.random.default_rng(0)), np.random.default_rng(0))  # the data go unused
         certificate = diffusion_certificate(fit, q, drop_discretisation=drop_discretisation)
