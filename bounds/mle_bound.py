@@ -96,7 +96,7 @@ def _log_chi_square_moments(degrees: np.ndarray, points: np.ndarray) -> tuple[np
 
 
 def _tangent_of_inverse(real: int, synthetic: int, at: float) -> tuple[float, float]:
-    r"""(a, b) with :math:`E[n/(n v') \mid v] \le n(a + b/v)` for every v, tangent at ``at`` (fresh data, fixed split).
+    r"""(a, b) with :math:`E[1/v' \mid v] \le n(a + b/v)` for every v, tangent at ``at`` (fresh data, fixed split).
 
     Given the past, :math:`n v' = X + vY + B` with :math:`X \sim \chi^2_{r-1}`, :math:`Y \sim \chi^2_{s-1}` and the
     between-groups term B, whose Laplace transform is at most that of :math:`((s + rv)/n)Z`, :math:`Z \sim \chi^2_1`
