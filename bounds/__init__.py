@@ -1,7 +1,7 @@
 """The TV upper bounds of Fu et al. 2024 (arXiv:2402.11778), in SymPy."""
 
 from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
-from .certificate import Certificate, diffusion_certificate, integrated_score_error
+from .certificate import Certificate, diffusion_certificate, integrated_score_error, tv_from_kl
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .early_stopping import EarlyStoppingLimit, early_stopping_limit
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
@@ -72,4 +72,5 @@ __all__ = [
     "registered_bounds",
     "regression_risk_law",
     "threshold_ratio",
+    "tv_from_kl",
 ]

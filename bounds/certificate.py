@@ -82,12 +82,18 @@ __all__ = [
     "Certificate",
     "diffusion_certificate",
     "integrated_score_error",
+    "tv_from_kl",
 ]
 
 #: The two KL bounds (module docstring).
 CERTIFICATE_METHODS = ("chain", "path")
 #: Gauss-Legendre nodes per sampler step for the path bound's time integral (its integrand is smooth in t).
 _LEGENDRE_NODES = 4
+
+
+def tv_from_kl(kl: float) -> float:
+    r"""The TV that a KL bound allows: :math:`\min(\sqrt{KL/2}, \sqrt{1 - e^{-KL}})` (Pinsker, Bretagnolle-Huber)."""
+    return min(np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl)))
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,7 @@ class Certificate:
         parts = dict(parts)
         score_error = float(parts.pop("score_error", np.nan))
         kl = max(parts["initialisation"] + parts["discretisation"] + parts["score"] + parts["cross"] + kl_margin, 0.0)
-        pinsker, bretagnolle_huber = np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl))
-        tv = min(1.0, parts["early_stopping"] + min(pinsker, bretagnolle_huber))
+        tv = min(1.0, parts["early_stopping"] + tv_from_kl(kl))
         return Certificate(float(tv), float(kl), parts, method, score_error, float(kl_stderr))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selfloop.bounds import diffusion_certificate, early_stopping_limit, ou_marginal
+from selfloop.bounds import diffusion_certificate, early_stopping_limit, ou_marginal, tv_from_kl
 from selfloop.simulators import GaussianMixture, ScoreDiffusion, standard_truth, tv_quadrature
 
 BIMODAL = standard_truth("bimodal_1d")
@@ -61,7 +61,7 @@ def test_the_exact_score_sampler_is_the_ideal_loop_up_to_its_certified_kl(name, 
         certificate = diffusion_certificate(fit, q)
         assert certificate.parts["score"] == pytest.approx(0.0, abs=1e-12)
         kl = certificate.parts["initialisation"] + certificate.parts["discretisation"]
-        assert distance <= min(np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl)))
+        assert distance <= tv_from_kl(kl)
         assert distance > 1e-3  # what dropping the discretisation part (a bound of 0) would call a violation
         if generation == 0:  # the certificate's early-stopping part is the ideal loop's TV at generation 0, both by
             # quadrature on grids of their own (2-D: 1e-6 apart)

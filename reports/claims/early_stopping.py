@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfloop.bounds import diffusion_certificate, early_stopping_limit, ou_marginal
+from selfloop.bounds import diffusion_certificate, early_stopping_limit, ou_marginal, tv_from_kl
 from selfloop.simulators import GaussianMixture, ScoreDiffusion, standard_truth, tv_quadrature
 from selfloop.simulators.persistent import cached
 
@@ -68,7 +68,7 @@ def ideal_loop_check(
         certificate = diffusion_certificate(fit, q, drop_discretisation=drop_discretisation)
         kl = certificate.parts["initialisation"] + certificate.parts["discretisation"]
         sampler_tv.append(tv_quadrature(fit, ideal.generations[generation]))
-        allowed.append(min(np.sqrt(kl / 2), np.sqrt(-np.expm1(-kl))))
+        allowed.append(tv_from_kl(kl))
     return {
         "ideal_tv": np.asarray(ideal.tv, dtype=float),
         "floor": np.array([ideal.floor]),
