@@ -145,7 +145,7 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
     def moments(t: float) -> tuple[float, float]:
         """(M2(t), J(t)): the second moment and the Fisher information of q_t."""
         density, _, score = marginals.at(t)
-        return marginals.second_moment(t), quadrature.expect(density, np.sum(score**2, axis=1))
+        return marginals.second_moment(t), quadrature.expect_inner(density, score)
 
     parts = {
         "initialisation": marginals.kl_to_standard_normal(times[0]),
@@ -156,9 +156,9 @@ def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)
         error = score - fitted.score(y, upper)
-        error_squared = quadrature.expect(density, np.sum(error**2, axis=1))
-        error_y = quadrature.expect(density, np.sum(error * y, axis=1))
-        error_score = quadrature.expect(density, np.sum(error * score, axis=1))
+        error_squared = quadrature.expect_inner(density, error)
+        error_y = quadrature.expect_inner(density, error, y)
+        error_score = quadrature.expect_inner(density, error, score)
         second_k, fisher_k = moments(upper)
         half = (upper - lower) / 2
         for node, weight in zip(nodes, weights):
@@ -347,7 +347,5 @@ def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: flo
     y, total = marginals.quadrature.points, 0.0
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)
-        total += (upper - lower) * marginals.quadrature.expect(
-            density, np.sum((score - fitted.score(y, upper)) ** 2, axis=1)
-        )
+        total += (upper - lower) * marginals.quadrature.expect_inner(density, score - fitted.score(y, upper))
     return float(total)

@@ -47,14 +47,14 @@ class _ChainStep:
         entropy_difference = quadrature.expect(lower_density, lower_log_density) - quadrature.expect(
             self.density, log_density
         )
-        conditional_variance = marginals.second_moment(lower_time) - quadrature.expect(
-            self.density, np.sum(posterior_mean**2, axis=1)
+        conditional_variance = marginals.second_moment(lower_time) - quadrature.expect_inner(
+            self.density, posterior_mean
         )
         self.step = step
         self.discretisation = (
             entropy_difference
             + 0.5 * dim * np.log(2 * step / (np.e * b2))
-            + (conditional_variance + quadrature.expect(self.density, np.sum(self.gap**2, axis=1))) / (4 * step)
+            + (conditional_variance + quadrature.expect_inner(self.density, self.gap)) / (4 * step)
         )
 
 
@@ -142,7 +142,7 @@ def chain_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray, grid: n
     for k, chain in enumerate(_chain_steps(marginals, grid, times, key)):
         error = chain.exact_score - fitted.score(y, times[k])  # e_k = grad log q_{t_k} - s_A
         parts["discretisation"] += chain.discretisation
-        parts["score"] += chain.step * quadrature.expect(chain.density, np.sum(error**2, axis=1))
-        parts["cross"] += quadrature.expect(chain.density, np.sum(chain.gap * error, axis=1))
-        parts["score_error"] += chain.step * quadrature.expect(chain.sampler_density, np.sum(error**2, axis=1))
+        parts["score"] += chain.step * quadrature.expect_inner(chain.density, error)
+        parts["cross"] += quadrature.expect_inner(chain.density, chain.gap, error)
+        parts["score_error"] += chain.step * quadrature.expect_inner(chain.sampler_density, error)
     return parts

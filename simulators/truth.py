@@ -251,6 +251,9 @@ class GaussianMixture:
             raise ValueError(f"order must be >= 0, got {order}")
         if order == 0:
             return 1.0
+        if order == 1:  # kappa_1 = tr Sigma + |mu|^2, for every component at once
+            traces = np.trace(self.covariances, axis1=1, axis2=2)
+            return float(self.weights @ (traces + np.einsum("ki,ki->k", self.means, self.means)))
         total = 0.0
         for weight, mu, sigma in zip(self.weights, self.means, self.covariances):
             cumulants = [0.0]
