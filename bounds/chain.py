@@ -119,6 +119,7 @@ def _chain_steps(
     """Every step's fit-independent terms on the reference grid; kept between fits (``key``) when they are small enough."""
     if key is not None and key in _CHAIN_STEPS:
         return _CHAIN_STEPS[key]
+    marginals.prepare(np.concatenate([grid, times]))  # the steps' 2K + 1 times, together
     steps = [
         _ChainStep(marginals, grid[k + 1], grid[k] - grid[k + 1], times[k], times[k] - times[k + 1])
         for k in range(times.size - 1)

@@ -52,6 +52,10 @@ _BOX_MASS = 1e-14
 _ROUND_OFF_FLOOR = 1e-13
 
 
+#: Node values (times x grid nodes) that a training distribution's grid part bins and transforms at once (32 MB).
+_BATCHED_VALUES = 1 << 22
+
+
 #: Distinct times whose OU marginals a reference keeps (a chain bound's 2K + 1, a path bound's (K + 1)(1 + 4)).
 _KEPT_TIMES = 2048
 
@@ -191,6 +195,11 @@ class _MixtureMarginals:
             self._kept[t] = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
         return self._kept[t]
 
+    def prepare(self, times) -> None:
+        """Compute the marginals at every time of ``times`` (a training distribution computes them together)."""
+        for t in times:
+            self.at(t)
+
     def second_moment(self, t: float) -> float:
         return ou_marginal(self.mixture, t).squared_norm_moment(1)
 
@@ -271,37 +280,52 @@ class _MixedMarginals(_MixtureMarginals):
     def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t = float(t)
         if t not in self._kept:
-            if len(self._kept) >= _KEPT_TIMES:
-                self._kept.clear()
-            truth_density, _, truth_score = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
-            grid_density, grid_gradient = self._grid_part(t)
-            density = self.fraction * truth_density + (1 - self.fraction) * grid_density
-            numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
-            positive = density > 0
-            safe = np.where(positive, density, 1.0)
-            score = np.where(positive[:, None], numerator / safe[:, None], 0.0)
-            log_density = np.where(positive, np.log(safe), 0.0)  # q log q -> 0 where q = 0
-            self._kept[t] = (density, log_density, score)
+            self.prepare([t])
         return self._kept[t]
 
-    def _grid_part(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+    def prepare(self, times) -> None:
+        """Compute the marginals at every time of ``times`` not kept yet, the grid part's binning and transforms for many
+        times at once (a chain bound asks for its 2K + 1 times in one call). Each time's values are those it gets alone,
+        to rounding: in 1-D every transform has one length, whatever the batch."""
+        pending = list(dict.fromkeys(float(t) for t in times if float(t) not in self._kept))
+        if len(self._kept) + len(pending) > _KEPT_TIMES:
+            self._kept.clear()
+        chunk = max(1, _BATCHED_VALUES // self.quadrature.grid.size)
+        for start in range(0, len(pending), chunk):
+            batch = pending[start : start + chunk]
+            for t, grid_density, grid_gradient in zip(batch, *self._grid_parts(np.array(batch))):
+                truth_density, _, truth_score = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
+                density = self.fraction * truth_density + (1 - self.fraction) * grid_density
+                numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
+                positive = density > 0
+                safe = np.where(positive, density, 1.0)
+                score = np.where(positive[:, None], numerator / safe[:, None], 0.0)
+                log_density = np.where(positive, np.log(safe), 0.0)  # q log q -> 0 where q = 0
+                self._kept[t] = (density, log_density, score)
+
+    def _grid_parts(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The grid part's density and score numerator at the kept nodes, at each of ``times``: (T, n) and (T, n, d)."""
         grid = self.quadrature.grid
-        alpha, variance = np.exp(-t), -np.expm1(-2 * t)
-        binned = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
-        spread = variance - float(np.max(grid.spacing)) ** 2 / 6
-        if spread <= 0:
-            return binned.ravel()[self.quadrature.kept], np.zeros_like(self.quadrature.points)
+        alphas, variances = np.exp(-times), -np.expm1(-2 * times)
+        binned = linear_bin(alphas[:, None, None] * self.nodes, grid, self.masses).reshape(times.size, -1)
+        binned /= grid.cell_volume
+        spreads = variances - float(np.max(grid.spacing)) ** 2 / 6
+        smoothed = spreads > 0  # at the smallest times the binning alone spreads the masses by more than sigma_t^2
+        density, gradient = binned.copy(), np.zeros((times.size, grid.size, grid.dim))
         if grid.dim == 1:  # the density and its derivative from one transform of the masses
-            density, derivative = _convolve_pair_1d(binned, float(grid.spacing[0]), spread)
-            gradient = derivative.reshape(-1, 1)
-        else:
-            density = _convolve(binned, grid, spread)
-            gradient = np.stack(
-                [_convolve(binned, grid, spread, derivative_axis=axis).ravel() for axis in range(grid.dim)], axis=1
+            density[smoothed], gradient[smoothed, :, 0] = _convolve_pairs_1d(
+                binned[smoothed], float(grid.spacing[0]), spreads[smoothed]
             )
-        small = density.ravel() < _ROUND_OFF_FLOOR * density.max()
-        density, gradient = np.where(small, 0.0, density.ravel()), np.where(small[:, None], 0.0, gradient)
-        return density[self.quadrature.kept], gradient[self.quadrature.kept]
+        else:
+            for row in np.flatnonzero(smoothed):
+                values = binned[row].reshape(grid.shape)
+                density[row] = _convolve(values, grid, spreads[row]).ravel()
+                for axis in range(grid.dim):
+                    gradient[row, :, axis] = _convolve(values, grid, spreads[row], derivative_axis=axis).ravel()
+        small = density < _ROUND_OFF_FLOOR * density.max(axis=1, keepdims=True)
+        small &= smoothed[:, None]
+        density[small], gradient[small] = 0.0, 0.0
+        return density[:, self.quadrature.kept], gradient[:, self.quadrature.kept]
 
     def early_stopping(self, t: float) -> float:
         r"""An upper bound on :math:`\mathrm{TV}(q, q_t)`: :math:`\lambda\,\mathrm{TV}(p_0, p_{0,t}) + (1-\lambda)\,\mathrm{TV}(\hat p, \hat p_t)`
@@ -336,21 +360,28 @@ def _gaussian_kernel(step: float, variance: float, size: int) -> tuple[np.ndarra
     return np.exp(-0.5 * offsets**2 / variance) / np.sqrt(2 * np.pi * variance) * step, offsets
 
 
-def _convolve_pair_1d(values: np.ndarray, step: float, variance: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_convolve` of 1-D ``values`` with the kernel and with its derivative, the values transformed once.
+def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``values`` (T, G) convolved with :math:`\\varphi` of its variance and with its derivative, as
+    :func:`_convolve` does one row at a time (``mode="same"``, the kernel sampled to 9 standard deviations and times the
+    step), every row transformed once.
 
-    The same transforms, product and slicing as ``scipy.signal.fftconvolve(values, kernel, mode="same")`` for each
-    kernel, so both results are those of :func:`_convolve` to the last bit (the tests check it).
+    Every row's kernel is laid on the longest one's support (2G - 1 nodes) and every transform has one length, so a
+    row's result does not depend on the other rows beyond rounding (the tests check it, and that it is
+    :func:`_convolve`'s to rounding).
     """
-    kernel, offsets = _gaussian_kernel(step, variance, values.size)
-    full = values.size + kernel.size - 1
+    size = values.shape[-1]
+    offsets = np.arange(-(size - 1), size) * step
+    variances = np.asarray(variances, dtype=float)[:, None]
+    halves = np.minimum(np.ceil(9 * np.sqrt(variances) / step), size - 1)
+    kernel = np.exp(-0.5 * offsets**2 / variances) / np.sqrt(2 * np.pi * variances) * step
+    kernel[np.abs(np.arange(-(size - 1), size)) > halves] = 0.0
+    full = 3 * size - 2
     length = sp_fft.next_fast_len(full, True)
-    transformed = sp_fft.rfftn(values, [length], axes=[0])
-    start = (full - values.size) // 2
+    transformed = sp_fft.rfft(values, length, axis=-1)
     out = []
-    for taps in (kernel, kernel * (-offsets / variance)):
-        convolved = sp_fft.irfftn(transformed * sp_fft.rfftn(taps, [length], axes=[0]), [length], axes=[0])[:full]
-        out.append(convolved[start : start + values.size])
+    for taps in (kernel, kernel * (-offsets / variances)):
+        convolved = sp_fft.irfft(transformed * sp_fft.rfft(taps, length, axis=-1), length, axis=-1)
+        out.append(convolved[:, size - 1 : 2 * size - 1])
     return out[0], out[1]
 
 

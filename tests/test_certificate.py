@@ -215,19 +215,31 @@ def test_the_monte_carlo_path_bound_agrees_with_its_quadrature_and_serves_d_abov
         diffusion_certificate(fitted, truth, method="chain")
 
 
-def test_the_paired_1d_convolution_is_the_two_convolutions_to_the_last_bit():
-    """The training distribution's density and score numerator share one transform of the masses; both results are
-    exactly those of the two separate FFT convolutions (so no certificate moves)."""
-    from selfloop.bounds.ou_marginals import _convolve, _convolve_pair_1d
+def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_the_batch():
+    """The training distribution's density and score numerator at many times come from one transform of the masses:
+    each row equals the two separate FFT convolutions of :func:`_convolve` to rounding (1e-13 of the largest value),
+    and a row computed alone is the row computed in a batch to 1e-15 of the largest value (every transform has one
+    length; only the FFT's vectorisation over rows differs), so a certificate does not depend on which times were asked
+    for together beyond rounding."""
+    from selfloop.bounds.ou_marginals import _convolve, _convolve_pairs_1d
     from selfloop.simulators import Grid
 
     rng = np.random.default_rng(0)
-    for _ in range(50):
-        size, step, variance = int(rng.integers(5, 2000)), float(rng.uniform(0.001, 0.2)), float(rng.uniform(1e-4, 2))
-        grid, values = Grid(np.array([-1.0]), np.array([step]), (size,)), rng.random(size)
-        density, derivative = _convolve_pair_1d(values, step, variance)
-        assert np.array_equal(density, _convolve(values, grid, variance))
-        assert np.array_equal(derivative, _convolve(values, grid, variance, derivative_axis=0))
+    for _ in range(20):
+        size, step = int(rng.integers(5, 2000)), float(rng.uniform(0.001, 0.2))
+        grid, values = Grid(np.array([-1.0]), np.array([step]), (size,)), rng.random((6, size))
+        variances = rng.uniform(1e-4, 2, size=6)
+        density, derivative = _convolve_pairs_1d(values, step, variances)
+        for row, variance in enumerate(variances):
+            expected = _convolve(values[row], grid, variance)
+            expected_derivative = _convolve(values[row], grid, variance, derivative_axis=0)
+            assert np.allclose(density[row], expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+            assert np.allclose(
+                derivative[row], expected_derivative, rtol=0, atol=1e-13 * np.abs(expected_derivative).max()
+            )
+            alone = _convolve_pairs_1d(values[row : row + 1], step, variances[row : row + 1])
+            assert np.allclose(alone[0][0], density[row], rtol=0, atol=1e-15 * np.abs(expected).max())
+            assert np.allclose(alone[1][0], derivative[row], rtol=0, atol=1e-15 * np.abs(expected_derivative).max())
 
 
 def _shifted_sampler_kl(times: np.ndarray, shift: float) -> float:
