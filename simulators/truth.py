@@ -243,17 +243,15 @@ class GaussianMixture:
 
         For one Gaussian, :math:`Q = |X|^2` has cumulants
         :math:`\kappa_r = 2^{r-1}(r-1)!\,[\operatorname{tr}\Sigma^r + r\,\mu^T\Sigma^{r-1}\mu]`,
-        and raw moments follow from
-        :math:`m_n = \sum_{k=1}^n \binom{n-1}{k-1}\kappa_k m_{n-k}`.
+        and raw moments follow from :math:`m_n = \sum_{k=1}^n \binom{n-1}{k-1}\kappa_k m_{n-k}`.
         """
         order = int(order)
         if order < 0:
             raise ValueError(f"order must be >= 0, got {order}")
         if order == 0:
             return 1.0
-        if order == 1:  # kappa_1 = tr Sigma + |mu|^2, for every component at once
-            traces = np.trace(self.covariances, axis1=1, axis2=2)
-            return float(self.weights @ (traces + np.einsum("ki,ki->k", self.means, self.means)))
+        if order == 1:  # kappa_1 = tr Sigma + |mu|^2, every component at once
+            return float(self.weights @ (np.trace(self.covariances, axis1=1, axis2=2) + np.sum(self.means**2, axis=1)))
         total = 0.0
         for weight, mu, sigma in zip(self.weights, self.means, self.covariances):
             cumulants = [0.0]
