@@ -353,11 +353,21 @@ class _MixedMarginals(_MixtureMarginals):
         return self.fraction * super().kl_to_standard_normal(t) + (1 - self.fraction) * grid_part
 
 
+def _kernel_half_width(step: float, variance, size: int):
+    """Nodes on each side of a sampled kernel: 9 standard deviations, at most ``size - 1``."""
+    return np.minimum(np.ceil(9 * np.sqrt(variance) / step), size - 1)
+
+
+def _gaussian_taps(offsets: np.ndarray, variance, step: float) -> np.ndarray:
+    """:math:`\\varphi_{\\text{variance}}` at ``offsets``, times the step (a density in, a density out)."""
+    return np.exp(-0.5 * offsets**2 / variance) / np.sqrt(2 * np.pi * variance) * step
+
+
 def _gaussian_kernel(step: float, variance: float, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The sampled :math:`\\varphi_{\\text{variance}}` times the step on ``size`` nodes' half-width, and its offsets."""
-    half = int(min(np.ceil(9 * np.sqrt(variance) / step), size - 1))
+    half = int(_kernel_half_width(step, variance, size))
     offsets = np.arange(-half, half + 1) * step
-    return np.exp(-0.5 * offsets**2 / variance) / np.sqrt(2 * np.pi * variance) * step, offsets
+    return _gaussian_taps(offsets, variance, step), offsets
 
 
 def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -372,9 +382,8 @@ def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -
     size = values.shape[-1]
     offsets = np.arange(-(size - 1), size) * step
     variances = np.asarray(variances, dtype=float)[:, None]
-    halves = np.minimum(np.ceil(9 * np.sqrt(variances) / step), size - 1)
-    kernel = np.exp(-0.5 * offsets**2 / variances) / np.sqrt(2 * np.pi * variances) * step
-    kernel[np.abs(np.arange(-(size - 1), size)) > halves] = 0.0
+    kernel = _gaussian_taps(offsets, variances, step)
+    kernel[np.abs(np.arange(-(size - 1), size)) > _kernel_half_width(step, variances, size)] = 0.0
     full = 3 * size - 2
     length = sp_fft.next_fast_len(full, True)
     transformed = sp_fft.rfft(values, length, axis=-1)
