@@ -221,7 +221,7 @@ def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_
     and a row computed alone is the row computed in a batch to 1e-15 of the largest value (every transform has one
     length; only the FFT's vectorisation over rows differs), so a certificate does not depend on which times were asked
     for together beyond rounding."""
-    from selfloop.bounds.ou_marginals import _convolve, _convolve_pairs_1d
+    from selfloop.bounds.grid_convolution import _convolve, _convolve_pairs_1d
     from selfloop.simulators import Grid
 
     rng = np.random.default_rng(0)
