@@ -44,10 +44,11 @@ def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -
     :func:`_convolve`'s to rounding).
     """
     size = values.shape[-1]
-    offsets = np.arange(-(size - 1), size) * step
+    nodes = np.arange(-(size - 1), size)
+    offsets = nodes * step
     variances = np.asarray(variances, dtype=float)[:, None]
     kernel = _gaussian_taps(offsets, variances, step)
-    kernel[np.abs(np.arange(-(size - 1), size)) > _kernel_half_width(step, variances, size)] = 0.0
+    kernel[np.abs(nodes) > _kernel_half_width(step, variances, size)] = 0.0
     full = 3 * size - 2
     length = sp_fft.next_fast_len(full, True)
     transformed = sp_fft.rfft(values, length, axis=-1)
