@@ -63,6 +63,15 @@ def _held_nodes(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return held, weights
 
 
+def _outside(points: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Whether each point (..., n, d) lies outside its box [lower, upper]: one comparison per axis (``np.any`` over the d
+    = 1 or 2 coordinates of a point takes ten times longer at a 2-D density grid's nodes)."""
+    out = (points[..., 0] < lower[..., 0]) | (points[..., 0] > upper[..., 0])
+    for axis in range(1, points.shape[-1]):
+        out |= (points[..., axis] < lower[..., axis]) | (points[..., axis] > upper[..., axis])
+    return out
+
+
 def sample_sde(networks: ScoreStack, times: np.ndarray, n: int, rngs: Sequence[np.random.Generator]) -> np.ndarray:
     r"""``n`` draws from each fit's reverse SDE, shape (R, n, d): Euler-Maruyama
     :math:`y \leftarrow y + \Delta\, b_r(y, t) + \sqrt{2\Delta}\,\xi` along ``times`` (from T down to
@@ -122,7 +131,7 @@ def sde_densities(
         negligible += mass.sum(axis=1) - weights.sum(axis=1)
         points = nodes[held]
         moved = points + step * networks.drift(points, current)
-        outside = np.any(moved < lower, axis=2) | np.any(moved > upper, axis=2)
+        outside = _outside(moved, lower, upper)
         escaped += np.sum(weights, axis=1, where=outside)
         weights[outside] = 0.0
         blurred = gaussian_blur(linear_bin(moved, union, weights), union, max(2 * step - binning_variance, 0.0))
