@@ -52,8 +52,10 @@ _BOX_MASS = 1e-14
 _ROUND_OFF_FLOOR = 1e-13
 
 
-#: Node values (times x grid nodes) that a training distribution's grid part bins and transforms at once (32 MB).
-_BATCHED_VALUES = 1 << 22
+#: Node values computed at once: times x grid nodes that a training distribution's grid part bins and transforms,
+#: times x components x nodes of a 1-D mixture's marginals. 256 KB arrays stay in the processor's cache; batches of
+#: 32 MB made a mixed certificate a quarter slower (docs/performance.md).
+_BATCHED_VALUES = 1 << 15
 
 
 #: Distinct times whose OU marginals a reference keeps (a chain bound's 2K + 1, a path bound's (K + 1)(1 + 4)).
@@ -153,8 +155,8 @@ class _Quadrature:
         points = self.grid.points()
         if extra is None:  # only the truth's marginals live here: drop nodes where none of them holds any mass
             largest = np.zeros(len(points))
-            for t in _PRUNING_TIMES:
-                largest = np.maximum(largest, _mixture_values(ou_marginal(truth, t), points)[0])
+            for density, _, _ in _ou_mixture_values(truth, _PRUNING_TIMES, points):
+                largest = np.maximum(largest, density)
             self.kept = np.flatnonzero(largest * self.volume >= _PRUNED_MASS[dim])
         else:  # a grid part is convolved on the whole grid
             self.kept = np.arange(len(points))
@@ -196,9 +198,12 @@ class _MixtureMarginals:
         return self._kept[t]
 
     def prepare(self, times) -> None:
-        """Compute the marginals at every time of ``times`` (a training distribution computes them together)."""
-        for t in times:
-            self.at(t)
+        """Compute the marginals at every time of ``times`` not kept yet, together (:func:`_ou_mixture_values`)."""
+        pending = list(dict.fromkeys(float(t) for t in times if float(t) not in self._kept))
+        if len(self._kept) + len(pending) > _KEPT_TIMES:
+            self._kept.clear()
+        for t, values in zip(pending, _ou_mixture_values(self.mixture, np.array(pending), self.quadrature.points)):
+            self._kept[t] = values
 
     def second_moment(self, t: float) -> float:
         return ou_marginal(self.mixture, t).squared_norm_moment(1)
@@ -243,6 +248,34 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
     log_density = top + np.log(np.sum(np.exp(logs - top), axis=0))
     responsibilities = np.exp(logs - log_density)
     return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
+
+
+def _ou_mixture_values(mixture: GaussianMixture, times: np.ndarray, x: np.ndarray):
+    """:func:`_mixture_values` of :math:`q_t` (:func:`ou_marginal`) at ``x`` for every t of ``times``, yielded in order.
+
+    In 1-D the components of many times are evaluated together, by elementwise products, in batches of
+    ``_BATCHED_VALUES`` node values (faster than a Python step per time and component at a 1-D quadrature's
+    thousand nodes, and the same values). In 2-D, where the quadrature has tens of thousands of nodes, one time at a
+    time is faster: its per-component arrays are contiguous.
+    """
+    if mixture.dim > 1:
+        yield from (_mixture_values(ou_marginal(mixture, float(t)), x) for t in times)
+        return
+    points, means = x[:, 0], mixture.means[:, 0]
+    per_time = max(1, _BATCHED_VALUES // (mixture.components * points.size))
+    for start in range(0, times.size, per_time):
+        batch = times[start : start + per_time]
+        alphas, variances = np.exp(-batch)[:, None], -np.expm1(-2 * batch)[:, None]
+        covariances = alphas**2 * mixture.covariances[:, 0, 0] + variances  # (T, K)
+        centred = points - (alphas * means)[:, :, None]  # (T, K, n)
+        gradients = centred * -(1.0 / covariances)[:, :, None]  # each component's score, -(x - m) / s
+        logs = 0.5 * (gradients * centred - np.log(2 * np.pi * covariances)[:, :, None])
+        with np.errstate(divide="ignore"):
+            logs += np.log(mixture.weights)[:, None]
+        top = logs.max(axis=1)  # log-sum-exp over the components
+        log_density = top + np.log(np.sum(np.exp(logs - top[:, None]), axis=1))
+        scores = np.sum(np.exp(logs - log_density[:, None]) * gradients, axis=1)  # responsibilities times scores
+        yield from zip(np.exp(log_density), log_density, scores[:, :, None])
 
 
 _TRUTH_MARGINALS: dict[tuple, _MixtureMarginals] = {}
@@ -293,8 +326,10 @@ class _MixedMarginals(_MixtureMarginals):
         chunk = max(1, _BATCHED_VALUES // self.quadrature.grid.size)
         for start in range(0, len(pending), chunk):
             batch = pending[start : start + chunk]
-            for t, grid_density, grid_gradient in zip(batch, *self._grid_parts(np.array(batch))):
-                truth_density, _, truth_score = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
+            truth_values = _ou_mixture_values(self.mixture, np.array(batch), self.quadrature.points)
+            for t, grid_density, grid_gradient, (truth_density, _, truth_score) in zip(
+                batch, *self._grid_parts(np.array(batch)), truth_values
+            ):
                 density = self.fraction * truth_density + (1 - self.fraction) * grid_density
                 numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
                 positive = density > 0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from selfloop.bounds import TrainingDistribution, chain, diffusion_certificate, ou_marginal, ou_marginals
-from selfloop.bounds.ou_marginals import _mixture_values
+from selfloop.bounds.ou_marginals import _mixture_values, _ou_mixture_values
 from selfloop.simulators import (
     FittedSDEDiffusion,
     GaussianMixture,
@@ -240,6 +240,29 @@ def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_
             alone = _convolve_pairs_1d(values[row : row + 1], step, variances[row : row + 1])
             assert np.allclose(alone[0][0], density[row], rtol=0, atol=1e-15 * np.abs(expected).max())
             assert np.allclose(alone[1][0], derivative[row], rtol=0, atol=1e-15 * np.abs(expected_derivative).max())
+
+
+def test_the_batched_marginal_values_are_those_of_one_time_at_a_time():
+    """The truth's OU marginals at many times at once (:func:`_ou_mixture_values`, elementwise over times and
+    components in 1-D) are :func:`_mixture_values` of each :func:`ou_marginal` to 1e-13 relative, in 1-D and 2-D, in
+    batches smaller and larger than the times asked for; the control, one time shifted by 1e-6, is seen."""
+
+    rng = np.random.default_rng(1)
+    for name in ("bimodal_1d", "skewed_1d", "ring_2d"):
+        truth = standard_truth(name)
+        x = 3 * rng.normal(size=(700, truth.dim))
+        times = np.concatenate([[0.0], np.sort(rng.uniform(1e-5, 8.0, size=30))])
+        for batch in (1, 1 << 15, 1 << 22):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(ou_marginals, "_BATCHED_VALUES", batch)
+                values = list(_ou_mixture_values(truth, times, x))
+            assert len(values) == times.size
+            for t, got in zip(times, values):
+                for computed, expected in zip(got, _mixture_values(ou_marginal(truth, t), x)):
+                    assert computed.shape == expected.shape
+                    assert np.allclose(computed, expected, rtol=1e-13, atol=1e-300)
+        shifted = next(_ou_mixture_values(truth, times[-1:] + 1e-6, x))[2]
+        assert not np.allclose(shifted, _mixture_values(ou_marginal(truth, times[-1]), x)[2], rtol=1e-13, atol=1e-300)
 
 
 def _shifted_sampler_kl(times: np.ndarray, shift: float) -> float:
