@@ -1,7 +1,9 @@
 """Where a suite's time goes: per kind of cell its share of the work, the critical path over the workers, and the
 stages around the sweep (import, assembly, rendering); with ``--tests``, per test module its share of the test run.
 
-Run by hand (not in CI), from a cold start (a fresh cell cache)::
+Run by hand (not in CI), from a cold start: a fresh, empty cell cache and persistent cache (``SCLOOP_CACHE`` pointed
+at an empty folder for the run, which its workers then share, as on a fresh machine); ``--no-cache`` computes every
+value instead (``SCLOOP_CACHE=off``, nothing shared between cells)::
 
     python -m benchmarks.suite_profile --suite quick --suite standard --workers 2
     python -m benchmarks.suite_profile --tests          # pytest -m "not slow" -n auto, per module
@@ -15,6 +17,7 @@ with the date, the machine and this command.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -35,14 +38,17 @@ def kind_of(spec: dict) -> str:
     return f"{spec['kind']} {model} {standard_truth(spec['truth']).dim}-D"
 
 
-def profile_suite(name: str, workers: int) -> list[str]:
+def profile_suite(name: str, workers: int, cache: bool = True) -> list[str]:
     """Run suite ``name`` cold, and its table of kinds, stages and critical path as markdown lines."""
     start = time.perf_counter()
     from selfloop.reports import assemble, get_suite, render, run_suite
 
     imported = time.perf_counter() - start
+    from selfloop.simulators.persistent import CACHE_VARIABLE
+
     cells = get_suite(name)
     with tempfile.TemporaryDirectory() as folder:
+        os.environ[CACHE_VARIABLE] = str(Path(folder) / "cache") if cache else "off"  # the workers inherit it
         started = time.perf_counter()
         results, _ = run_suite(cells, 0, Path(folder) / "cells", workers)
         sweep = time.perf_counter() - started
@@ -58,7 +64,8 @@ def profile_suite(name: str, workers: int) -> list[str]:
     total = sum(sum(seconds) for seconds in work.values())
     longest = max(result.seconds for result in results)
     lines = [
-        f"### Suite `{name}`, {len(cells)} cells, {workers} workers",
+        f"### Suite `{name}`, {len(cells)} cells, {workers} workers, "
+        + ("an empty cache at the start" if cache else "no cache (`SCLOOP_CACHE=off`)"),
         "",
         f"End to end {imported + sweep + assembled + rendered:.1f} s: import {imported:.1f} s, sweep {sweep:.1f} s, "
         f"assembly {assembled:.1f} s, rendering {rendered:.1f} s. Work in the cells {total:.1f} s; the critical path "
@@ -117,10 +124,11 @@ def main() -> None:
     parser.add_argument("--suite", action="append", default=[], help="a suite to profile (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tests", action="store_true", help="profile the test run per module")
+    parser.add_argument("--no-cache", action="store_true", help="compute every value (SCLOOP_CACHE=off)")
     arguments = parser.parse_args()
     lines = []
     for name in arguments.suite:
-        lines += profile_suite(name, arguments.workers)
+        lines += profile_suite(name, arguments.workers, cache=not arguments.no_cache)
     if arguments.tests:
         lines += profile_tests()
     print("\n".join(lines))
