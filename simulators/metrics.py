@@ -20,9 +20,10 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
+from .estimate import MonteCarloEstimate
 from .grid import AccuracyWarning, Box, Grid
 from .protocol import GridDensity, LogDensity
-from .truth import GaussianMixture, MonteCarloEstimate
+from .truth import GaussianMixture
 from .validation import check_size
 
 __all__ = [

@@ -37,7 +37,8 @@ class GaussianMLE:
         eigenvalues = np.linalg.eigvalsh(covariance)
         if not eigenvalues[0] > COLLAPSE_TOLERANCE * max(eigenvalues[-1], np.finfo(float).tiny):
             raise ValueError("data: collapsed sample, the fitted covariance is singular")
-        return GaussianMixture([1.0], mean[None, :], covariance[None, :, :])
+        covariance = covariance[None, :, :]  # finite, symmetric and positive definite: the constructor's checks hold
+        return GaussianMixture._valid(np.ones(1), mean[None, :], covariance, np.linalg.cholesky(covariance))
 
     def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
         """The fit's parameters: in 1-D ``mean`` and ``variance`` (scalars); else ``mean`` (d,) and ``covariance`` (d, d)."""

@@ -9,38 +9,20 @@ what makes the expected KDE density and the Theorem K functionals exact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
 from scipy import special
 
+from .estimate import MonteCarloEstimate
 from .grid import Box, Grid, tail_quantile
 from .registry import Registry
 from .validation import check_data, check_size
 
-__all__ = ["GaussianMixture", "MonteCarloEstimate", "register_truth", "standard_truth", "STANDARD_TRUTHS"]
+__all__ = ["GaussianMixture", "register_truth", "standard_truth", "STANDARD_TRUTHS"]
 
 #: Number of nodes per axis for the quadrature of truth functionals.
 _QUADRATURE_NODES = {1: 1 << 16, 2: 768}
-
-
-@dataclass(frozen=True)
-class MonteCarloEstimate:
-    """A Monte Carlo estimate with its standard error: the one estimate type of the package.
-
-    ``limits`` are the values the estimated quantity cannot leave (``(0, 1)`` for a TV), to which
-    :meth:`interval` is clipped.
-    """
-
-    value: float
-    stderr: float
-    samples: int
-    limits: tuple[float, float] = (-np.inf, np.inf)
-
-    def interval(self, z: float = 1.96) -> tuple[float, float]:
-        """Two-sided normal confidence interval ``value ± z·stderr``, clipped to ``limits``."""
-        return max(self.limits[0], self.value - z * self.stderr), min(self.limits[1], self.value + z * self.stderr)
 
 
 class GaussianMixture:
@@ -84,7 +66,19 @@ class GaussianMixture:
             cholesky = np.linalg.cholesky(covariances)
         except np.linalg.LinAlgError:
             raise ValueError("covariances must be positive definite") from None
-        self.weights = weights / weights.sum()
+        self._store(weights / weights.sum(), means, covariances, cholesky)
+
+    @classmethod
+    def _valid(cls, weights, means, covariances, cholesky) -> "GaussianMixture":
+        """A mixture from parameters already valid (a fit's, shaped as above, weights summing to one) and the Cholesky
+        factors of its covariances: the checks of the constructor skipped (they cost a maximum-likelihood fit twice
+        its own arithmetic)."""
+        mixture = cls.__new__(cls)
+        mixture._store(weights, means, covariances, cholesky)
+        return mixture
+
+    def _store(self, weights, means, covariances, cholesky) -> None:
+        self.weights = weights
         self.means = means
         self.covariances = covariances
         self._cholesky = cholesky
@@ -93,7 +87,7 @@ class GaussianMixture:
         self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
         diagonal = np.diagonal(cholesky, axis1=1, axis2=2)
         self._diagonal_scale = (
-            diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(dim)) == 0 else None
+            diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(means.shape[1])) == 0 else None
         )
 
     # ------------------------------------------------------------------ basics
