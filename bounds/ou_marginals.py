@@ -199,11 +199,16 @@ class _MixtureMarginals:
 
     def prepare(self, times) -> None:
         """Compute the marginals at every time of ``times`` not kept yet, together (:func:`_ou_mixture_values`)."""
+        pending = self._pending(times)
+        for t, values in zip(pending, _ou_mixture_values(self.mixture, np.array(pending), self.quadrature.points)):
+            self._kept[t] = values
+
+    def _pending(self, times) -> list[float]:
+        """The distinct times of ``times`` not kept yet, in order; the kept ones are forgotten if all would not fit."""
         pending = list(dict.fromkeys(float(t) for t in times if float(t) not in self._kept))
         if len(self._kept) + len(pending) > _KEPT_TIMES:
             self._kept.clear()
-        for t, values in zip(pending, _ou_mixture_values(self.mixture, np.array(pending), self.quadrature.points)):
-            self._kept[t] = values
+        return pending
 
     def second_moment(self, t: float) -> float:
         return ou_marginal(self.mixture, t).squared_norm_moment(1)
@@ -320,15 +325,13 @@ class _MixedMarginals(_MixtureMarginals):
         """Compute the marginals at every time of ``times`` not kept yet, the grid part's binning and transforms for many
         times at once (a chain bound asks for its 2K + 1 times in one call). Each time's values are those it gets alone,
         to rounding: in 1-D every transform has one length, whatever the batch."""
-        pending = list(dict.fromkeys(float(t) for t in times if float(t) not in self._kept))
-        if len(self._kept) + len(pending) > _KEPT_TIMES:
-            self._kept.clear()
+        pending = self._pending(times)
         chunk = max(1, _BATCHED_VALUES // self.quadrature.grid.size)
         for start in range(0, len(pending), chunk):
-            batch = pending[start : start + chunk]
-            truth_values = _ou_mixture_values(self.mixture, np.array(batch), self.quadrature.points)
+            batch = np.array(pending[start : start + chunk])
+            truth_values = _ou_mixture_values(self.mixture, batch, self.quadrature.points)
             for t, grid_density, grid_gradient, (truth_density, _, truth_score) in zip(
-                batch, *self._grid_parts(np.array(batch)), truth_values
+                batch.tolist(), *self._grid_parts(batch), truth_values
             ):
                 density = self.fraction * truth_density + (1 - self.fraction) * grid_density
                 numerator = self.fraction * truth_density[:, None] * truth_score + (1 - self.fraction) * grid_gradient
