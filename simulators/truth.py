@@ -83,9 +83,9 @@ class GaussianMixture:
         self.covariances = covariances
         self._cholesky = cholesky
         self._whitening = np.linalg.inv(cholesky).transpose(0, 2, 1)  # x @ L^-T whitens
-        self._log_det = 2.0 * np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1)
-        self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
         diagonal = np.diagonal(cholesky, axis1=1, axis2=2)
+        self._log_det = 2.0 * np.log(diagonal).sum(axis=1)
+        self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
         self._diagonal_scale = (
             diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(means.shape[1])) == 0 else None
         )
