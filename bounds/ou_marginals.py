@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from selfloop.simulators import Box, FittedSDEDiffusion, GaussianMixture, Grid
+from selfloop.simulators.logspace import log_sum_exp
 from selfloop.simulators.smoothing import linear_bin
 
 from .grid_convolution import _convolve, _convolve_pairs_1d
@@ -249,8 +250,7 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
         logs[k] = 0.5 * (np.einsum("ni,ni->n", gradients[k], centred) - log_determinants[k])
     with np.errstate(divide="ignore"):
         logs += np.log(mixture.weights)[:, None]
-    top = logs.max(axis=0)  # log-sum-exp over the components (scipy's, without its per-call overhead)
-    log_density = top + np.log(np.sum(np.exp(logs - top), axis=0))
+    log_density = log_sum_exp(logs)  # over the components
     responsibilities = np.exp(logs - log_density)
     return np.exp(log_density), log_density, np.einsum("kn,kni->ni", responsibilities, gradients)
 
@@ -277,8 +277,7 @@ def _ou_mixture_values(mixture: GaussianMixture, times: np.ndarray, x: np.ndarra
         logs = 0.5 * (gradients * centred - np.log(2 * np.pi * covariances)[:, :, None])
         with np.errstate(divide="ignore"):
             logs += np.log(mixture.weights)[:, None]
-        top = logs.max(axis=1)  # log-sum-exp over the components
-        log_density = top + np.log(np.sum(np.exp(logs - top[:, None]), axis=1))
+        log_density = log_sum_exp(logs, axis=1)  # over the components
         scores = np.sum(np.exp(logs - log_density[:, None]) * gradients, axis=1)  # responsibilities times scores
         yield from zip(np.exp(log_density), log_density, scores[:, :, None])
 

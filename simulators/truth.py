@@ -16,6 +16,7 @@ from scipy import special
 
 from .estimate import MonteCarloEstimate
 from .grid import Box, Grid, tail_quantile
+from .logspace import log_sum_exp
 from .registry import Registry
 from .validation import check_data, check_size
 
@@ -123,7 +124,7 @@ class GaussianMixture:
 
     def logpdf(self, x) -> np.ndarray:
         """Log density at ``x`` (n, d), by log-sum-exp over components (stable in the tails)."""
-        return special.logsumexp(self._component_logs(check_data("x", x, self.dim))[0], axis=0)
+        return log_sum_exp(self._component_logs(check_data("x", x, self.dim))[0])
 
     def _component_logs(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Each component's log weight plus log density at ``x`` (K, n), and the whitened points."""
@@ -143,7 +144,7 @@ class GaussianMixture:
         the responsibilities :math:`r_k = w_k \varphi_k/p` by log-sum-exp; of a diffusion's forward marginal
         :math:`q_t` (again a mixture), it is the exact score (an oracle :class:`selfloop.simulators.ScoreDiffusion`)."""
         logs, whitened = self._component_logs(check_data("x", x, self.dim))
-        responsibilities = np.exp(logs - special.logsumexp(logs, axis=0))
+        responsibilities = np.exp(logs - log_sum_exp(logs))
         # Sigma^-1 (x - mu) = L^-T L^-1 (x - mu): each whitened point mapped back by L^-T
         return -sum(r[:, None] * (z @ w.T) for r, z, w in zip(responsibilities, whitened, self._whitening))
 

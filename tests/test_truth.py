@@ -139,3 +139,30 @@ def test_bad_evaluation_input_is_named():
         truth.sample(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="name"):
         standard_truth("nope")
+
+
+def test_log_sum_exp_is_scipys_without_its_overhead():
+    """The mixtures' log-sum-exp equals scipy.special.logsumexp to 1e-14 relative (wide logs, ties, a zero weight's
+    -inf), returns one term exactly, gives -inf and not NaN where every term is -inf, and does not overflow where the
+    plain formula does; a shift of 1e-9 in one term is seen (control)."""
+    from scipy import special
+
+    from selfloop.simulators.logspace import log_sum_exp
+
+    rng = np.random.default_rng(0)
+    for components in (2, 3, 7):
+        logs = rng.normal(scale=300.0, size=(components, 500))
+        logs[:, :4] = 1.5  # ties at the maximum
+        logs[0, 4:8] = -np.inf  # a component of weight zero
+        expected = special.logsumexp(logs, axis=0)
+        np.testing.assert_allclose(log_sum_exp(logs), expected, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(log_sum_exp(logs.T, axis=1), expected, rtol=1e-14, atol=0)
+        shifted = logs.copy()
+        shifted[:, 10] += 1e-9
+        assert not np.allclose(log_sum_exp(shifted), expected, rtol=1e-14, atol=0)
+    single = rng.normal(size=(1, 50))
+    assert np.array_equal(log_sum_exp(single), single[0])
+    assert np.array_equal(log_sum_exp(np.full((3, 2), -np.inf)), np.full(2, -np.inf))
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.log(np.sum(np.exp(np.full((2, 1), 800.0)), axis=0))[0])  # the plain formula overflows
+    assert log_sum_exp(np.full((2, 1), 800.0))[0] == pytest.approx(800.0 + np.log(2.0), rel=1e-15)
