@@ -105,7 +105,8 @@ def standard() -> list[dict]:
 
 
 def full() -> list[dict]:
-    """Hours on a many-core machine: the standard grid plus the 2-D ring, larger sizes, more replicates and generations."""
+    """Hours on a many-core machine: every row of the standard suite at larger sizes, more replicates and generations,
+    plus the KDE on the 2-D ring and the d = 10 diffusion row (:func:`diffusion_10d`)."""
     return (
         loop_cells(
             models=[_kde(0.3), _kde(0.15), _kde(0.6)],
@@ -116,6 +117,8 @@ def full() -> list[dict]:
             replicates=64,
         )
         + mle_cells(size=50, generations=60, replicates=64)
+        + gaussian_mle_cells(size=50, generations=60, replicates=1000)
+        + gaussian_mle_cells(truths=("gaussian_3d",), size=50, generations=40, replicates=400, tv_samples=4000)
         + [
             cell
             for parameterization in ("li", "preconditioned")
@@ -130,6 +133,23 @@ def full() -> list[dict]:
                 parameterization=parameterization,
             )
         ]
+        + diffusion_cells(
+            widths=(64, 128, 256),
+            steps=80,
+            calibration_sizes=(500, 2000, 8000),
+            calibration_replicates=8,
+            calibration_truth="square_2d",
+            truths=("ring_2d",),
+            prediction_sizes=(1000, 4000),
+            prediction_widths=(96,),
+            real_fractions=(0.2, 0.5),
+            generations=4,
+            replicates=48,
+        )
+        + rate_cells(truths=["bimodal_1d"], sizes=(250, 1000, 4000, 16000), widths=(64, 128, 256), steps=200)
+        + regression_cells(size=50, generations=40, replicates=1000)
+        + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=2000, steps=200, generations=4, replicates=16)
+        + score_network_cells(truths=["ring_2d"], size=1000, steps=80, generations=2, replicates=8)
         + diffusion_10d()
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 20), generation=8, replicates=200)
     )

@@ -189,3 +189,23 @@ def test_the_standard_suite_certifies_your_own_score_network_like_the_built_in_m
         assert not {"theorem_d", "li_rate"} & claims_of(cell)
     built_in = next(c for c in cells if c["model"]["name"] == "diffusion" and c["kind"] == "loop")
     assert "theorem_g" in claims_of(built_in)
+
+
+def test_the_full_suite_runs_every_row_of_the_standard_suite():
+    """``full`` is ``standard`` at larger sizes: every (cell kind, model and its parameterization, truth, scenario kind)
+    of the standard suite is in it, so no claim that the report of record checks is missing from the full report."""
+
+    def rows(name: str) -> set[tuple]:
+        return {
+            (
+                cell["kind"],
+                cell["model"]["name"],
+                cell["model"].get("parameterization", ""),
+                cell["truth"],
+                cell["scenario"]["kind"],
+            )
+            for cell in get_suite(name)
+        }
+
+    assert rows("standard") <= rows("full"), sorted(rows("standard") - rows("full"))
+    assert not rows("standard") <= rows("quick")  # control: the quick suite leaves standard rows out, and is seen to
