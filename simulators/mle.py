@@ -8,6 +8,8 @@ under fully synthetic retraining).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .truth import GaussianMixture
@@ -27,18 +29,29 @@ class GaussianMLE:
 
     def fit(self, data, rng: np.random.Generator | None = None) -> GaussianMixture:
         """Fit on ``data`` (n, d); raises ValueError on a collapsed sample."""
-        data = check_data("data", data)
-        n, dim = data.shape
+        return self.fit_batch([data])[0]
+
+    def fit_batch(self, data: Sequence, rngs: Sequence[np.random.Generator] | None = None) -> list[GaussianMixture]:
+        """Fit on each of ``data``, sets of one shape stacked and fitted at once (:class:`selfloop.simulators.protocol.BatchFitting`); a fit is
+        the same whichever sets share its batch, since every reduction runs along the same axis of each set."""
+        sets = [check_data("data", points) for points in data]
+        if len({points.shape for points in sets}) > 1:
+            return [fitted for points in sets for fitted in self.fit_batch([points])]
+        stacked = np.stack(sets)  # (R, n, d)
+        _, n, dim = stacked.shape
         if n < dim + 1:
             raise ValueError(f"data: {n} points cannot fit a {dim}-dimensional covariance (need >= {dim + 1})")
-        mean = data.mean(axis=0)
-        centred = data - mean
-        covariance = centred.T @ centred / n
-        eigenvalues = np.linalg.eigvalsh(covariance)
-        if not eigenvalues[0] > COLLAPSE_TOLERANCE * max(eigenvalues[-1], np.finfo(float).tiny):
+        means = stacked.mean(axis=1)
+        centred = stacked - means[:, None, :]
+        covariances = np.swapaxes(centred, 1, 2) @ centred / n
+        eigenvalues = np.linalg.eigvalsh(covariances)
+        if not np.all(eigenvalues[:, 0] > COLLAPSE_TOLERANCE * np.maximum(eigenvalues[:, -1], np.finfo(float).tiny)):
             raise ValueError("data: collapsed sample, the fitted covariance is singular")
-        covariance = covariance[None, :, :]  # finite, symmetric and positive definite: the constructor's checks hold
-        return GaussianMixture._valid(np.ones(1), mean[None, :], covariance, np.linalg.cholesky(covariance))
+        # finite, symmetric and positive definite: the constructor's checks hold
+        covariances = covariances[:, None]
+        return GaussianMixture._valid(
+            np.ones((len(sets), 1)), means[:, None], covariances, np.linalg.cholesky(covariances)
+        )
 
     def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
         """The fit's parameters: in 1-D ``mean`` and ``variance`` (scalars); else ``mean`` (d,) and ``covariance`` (d, d)."""

@@ -24,6 +24,9 @@ Optional, each with a default:
   can measure Theorem K's sampling error for it.
 - :class:`ParametricModel`: a model with ``parameters(fitted) -> dict`` of arrays; the loop records them per
   replicate and generation (``LoopResult.parameters``).
+- :class:`BatchFitting`: a model that fits many replicates' training sets at once (``fit_batch``); the loop fits a
+  chunk's sets, one generation at a time, through :func:`fit_all` (the Gaussian MLE: one stacked mean, covariance and
+  Cholesky factor for the whole chunk).
 - :class:`ReplicateBatching`: a model that samples, prepares and evaluates many replicates' fits at once
   (``sample_batch``, ``prepare_batch``, ``grid_densities``). The loop runs a chunk of replicates a generation at a
   time and calls these hooks; :func:`replicate_hooks` gives a model's own hooks or the defaults of
@@ -41,6 +44,7 @@ if TYPE_CHECKING:  # grid.py evaluates GridValued densities: import its types on
     from .grid import Box, Grid
 
 __all__ = [
+    "BatchFitting",
     "EscapedMass",
     "FittedDensity",
     "GridDensity",
@@ -51,6 +55,7 @@ __all__ = [
     "OneAtATime",
     "ParametricModel",
     "ReplicateBatching",
+    "fit_all",
     "replicate_hooks",
 ]
 
@@ -118,6 +123,22 @@ class Model(Protocol):
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> FittedDensity:
         """Fit to ``data`` of shape (N, d); ``rng`` for any randomness of the fit."""
+
+
+@runtime_checkable
+class BatchFitting(Model, Protocol):
+    """A model that fits many training sets at once; ``fit_batch`` must equal ``[fit(d, r) for d, r]`` beyond
+    floating-point rounding, so a replicate's fit does not depend on its batch."""
+
+    def fit_batch(self, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list[FittedDensity]:
+        """Each of ``data`` fitted, with ``rngs[r]`` for any randomness of fit r."""
+
+
+def fit_all(model: Model, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list:
+    """The fits of ``data``: the model's :meth:`BatchFitting.fit_batch` if it has one, else one ``fit`` each."""
+    if isinstance(model, BatchFitting):
+        return model.fit_batch(data, rngs)
+    return [model.fit(points, rng) for points, rng in zip(data, rngs)]
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ import numpy as np
 
 from .measurement import Measurement
 from .measures import GenerationStep, LoopMeasure
-from .protocol import replicate_hooks
+from .protocol import fit_all, replicate_hooks
 from .scenario import Scenario
 
 __all__ = ["ChunkResult", "TrainingData", "run_chunk"]
@@ -102,7 +102,7 @@ def run_chunk(
         if generation:
             data = training.following(data, fits, hooks.sample_batch)
             previous = fits
-        fits = [model.fit(points, rng) for points, rng in zip(data, rngs)]
+        fits = fit_all(model, data, rngs)
         out.models.append(fits[-1])
         if measure_tv:
             out.tv[:, generation], out.tv_stderr[:, generation] = measurement.tv_to_truth(fits, metric_rngs)

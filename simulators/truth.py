@@ -67,29 +67,31 @@ class GaussianMixture:
             cholesky = np.linalg.cholesky(covariances)
         except np.linalg.LinAlgError:
             raise ValueError("covariances must be positive definite") from None
-        self._store(weights / weights.sum(), means, covariances, cholesky)
+        (checked,) = self._valid((weights / weights.sum())[None], means[None], covariances[None], cholesky[None])
+        self.__dict__.update(vars(checked))  # one path that stores a mixture, checked here or a fit's
 
     @classmethod
-    def _valid(cls, weights, means, covariances, cholesky) -> "GaussianMixture":
-        """A mixture from parameters already valid (a fit's, shaped as above, weights summing to one) and the Cholesky
-        factors of its covariances: the checks of the constructor skipped (they cost a maximum-likelihood fit twice
-        its own arithmetic)."""
-        mixture = cls.__new__(cls)
-        mixture._store(weights, means, covariances, cholesky)
-        return mixture
-
-    def _store(self, weights, means, covariances, cholesky) -> None:
-        self.weights = weights
-        self.means = means
-        self.covariances = covariances
-        self._cholesky = cholesky
-        self._whitening = np.linalg.inv(cholesky).transpose(0, 2, 1)  # x @ L^-T whitens
-        diagonal = np.diagonal(cholesky, axis1=1, axis2=2)
-        self._log_det = 2.0 * np.log(diagonal).sum(axis=1)
-        self._cumulative = np.cumsum(self.weights) / np.sum(self.weights)  # as Generator.choice builds it
-        self._diagonal_scale = (
-            diagonal if np.count_nonzero(cholesky - diagonal[:, :, None] * np.eye(means.shape[1])) == 0 else None
-        )
+    def _valid(cls, weights, means, covariances, cholesky) -> list["GaussianMixture"]:
+        """Mixtures from stacked parameters already valid (R of them: weights (R, K) summing to one, means (R, K, d),
+        covariances and their Cholesky factors (R, K, d, d)), the constructor's checks skipped and the factors' derived
+        terms computed for all R at once (a maximum-likelihood fit paid twice its own arithmetic in checks)."""
+        whitening = np.linalg.inv(cholesky).swapaxes(-1, -2)  # x @ L^-T whitens
+        diagonal = np.diagonal(cholesky, axis1=-2, axis2=-1)
+        log_det = 2.0 * np.log(diagonal).sum(axis=-1)
+        cumulative = np.cumsum(weights, axis=-1) / np.sum(weights, axis=-1, keepdims=True)  # as Generator.choice does
+        dim = cholesky.shape[-1]
+        scaled = [True] * len(weights)  # whether a mixture's factors are diagonal: always in 1-D
+        if dim > 1:
+            off_diagonal = (cholesky - diagonal[..., None] * np.eye(dim)).reshape(len(weights), -1)
+            scaled = (np.count_nonzero(off_diagonal, axis=1) == 0).tolist()
+        mixtures = []
+        for r, weight in enumerate(weights):
+            mixture = cls.__new__(cls)
+            mixture.weights, mixture.means, mixture.covariances = weight, means[r], covariances[r]
+            mixture._cholesky, mixture._whitening, mixture._log_det = cholesky[r], whitening[r], log_det[r]
+            mixture._cumulative, mixture._diagonal_scale = cumulative[r], diagonal[r] if scaled[r] else None
+            mixtures.append(mixture)
+        return mixtures
 
     # ------------------------------------------------------------------ basics
     @classmethod
