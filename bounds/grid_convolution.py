@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy import signal
 
 from selfloop.simulators import Grid
 
@@ -62,6 +61,8 @@ def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -
 def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
     r"""``values`` convolved with :math:`\varphi_{\text{variance}}` (or its derivative along one axis) on the grid, by FFT,
     one separable axis at a time (a density in, a density out: the kernel is sampled and times the step)."""
+    from scipy import signal  # here: scipy.signal takes half a second to import, and most runs never come here
+
     out = values
     for axis in range(grid.dim):
         kernel, offsets = _gaussian_kernel(float(grid.spacing[axis]), variance, grid.shape[axis])

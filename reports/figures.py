@@ -16,10 +16,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
 from selfloop.simulators.atomic import write_atomic
 from selfloop.testing import UNDERPOWERED
@@ -33,6 +29,7 @@ __all__ = [
     "describe_scenario_kind",
     "figure_scenarios",
     "figure_summary",
+    "new_figure",
     "save_figure",
     "upper_claims",
     "upper_sides",
@@ -51,6 +48,15 @@ def upper_claims(cells: list[dict], order: list[str]) -> list[str]:
     """The ids of the claims whose upper bound sides are present, in ``order`` (the registry's), then any other."""
     present = {side["claim"] for cell in cells for side in upper_sides(cell)}
     return [name for name in order if name in present] + sorted(present - set(order))
+
+
+def new_figure(width: float, height: float) -> tuple:
+    """A figure of ``width`` x ``height`` inches with one axis, ``(figure, axis)``. Matplotlib is imported here, at
+    the first figure, so the reports package loads without it (``scloop check``, the test workers, a plugin's process)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
 
 
 def save_figure(figure, path: Path) -> None:
@@ -90,14 +96,17 @@ MAX_SHOWN = 4.0
 
 def figure_scenarios(cells: list[dict], out: Path, in_table) -> dict[str, list[str]]:
     """Mean TV (95% band) and every upper bound (one line style per bound) against generation; file names by scenario kind."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
     names: dict[str, list[str]] = defaultdict(list)
     groups = defaultdict(list)
     for cell in cells:
         if cell["spec"]["kind"] == "loop":
             groups[_figure_key(cell)].append(cell)
     for (kind, model, truth), members in sorted(groups.items()):
-        figure = Figure(figsize=(7.5, 4.2))
-        axis = figure.subplots()
+        figure, axis = new_figure(7.5, 4.2)
         styles_used = set()
         for index, cell in enumerate(members):
             color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
@@ -144,8 +153,7 @@ def figure_scenarios(cells: list[dict], out: Path, in_table) -> dict[str, list[s
 
 def figure_summary(cells: list[dict], out: Path, order: list[str]) -> str:
     """Every upper bound side: tightness (min bound/mean over generations) against the detectable ratio."""
-    figure = Figure(figsize=(6.5, 4.2))
-    axis = figure.subplots()
+    figure, axis = new_figure(6.5, 4.2)
     markers = dict(zip(upper_claims(cells, order), ("o", "s", "^", "D", "v", "P", "X")))
     for claim, marker in markers.items():
         found = [side for cell in cells for side in upper_sides(cell) if side["claim"] == claim]

@@ -14,7 +14,6 @@ Each raises ``AssertionError`` with a message that says what failed and by how m
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from selfloop.simulators import Grid
 from selfloop.simulators.metrics import common_grid
@@ -70,6 +69,8 @@ def check_samples_match_pdf(
     rest_observed, rest_predicted = samples - observed.sum(), samples - predicted.sum()
     if rest_predicted >= 5:  # everything else, pooled into one cell
         observed, predicted = np.append(observed, rest_observed), np.append(predicted, rest_predicted)
+    from scipy import stats  # here: scipy.stats costs half a second to import, for this one test
+
     p_value = float(stats.chisquare(observed, predicted * observed.sum() / predicted.sum()).pvalue)
     assert p_value >= alpha, (
         f"the samples do not match the pdf: chi-square p = {p_value:.3g} over {keep.sum()} cells (alpha {alpha:g})"

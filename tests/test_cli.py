@@ -246,6 +246,23 @@ def test_importing_the_reports_package_leaves_the_matplotlib_backend_alone():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
+def test_the_reports_package_loads_without_the_libraries_only_some_paths_use():
+    """``import selfloop.reports`` (every ``scloop`` command, every test worker) leaves matplotlib, scipy.stats,
+    scipy.signal and scipy.interpolate unloaded: each is imported where it is first used (a figure, the chi-square
+    conformance test, a 2-D grid convolution, 2-D points off a grid). Control: drawing a figure loads matplotlib, and
+    the check sees it."""
+    code = (
+        "import sys, selfloop.reports\n"
+        "heavy = ('matplotlib', 'scipy.stats', 'scipy.signal', 'scipy.interpolate')\n"
+        "assert not [name for name in heavy if name in sys.modules], [name for name in heavy if name in sys.modules]\n"
+        "from selfloop.reports.figures import new_figure\n"
+        "new_figure(2, 2)\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
     suite = tmp_path / "mine.toml"
     suite.write_text(

@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from selfloop.bounds import mle_moments
 from selfloop.simulators import standard_truth
 
 from ..cells import CellSpec
-from ..figures import describe_scenario_kind, save_figure
+from ..figures import describe_scenario_kind, new_figure, save_figure
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -143,8 +142,7 @@ class GaussianMLELaws(Claim):
 
     def figure(self, chosen: list[dict], out: Path) -> str:
         """Measured mean fitted variance (± 2 se) against each exact law, per cell."""
-        figure = Figure(figsize=(7.5, 4.2))
-        axis = figure.subplots()
+        figure, axis = new_figure(7.5, 4.2)
         for index, cell in enumerate(chosen):
             values = cell["claims"][self.id]["values"]
             law = values["variance_law"]

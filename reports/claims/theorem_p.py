@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from selfloop.bounds import kde_rate, phase_threshold
 from selfloop.bounds.phase import phase_curve
@@ -21,7 +20,7 @@ from selfloop.simulators import standard_truth
 from selfloop.testing.phase import rise_then_fall
 
 from ..cells import CellSpec
-from ..figures import STYLES, save_figure
+from ..figures import STYLES, new_figure, save_figure
 from ..records import CellRecord
 from .base import Cell, Claim, claim_label, register_claim
 
@@ -185,8 +184,7 @@ class TheoremP(Claim):
     def figure(self, phase: dict, out: Path) -> str:
         """Mean TV against m with its 95% band, the bounds' own curves (Theorem K rescaled to the data), m* and the
         peaks."""
-        figure = Figure(figsize=(7.5, 4.5))
-        axis = figure.subplots()
+        figure, axis = new_figure(7.5, 4.5)
         synthetic = np.asarray(phase["synthetic"], dtype=float)
         shown = np.where(synthetic > 0, synthetic, synthetic[synthetic > 0].min() / 4 if np.any(synthetic > 0) else 1.0)
         mean, error = np.asarray(phase["mean"]), 1.96 * np.asarray(phase["stderr"])
