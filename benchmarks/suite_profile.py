@@ -56,7 +56,7 @@ def profile_suite(name: str, workers: int, cache: bool = True) -> list[str]:
         document = assemble(results, suite=name, seed=0)
         assembled = time.perf_counter() - started
         started = time.perf_counter()
-        render(document, Path(folder) / "out")
+        render(document, Path(folder) / "out", workers)
         rendered = time.perf_counter() - started
     work: dict[str, list[float]] = defaultdict(list)
     for result in results:

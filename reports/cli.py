@@ -199,16 +199,16 @@ def _run(suite: str, seed: int, workers: int | None, cache: Path, scheduler: str
 
 def _report(arguments) -> int:
     out = _writable_directory(Path(arguments.out))
+    _check_workers(arguments.workers)
     if arguments.source:
         document = _load_results(Path(arguments.source))
     else:
         _check_suite(arguments.suite)
-        _check_workers(arguments.workers)
         cells = _cells_folder(out / ".cells")
         document = _run(arguments.suite, arguments.seed, arguments.workers, cells, _scheduler(arguments))
     try:
         write_results(document, out / "results.json")
-        path = render(document, out)
+        path = render(document, out, arguments.workers or os.cpu_count() or 1)  # figures drawn in parallel too
     except OSError as error:
         raise UsageError(f"cannot write the report into {out}: {error.strerror or error}") from None
     print(f"wrote {path}, {out / 'results.json'} and figures", file=sys.stderr)

@@ -11,6 +11,7 @@ A claim draws its own figures in its section (the phase transition, the Gaussian
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -94,61 +95,78 @@ STYLES = {
 MAX_SHOWN = 4.0
 
 
-def figure_scenarios(cells: list[dict], out: Path, in_table) -> dict[str, list[str]]:
-    """Mean TV (95% band) and every upper bound (one line style per bound) against generation; file names by scenario kind."""
-    from matplotlib import colormaps
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-
-    names: dict[str, list[str]] = defaultdict(list)
+def figure_scenarios(cells: list[dict], out: Path, in_table, workers: int = 1) -> dict[str, list[str]]:
+    """Mean TV (95% band) and every upper bound (one line style per bound) against generation; file names by scenario
+    kind. With ``workers`` > 1 the figures are drawn in that many forked processes (the same files: each figure is
+    drawn from its own cells alone)."""
     groups = defaultdict(list)
     for cell in cells:
         if cell["spec"]["kind"] == "loop":
             groups[_figure_key(cell)].append(cell)
-    for (kind, model, truth), members in sorted(groups.items()):
-        figure, axis = new_figure(7.5, 4.2)
-        styles_used = set()
-        for index, cell in enumerate(members):
-            color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
-            summary = cell["summary"]
-            generations = np.arange(len(summary["mean"]))
-            axis.plot(
-                generations,
-                summary["mean"],
-                color=color,
-                marker=_MARKERS[index % len(_MARKERS)],
-                markersize=4,
-                label=cell["legend"],
-            )
-            axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
-            for side in upper_sides(cell):
-                style = STYLES.get(side["claim"], "--")
-                styles_used.add((side["label"], style))
-                axis.plot(generations, np.minimum(side["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
-            for name, record in (cell.get("claims") or {}).items():
-                if "per_run" not in record["verdicts"] or not in_table(name):
-                    continue  # a per-run bound: each run's bound, its range over runs as a band
-                bound = np.asarray(record["values"]["upper"])
-                axis.fill_between(
-                    generations, bound.min(axis=0), bound.max(axis=0), color=color, alpha=0.1, hatch="//", linewidth=0
-                )
-                style = STYLES.get(name, (0, (5, 1, 1, 1, 1, 1)))
-                axis.plot(generations, bound.mean(axis=0), color=color, linestyle=style, linewidth=1.2)
-                styles_used.add((f"{record['label']} (certified, per run; band: min–max over runs)", style))
-        handles, labels = axis.get_legend_handles_labels()
-        for label, style in sorted(styles_used):
-            handles.append(Line2D([], [], color="black", linestyle=style))
-            labels.append(f"{label} bound")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_xlabel("generation i")
-        axis.set_ylabel("TV(p̂_i, p0)")
-        what = "mean TV (95% band) and bounds" if styles_used else "mean TV (95% band); no bound applies"
-        axis.set_title(f"{kind}, {model}, {truth}: {what}", fontsize=10)
-        axis.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
-        name = f"tv_{kind}_{_file_label(model)}_{truth}.png"
-        save_figure(figure, out / name)
+    jobs = [(key, members, out, in_table) for key, members in sorted(groups.items())]
+    processes = min(workers, len(jobs))
+    if processes > 1:
+        import matplotlib.figure  # noqa: F401  (once, before the fork: the drawing processes inherit it)
+
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            drawn = pool.map(_figure_scenario, jobs)
+    else:
+        drawn = [_figure_scenario(job) for job in jobs]
+    names: dict[str, list[str]] = defaultdict(list)
+    for (kind, _, _), name in zip(sorted(groups), drawn):
         names[kind].append(name)
     return names
+
+
+def _figure_scenario(job: tuple) -> str:
+    """One figure of :func:`figure_scenarios`: the cells of one scenario kind, model and truth; returns its file name."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    (kind, model, truth), members, out, in_table = job
+    figure, axis = new_figure(7.5, 4.2)
+    styles_used = set()
+    for index, cell in enumerate(members):
+        color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
+        summary = cell["summary"]
+        generations = np.arange(len(summary["mean"]))
+        axis.plot(
+            generations,
+            summary["mean"],
+            color=color,
+            marker=_MARKERS[index % len(_MARKERS)],
+            markersize=4,
+            label=cell["legend"],
+        )
+        axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
+        for side in upper_sides(cell):
+            style = STYLES.get(side["claim"], "--")
+            styles_used.add((side["label"], style))
+            axis.plot(generations, np.minimum(side["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
+        for name, record in (cell.get("claims") or {}).items():
+            if "per_run" not in record["verdicts"] or not in_table(name):
+                continue  # a per-run bound: each run's bound, its range over runs as a band
+            bound = np.asarray(record["values"]["upper"])
+            axis.fill_between(
+                generations, bound.min(axis=0), bound.max(axis=0), color=color, alpha=0.1, hatch="//", linewidth=0
+            )
+            style = STYLES.get(name, (0, (5, 1, 1, 1, 1, 1)))
+            axis.plot(generations, bound.mean(axis=0), color=color, linestyle=style, linewidth=1.2)
+            styles_used.add((f"{record['label']} (certified, per run; band: min–max over runs)", style))
+    handles, labels = axis.get_legend_handles_labels()
+    for label, style in sorted(styles_used):
+        handles.append(Line2D([], [], color="black", linestyle=style))
+        labels.append(f"{label} bound")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("generation i")
+    axis.set_ylabel("TV(p̂_i, p0)")
+    what = "mean TV (95% band) and bounds" if styles_used else "mean TV (95% band); no bound applies"
+    axis.set_title(f"{kind}, {model}, {truth}: {what}", fontsize=10)
+    axis.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
+    name = f"tv_{kind}_{_file_label(model)}_{truth}.png"
+    save_figure(figure, out / name)
+    return name
 
 
 def figure_summary(cells: list[dict], out: Path, order: list[str]) -> str:

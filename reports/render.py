@@ -132,9 +132,10 @@ def bounds_appendix() -> list[str]:
     return lines
 
 
-def render(document: dict, out: Path) -> Path:
+def render(document: dict, out: Path, workers: int = 1) -> Path:
     """Write tightness.md and figures into ``out`` (created if needed); returns the markdown path. A document of an
-    earlier format is read through :func:`selfloop.reports.assemble.upgrade`."""
+    earlier format is read through :func:`selfloop.reports.assemble.upgrade`. The scenario figures are drawn in
+    ``workers`` forked processes."""
     document = upgrade(document)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,7 @@ def render(document: dict, out: Path) -> Path:
         for stale in out.glob(pattern):
             stale.unlink()
     cells = document["cells"]
-    figures = figure_scenarios(cells, out, _in_table)
+    figures = figure_scenarios(cells, out, _in_table, workers)
     lines = [
         "# Tightness of the self-consuming-loop TV bounds",
         "",

@@ -128,6 +128,26 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
         assert statement in table
 
 
+def test_figures_drawn_in_parallel_are_those_drawn_in_one_process(tiny_run, tmp_path):
+    """``render(..., workers=2)`` (what ``scloop report`` does) writes the same report and the same figures, byte for
+    byte, as one process. Control: a cell's legend changed draws a different figure, and the comparison sees it."""
+    cells, _, _ = tiny_run
+    document = assemble(cells, suite="tiny", seed=0)
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    render(document, serial, workers=1)
+    render(document, parallel, workers=2)
+    figures = sorted(path.name for path in serial.glob("*.png"))
+    assert len(figures) >= 5 and figures == sorted(path.name for path in parallel.glob("*.png"))
+    assert all((serial / name).read_bytes() == (parallel / name).read_bytes() for name in figures)
+    assert (serial / "tightness.md").read_text() == (parallel / "tightness.md").read_text()
+    for cell in document["cells"]:
+        cell["legend"] += " (changed)"
+    changed = tmp_path / "changed"
+    render(document, changed, workers=2)
+    drawn = [name for name in figures if name.startswith("tv_")]
+    assert drawn and all((changed / name).read_bytes() != (serial / name).read_bytes() for name in drawn)
+
+
 def test_committed_quick_baseline_is_well_formed():
 
     baseline = json.loads((Path(__file__).parent.parent / "reports" / "baselines" / "quick.json").read_text())
