@@ -130,7 +130,7 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
 
 def test_figures_drawn_in_parallel_are_those_drawn_in_one_process(tiny_run, tmp_path):
     """``render(..., workers=2)`` (what ``scloop report`` does) writes the same report and the same figures, byte for
-    byte, as one process. Control: a cell's legend changed draws a different figure, and the comparison sees it."""
+    byte, as one process. Control: the legends changed draw different figures, and the comparison sees them."""
     cells, _, _ = tiny_run
     document = assemble(cells, suite="tiny", seed=0)
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
