@@ -2,7 +2,7 @@
 
 ::
 
-    scloop report [--suite quick|standard|full] [--out DIR] [--seed N] [--workers N] [--from DIR/results.json]
+    scloop report [--suite quick|standard|extended|full] [--out DIR] [--seed N] [--workers N] [--from DIR/results.json]
                   [--scheduler tcp://HOST:PORT | --dask local]
     scloop check --baseline PATH [--workers N] [--statistical] [--scheduler ... | --dask local]
     scloop baseline [--suite quick] --out PATH [--force] [--scheduler ... | --dask local]

@@ -1,7 +1,10 @@
 """Declarative sweep suites: named lists of cell specifications (:mod:`selfloop.reports.cells`).
 
-Built in: ``quick`` (the CI suite), ``standard`` (the report of record), ``full`` and ``diffusion_10d``. Users add a
-suite with :func:`register_suite`, or write one as a TOML file (:func:`load_suite_file`).
+Built in, each containing the one before: ``quick`` (the CI suite and the README's main job), ``standard`` (the report
+of record: every claim, in 1-D, with the Gaussian MLE in 3-D and the regression loop in 6-D, in about a minute on 2
+cores), ``extended`` (standard plus the 2-D diffusion row, the preconditioned network side by side and your own MLP
+score network) and ``full`` (extended's rows at larger sizes, hours on a many-core machine); and ``diffusion_10d``.
+Users add a suite with :func:`register_suite`, or write one as a TOML file (:func:`load_suite_file`).
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ def quick() -> list[dict]:
 
 
 def standard() -> list[dict]:
-    """Minutes on 2 cores: two 1-D truths, two sizes and fractions, Li's and the preconditioned diffusion side by side, a
-    2-D diffusion row, an MLP score network of one's own (certified, in 1-D and 2-D), a denser phase curve."""
+    """About a minute on 2 cores: two 1-D truths, two sizes and fractions, Li's diffusion model in 1-D, the Gaussian
+    MLE laws in 1-D and 3-D, Li's rate on a second truth, the regression loop, a denser phase curve. The 2-D diffusion
+    row, the preconditioned network side by side and your own score network are in :func:`extended`."""
     return (
         loop_cells(
             models=[_kde(0.3), _kde(0.15)],
@@ -67,20 +71,34 @@ def standard() -> list[dict]:
         + gaussian_mle_cells(
             truths=("gaussian_3d",), size=50, generations=20, replicates=200, tv_samples=2000
         )  # TV by Monte Carlo in 3-D
-        + [
-            cell
-            for parameterization in ("li", "preconditioned")  # side by side: what the network's form changes
-            for cell in diffusion_cells(
-                widths=(64, 128, 256),
-                steps=80,
-                calibration_sizes=(250, 1000, 4000),
-                prediction_sizes=(500, 2000),
-                prediction_widths=(96,),
-                real_fractions=(0.2, 0.5),
-                generations=4,
-                parameterization=parameterization,
-            )
-        ]
+        + _one_dimensional_diffusion("li")
+        + rate_cells(
+            truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
+        )  # Li's rate, a second truth
+        + regression_cells(size=50, generations=20, replicates=400)
+        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
+    )
+
+
+def _one_dimensional_diffusion(parameterization: str) -> list[dict]:
+    return diffusion_cells(
+        widths=(64, 128, 256),
+        steps=80,
+        calibration_sizes=(250, 1000, 4000),
+        prediction_sizes=(500, 2000),
+        prediction_widths=(96,),
+        real_fractions=(0.2, 0.5),
+        generations=4,
+        parameterization=parameterization,
+    )
+
+
+def extended() -> list[dict]:
+    """Minutes on 2 cores: the standard suite plus the preconditioned network side by side with Li's, a 2-D diffusion
+    row and an MLP score network of one's own (certified, in 1-D and 2-D)."""
+    return (
+        standard()
+        + _one_dimensional_diffusion("preconditioned")  # side by side: what the network's form changes
         + diffusion_cells(
             widths=(64, 128, 256),
             steps=40,
@@ -94,13 +112,8 @@ def standard() -> list[dict]:
             generations=3,
             replicates=24,  # 8 could see nothing up to x10
         )
-        + rate_cells(
-            truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
-        )  # Li's rate, a second truth
-        + regression_cells(size=50, generations=20, replicates=400)
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=500, steps=80, generations=2, replicates=6)
         + score_network_cells(truths=["ring_2d"], size=500, steps=40, generations=1, replicates=4)  # your own network
-        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
 
@@ -178,7 +191,13 @@ def diffusion_10d() -> list[dict]:
 
 #: Suites by name: ``build() -> list of cell specifications`` (``SUITES.scoped()`` for temporary ones).
 SUITES: Registry[Callable[[], list[dict]]] = Registry("suite")
-for _name, _build in (("quick", quick), ("standard", standard), ("full", full), ("diffusion_10d", diffusion_10d)):
+for _name, _build in (
+    ("quick", quick),
+    ("standard", standard),
+    ("extended", extended),
+    ("full", full),
+    ("diffusion_10d", diffusion_10d),
+):
     SUITES.register(_name, _build)
 
 

@@ -163,7 +163,7 @@ def test_committed_quick_baseline_is_well_formed():
     assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
 
 
-@pytest.mark.parametrize("name", ["quick", "standard", "full"])
+@pytest.mark.parametrize("name", ["quick", "standard", "extended", "full"])
 def test_every_suite_cell_builds(name):
     """Every cell of every suite names a valid model, truth and scenario (the full suite is too long to run here)."""
     from selfloop.reports.models import build_model, build_scenario
@@ -190,7 +190,7 @@ def test_cell_records_round_trip_through_json():
         assert type(record.result).from_dict(result) == record.result
 
 
-def test_the_standard_suite_certifies_your_own_score_network_like_the_built_in_model():
+def test_the_extended_suite_certifies_your_own_score_network_like_the_built_in_model():
     """The score_mlp cells (1-D and 2-D) get Theorem G per run and Lemma R on the certified one-step errors (a record
     where those are computed, in 1-D), as the random-feature loops do; Theorem D's calibrated claim and Li's rate stay
     the random-feature model's."""
@@ -201,7 +201,7 @@ def test_the_standard_suite_certifies_your_own_score_network_like_the_built_in_m
         typed = CellSpec.from_dict(spec)
         return {claim.id for claim in CLAIMS.values() if claim.applies(typed)}
 
-    cells = get_suite("standard")
+    cells = get_suite("extended")
     own = [cell for cell in cells if cell["model"]["name"] == "score_mlp"]
     assert {cell["truth"] for cell in own} == {"bimodal_1d", "skewed_1d", "ring_2d"}
     for cell in own:
@@ -211,9 +211,11 @@ def test_the_standard_suite_certifies_your_own_score_network_like_the_built_in_m
     assert "theorem_g" in claims_of(built_in)
 
 
-def test_the_full_suite_runs_every_row_of_the_standard_suite():
-    """``full`` is ``standard`` at larger sizes: every (cell kind, model and its parameterization, truth, scenario kind)
-    of the standard suite is in it, so no claim that the report of record checks is missing from the full report."""
+def test_each_suite_runs_every_row_of_the_one_before():
+    """``extended`` is ``standard`` plus its own rows (every standard cell as it is), and ``full`` is ``extended`` at
+    larger sizes: every (cell kind, model and its parameterization, truth, scenario kind) of each suite is in the next,
+    so no claim that a smaller report checks is missing from a larger one. Control: ``standard`` is not within
+    ``quick``, and the comparison sees it."""
 
     def rows(name: str) -> set[tuple]:
         return {
@@ -227,5 +229,7 @@ def test_the_full_suite_runs_every_row_of_the_standard_suite():
             for cell in get_suite(name)
         }
 
-    assert rows("standard") <= rows("full"), sorted(rows("standard") - rows("full"))
-    assert not rows("standard") <= rows("quick")  # control: the quick suite leaves standard rows out, and is seen to
+    assert set(map(json.dumps, get_suite("standard"))) <= set(map(json.dumps, get_suite("extended")))
+    for smaller, larger in (("standard", "extended"), ("extended", "full")):
+        assert rows(smaller) <= rows(larger), (smaller, larger, sorted(rows(smaller) - rows(larger)))
+    assert not rows("standard") <= rows("quick")  # control
