@@ -17,6 +17,8 @@ TV: :math:`E_x\,\mathrm{TV}(N(x\cdot\hat w, \sigma^2), N(x\cdot w^*, \sigma^2)) 
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .truth import GaussianMixture, register_truth
@@ -31,11 +33,17 @@ def regression_truth(weights, noise: float) -> GaussianMixture:
     if weights.ndim != 1 or not np.all(np.isfinite(weights)):
         raise ValueError(f"weights must be a finite vector, got {weights!r}")
     noise = check_positive("noise", noise)
-    dim = weights.size
-    covariance = np.eye(dim + 1)
-    covariance[:dim, dim] = covariance[dim, :dim] = weights
-    covariance[dim, dim] = weights @ weights + noise**2
-    return GaussianMixture([1.0], np.zeros((1, dim + 1)), covariance[None])
+    return GaussianMixture([1.0], np.zeros((1, weights.size + 1)), _joint_covariances(weights[None], noise))
+
+
+def _joint_covariances(weights: np.ndarray, noise: float) -> np.ndarray:
+    r"""The joint laws' covariances :math:`\begin{pmatrix} I & w \\ w^T & |w|^2 + \sigma^2\end{pmatrix}`, (R, d + 1, d + 1)
+    for the rows w of ``weights`` (R, d); positive definite, the Schur complement of I being :math:`\sigma^2`."""
+    count, dim = weights.shape
+    covariances = np.broadcast_to(np.eye(dim + 1), (count, dim + 1, dim + 1)).copy()
+    covariances[:, :dim, dim] = covariances[:, dim, :dim] = weights
+    covariances[:, dim, dim] = [row @ row + noise**2 for row in weights]
+    return covariances
 
 
 def regression_tv(weights, truth_weights, noise: float) -> np.ndarray:
@@ -60,17 +68,33 @@ class LinearRegression:
 
     def fit(self, data, rng: np.random.Generator | None = None) -> GaussianMixture:
         """OLS of the last column on the others; raises ValueError on too few points or a singular design."""
-        data = check_data("data", data)
-        n, columns = data.shape
-        if columns < 2:
-            raise ValueError("data: need covariates and a label column, (n, d + 1) with d >= 1")
-        covariates, labels = data[:, :-1], data[:, -1]
-        if n <= columns:
-            raise ValueError(f"data: {n} points cannot fit {columns - 1} weights by least squares (need > {columns})")
-        weights, _, rank, _ = np.linalg.lstsq(covariates, labels, rcond=None)
-        if rank < columns - 1:
-            raise ValueError("data: collapsed sample, the design matrix is singular")
-        return regression_truth(weights, self.noise)
+        return self.fit_batch([data])[0]
+
+    def fit_batch(self, data: Sequence, rngs: Sequence[np.random.Generator] | None = None) -> list[GaussianMixture]:
+        """Each set of ``data`` fitted by its own least squares, and the joint Gaussians built together
+        (:class:`selfloop.simulators.protocol.BatchFitting`): their covariances are positive definite by construction,
+        so the mixture constructor's checks are skipped and the Cholesky factors taken at once."""
+        weights = []
+        for points in data:
+            points = check_data("data", points)
+            n, columns = points.shape
+            if columns < 2:
+                raise ValueError("data: need covariates and a label column, (n, d + 1) with d >= 1")
+            if n <= columns:
+                raise ValueError(
+                    f"data: {n} points cannot fit {columns - 1} weights by least squares (need > {columns})"
+                )
+            fitted, _, rank, _ = np.linalg.lstsq(points[:, :-1], points[:, -1], rcond=None)
+            if rank < columns - 1:
+                raise ValueError("data: collapsed sample, the design matrix is singular")
+            weights.append(fitted)
+        if len({w.size for w in weights}) > 1:
+            return [fit for points in data for fit in self.fit_batch([points])]
+        covariances = _joint_covariances(np.array(weights), self.noise)[:, None]
+        count, dim = len(weights), covariances.shape[-1]
+        return GaussianMixture._valid(
+            np.ones((count, 1)), np.zeros((count, 1, dim)), covariances, np.linalg.cholesky(covariances)
+        )
 
     def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
         r"""The fit's weights :math:`\hat w`, (d,)."""

@@ -345,3 +345,35 @@ def test_a_loop_run_without_tv_knows_its_replicates_and_generations():
         measure_tv=False,
     )
     assert (kde.replicates, kde.generations) == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["mle", "ols"])
+def test_a_batch_of_fits_is_each_fit_on_its_own_bit_for_bit(name):
+    """``fit_batch`` (the loop's path for a model that is :class:`BatchFitting`: the Gaussian MLE's stacked moments, the
+    regression's joint Gaussians built together) gives every set the fit it gets alone, bit for bit, with sets of two
+    sizes too; a collapsed or a NaN set in the batch raises a ValueError naming ``data``. Control: a set moved by
+    1e-12 gets another fit, and the comparison sees it."""
+    from selfloop.simulators import GaussianMLE, LinearRegression
+    from selfloop.simulators.protocol import BatchFitting, fit_all
+
+    model = GaussianMLE() if name == "mle" else LinearRegression(1.0)
+    assert isinstance(model, BatchFitting)
+    rng = np.random.default_rng(3)
+    stored = ("weights", "means", "covariances", "_cholesky", "_whitening", "_log_det", "_cumulative")
+
+    def same(first, second) -> bool:
+        return all(np.array_equal(getattr(first, field), getattr(second, field)) for field in stored)
+
+    for dim, sizes in ((1, [50] * 7), (3, [40] * 7), (2, [30, 30, 45, 30])):
+        columns = dim + 1 if name == "ols" else dim
+        sets = [rng.normal(size=(size, columns)) @ rng.normal(size=(columns, columns)) for size in sizes]
+        batch = fit_all(model, sets, [rng] * len(sets))
+        assert all(same(alone, batched) for alone, batched in zip((model.fit(points) for points in sets), batch))
+        moved = [points.copy() for points in sets]
+        moved[1][0, 0] += 1e-12
+        assert not same(model.fit(moved[1]), batch[1])
+    collapsed = np.zeros((20, 2))  # no spread: a singular covariance, or a singular design
+    with pytest.raises(ValueError, match="data: collapsed"):
+        model.fit_batch([rng.normal(size=(20, 2)), collapsed])
+    with pytest.raises(ValueError, match="data contains NaN"):
+        model.fit_batch([rng.normal(size=(20, 2)), np.full((20, 2), np.nan)])

@@ -211,33 +211,3 @@ def test_bad_input_is_refused():
         mle_bound_for(standard_truth("gaussian_3d"), Scenario.mixed(50, 0.5), 3)
     with pytest.raises(ValueError, match="scenario"):
         mle_moments(standard_truth("gaussian_1d"), Scenario.accumulating(50, 20, real=10), 3)
-
-
-def test_a_batch_of_fits_is_each_fit_on_its_own_bit_for_bit():
-    """``fit_batch`` (the loop's path, one stacked mean, covariance and Cholesky factor per chunk) gives every set the
-    fit it gets alone, bit for bit, in 1-D and 3-D and with sets of two sizes; a collapsed or a NaN set in the batch
-    raises a ValueError naming ``data``. Control: a set moved by 1e-12 gets another fit, and the comparison sees it."""
-    from selfloop.simulators.protocol import BatchFitting, fit_all
-
-    model, rng = GaussianMLE(), np.random.default_rng(3)
-    assert isinstance(model, BatchFitting)
-    stored = ("weights", "means", "covariances", "_cholesky", "_whitening", "_log_det", "_cumulative")
-
-    def same(first, second) -> bool:
-        return all(np.array_equal(getattr(first, name), getattr(second, name)) for name in stored)
-
-    for sets in (
-        [rng.normal(size=(50, 1)) for _ in range(7)],
-        [rng.normal(size=(40, 3)) @ rng.normal(size=(3, 3)) for _ in range(7)],
-        [rng.normal(size=(size, 2)) for size in (30, 30, 45, 30)],
-    ):
-        batch = fit_all(model, sets, [rng] * len(sets))
-        assert all(same(alone, batched) for alone, batched in zip((model.fit(points) for points in sets), batch))
-        moved = [points.copy() for points in sets]
-        moved[1][0, 0] += 1e-12
-        assert not same(model.fit(moved[1]), batch[1])
-    collapsed = [rng.normal(size=(20, 1)), np.ones((20, 1))]
-    with pytest.raises(ValueError, match="data: collapsed"):
-        model.fit_batch(collapsed)
-    with pytest.raises(ValueError, match="data contains NaN"):
-        model.fit_batch([rng.normal(size=(20, 1)), np.full((20, 1), np.nan)])
