@@ -43,19 +43,37 @@ def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -
     :func:`_convolve`'s to rounding).
     """
     size = values.shape[-1]
-    nodes = np.arange(-(size - 1), size)
-    offsets = nodes * step
-    variances = np.asarray(variances, dtype=float)[:, None]
-    kernel = _gaussian_taps(offsets, variances, step)
-    kernel[np.abs(nodes) > _kernel_half_width(step, variances, size)] = 0.0
-    full = 3 * size - 2
-    length = sp_fft.next_fast_len(full, True)
+    length = sp_fft.next_fast_len(3 * size - 2, True)
     transformed = sp_fft.rfft(values, length, axis=-1)
     out = []
-    for taps in (kernel, kernel * (-offsets / variances)):
-        convolved = sp_fft.irfft(transformed * sp_fft.rfft(taps, length, axis=-1), length, axis=-1)
+    for kernel in _kernel_transforms(step, np.asarray(variances, dtype=float), size, length):
+        convolved = sp_fft.irfft(transformed * kernel, length, axis=-1)
         out.append(convolved[:, size - 1 : 2 * size - 1])
     return out[0], out[1]
+
+
+#: The kernels' transforms by (step, variances, size): a loop certifies every fit on one quadrature at one set of
+#: chain times, so every fit's training distribution asks for the same few batches of kernels.
+_KERNEL_TRANSFORMS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_KEPT_KERNELS = 32
+
+
+def _kernel_transforms(step: float, variances: np.ndarray, size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The transforms (length ``length``) of :math:`\varphi` of each of ``variances`` and of its derivative, sampled on
+    the longest support (2 ``size`` - 1 nodes), each cut to 9 standard deviations; computed once per key and kept."""
+    key = (float(step), variances.tobytes(), int(size), int(length))
+    if key not in _KERNEL_TRANSFORMS:
+        if len(_KERNEL_TRANSFORMS) >= _KEPT_KERNELS:
+            _KERNEL_TRANSFORMS.clear()
+        nodes = np.arange(-(size - 1), size)
+        offsets = nodes * step
+        column = variances[:, None]
+        kernel = _gaussian_taps(offsets, column, step)
+        kernel[np.abs(nodes) > _kernel_half_width(step, column, size)] = 0.0
+        _KERNEL_TRANSFORMS[key] = tuple(
+            sp_fft.rfft(taps, length, axis=-1) for taps in (kernel, kernel * (-offsets / column))
+        )
+    return _KERNEL_TRANSFORMS[key]
 
 
 def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:

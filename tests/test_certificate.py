@@ -242,6 +242,29 @@ def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_
             assert np.allclose(alone[1][0], derivative[row], rtol=0, atol=1e-15 * np.abs(expected_derivative).max())
 
 
+def test_the_kept_kernel_transforms_give_what_computing_them_again_gives():
+    """Every fit's training distribution asks for the same kernels (one quadrature, one set of chain times), so their
+    transforms are kept: a second call returns the kept arrays and the same convolutions bit for bit as a call after
+    the store is emptied; the store stays bounded. Control: another variance gives another transform."""
+    from selfloop.bounds import grid_convolution
+    from selfloop.bounds.grid_convolution import _KEPT_KERNELS, _convolve_pairs_1d, _kernel_transforms
+
+    rng = np.random.default_rng(2)
+    values, variances = rng.random((5, 700)), rng.uniform(1e-3, 1.0, size=5)
+    first = _convolve_pairs_1d(values, 0.02, variances)
+    kept = _kernel_transforms(0.02, variances, 700, 2100)
+    assert _kernel_transforms(0.02, variances, 700, 2100) is kept
+    grid_convolution._KERNEL_TRANSFORMS.clear()
+    again = _convolve_pairs_1d(values, 0.02, variances)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    other = variances.copy()
+    other[0] *= 1.01
+    assert not np.array_equal(_kernel_transforms(0.02, other, 700, 2100)[0], kept[0])
+    for k in range(2 * _KEPT_KERNELS):
+        _kernel_transforms(0.02, variances + k, 50, 150)
+    assert len(grid_convolution._KERNEL_TRANSFORMS) <= _KEPT_KERNELS
+
+
 def test_the_batched_marginal_values_are_those_of_one_time_at_a_time():
     """The truth's OU marginals at many times at once (:func:`_ou_mixture_values`, elementwise over times and
     components in 1-D) are :func:`_mixture_values` of each :func:`ou_marginal` to 1e-13 relative, in 1-D and 2-D, in
