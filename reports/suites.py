@@ -81,6 +81,8 @@ def standard() -> list[dict]:
 
 
 def _one_dimensional_diffusion(parameterization: str) -> list[dict]:
+    """The 1-D diffusion row of ``standard`` (Li's network) and ``extended`` (both): calibration on skewed_1d, loops on
+    bimodal_1d at two sizes, fully synthetic and mixed at two fractions."""
     return diffusion_cells(
         widths=(64, 128, 256),
         steps=80,
@@ -118,7 +120,7 @@ def extended() -> list[dict]:
 
 
 def full() -> list[dict]:
-    """Hours on a many-core machine: every row of the standard suite at larger sizes, more replicates and generations,
+    """Hours on a many-core machine: every row of the extended suite at larger sizes, more replicates and generations,
     plus the KDE on the 2-D ring and the d = 10 diffusion row (:func:`diffusion_10d`)."""
     return (
         loop_cells(
