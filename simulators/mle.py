@@ -32,8 +32,9 @@ class GaussianMLE:
         return self.fit_batch([data])[0]
 
     def fit_batch(self, data: Sequence, rngs: Sequence[np.random.Generator] | None = None) -> list[GaussianMixture]:
-        """Fit on each of ``data``, sets of one shape stacked and fitted at once (:class:`selfloop.simulators.protocol.BatchFitting`); a fit is
-        the same whichever sets share its batch, since every reduction runs along the same axis of each set."""
+        """Fit on each of ``data``, sets of one shape stacked and fitted at once
+        (:class:`selfloop.simulators.protocol.BatchFitting`); a fit is the same whichever sets share its batch, since
+        every reduction runs along the same axis of each set."""
         sets = [check_data("data", points) for points in data]
         if len({points.shape for points in sets}) > 1:
             return [fitted for points in sets for fitted in self.fit_batch([points])]

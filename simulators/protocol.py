@@ -26,7 +26,7 @@ Optional, each with a default:
   replicate and generation (``LoopResult.parameters``).
 - :class:`BatchFitting`: a model that fits many replicates' training sets at once (``fit_batch``); the loop fits a
   chunk's sets, one generation at a time, through :func:`fit_all` (the Gaussian MLE: one stacked mean, covariance and
-  Cholesky factor for the whole chunk).
+  Cholesky factor for the whole chunk; the linear regression: its joint Gaussians built together).
 - :class:`ReplicateBatching`: a model that samples, prepares and evaluates many replicates' fits at once
   (``sample_batch``, ``prepare_batch``, ``grid_densities``). The loop runs a chunk of replicates a generation at a
   time and calls these hooks; :func:`replicate_hooks` gives a model's own hooks or the defaults of

@@ -74,9 +74,11 @@ class LinearRegression:
         """Each set of ``data`` fitted by its own least squares, and the joint Gaussians built together
         (:class:`selfloop.simulators.protocol.BatchFitting`): their covariances are positive definite by construction,
         so the mixture constructor's checks are skipped and the Cholesky factors taken at once."""
+        sets = [check_data("data", points) for points in data]
+        if len({points.shape[1] for points in sets}) > 1:  # sets of several dimensions: one batch each
+            return [fit for points in sets for fit in self.fit_batch([points])]
         weights = []
-        for points in data:
-            points = check_data("data", points)
+        for points in sets:
             n, columns = points.shape
             if columns < 2:
                 raise ValueError("data: need covariates and a label column, (n, d + 1) with d >= 1")
@@ -88,8 +90,6 @@ class LinearRegression:
             if rank < columns - 1:
                 raise ValueError("data: collapsed sample, the design matrix is singular")
             weights.append(fitted)
-        if len({w.size for w in weights}) > 1:
-            return [fit for points in data for fit in self.fit_batch([points])]
         covariances = _joint_covariances(np.array(weights), self.noise)[:, None]
         count, dim = len(weights), covariances.shape[-1]
         return GaussianMixture._valid(
