@@ -31,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from selfloop.simulators import GaussianMixture, Scenario
+from selfloop.simulators.metrics import gaussian_tv_1d
 
 __all__ = ["ExpectedTV", "gaussian_tv_to_standard", "mle_expected_tv"]
 
@@ -60,24 +60,10 @@ class ExpectedTV:
 
 
 def gaussian_tv_to_standard(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{TV}(N(m, v), N(0, 1))`, elementwise over arrays ``mean`` and ``variance``.
-
-    Where :math:`v \ne 1` the log densities cross where :math:`(v - 1)x^2 + 2mx - m^2 - v\log v = 0`, at
-    :math:`x_\pm = (-m \pm \sqrt{v(m^2 + (v - 1)\log v)})/(v - 1)`, and TV is the difference of the two laws' masses
-    between the roots; at :math:`v = 1` it is :math:`2\Phi(|m|/2) - 1`.
-    """
-    mean, variance = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(variance, dtype=float))
-    out = 2 * special.ndtr(np.abs(mean) / 2) - 1
-    unequal = np.abs(variance - 1) > 1e-12
-    m, v = mean[unequal], variance[unequal]
-    log_v = np.log(v)
-    root = np.sqrt(v * (m**2 + (v - 1) * log_v))
-    low, high = np.sort(np.stack([(-m - root) / (v - 1), (-m + root) / (v - 1)]), axis=0)
-    scale = np.sqrt(v)
-    fitted = special.ndtr((high - m) / scale) - special.ndtr((low - m) / scale)
-    truth = special.ndtr(high) - special.ndtr(low)
-    out[unequal] = np.abs(fitted - truth)
-    return out
+    r""":math:`\mathrm{TV}(N(m, v), N(0, 1))`, elementwise over arrays ``mean`` and ``variance``
+    (:func:`selfloop.simulators.metrics.gaussian_tv_1d`: where :math:`v \ne 1` the difference of the two laws' masses
+    between the crossings of their log densities, at :math:`v = 1` :math:`2\Phi(|m|/2) - 1`)."""
+    return gaussian_tv_1d(mean, variance, 0.0, 1.0)
 
 
 def _wishart(rng: np.random.Generator, chains: int, dim: int, degrees: int) -> np.ndarray:

@@ -29,6 +29,7 @@ from .validation import check_size
 __all__ = [
     "common_grid",
     "gaussian_tv",
+    "gaussian_tv_1d",
     "tv",
     "tv_monte_carlo",
     "tv_on_grid",
@@ -127,9 +128,7 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
 
     - Equal covariances: :math:`2\Phi(\delta/2) - 1` with the Mahalanobis
       distance :math:`\delta = \|\Sigma^{-1/2}(\mu_1-\mu_2)\|`.
-    - 1-D, unequal variances: the densities cross at the roots
-      :math:`x_\pm` of a quadratic, and TV is the difference of the two
-      CDFs' masses between them.
+    - 1-D, unequal variances: :func:`gaussian_tv_1d`.
 
     Raises
     ------
@@ -147,20 +146,37 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
         return float(2 * special.ndtr(delta / 2) - 1)
     if mean1.size != 1:
         raise ValueError("covariance: no closed form for unequal covariances in more than one dimension")
-    m1, m2 = float(mean1[0]), float(mean2[0])
-    s1, s2 = float(np.sqrt(covariance1[0, 0])), float(np.sqrt(covariance2[0, 0]))
-    # log N(x; m1, s1) = log N(x; m2, s2)  <=>  a x^2 + b x + c = 0
-    a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
-    b = m1 / s1**2 - m2 / s2**2
-    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + np.log(s2 / s1)
-    # the two crossings by the stable quadratic formula (no cancellation); the discriminant is positive, since two
-    # Gaussians of unequal variances cross twice
-    q = -0.5 * (b + np.copysign(np.sqrt(b * b - 4 * a * c), b))
-    roots = np.sort([q / a, c / q])
-    # the densities are ordered the same way on the whole of [x-, x+] and opposite outside
-    first = special.ndtr((roots[1] - m1) / s1) - special.ndtr((roots[0] - m1) / s1)
-    second = special.ndtr((roots[1] - m2) / s2) - special.ndtr((roots[0] - m2) / s2)
-    return float(abs(first - second))
+    return float(gaussian_tv_1d(mean1[0], covariance1[0, 0], mean2[0], covariance2[0, 0]))
+
+
+def gaussian_tv_1d(mean1, variance1, mean2, variance2) -> np.ndarray:
+    r""":math:`\mathrm{TV}(N(m_1, v_1), N(m_2, v_2))` elementwise over broadcast arrays, in closed form.
+
+    Equal variances (to 1e-13 relative): :math:`2\Phi(|m_1 - m_2|/(2\sqrt v)) - 1`. Unequal: TV is invariant under an
+    affine map, so the broader law becomes :math:`N(0, 1)` and the narrower :math:`N(m, v)`, :math:`v < 1`. Their log
+    densities cross at :math:`x = m + t` with :math:`\tfrac{v-1}{v} t^2 + 2mt + m^2 - \log v = 0`, whose roots are
+    :math:`t = q\,v/(v - 1)` and :math:`t = (m^2 - \log v)/q` with :math:`q = -(m + \operatorname{sign}(m)\,r)`,
+    :math:`r^2 = (m^2 + (v - 1)\log v)/v` (the stable form; :math:`r^2` is a sum of non-negative terms, and the
+    offsets t from the narrower mean keep their precision however narrow it is). The laws are ordered one way between
+    the crossings and the other way outside, so TV is the difference of their masses between them.
+    """
+    values = np.broadcast_arrays(*(np.asarray(value, dtype=float) for value in (mean1, variance1, mean2, variance2)))
+    shape = values[0].shape
+    m1, v1, m2, v2 = (np.ravel(value) for value in values)
+    out = 2 * special.ndtr(np.abs(m1 - m2) / (2 * np.sqrt(v2))) - 1
+    unequal = np.abs(v1 - v2) > 1e-13 * np.abs(v2)
+    m1, v1, m2, v2 = m1[unequal], v1[unequal], m2[unequal], v2[unequal]
+    first_broader = v1 > v2
+    broad_mean, broad_variance = np.where(first_broader, m1, m2), np.where(first_broader, v1, v2)
+    narrow_mean, narrow_variance = np.where(first_broader, m2, m1), np.where(first_broader, v2, v1)
+    m, v = (narrow_mean - broad_mean) / np.sqrt(broad_variance), narrow_variance / broad_variance
+    log_v = np.log(v)
+    q = -(m + np.copysign(np.sqrt((m**2 + (v - 1) * log_v) / v), m))
+    offsets = q * v / (v - 1), (m**2 - log_v) / q
+    low, high = np.minimum(*offsets), np.maximum(*offsets)
+    narrow = special.ndtr(high / np.sqrt(v)) - special.ndtr(low / np.sqrt(v))
+    out[unequal] = np.abs(narrow - (special.ndtr(m + high) - special.ndtr(m + low)))
+    return out.reshape(shape)
 
 
 def _single_gaussian(density) -> bool:

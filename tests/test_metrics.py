@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import special
 
 from selfloop.simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
 from selfloop.simulators.grid import Box, Grid, tail_quantile
@@ -177,3 +178,66 @@ def test_gaussian_blur_on_a_line_equals_the_direct_kernel_sum(variance, direct, 
         kernel = values / (np.exp(-0.5 * (0.1 * np.arange(-reach, reach + 1)) ** 2 / variance).sum() * 0.1)
     direct_sum = kernel @ masses
     assert np.max(np.abs(gaussian_blur(masses, grid, variance) - direct_sum)) <= 1e-12 * np.max(direct_sum)
+
+
+def test_the_one_dimensional_closed_form_is_exact_for_any_variance_ratio():
+    """``gaussian_tv_1d`` against an 80-digit evaluation of the crossings and the masses between them (mpmath): within
+    1e-14 over means and variances spread over decades, variance ratios down to 1e-80 (a collapsed fit: TV near 1,
+    where the crossings of the unstandardised quadratic round to one point) and up to 1 + 1e-11, in either order.
+    The loop's TV to a Gaussian truth, every replicate's at once, is the per-fit closed form. Control: the
+    unstandardised quadratic, whose discriminant cancels, fails the same comparison where one law is collapsed."""
+    import mpmath
+
+    from selfloop.simulators import GaussianMLE
+    from selfloop.simulators.measurement import Measurement
+    from selfloop.simulators.metrics import gaussian_tv_1d
+    from selfloop.simulators.protocol import replicate_hooks
+
+    mpmath.mp.dps = 80
+
+    def reference(m1, v1, m2, v2):
+        m1, v1, m2, v2 = (mpmath.mpf(float(value)) for value in (m1, v1, m2, v2))
+        a, b = 1 / (2 * v2) - 1 / (2 * v1), m1 / v1 - m2 / v2
+        c = m2**2 / (2 * v2) - m1**2 / (2 * v1) + mpmath.log(mpmath.sqrt(v2 / v1))
+        root = mpmath.sqrt(b * b - 4 * a * c)
+        low, high = sorted([(-b - root) / (2 * a), (-b + root) / (2 * a)])
+
+        def mass(mean, variance):
+            return mpmath.ncdf((high - mean) / mpmath.sqrt(variance)) - mpmath.ncdf(
+                (low - mean) / mpmath.sqrt(variance)
+            )
+
+        return float(abs(mass(m1, v1) - mass(m2, v2)))
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for k in range(300):
+        m1, m2, v1 = 2 * rng.normal(), 2 * rng.normal(), 10 ** rng.uniform(-3, 3)
+        ratio = (10 ** rng.uniform(-6, 6), 1 + 10 ** rng.uniform(-11, -4), 10 ** rng.uniform(-80, -20))[k % 3]
+        cases.append((m1, v1, m2, v1 * ratio) if k % 2 else (m2, v1 * ratio, m1, v1))
+    got = gaussian_tv_1d(*np.array(cases).T)
+    np.testing.assert_allclose(got, [reference(*case) for case in cases], rtol=0, atol=1e-14)
+    # control: the unstandardised quadratic (a x^2 + b x + c in x, its discriminant a difference of huge terms) is
+    # the same formula, and the comparison rejects it where one law is collapsed
+    extreme = np.array(cases[2::3]).T
+    m1, v1, m2, v2 = extreme
+    a, b = 1 / (2 * v2) - 1 / (2 * v1), m1 / v1 - m2 / v2
+    c = m2**2 / (2 * v2) - m1**2 / (2 * v1) + np.log(np.sqrt(v2 / v1))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        q = -0.5 * (b + np.copysign(np.sqrt(b * b - 4 * a * c), b))
+        low, high = np.minimum(q / a, c / q), np.maximum(q / a, c / q)
+        naive = np.abs(
+            special.ndtr((high - m1) / np.sqrt(v1))
+            - special.ndtr((low - m1) / np.sqrt(v1))
+            - special.ndtr((high - m2) / np.sqrt(v2))
+            + special.ndtr((low - m2) / np.sqrt(v2))
+        )
+    wrong = ~np.isclose(naive, [reference(*case) for case in extreme.T], rtol=0, atol=1e-14)
+    assert wrong.mean() > 0.5, wrong.mean()
+
+    truth, model = standard_truth("gaussian_1d"), GaussianMLE()
+    fits = model.fit_batch([truth.sample(20, rng) for _ in range(50)])
+    measured, errors = Measurement(truth, replicate_hooks(model), 100).tv_to_truth(fits, [rng] * len(fits))
+    alone = [gaussian_tv(truth.means[0], truth.covariances[0], fit.means[0], fit.covariances[0]) for fit in fits]
+    np.testing.assert_allclose(measured, alone, rtol=1e-14, atol=0)
+    assert not np.any(errors)
