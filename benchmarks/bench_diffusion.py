@@ -120,7 +120,7 @@ from threadpoolctl import threadpool_limits
 threadpool_limits(1)
 from selfloop.simulators import RandomFeatureDiffusion, Scenario, run_loop, standard_truth
 truth, model = standard_truth("bimodal_1d"), RandomFeatureDiffusion(width=96, steps=80, noise_draws=8)
-options = dict(generations=4, seed=7, replicates=16, one_step=True)
+options = dict(generations=4, seed=7, replicates=16, measures=["one_step"])
 if len(sys.argv) > 1:
     options["chunk_replicates"] = int(sys.argv[1])
 start = time.perf_counter()

@@ -20,7 +20,7 @@ CASES = {
     "kde": "run_loop(standard_truth('bimodal_1d'), KDE(0.1), Scenario.mixed(10_000, 0.5), 20, seed=0, replicates=100)",
     "kde2d": "run_loop(standard_truth('ring_2d'), KDE(0.3), Scenario.mixed(1000, 0.5), 10, seed=0, replicates=32)",
     "diffusion": "run_loop(standard_truth('bimodal_1d'), RandomFeatureDiffusion(width=96, steps=80), "
-    "Scenario.mixed(2000, 0.5), 4, seed=0, replicates=16, one_step=True)",
+    "Scenario.mixed(2000, 0.5), 4, seed=0, replicates=16, measures=['one_step'])",
     "mle": "run_loop(standard_truth('gaussian_1d'), GaussianMLE(), Scenario.fully_synthetic(50), 30, seed=0, replicates=400)",
 }
 _CHILD = """

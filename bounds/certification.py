@@ -1,8 +1,7 @@
 r"""Theorem G as a measurement of the loop: every fit certified while the loop runs.
 
-:class:`Certification` is the loop measure ``certificate`` (entry point ``selfloop.measures``), so
-``run_loop(..., certify=True)`` or ``run_loop(..., measures=["certificate"])`` hands each generation's fits to it,
-and the loop itself knows no theorem. Per fit it records:
+:class:`Certification` is the loop measure ``certificate`` (entry point ``scloop.measures``), so
+``run_loop(..., measures=["certificate"])`` hands each generation's fits to it, and the loop itself knows no theorem. Per fit it records:
 
 - ``certificate``: :func:`selfloop.bounds.diffusion_certificate` against :math:`p_0`, a rigorous bound on
   :math:`\mathrm{TV}(\hat p_i, p_0)`;
@@ -17,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfloop.simulators import FittedSDEDiffusion, GaussianMixture, Scenario
-from selfloop.simulators.measures import GenerationStep
+from selfloop.simulators import FittedSDEDiffusion, GaussianMixture
+from selfloop.simulators.measures import GenerationStep, LoopSpec
 
 from .certificate import diffusion_certificate
 from .ou_marginals import TrainingDistribution
@@ -33,33 +32,32 @@ class Certification:
     name = "certificate"
     fields = ("certificate", "certified_one_step", "score_error")
 
-    def check(self, truth, model, scenario: Scenario, measure_tv: bool) -> None:
-        fitted_class = getattr(model, "fitted_class", None)
+    def start(self, loop: LoopSpec) -> None:
+        fitted_class = getattr(loop.model, "fitted_class", None)
         if not (isinstance(fitted_class, type) and issubclass(fitted_class, FittedSDEDiffusion)):
             raise ValueError(
-                "certify: the certificate is for a diffusion model sampled by the reverse SDE "
+                "certificate: the certificate is for a diffusion model sampled by the reverse SDE "
                 "(RandomFeatureDiffusion with sampler='sde', or ScoreDiffusion)"
             )
-        if not (isinstance(truth, GaussianMixture) and truth.dim <= 2):
-            raise ValueError("certify: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
-        self.truth = truth
-        # q_i = lambda p0 + (1 - lambda) p_{i-1} is the training distribution with fresh real data and nothing
-        # accumulated; in 2-D its certificate costs seconds a fit (docs/performance.md): there it is left to
-        # diffusion_certificate
-        self.mixed = not (scenario.accumulate or scenario.reuse_real) and truth.dim == 1
-        self.real_fraction = scenario.real_fraction
+        if not (isinstance(loop.truth, GaussianMixture) and loop.truth.dim <= 2):
+            raise ValueError("certificate: the certificate needs a Gaussian-mixture truth in dimension 1 or 2")
 
-    def _one(self, fit, previous) -> tuple[float, float, float]:
-        certificate = diffusion_certificate(fit, self.truth)
+    @staticmethod
+    def _one(fit, previous, loop: LoopSpec) -> tuple[float, float, float]:
+        truth, scenario = loop.truth, loop.scenario
+        certificate = diffusion_certificate(fit, truth)
         direct, score = certificate.tv, certificate.score_error
         if previous is None:
             return direct, direct, score
-        if not self.mixed:
+        # q_i = lambda p0 + (1 - lambda) p_{i-1} is the training distribution with fresh real data and nothing
+        # accumulated; in 2-D its certificate costs seconds a fit (docs/performance.md): there it is left to
+        # diffusion_certificate
+        if scenario.accumulate or scenario.reuse_real or truth.dim != 1:
             return direct, float("nan"), score
-        against = TrainingDistribution(self.truth, previous, self.real_fraction)
+        against = TrainingDistribution(truth, previous, scenario.real_fraction)
         return direct, diffusion_certificate(fit, against).tv, score
 
     def take(self, step: GenerationStep) -> dict[str, np.ndarray]:
         previous = step.previous if step.previous is not None else [None] * len(step.fits)
-        rows = np.array([self._one(fit, before) for fit, before in zip(step.fits, previous)], dtype=float)
+        rows = np.array([self._one(fit, before, step.loop) for fit, before in zip(step.fits, previous)], dtype=float)
         return dict(zip(self.fields, rows.T))

@@ -26,7 +26,7 @@ from typing import Iterator
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from selfloop.simulators import run_loop, standard_truth
+from selfloop.simulators import TotalVariation, run_loop, standard_truth
 from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.measures import PARAMETER
 
@@ -62,8 +62,7 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
         typed.generations,
         seed=cell_seed(suite_seed, typed.key),
         replicates=typed.replicates,
-        tv_samples=typed.model.get("tv_samples", 100_000),
-        measures=measures,
+        measures=[TotalVariation(samples=typed.model.get("tv_samples", 100_000)), *measures],
     )
     cell = Cell(typed, result.tv, result.real_fraction, result.training_size, result.measured)
     cell.truth = truth
@@ -78,7 +77,11 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
         result.tv,
         result.real_fraction,
         result.training_size,
-        {name: v for name, v in result.measured.items() if not name.startswith(PARAMETER)},
+        {
+            name: v
+            for name, v in result.measured.items()
+            if not name.startswith(PARAMETER) and name not in TotalVariation.fields
+        },
         records,
         time.perf_counter() - start,
     )

@@ -5,6 +5,7 @@ Public API (the README and docs/theory.md say what each name computes)::
     from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, ScoreDiffusion, GaussianMLE, Scenario, run_loop
 """
 
+from .degenerate import DegenerateFit
 from .diffusion import (
     EarlyStopping,
     FittedDiffusion,
@@ -13,6 +14,7 @@ from .diffusion import (
     RandomFeatureDiffusion,
     ScoreDiffusion,
 )
+from .execution import Execution, memory_budget
 from .expected import (
     SmoothedTruth,
     bandwidth_schedule,
@@ -22,19 +24,25 @@ from .expected import (
 )
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
-from .loop import LoopResult, memory_budget, run_loop
+from .loop import run_loop
+from .measures import Measure, OneStep, Probes, TotalVariation
 from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
-from .protocol import FittedDensity, GridDensity, Model, ReplicateBatching
+from .protocol import FiniteSupport, FittedDensity, GridDensity, Model, ReplicateBatching, Truth
 from .registry import Registry
 from .regression import LinearRegression, regression_truth, regression_tv
+from .result import LoopResult
 from .scenario import Scenario
-from .truth import STANDARD_TRUTHS, GaussianMixture, register_truth, standard_truth
+from .standard_truths import STANDARD_TRUTHS, register_truth, standard_truth
+from .truth import GaussianMixture
 
 __all__ = [
     "AccuracyWarning",
     "Box",
+    "DegenerateFit",
     "EarlyStopping",
+    "Execution",
+    "FiniteSupport",
     "FittedDiffusion",
     "FittedDensity",
     "FittedKDE",
@@ -47,7 +55,10 @@ __all__ = [
     "KDE",
     "LinearRegression",
     "LoopResult",
+    "Measure",
     "Model",
+    "OneStep",
+    "Probes",
     "PowerRule",
     "RandomFeatureDiffusion",
     "Registry",
@@ -56,6 +67,8 @@ __all__ = [
     "Scenario",
     "ScoreDiffusion",
     "SmoothedTruth",
+    "TotalVariation",
+    "Truth",
     "bandwidth_schedule",
     "expected_densities",
     "expected_kde_density",

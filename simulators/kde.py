@@ -32,6 +32,7 @@ from typing import Callable, Union
 
 import numpy as np
 
+from .degenerate import DegenerateFit
 from .grid import Box, Grid, tail_quantile
 from .protocol import OneAtATime
 from .smoothing import gaussian_smooth, linear_bin
@@ -71,7 +72,7 @@ def _sample_scale(data: np.ndarray) -> float:
         raise ValueError("data: a bandwidth rule needs at least 2 points")
     scale = float(np.sqrt(np.mean(np.var(data, axis=0, ddof=1))))
     if not scale > 0:
-        raise ValueError("data: collapsed sample (all points identical), the bandwidth rule gives h = 0")
+        raise DegenerateFit("data: collapsed sample (all points identical), the bandwidth rule gives h = 0")
     return scale
 
 

@@ -1,12 +1,9 @@
-r"""The distances the loop measures at every generation, for a batch of replicates' fits at once.
+r"""The distances the loop's measures take at every generation, for a batch of replicates' fits at once:
+:math:`\mathrm{TV}(\hat p_i, p_0)` (:meth:`Measurement.tv_to_truth`), the quantity every bound is about, and the TV
+from each fit to a mixture of densities (:meth:`Measurement.mixture_tv`), which the one-step error and Theorem K's
+sampling error (:mod:`selfloop.simulators.measures`) are.
 
-- :math:`\mathrm{TV}(\hat p_i, p_0)`, the quantity every bound is about;
-- Lemma R's one-step error :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)` with
-  :math:`q_i = \lambda_i p_0 + (1-\lambda_i)\hat p_{i-1}`;
-- for a KDE, Theorem K's sampling error :math:`S_i = \mathrm{TV}(\hat p_i, K_{h_i} * q_i)`, the fit's distance from
-  its own conditional mean given the past.
-
-Each is a distance from a fit to a mixture of densities. In d <= 2, when the fits are grid densities, it is exact
+On a finite support (a categorical law, a short Markov chain of tokens) TV is an exact sum. In d <= 2, when the fits are grid densities, it is exact
 quadrature (:func:`selfloop.simulators.metrics.tv_on_grid`), and, for a model whose hooks say ``shared_grid``, the
 replicates whose densities ask for the same grid step share one grid: a window of the lattice :math:`\Delta\mathbb Z^d` that covers each density's mass to
 ``GRID_MASS``, on which the model evaluates its fits together (:meth:`ReplicateBatching.grid_densities`: one binning
@@ -22,8 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from .grid import Box, Grid
-from .metrics import GRID_MASS, _single_gaussian, gaussian_tv_1d, tv, tv_monte_carlo, tv_on_grid
-from .protocol import GridDensity, ReplicateBatching
+from .metrics import GRID_MASS, _single_gaussian, gaussian_tv_1d, same_support, tv, tv_finite, tv_on_grid
+from .protocol import FiniteSupport, GridDensity, ReplicateBatching
 from .truth import GaussianMixture
 
 __all__ = ["Measurement", "TrainingMixture"]
@@ -133,10 +130,18 @@ class Measurement:
             out[members] = tv_on_grid(grid, current, target)
         return out
 
-    # ------------------------------------------------------------ the three distances
-    def tv_to_truth(self, fits: Sequence, rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`\mathrm{TV}(\hat p_r, p_0)` and its standard error (zero where exact), per replicate."""
+    # ------------------------------------------------------------ the distance to the truth
+    def tv_to_truth(
+        self, fits: Sequence, rngs: Sequence[np.random.Generator], samples: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\mathrm{TV}(\hat p_r, p_0)` and its standard error (zero where exact), per replicate: an exact sum over
+        a finite support, a Gaussian closed form, quadrature on shared grids in d <= 2, else the unbiased Monte Carlo
+        estimate with ``samples`` draws (default :attr:`samples`)."""
+        samples = self.samples if samples is None else samples
         self.hooks.prepare_batch(fits)
+        if isinstance(self.truth, FiniteSupport) and all(same_support(self.truth, fit) for fit in fits):
+            tables = np.stack([fit.support_probabilities() for fit in fits])
+            return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
         closed = _single_gaussian(self.truth) and _single_gaussian(fits[0])
         if self.on_grid(fits) and not closed:
             return self.mixture_tv(fits, [(1.0, [self.truth] * len(fits), False)]), np.zeros(len(fits))
@@ -145,37 +150,13 @@ class Measurement:
             variances = np.array([fit.covariances[0, 0, 0] for fit in fits])
             exact = gaussian_tv_1d(self.truth.means[0, 0], self.truth.covariances[0, 0, 0], means, variances)
             return exact, np.zeros(len(fits))
-        measured = np.array([tv(self.truth, fit, rng=rng, samples=self.samples) for fit, rng in zip(fits, rngs)])
+        measured = np.array([tv(self.truth, fit, rng=rng, samples=samples) for fit, rng in zip(fits, rngs)])
         return measured[:, 0], measured[:, 1]
 
-    def one_step(
-        self, fits: Sequence, previous: Sequence, real_fraction: float, rngs: Sequence[np.random.Generator]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        r"""Lemma R's :math:`\varepsilon_r = \mathrm{TV}(\hat p_r, \lambda p_0 + (1-\lambda)\hat p_{r,i-1})` and its
-        standard error: quadrature in d <= 2, else Monte Carlo with draws from the mixture (:class:`TrainingMixture`)."""
-        if self.on_grid(fits):
-            self.hooks.prepare_batch(previous)
-            components = [(real_fraction, [self.truth] * len(fits), False), (1.0 - real_fraction, previous, True)]
-            return self.mixture_tv(fits, components), np.zeros(len(fits))
-        estimates = [
-            tv_monte_carlo(TrainingMixture(self.truth, before, real_fraction), fit, self.samples, rng)
-            for fit, before, rng in zip(fits, previous, rngs)
-        ]
-        return np.array([e.value for e in estimates]), np.array([e.stderr for e in estimates])
-
-    def _truth_smoothed(self, variance: float) -> GaussianMixture:
+    def smoothed_truth(self, variance: float) -> GaussianMixture:
         """:math:`p_0 * N(0, v I)`, one object per variance (so replicates with one bandwidth share its values)."""
         if variance not in self._smoothed:
             if len(self._smoothed) >= self._CACHED_GRIDS:
                 self._smoothed.clear()
             self._smoothed[variance] = self.truth.smoothed(variance)
         return self._smoothed[variance]
-
-    def sampling_error(self, fits: Sequence, previous: Sequence | None, real_fraction: float) -> np.ndarray:
-        r"""Theorem K's :math:`S_r = \mathrm{TV}(\hat p_r, K_{h_r} * (\lambda p_0 + (1-\lambda)\hat p_{r,i-1}))` for KDE
-        fits (``previous`` None at generation 0, where the conditional mean is :math:`K_h * p_0`)."""
-        variances = [float(fit.bandwidth) ** 2 for fit in fits]
-        components = [(real_fraction, [self._truth_smoothed(v) for v in variances], False)]
-        if previous is not None:
-            components.append((1.0 - real_fraction, [p.smoothed(v) for p, v in zip(previous, variances)], True))
-        return self.mixture_tv(fits, components)

@@ -1,7 +1,9 @@
 r"""Exact total variation distances :math:`\mathrm{TV}(p,q) = \tfrac12\int|p-q|`.
 
-Three routes, never a histogram:
+Four routes, never a histogram:
 
+- an exact sum over a finite support that both laws list (:class:`selfloop.simulators.protocol.FiniteSupport`:
+  categorical laws, Markov chains of tokens short enough to enumerate), :math:`\tfrac12\sum_x |p(x) - q(x)|`;
 - quadrature (d <= 2) on a regular grid covering the mass of every density
   to ``1e-9``, exact for the piecewise-linear interpolant across sign changes
   (:meth:`selfloop.simulators.grid.Grid.integrate_abs`);
@@ -22,15 +24,18 @@ from scipy import special
 
 from .estimate import MonteCarloEstimate
 from .grid import AccuracyWarning, Box, Grid
-from .protocol import GridDensity, LogDensity
+from .protocol import FiniteSupport, GridDensity, LogDensity
 from .truth import GaussianMixture
 from .validation import check_size
 
 __all__ = [
+    "MAX_ENUMERATED",
     "common_grid",
     "gaussian_tv",
     "gaussian_tv_1d",
+    "same_support",
     "tv",
+    "tv_finite",
     "tv_monte_carlo",
     "tv_on_grid",
     "tv_quadrature",
@@ -38,6 +43,29 @@ __all__ = [
 
 #: Probability mass that a quadrature grid may leave outside, per density.
 GRID_MASS = 1e-9
+
+
+#: Largest support summed over exactly; a larger one (a long Markov chain) takes the Monte Carlo route.
+MAX_ENUMERATED = 1 << 22
+
+
+def same_support(first, second) -> bool:
+    """Whether two laws list the same finite support, small enough to sum over (:data:`MAX_ENUMERATED`)."""
+    return (
+        isinstance(first, FiniteSupport)
+        and isinstance(second, FiniteSupport)
+        and first.support == second.support
+        and first.support_size <= MAX_ENUMERATED
+    )
+
+
+def tv_finite(probabilities, others) -> np.ndarray | float:
+    r""":math:`\tfrac12\sum_x |p(x) - q(x)|` of two probability lists over one support; ``others`` may carry leading
+    batch axes (one list per replicate), and the result then has them. The sum of absolute differences of numbers in
+    [0, 1] is exact to rounding, and the result is clipped to [0, 1] against it."""
+    difference = np.abs(np.asarray(others, dtype=float) - np.asarray(probabilities, dtype=float))
+    value = np.clip(0.5 * difference.sum(axis=-1), 0.0, 1.0)
+    return float(value) if value.ndim == 0 else value
 
 
 def common_grid(densities: Sequence, *, mass: float = GRID_MASS) -> Grid:
@@ -184,14 +212,28 @@ def _single_gaussian(density) -> bool:
 
 
 def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 100_000) -> tuple[float, float]:
-    """TV between ``truth`` and a fitted ``model``, by the most exact route available.
+    """TV between ``truth`` and a fitted ``model`` (or any two laws), by the most exact route available.
 
-    Returns ``(tv, stderr)``: a Gaussian closed form or quadrature (d <= 2)
-    has ``stderr = 0``. In d > 2, and for a fit that is not a :class:`selfloop.simulators.protocol.GridDensity`,
+    Returns ``(tv, stderr)``: an exact sum over a finite support both list (two categorical laws, two Markov chains of
+    tokens of one length whose sequences can be enumerated), a Gaussian closed form or quadrature (d <= 2) has
+    ``stderr = 0``. Two Markov chains too long to enumerate take the Monte Carlo route with their exact log
+    probabilities. In d > 2, and for a fit that is not a :class:`selfloop.simulators.protocol.GridDensity`,
     the Monte Carlo estimator is used with ``samples`` draws from ``truth`` and reports its standard error; in
     d <= 2 with an :class:`AccuracyWarning`, unless the fit is a :class:`selfloop.simulators.protocol.LogDensity`
     (an exact pointwise density with features finer than a grid resolves, such as the ODE diffusion model).
     """
+    if same_support(truth, model):
+        return tv_finite(truth.support_probabilities(), model.support_probabilities()), 0.0
+    if isinstance(truth, FiniteSupport) != isinstance(model, FiniteSupport) or (
+        isinstance(truth, FiniteSupport) and truth.support != model.support
+    ):
+        raise ValueError(
+            f"model: TV between {type(truth).__name__} and {type(model).__name__} needs two laws on one set "
+            f"(got supports {getattr(truth, 'support', 'continuous')} and {getattr(model, 'support', 'continuous')})"
+        )
+    if isinstance(truth, FiniteSupport):  # one support, too large to sum over: Monte Carlo on exact log probabilities
+        estimate = tv_monte_carlo(truth, model, samples, np.random.default_rng(0) if rng is None else rng)
+        return estimate.value, estimate.stderr
     if _single_gaussian(truth) and _single_gaussian(model):
         try:
             return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .degenerate import DegenerateFit
 from .truth import GaussianMixture
 from .validation import check_data
 
@@ -47,7 +48,7 @@ class GaussianMLE:
         covariances = np.swapaxes(centred, 1, 2) @ centred / n
         eigenvalues = np.linalg.eigvalsh(covariances)
         if not np.all(eigenvalues[:, 0] > COLLAPSE_TOLERANCE * np.maximum(eigenvalues[:, -1], np.finfo(float).tiny)):
-            raise ValueError("data: collapsed sample, the fitted covariance is singular")
+            raise DegenerateFit("data: collapsed sample, the fitted covariance is singular")
         # finite, symmetric and positive definite: the constructor's checks hold
         covariances = covariances[:, None]
         return GaussianMixture._valid(

@@ -5,6 +5,8 @@ run time. Shapes: points are always 2-D arrays ``(n, d)``, densities return ``(n
 
 Required:
 
+- :class:`Truth`: the real distribution :math:`p_0`: ``dim``, ``pdf(x)``, ``sample(n, rng)`` and a content ``key``
+  (a Gaussian mixture, a categorical law, a Markov chain of tokens).
 - :class:`Model`: ``fit(data, rng) -> FittedDensity``; ``data`` is ``(N, d)``.
 - :class:`FittedDensity`: ``pdf(x)`` and ``sample(n, rng)``. That is enough for
   :func:`selfloop.simulators.run_loop`: TV is then the unbiased Monte Carlo estimate with its standard error (and,
@@ -14,6 +16,8 @@ Optional, each with a default:
 
 - :class:`GridDensity`: a fit with ``bounding_box(mass) -> Box`` and ``grid_spacing``: TV is then exact quadrature
   in d <= 2.
+- :class:`FiniteSupport`: a law on a finite set it lists (``support``, ``support_probabilities()``): TV to another law
+  on the same set is then exact, half the L1 distance of the two lists (categorical laws, short Markov chains).
 - :class:`GridValued`: a fit with ``grid_pdf(grid)``, its values at a grid's nodes computed at once (default:
   ``pdf`` at every node).
 - :class:`LogDensity`: a fit with an exact ``logpdf(x)``: Monte Carlo ratios are taken in log space, and a fit
@@ -46,6 +50,7 @@ if TYPE_CHECKING:  # grid.py evaluates GridValued densities: import its types on
 __all__ = [
     "BatchFitting",
     "EscapedMass",
+    "FiniteSupport",
     "FittedDensity",
     "GridDensity",
     "GridValued",
@@ -55,7 +60,9 @@ __all__ = [
     "OneAtATime",
     "ParametricModel",
     "ReplicateBatching",
+    "Truth",
     "fit_all",
+    "protocol_gaps",
     "replicate_hooks",
 ]
 
@@ -69,6 +76,39 @@ class FittedDensity(Protocol):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws, shape (n, d)."""
+
+
+@runtime_checkable
+class Truth(FittedDensity, Protocol):
+    """The real distribution :math:`p_0` of a loop: its dimension (a point is ``(d,)``), density (w.r.t. Lebesgue
+    measure, or counting measure for a discrete law), sampler and ``key``, a string that identifies its law (equal
+    keys, equal laws), which keys every cache of a value computed from it."""
+
+    @property
+    def dim(self) -> int:
+        """The dimension d of a point."""
+
+    @property
+    def key(self) -> str:
+        """A content key: a hash of the parameters that define the law."""
+
+
+@runtime_checkable
+class FiniteSupport(Protocol):
+    """A law on a finite set that it can list: ``support`` names the set (two laws with equal ``support`` list the same
+    points in the same order) and ``support_probabilities()`` gives each point's probability in that order, so
+    :math:`\\mathrm{TV} = \tfrac12\\sum_x |p(x) - q(x)|` exactly."""
+
+    @property
+    def support(self) -> tuple:
+        """What the set is, e.g. ``("symbols", K)`` or ``("sequences", K, L)``."""
+
+    @property
+    def support_size(self) -> int:
+        """How many points the set has."""
+
+    def support_probabilities(self) -> np.ndarray:
+        """Every point's probability, in the order of the support, shape (size of the support,)."""
 
 
 @runtime_checkable
@@ -132,6 +172,13 @@ class BatchFitting(Model, Protocol):
 
     def fit_batch(self, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list[FittedDensity]:
         """Each of ``data`` fitted, with ``rngs[r]`` for any randomness of fit r."""
+
+
+def protocol_gaps(candidate: object, protocol: type) -> list[str]:
+    """The members of ``protocol`` that ``candidate`` lacks (empty when it satisfies the protocol)."""
+    members = [name for name in dir(protocol) if not name.startswith("_") and name not in dir(Protocol)]
+    annotated = list(getattr(protocol, "__annotations__", {}))
+    return sorted(name for name in {*members, *annotated} if not hasattr(candidate, name))
 
 
 def fit_all(model: Model, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list:

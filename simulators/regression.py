@@ -21,7 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .truth import GaussianMixture, register_truth
+from .degenerate import DegenerateFit
+from .standard_truths import register_truth
+from .truth import GaussianMixture
 from .validation import check_data, check_positive
 
 __all__ = ["LinearRegression", "regression_truth", "regression_tv"]
@@ -88,7 +90,7 @@ class LinearRegression:
                 )
             fitted, _, rank, _ = np.linalg.lstsq(points[:, :-1], points[:, -1], rcond=None)
             if rank < columns - 1:
-                raise ValueError("data: collapsed sample, the design matrix is singular")
+                raise DegenerateFit("data: collapsed sample, the design matrix is singular")
             weights.append(fitted)
         covariances = _joint_covariances(np.array(weights), self.noise)[:, None]
         count, dim = len(weights), covariances.shape[-1]

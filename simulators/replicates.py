@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .measurement import Measurement
-from .measures import GenerationStep, LoopMeasure
+from .measures import GenerationStep, LoopSpec, Measure
 from .protocol import fit_all, replicate_hooks
 from .scenario import Scenario
 
@@ -65,37 +65,34 @@ class TrainingData:
 
 @dataclass
 class ChunkResult:
-    """What one chunk measured: TV and its standard error (replicates, generations + 1), and every measure's fields,
-    (replicates, generations + 1, ...) each."""
+    """What one chunk measured: every measure's fields, (replicates, generations + 1, ...) each, and the fits of its
+    last replicate."""
 
-    tv: np.ndarray
-    tv_stderr: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
     models: list = field(default_factory=list)  # every generation's fit of the chunk's last replicate
 
 
 def run_chunk(
-    truth,
-    model,
-    scenario: Scenario,
-    generations: int,
+    loop: LoopSpec,
     streams: Sequence[np.random.SeedSequence],
+    measures: Sequence[Measure],
     *,
-    measure_tv: bool,
-    measures: Sequence[LoopMeasure],
-    tv_samples: int,
+    samples: int,
 ) -> ChunkResult:
-    """Run the replicates whose seed sequences are ``streams``, a generation at a time, all together: TV to the truth
-    (if ``measure_tv``), then each of ``measures`` in order (:mod:`selfloop.simulators.measures`)."""
-    count, width = len(streams), generations + 1
+    """Run the replicates whose seed sequences are ``streams``, a generation at a time, all together, and hand every
+    generation to each of ``measures`` in order (:mod:`selfloop.simulators.measures`); ``samples`` is the default draw
+    count of the chunk's Monte Carlo distances (:class:`selfloop.simulators.measurement.Measurement`)."""
+    truth, model, scenario = loop.truth, loop.model, loop.scenario
+    count, width = len(streams), loop.generations + 1
     rngs, metric_rngs = [], []
     for stream in streams:
         loop_stream, metric_stream = stream.spawn(2)
         rngs.append(np.random.default_rng(loop_stream))
         metric_rngs.append(np.random.default_rng(metric_stream))
     hooks = replicate_hooks(model)
-    measurement = Measurement(truth, hooks, tv_samples)
-    out = ChunkResult(tv=np.zeros((count, width)), tv_stderr=np.zeros((count, width)))
+    measurement = Measurement(truth, hooks, samples)
+    out = ChunkResult()
+    memories: list[dict] = [{} for _ in measures]
     training = TrainingData(truth, scenario, rngs)
     data, fits, previous = training.initial(), None, None
     for generation in range(width):
@@ -104,22 +101,16 @@ def run_chunk(
             previous = fits
         fits = fit_all(model, data, rngs)
         out.models.append(fits[-1])
-        if measure_tv:
-            out.tv[:, generation], out.tv_stderr[:, generation] = measurement.tv_to_truth(fits, metric_rngs)
-        step = GenerationStep(
-            generation,
-            fits,
-            previous,
-            1.0 if generation == 0 else scenario.real_fraction,
-            measurement,
-            metric_rngs,
-            out.tv[:, generation] if measure_tv else None,
-            out.tv_stderr[:, generation] if measure_tv else None,
-        )
-        for measure in measures:
+        taken: dict[str, np.ndarray] = {}
+        fraction = 1.0 if generation == 0 else scenario.real_fraction
+        for measure, memory in zip(measures, memories):
+            step = GenerationStep(
+                loop, generation, fits, previous, fraction, measurement, metric_rngs, streams, taken, memory
+            )
             for name, values in measure.take(step).items():
                 values = np.asarray(values, dtype=float)
                 if name not in out.measured:
                     out.measured[name] = np.full((count, width, *values.shape[1:]), np.nan)
                 out.measured[name][:, generation] = values
+                taken[name] = values
     return out

@@ -9,7 +9,8 @@ what makes the expected KDE density and the Theorem K functionals exact.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import hashlib
+from typing import Iterable
 
 import numpy as np
 from scipy import special
@@ -17,10 +18,9 @@ from scipy import special
 from .estimate import MonteCarloEstimate
 from .grid import Box, Grid, tail_quantile
 from .logspace import log_sum_exp
-from .registry import Registry
 from .validation import check_data, check_size
 
-__all__ = ["GaussianMixture", "register_truth", "standard_truth", "STANDARD_TRUTHS"]
+__all__ = ["GaussianMixture"]
 
 #: Number of nodes per axis for the quadrature of truth functionals.
 _QUADRATURE_NODES = {1: 1 << 16, 2: 768}
@@ -120,6 +120,14 @@ class GaussianMixture:
     @property
     def components(self) -> int:
         return self.weights.size
+
+    @property
+    def key(self) -> str:
+        """A content key of the law (SHA-256 of its weights, means and covariances; :class:`selfloop.simulators.protocol.Truth`)."""
+        digest = hashlib.sha256(b"gaussian-mixture")
+        for array in (self.weights, self.means, self.covariances):
+            digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+        return digest.hexdigest()[:24]
 
     def __repr__(self) -> str:
         return f"GaussianMixture(components={self.components}, dim={self.dim})"
@@ -323,75 +331,3 @@ class GaussianMixture:
         x = proposal.sample(samples, rng)
         ratio = np.exp(0.5 * self.logpdf(x) - proposal.logpdf(x))
         return MonteCarloEstimate(float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(samples)), samples)
-
-
-# ---------------------------------------------------------------- named truths
-def _bimodal_1d() -> GaussianMixture:
-    return GaussianMixture.isotropic([0.5, 0.5], [[-2.0], [2.0]], [0.36, 0.36])
-
-
-def _skewed_1d() -> GaussianMixture:
-    return GaussianMixture.isotropic([0.5, 0.3, 0.2], [[0.0], [1.5], [3.5]], [0.49, 0.25, 0.16])
-
-
-def _ring_2d() -> GaussianMixture:
-    angles = 2 * np.pi * np.arange(6) / 6
-    means = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return GaussianMixture.isotropic(np.full(6, 1 / 6), means, np.full(6, 0.35**2))
-
-
-def _square_2d() -> GaussianMixture:
-    means = 1.5 * np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
-    return GaussianMixture.isotropic([0.4, 0.3, 0.2, 0.1], means, np.full(4, 0.5**2))
-
-
-def _mixture5_10d() -> GaussianMixture:
-    means = np.zeros((5, 10))
-    means[np.arange(5), np.arange(5)] = 3.0
-    return GaussianMixture.isotropic([0.3, 0.25, 0.2, 0.15, 0.1], means, np.full(5, 0.6**2))
-
-
-def _mixture3_10d() -> GaussianMixture:
-    means = np.zeros((3, 10))
-    means[np.arange(3), np.arange(5, 8)] = 3.0
-    return GaussianMixture.isotropic(np.full(3, 1 / 3), means, np.full(3, 0.6**2))
-
-
-def _gaussian_1d() -> GaussianMixture:
-    return GaussianMixture([1.0], [[1.0]], [[[1.5**2]]])
-
-
-def _gaussian_3d() -> GaussianMixture:
-    covariance = np.array([[1.0, 0.6, 0.2], [0.6, 1.5, -0.4], [0.2, -0.4, 0.8]])
-    return GaussianMixture([1.0], [[1.0, -0.5, 0.0]], covariance[None])
-
-
-#: The named truths that cell specifications refer to, by name: a factory ``() -> GaussianMixture`` each. Extend with
-#: :func:`register_truth` (in a plugin, so that worker processes see it too).
-STANDARD_TRUTHS: Registry[Callable[[], GaussianMixture]] = Registry("truth")
-_NAMED = (_bimodal_1d, _skewed_1d, _ring_2d, _square_2d, _mixture5_10d, _mixture3_10d, _gaussian_1d, _gaussian_3d)
-for _factory in _NAMED:
-    STANDARD_TRUTHS.register(_factory.__name__.lstrip("_"), _factory)  # the name is the factory's, e.g. bimodal_1d
-
-
-def register_truth(name: str, factory: Callable[[], GaussianMixture], *, replace: bool = False) -> None:
-    """Make ``name`` usable as a cell's truth: ``factory()`` returns the :class:`GaussianMixture` (a taken name needs
-    ``replace=True``)."""
-    if not callable(factory):
-        raise ValueError(f"factory must be a callable returning a GaussianMixture, got {factory!r}")
-    STANDARD_TRUTHS.register(name, factory, replace=replace)
-
-
-def standard_truth(name: str) -> GaussianMixture:
-    """One of the named truths (:data:`STANDARD_TRUTHS`): mixtures for the KDE and diffusion loops, Gaussians for the MLE loop.
-
-    - ``bimodal_1d``: ½N(−2, 0.6²) + ½N(2, 0.6²).
-    - ``skewed_1d``: 0.5N(0, 0.7²) + 0.3N(1.5, 0.5²) + 0.2N(3.5, 0.4²).
-    - ``ring_2d``: six equal modes N(2(cos θ, sin θ), 0.35² I) on a circle of radius 2.
-    - ``square_2d``: four modes N(1.5(±1, ±1), 0.5² I), weights 0.4, 0.3, 0.2, 0.1 (the 2-D diffusion calibration truth).
-    - ``mixture5_10d``: five modes N(3 e_k, 0.6² I) in R^10 (k = 1..5), weights 0.3, 0.25, 0.2, 0.15, 0.1.
-    - ``mixture3_10d``: three equal modes N(3 e_k, 0.6² I) in R^10 (k = 6..8), the 10-D diffusion calibration truth.
-    - ``gaussian_1d``: N(1, 1.5²), for the Gaussian MLE loop's exact laws.
-    - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
-    """
-    return STANDARD_TRUTHS.get(name)()

@@ -127,7 +127,13 @@ def test_the_chain_bound_is_far_tighter_than_the_path_bound_at_few_steps():
 def test_run_loop_certifies_every_run_and_generation_and_the_one_step_errors():
     model = RandomFeatureDiffusion(width=64, steps=40)
     result = run_loop(
-        TRUTH, model, Scenario.mixed(300, 0.5), generations=2, seed=1, replicates=3, certify=True, one_step=True
+        TRUTH,
+        model,
+        Scenario.mixed(300, 0.5),
+        generations=2,
+        seed=1,
+        replicates=3,
+        measures=["certificate", "one_step"],
     )
     assert result.certificate.shape == (3, 3) and np.all(np.isfinite(result.certificate))
     assert np.all(result.tv < result.certificate)
@@ -137,7 +143,13 @@ def test_run_loop_certifies_every_run_and_generation_and_the_one_step_errors():
     assert np.all(result.one_step < result.certified_one_step)
     np.testing.assert_allclose(result.certified_one_step[:, 0], result.certificate[:, 0], rtol=1e-12)
     reused = run_loop(
-        TRUTH, model, Scenario.mixed(300, 0.5, reuse_real=True), generations=1, seed=1, replicates=2, certify=True
+        TRUTH,
+        model,
+        Scenario.mixed(300, 0.5, reuse_real=True),
+        generations=1,
+        seed=1,
+        replicates=2,
+        measures=["certificate"],
     )
     assert np.all(np.isnan(reused.certified_one_step[:, 1])) and np.all(np.isfinite(reused.certificate))
 
@@ -149,7 +161,7 @@ def test_the_training_distribution_certificate_reduces_to_the_truth_at_lambda_on
         Scenario.mixed(1000, 0.5),
         generations=1,
         seed=2,
-        one_step=True,
+        measures=["one_step"],
     )
     previous, current = result.models
     direct = diffusion_certificate(current, TRUTH)
@@ -181,13 +193,13 @@ def test_bad_input_is_refused_with_the_parameter_named():
     )
     with pytest.raises(ValueError, match="fitted"):
         diffusion_certificate(ode, TRUTH)
-    with pytest.raises(ValueError, match="certify"):
+    with pytest.raises(ValueError, match="certificate"):
         run_loop(
             TRUTH,
             RandomFeatureDiffusion(width=16, steps=20, sampler="ode"),
             Scenario.mixed(100, 0.5),
             generations=1,
-            certify=True,
+            measures=["certificate"],
         )
     with pytest.raises(ValueError, match="reference"):
         diffusion_certificate(fitted, standard_truth("mixture3_10d"))

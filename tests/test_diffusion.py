@@ -5,6 +5,7 @@ import pytest
 
 from selfloop.simulators import (
     EarlyStopping,
+    Execution,
     Grid,
     RandomFeatureDiffusion,
     Scenario,
@@ -264,9 +265,9 @@ def test_replicates_sampled_and_densities_computed_together_equal_one_at_a_time(
 def test_loop_with_replicates_together_equals_one_at_a_time():
     """run_loop draws and prepares a generation's diffusion fits together; the numbers are those of one at a time."""
     truth, model = standard_truth("bimodal_1d"), RandomFeatureDiffusion(width=48, steps=30, noise_draws=4)
-    options = dict(generations=2, seed=11, replicates=5, one_step=True)
+    options = dict(generations=2, seed=11, replicates=5, measures=["one_step"])
     together = run_loop(truth, model, Scenario.mixed(300, 0.5), **options)
-    alone = run_loop(truth, model, Scenario.mixed(300, 0.5), chunk_replicates=1, **options)
+    alone = run_loop(truth, model, Scenario.mixed(300, 0.5), execution=Execution(chunk_replicates=1), **options)
     np.testing.assert_allclose(together.tv, alone.tv, rtol=0, atol=1e-12)
     np.testing.assert_allclose(together.one_step, alone.one_step, rtol=0, atol=1e-12)
     np.testing.assert_allclose(together.models[-1].weights, alone.models[-1].weights, rtol=1e-8, atol=1e-12)

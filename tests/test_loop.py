@@ -5,8 +5,10 @@ import pytest
 
 from selfloop.simulators import (
     KDE,
+    Execution,
     GaussianMixture,
     GaussianMLE,
+    Probes,
     Scenario,
     expected_kde_density,
     gaussian_tv,
@@ -116,9 +118,10 @@ def test_batched_replicates_equal_one_at_a_time_and_the_generic_path(case):
     truth, model, scenario = BATCH_CASES[case]
     probes = truth.sample(7, np.random.default_rng(1))
     sampling = not (scenario.accumulate or scenario.reuse_real)
-    options = dict(generations=3, seed=5, replicates=6, one_step=True, probes=probes, sampling_error=sampling)
+    measures = ["one_step", Probes(probes)] + (["sampling_error"] if sampling else [])
+    options = dict(generations=3, seed=5, replicates=6, measures=measures)
     batched = run_loop(truth, model, scenario, **options)
-    alone = run_loop(truth, model, scenario, chunk_replicates=1, **options)
+    alone = run_loop(truth, model, scenario, execution=Execution(chunk_replicates=1), **options)
     generic = run_loop(truth, _OpaqueKDE(model.bandwidth), scenario, **options)
     for other in (alone, generic):
         np.testing.assert_allclose(batched.probes, other.probes, rtol=1e-12, atol=0)
@@ -133,35 +136,46 @@ def test_batched_replicates_equal_one_at_a_time_and_the_generic_path(case):
 def test_batches_are_sized_from_the_memory_budget_without_changing_results():
     truth, scenario = standard_truth("bimodal_1d"), Scenario.mixed(400, 0.5)
     roomy = run_loop(truth, KDE(0.2), scenario, generations=2, seed=2, replicates=9)
-    tight = run_loop(truth, KDE(0.2), scenario, generations=2, seed=2, replicates=9, memory_budget_bytes=3e6)
+    tight = run_loop(
+        truth, KDE(0.2), scenario, generations=2, seed=2, replicates=9, execution=Execution(memory_budget_bytes=3e6)
+    )
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=0, atol=GRID_MASS)
-    from selfloop.simulators.loop import _chunk_size
+    from selfloop.simulators.execution import chunk_size
 
     assert (
-        _chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= _chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
+        chunk_size(truth, KDE(0.2), scenario, 2, 3e6, 9) < 9 <= chunk_size(truth, KDE(0.2), scenario, 2, 8 * 2**30, 9)
     )
 
 
 def test_chunks_follow_the_memory_budget_without_changing_results(monkeypatch):
     """The replicates run a generation at a time, in chunks of as many as half the memory budget holds; the chunking
     changes nothing (each replicate has its own streams)."""
-    from selfloop.simulators import loop
+    from selfloop.simulators import execution, loop
 
     truth, scenario = standard_truth("bimodal_1d"), Scenario.mixed(200, 0.5)
     chunks = []
     original = loop.run_chunk
     monkeypatch.setattr(
-        loop, "run_chunk", lambda *args, **kwargs: chunks.append(len(args[4])) or original(*args, **kwargs)
+        loop, "run_chunk", lambda *args, **kwargs: chunks.append(len(args[1])) or original(*args, **kwargs)
     )
     roomy = run_loop(truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7)
     assert chunks == [7]
     chunks.clear()
     run_loop(truth, GaussianMLE(), scenario, generations=1, seed=4, replicates=40)
-    assert chunks == [loop.UNSHARED_CHUNK, 40 - loop.UNSHARED_CHUNK]  # each on its own grid: at most 32 together
+    assert chunks == [
+        execution.UNSHARED_CHUNK,
+        40 - execution.UNSHARED_CHUNK,
+    ]  # each on its own grid: at most 32 together
     chunks.clear()
-    per_replicate = loop.replicate_bytes(truth, GaussianMLE(), scenario, 3)
+    per_replicate = execution.replicate_bytes(truth, GaussianMLE(), scenario, 3)
     tight = run_loop(
-        truth, GaussianMLE(), scenario, generations=3, seed=4, replicates=7, memory_budget_bytes=2 * 2.5 * per_replicate
+        truth,
+        GaussianMLE(),
+        scenario,
+        generations=3,
+        seed=4,
+        replicates=7,
+        execution=Execution(memory_budget_bytes=2 * 2.5 * per_replicate),
     )
     assert chunks == [2, 2, 2, 1]
     np.testing.assert_allclose(roomy.tv, tight.tv, rtol=1e-12, atol=0)  # the same draws; summation order may differ
@@ -175,7 +189,7 @@ def test_lemma_r_one_step_inequality_holds_for_kde_in_three_scenarios():
         Scenario.mixed(200, 0.4),
         Scenario.mixed(200, 0.4, reuse_real=True),
     ):
-        result = run_loop(truth, KDE(0.3), scenario, generations=5, seed=0, replicates=3, one_step=True)
+        result = run_loop(truth, KDE(0.3), scenario, generations=5, seed=0, replicates=3, measures=["one_step"])
         rhs = result.one_step[:, 1:] + (1 - scenario.real_fraction) * result.tv[:, :-1]
         assert np.all(result.tv[:, 1:] <= rhs + 1e-7)
         # negative control: without the one-step error the inequality fails
@@ -265,7 +279,13 @@ def test_a_loop_beyond_the_memory_budget_is_refused_up_front_with_its_estimate()
     from selfloop.simulators import KDE, Scenario, run_loop, standard_truth
 
     with pytest.raises(ValueError, match=r"scenario: this loop needs at least 29\.80 GiB"):
-        run_loop(standard_truth("bimodal_1d"), KDE(0.3), Scenario.mixed(10**9, 0.5), 1, memory_budget_bytes=2**30)
+        run_loop(
+            standard_truth("bimodal_1d"),
+            KDE(0.3),
+            Scenario.mixed(10**9, 0.5),
+            1,
+            execution=Execution(memory_budget_bytes=2**30),
+        )
 
 
 def test_a_mixed_fraction_that_rounds_away_is_refused_naming_both():
@@ -330,7 +350,7 @@ def test_a_loop_run_without_tv_knows_its_replicates_and_generations():
         generations=4,
         seed=0,
         replicates=3,
-        measure_tv=False,
+        execution=Execution(measure_tv=False),
     )
     assert result.tv is None and (result.replicates, result.generations) == (3, 4)
     with pytest.raises(ValueError, match="measure_tv"):
@@ -342,7 +362,7 @@ def test_a_loop_run_without_tv_knows_its_replicates_and_generations():
         generations=2,
         seed=0,
         replicates=2,
-        measure_tv=False,
+        execution=Execution(measure_tv=False),
     )
     assert (kde.replicates, kde.generations) == (2, 2)
 

@@ -6,7 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special
 
-from selfloop.simulators import GaussianMixture, gaussian_tv, standard_truth, tv, tv_monte_carlo, tv_quadrature
+from selfloop.simulators import (
+    GaussianMixture,
+    TotalVariation,
+    gaussian_tv,
+    standard_truth,
+    tv,
+    tv_monte_carlo,
+    tv_quadrature,
+)
 from selfloop.simulators.grid import Box, Grid, tail_quantile
 from selfloop.simulators.smoothing import gaussian_blur
 
@@ -128,7 +136,7 @@ def test_a_model_without_a_bounding_box_gets_monte_carlo_tv_with_a_warning():
 
     truth = standard_truth("bimodal_1d")
     with pytest.warns(AccuracyWarning, match="Monte Carlo"):
-        result = run_loop(truth, Bare(), Scenario.mixed(300, 0.5), 1, replicates=2, tv_samples=50_000)
+        result = run_loop(truth, Bare(), Scenario.mixed(300, 0.5), 1, replicates=2, measures=[TotalVariation(50_000)])
     exact = run_loop(truth, KDE(0.3), Scenario.mixed(300, 0.5), 1, replicates=2).tv
     assert np.all(result.tv_stderr > 0)
     assert np.all(np.abs(result.tv - exact) < 5 * result.tv_stderr + 1e-3)

@@ -13,7 +13,7 @@ from scipy import special, stats
 
 from selfloop.bounds import log_variance_second_moment, mle_bound_for, mle_moments
 from selfloop.bounds.mle_bound import HELLINGER_SLOPE
-from selfloop.simulators import GaussianMLE, Scenario, run_loop, standard_truth
+from selfloop.simulators import Execution, GaussianMLE, Scenario, run_loop, standard_truth
 from selfloop.simulators.metrics import gaussian_tv
 from selfloop.testing import check_property
 
@@ -91,7 +91,9 @@ def test_the_correlated_three_dimensional_laws_match_simulation():
     covariance, mean = truth.covariances[0], truth.means[0]
     whitening = np.linalg.inv(np.linalg.cholesky(covariance))
     for scenario in (Scenario.fully_synthetic(30), Scenario.mixed(30, 0.5)):
-        result = run_loop(truth, GaussianMLE(), scenario, 10, seed=5, replicates=1500, measure_tv=False)
+        result = run_loop(
+            truth, GaussianMLE(), scenario, 10, seed=5, replicates=1500, execution=Execution(measure_tv=False)
+        )
         fitted, centres = result.parameters["covariance"], result.parameters["mean"]
         assert fitted.shape == (1500, 11, 3, 3) and centres.shape == (1500, 11, 3)
         law = mle_moments(truth, scenario, 10)

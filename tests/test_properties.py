@@ -40,6 +40,7 @@ from selfloop.simulators import (
     KDE,
     GaussianMixture,
     Scenario,
+    TotalVariation,
     run_loop,
     standard_truth,
 )
@@ -219,7 +220,7 @@ def test_second_moment_sandwich_holds_across_random_settings(truth, bandwidth, s
 def test_both_kde_bounds_hold_in_three_dimensions(truth, bandwidth, scenario, seed):
     """d = 3: each replicate's TV is the unbiased Monte Carlo estimate (in [0, 1], so testing its mean tests E TV);
     Theorem K and the second-moment bound use Monte Carlo functionals with a 3-standard-error margin."""
-    result = run_loop(truth, KDE(bandwidth), scenario, 1, seed=seed, replicates=32, tv_samples=20_000)
+    result = run_loop(truth, KDE(bandwidth), scenario, 1, seed=seed, replicates=32, measures=[TotalVariation(20_000)])
     correct = kde_bound_for(truth, bandwidth, scenario, 1)
     check_property(
         "Theorem K (KDE, rigorous, 3-D, Monte Carlo TV)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 from properties import POWER_REPLICATES, REPLICATES, REQUIRED_POWER, TIGHT, budget  # noqa: F401
 
@@ -18,6 +18,7 @@ from selfloop.bounds.diffusion import calibration_upper
 from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import (
     KDE,
+    DegenerateFit,
     GaussianMLE,
     PowerRule,
     RandomFeatureDiffusion,
@@ -55,8 +56,13 @@ def small_models(draw):
     seed=sst.seeds(),
 )
 def test_lemma_r_one_step_inequality_holds_on_random_settings(truth, model, scenario, seed):
-    r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} on every run, every model, to quadrature error (1e-7)."""
-    result = run_loop(truth, model, scenario, generations=3, seed=seed, replicates=2, one_step=True)
+    r"""TV_i <= eps_i + (1 - lambda) TV_{i-1} on every run, every model, to quadrature error (1e-7). A setting whose
+    fit degenerates (a small diffusion network fully synthetic at N ~ 100 can fling its sampler's mass off its grid by
+    generation 3) has no density to measure and is rejected, not counted."""
+    try:
+        result = run_loop(truth, model, scenario, generations=3, seed=seed, replicates=2, measures=["one_step"])
+    except DegenerateFit:
+        reject()
     slack = result.one_step[:, 1:] + (1 - scenario.real_fraction) * result.tv[:, :-1] - result.tv[:, 1:]
     assert np.all(slack >= -1e-7), slack.min()
 
@@ -64,7 +70,9 @@ def test_lemma_r_one_step_inequality_holds_on_random_settings(truth, model, scen
 def test_lemma_r_negative_control_fails_without_the_one_step_error():
     """Dropping eps_i from the inequality makes it fail on the same runs."""
     truth = standard_truth("skewed_1d")
-    result = run_loop(truth, KDE(0.3), Scenario.mixed(400, 0.3), generations=4, seed=1, replicates=3, one_step=True)
+    result = run_loop(
+        truth, KDE(0.3), Scenario.mixed(400, 0.3), generations=4, seed=1, replicates=3, measures=["one_step"]
+    )
     assert np.any(result.tv[:, 1:] > (1 - 0.3) * result.tv[:, :-1] + 1e-3)
 
 

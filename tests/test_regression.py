@@ -8,7 +8,15 @@ import pytest
 
 from selfloop.bounds import regression_risk_law
 from selfloop.reports.verdicts import LAW_Z
-from selfloop.simulators import LinearRegression, Scenario, regression_truth, regression_tv, run_loop, tv_monte_carlo
+from selfloop.simulators import (
+    Execution,
+    LinearRegression,
+    Scenario,
+    regression_truth,
+    regression_tv,
+    run_loop,
+    tv_monte_carlo,
+)
 
 WEIGHTS = np.array([0.5, -1.0, 2.0])  # d = 3, not the suites' truth
 TRUTH = regression_truth(WEIGHTS, noise=0.7)
@@ -16,7 +24,13 @@ TRUTH = regression_truth(WEIGHTS, noise=0.7)
 
 def risk_z(law: np.ndarray, scenario: Scenario, generations: int, seed: int) -> float:
     result = run_loop(
-        TRUTH, LinearRegression(0.7), scenario, generations=generations, replicates=2000, seed=seed, measure_tv=False
+        TRUTH,
+        LinearRegression(0.7),
+        scenario,
+        generations=generations,
+        replicates=2000,
+        seed=seed,
+        execution=Execution(measure_tv=False),
     )
     risk = np.sum((result.parameters["weights"] - WEIGHTS) ** 2, axis=2)
     return float(np.max(np.abs(risk.mean(axis=0) - law) / (risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0]))))

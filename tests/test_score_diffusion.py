@@ -56,7 +56,9 @@ def test_the_exact_score_loop_is_certified_in_1d_and_2d():
         truth = standard_truth(name)
         model = ScoreDiffusion(exact_score(truth), steps=steps)
         scenario = Scenario(real=100, synthetic=100)
-        result = run_loop(truth, model, scenario, generations=generations, replicates=2, seed=0, certify=True)
+        result = run_loop(
+            truth, model, scenario, generations=generations, replicates=2, seed=0, measures=["certificate"]
+        )
         assert per_run_verdict(result.tv, result.certificate)["outcome"] == "held"
         assert np.all(result.certificate < 1.0)
 
@@ -107,7 +109,7 @@ def test_the_mlp_score_network_is_certified_and_the_check_rejects_a_false_bound(
     certified. Negative control: the certificate's early-stopping part alone, not a bound, is rejected."""
     model = ScoreDiffusion(DenoisingMLP((32, 32), epochs=30), steps=40)
     result = run_loop(
-        BIMODAL, model, Scenario(real=150, synthetic=150), generations=1, replicates=3, seed=1, certify=True
+        BIMODAL, model, Scenario(real=150, synthetic=150), generations=1, replicates=3, seed=1, measures=["certificate"]
     )
     fits_certified = per_run_verdict(result.tv, result.certificate)
     assert fits_certified["outcome"] == "held" and fits_certified["runs"] == 3

@@ -13,7 +13,9 @@ import sympy as sp
 
 from selfloop.bounds import KDEMoments, kde_second_moment_bound_for, kde_second_moment_terms, registered_bounds
 from selfloop.bounds.second_moment import variance_closed_form
-from selfloop.simulators import KDE, GaussianMixture, PowerRule, Scenario, run_loop, standard_truth
+from selfloop.simulators import KDE, Execution, GaussianMixture, PowerRule, Probes, Scenario, run_loop, standard_truth
+
+NO_TV = Execution(measure_tv=False)
 
 #: |z| above which a moment disagrees with simulation (Bonferroni over the probes, generations and cases).
 Z_LIMIT = 4.5
@@ -70,7 +72,7 @@ def test_mean_and_variance_match_the_simulated_loop_in_1d(case):
     schedule = bandwidth.scale * scenario.training_sizes(4) ** -0.2 if isinstance(bandwidth, PowerRule) else bandwidth
     mean, variance = KDEMoments(truth, schedule, scenario, 4).evaluate(grid)
     probes = run_loop(
-        truth, KDE(bandwidth), scenario, 4, seed=11, replicates=1000, probes=grid, measure_tv=False
+        truth, KDE(bandwidth), scenario, 4, seed=11, replicates=1000, measures=[Probes(grid)], execution=NO_TV
     ).probes
     z = moment_z_scores(probes, mean, variance, spacing=0.25)
     print(case, {name: float(np.abs(values).max().round(2)) for name, values in z.items()})
@@ -86,7 +88,9 @@ def test_mean_and_variance_match_the_simulated_loop_in_2d(real_fraction):
     axis = np.linspace(-3, 3, 5)
     points = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
     mean, variance = KDEMoments(truth, 0.4, scenario, 3).evaluate(points)
-    probes = run_loop(truth, KDE(0.4), scenario, 3, seed=12, replicates=600, probes=points, measure_tv=False).probes
+    probes = run_loop(
+        truth, KDE(0.4), scenario, 3, seed=12, replicates=600, measures=[Probes(points)], execution=NO_TV
+    ).probes
     z = moment_z_scores(probes, mean, variance)
     print(real_fraction, {name: float(np.abs(values).max().round(2)) for name, values in z.items()})
     for values in z.values():
@@ -97,7 +101,9 @@ def test_negative_controls_of_the_variance_are_rejected():
     """The same comparison rejects V_i halved, and the recursion without its (1 - 1/s) factor at N = 50, lambda = 0."""
     truth, scenario = standard_truth("bimodal_1d"), Scenario.fully_synthetic(50)
     grid = np.linspace(-5, 5, 41)[:, None]
-    probes = run_loop(truth, KDE(0.3), scenario, 8, seed=13, replicates=1000, probes=grid, measure_tv=False).probes
+    probes = run_loop(
+        truth, KDE(0.3), scenario, 8, seed=13, replicates=1000, measures=[Probes(grid)], execution=NO_TV
+    ).probes
     mean, variance = KDEMoments(truth, 0.3, scenario, 8).evaluate(grid)
     assert np.all(np.abs(moment_z_scores(probes, mean, variance, 0.25)["integrated"]) < Z_LIMIT)
     halved = moment_z_scores(probes, mean, variance / 2, 0.25)["integrated"]

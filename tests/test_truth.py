@@ -5,7 +5,7 @@ import pytest
 from scipy import integrate, stats
 
 from selfloop.simulators import GaussianMixture, standard_truth
-from selfloop.simulators.truth import STANDARD_TRUTHS
+from selfloop.simulators.standard_truths import STANDARD_TRUTHS
 
 
 def single(mean, covariance):

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..degenerate import DegenerateFit
 from ..grid import Box, Grid
 from ..smoothing import gaussian_blur, linear_bin
 from ..validation import check_data, check_size
@@ -226,7 +227,7 @@ class FittedSDEDiffusion(FittedDiffusion):
 
     def _store_density(self, grid: Grid, density: np.ndarray, escaped: float, negligible: float) -> None:
         if escaped > MAX_ESCAPED_MASS:
-            raise ValueError(
+            raise DegenerateFit(
                 f"grid: {escaped:.2e} of the sampler's mass left the grid (the learned drift points outward far from the data; "
                 "Li's network has no inward far field where training never reached: use a larger width or N, "
                 'parameterization="preconditioned", or stronger early stopping)'

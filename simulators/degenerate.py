@@ -1,0 +1,15 @@
+"""The one exception a fit raises when the data or the fit degenerate: :class:`DegenerateFit`, a ``ValueError``.
+
+A sample whose covariance is singular (the Gaussian MLE, the regression's design), all of whose points coincide (a KDE
+bandwidth rule), or a sampler that flings its mass off the grid its density lives on (the SDE diffusion model): fitted
+directly, each is bad input and raises. Inside a loop such a fit is the phenomenon under study (collapse), and the loop
+can tell it apart from every other error by its class.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DegenerateFit"]
+
+
+class DegenerateFit(ValueError):
+    """A fit that degenerated: a collapsed sample, or a sampler whose mass left its density's grid."""
