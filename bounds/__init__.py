@@ -1,6 +1,15 @@
 """The TV upper bounds of Fu et al. 2024 (arXiv:2402.11778), in SymPy."""
 
 from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
+from .categorical import (
+    CategoricalLaw,
+    categorical_expected_tv,
+    categorical_law,
+    categorical_loss_probability,
+    categorical_moments,
+    categorical_squared_error,
+)
+from .categorical_bound import categorical_second_moment_bound, categorical_tv_bound
 from .certificate import Certificate, diffusion_certificate, integrated_score_error, tv_from_kl
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .early_stopping import EarlyStoppingLimit, early_stopping_limit
@@ -28,6 +37,7 @@ __all__ = [
     "LI_EXPONENTS",
     "MLEMoments",
     "RateFit",
+    "CategoricalLaw",
     "Certificate",
     "EarlyStoppingLimit",
     "ExpectedTV",
@@ -38,6 +48,13 @@ __all__ = [
     "TrainingDistribution",
     "accumulate_bound",
     "calibrate",
+    "categorical_expected_tv",
+    "categorical_law",
+    "categorical_loss_probability",
+    "categorical_moments",
+    "categorical_second_moment_bound",
+    "categorical_squared_error",
+    "categorical_tv_bound",
     "calibrated_constants",
     "diffusion_certificate",
     "diffusion_tv_bound",

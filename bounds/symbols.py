@@ -13,6 +13,7 @@ import sympy as sp
 __all__ = [
     "DOMAINS",
     "added",
+    "alphabet",
     "LATEX_NAMES",
     "alpha",
     "bandwidth",
@@ -22,6 +23,8 @@ __all__ = [
     "C2",
     "dim",
     "error",
+    "fitted_mean",
+    "fitted_square",
     "initial_error",
     "generation",
     "initial_size",
@@ -30,11 +33,14 @@ __all__ = [
     "mean_absolute_integral",
     "mean_deviation",
     "moment_order",
+    "probability",
     "real",
     "real_fraction",
+    "root_variance_sum",
     "root_mean_square_integral",
     "second_moment",
     "size",
+    "smoothing",
     "sqrt_integral",
     "synthetic",
     "variance_deviation",
@@ -76,11 +82,21 @@ log_variance_square = sp.Symbol(
     "log_variance_square", nonnegative=True
 )  # bound on E (log sigma_i^2/sigma^2)^2, 1-D MLE
 
+alphabet = sp.Symbol("alphabet", positive=True, integer=True)  # K, symbols of a categorical law
+smoothing = sp.Symbol("smoothing", nonnegative=True)  # alpha, add-alpha smoothing
+root_variance_sum = sp.Symbol("root_variance_sum", nonnegative=True)  # S = sum_k sqrt(m_k (1 - m_k))
+probability = sp.Symbol("probability", nonnegative=True)  # p_k, one symbol's probability
+fitted_mean = sp.Symbol("fitted_mean", nonnegative=True)  # E p_hat_k
+fitted_square = sp.Symbol("fitted_square", nonnegative=True)  # E p_hat_k^2
+
 #: Closed intervals [low, high] for symbols whose range assumptions cannot state; None = unbounded.
 DOMAINS: dict[sp.Symbol, tuple[float | None, float | None, bool]] = {
     # symbol: (low, high, open at both ends)
     real_fraction: (0.0, 1.0, False),
     alpha: (0.0, 1.0, True),
+    probability: (0.0, 1.0, False),
+    fitted_mean: (0.0, 1.0, False),
+    fitted_square: (0.0, 1.0, False),
 }
 
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -111,4 +127,10 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     variance_deviation: "V_i",
     mean_deviation: "D_i",
     log_variance_square: "L_i",
+    alphabet: "K",
+    smoothing: "a",
+    root_variance_sum: "S_i",
+    probability: "p_k",
+    fitted_mean: r"\mu_{k,i}",
+    fitted_square: r"\nu_{k,i}",
 }

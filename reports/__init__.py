@@ -8,7 +8,8 @@ suites (:func:`register_suite`), truths (:func:`selfloop.simulators.register_tru
 """
 
 from .assemble import assemble
-from .cells import CellSpec, loop_cells
+from .builders import loop_cells
+from .cells import CellSpec
 from .check import compare
 from .claims import CLAIMS, Cell, Claim, register_claim
 from .models import MODELS, register_model

@@ -51,13 +51,14 @@ def upper_claims(cells: list[dict], order: list[str]) -> list[str]:
     return [name for name in order if name in present] + sorted(present - set(order))
 
 
-def new_figure(width: float, height: float) -> tuple:
-    """A figure of ``width`` x ``height`` inches with one axis, ``(figure, axis)``. Matplotlib is imported here, at
-    the first figure, so the reports package loads without it (``scloop check``, the test workers, a plugin's process)."""
+def new_figure(width: float, height: float, columns: int = 1) -> tuple:
+    """A figure of ``width`` x ``height`` inches with one axis, ``(figure, axis)``, or ``columns`` of them side by side,
+    ``(figure, axes)``. Matplotlib is imported here, at the first figure, so the reports package loads without it
+    (``scloop check``, the test workers, a plugin's process)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height))
-    return figure, figure.subplots()
+    return figure, figure.subplots(1, columns)
 
 
 def save_figure(figure, path: Path) -> None:

@@ -12,6 +12,8 @@ from typing import Callable
 
 from selfloop.simulators import (
     KDE,
+    BigramMLE,
+    CategoricalMLE,
     GaussianMLE,
     LinearRegression,
     PowerRule,
@@ -100,6 +102,20 @@ MODELS.register(
 MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 MODELS.register("score_mlp", ModelEntry(_score_mlp, _describe_score_mlp))
+MODELS.register(
+    "categorical_mle",
+    ModelEntry(
+        lambda spec: CategoricalMLE(spec["symbols"], spec.get("smoothing", 0.0)),
+        lambda spec: f"categorical_mle(K={spec['symbols']}, α={spec.get('smoothing', 0.0):g})",
+    ),
+)
+MODELS.register(
+    "bigram_mle",
+    ModelEntry(
+        lambda spec: BigramMLE(spec["symbols"], spec.get("smoothing", 0.0)),
+        lambda spec: f"bigram_mle(K={spec['symbols']}, α={spec.get('smoothing', 0.0):g})",
+    ),
+)
 MODELS.register(
     "ols",
     ModelEntry(lambda spec: LinearRegression(spec.get("noise", 1.0)), lambda spec: f"ols(σ={spec.get('noise', 1.0)})"),

@@ -7,7 +7,8 @@ results.json, each by ``to_dict`` / ``from_dict``, which round-trip.
 Examples
 --------
 >>> import numpy as np
->>> from selfloop.reports.cells import CellSpec, loop_cells
+>>> from selfloop.reports.builders import loop_cells
+>>> from selfloop.reports.cells import CellSpec
 >>> spec = CellSpec.from_dict(loop_cells(models=[{"name": "kde", "bandwidth": 0.3}], truths=["bimodal_1d"], sizes=[500])[0])
 >>> result = CellResult(spec, np.zeros((2, 3)), np.ones(3), np.full(3, 500), {"one_step": np.zeros((2, 3))}, {}, 0.1)
 >>> result.key == spec.key

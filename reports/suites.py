@@ -14,9 +14,9 @@ from typing import Callable
 
 from selfloop.simulators import Registry
 
-from .cells import (
-    CellSpec,
+from .builders import (
     _kde,
+    categorical_cells,
     diffusion_cells,
     gaussian_mle_cells,
     loop_cells,
@@ -26,7 +26,9 @@ from .cells import (
     rate_cells,
     regression_cells,
     score_network_cells,
+    sequence_cells,
 )
+from .cells import CellSpec
 
 __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
 
@@ -50,12 +52,40 @@ def quick() -> list[dict]:
             generations=3,
         )
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
+        + categorical_cells(
+            truth="die",
+            sizes=[20],
+            kinds=("fully_synthetic", "mixed_fresh", "accumulate"),
+            generations=10,
+            replicates=100,
+        )
+        + sequence_cells(truth="markov_4x6", sizes=[100], kinds=("mixed_fresh",), generations=4, replicates=16)
+    )
+
+
+def _discrete() -> list[dict]:
+    """The discrete rows of ``standard`` and ``extended``: the die in every scenario (and smoothed, fully synthetic),
+    the 1 000-symbol Zipf law at N = 100, 1 000 and 10 000, mixed and accumulating, and the next-token loop."""
+    return (
+        categorical_cells(truth="die", sizes=[20], generations=12, replicates=200)
+        + categorical_cells(
+            truth="die", sizes=[20], kinds=("fully_synthetic",), smoothing=0.5, generations=12, replicates=200
+        )
+        + categorical_cells(
+            truth="zipf_1000",
+            sizes=[100, 1000, 10000],
+            kinds=("mixed_fresh", "accumulate"),
+            generations=8,
+            replicates=32,
+        )
+        + sequence_cells(truth="markov_4x6", sizes=[200], generations=6, replicates=32)
     )
 
 
 def standard() -> list[dict]:
     """About a minute on 2 cores: two 1-D truths, two sizes and fractions, Li's diffusion model in 1-D, the Gaussian
-    MLE laws in 1-D and 3-D, Li's rate on a second truth, the regression loop, a denser phase curve. The 2-D diffusion
+    MLE laws in 1-D and 3-D, Li's rate on a second truth, the regression loop, the discrete loops (categorical and
+    next-token), a denser phase curve. The 2-D diffusion
     row, the preconditioned network side by side and your own score network are in :func:`extended`."""
     return (
         loop_cells(
@@ -76,6 +106,7 @@ def standard() -> list[dict]:
             truths=["bimodal_1d"], sizes=(250, 1000, 4000), widths=(64, 128, 256), steps=80
         )  # Li's rate, a second truth
         + regression_cells(size=50, generations=20, replicates=400)
+        + _discrete()
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
@@ -166,6 +197,9 @@ def full() -> list[dict]:
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=2000, steps=200, generations=4, replicates=16)
         + score_network_cells(truths=["ring_2d"], size=1000, steps=80, generations=2, replicates=8)
         + diffusion_10d()
+        + categorical_cells(truth="die", sizes=[20, 100], generations=30, replicates=1000)
+        + categorical_cells(truth="zipf_1000", sizes=[100, 1000, 10000], generations=12, replicates=128)
+        + sequence_cells(truth="markov_4x6", sizes=[200, 1000], generations=10, replicates=128)
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 20), generation=8, replicates=200)
     )
 

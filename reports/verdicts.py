@@ -5,7 +5,10 @@
   a check only if it is at most :data:`selfloop.testing.UNDERPOWERED`, a 2x violation visible);
 - a per-run bound (Theorem G's certificate, Lemma R on certified one-step errors): :func:`per_run_verdict`, each run's
   TV at or below its own bound, to :data:`CERTIFICATE_TOLERANCE`;
-- an exact law (the Gaussian MLE's moments): :func:`law_verdict`, every replicate-mean z-score below :data:`LAW_Z`.
+- an exact law (the Gaussian MLE's moments): :func:`law_verdict`, every replicate-mean z-score below :data:`LAW_Z`;
+  an exact law of the probabilities of events (a symbol lost by the categorical loop):
+  :func:`binomial_law_verdict`, exact binomial tests over the replicates (:func:`binomial_p_values`), Bonferroni over
+  the events at :data:`ALPHA`.
 
 Every verdict is a JSON-ready dict with its ``kind`` and its ``outcome``: ``"refuted"``, ``"held"``, ``"beyond"``
 (a bound's mean past it, not significantly: never counted as held) or ``"underpowered"`` (reported, not counted).
@@ -23,6 +26,8 @@ __all__ = [
     "LAW_Z",
     "OUTCOMES",
     "bound_outcome",
+    "binomial_law_verdict",
+    "binomial_p_values",
     "bound_verdict",
     "law_verdict",
     "on_the_wrong_side",
@@ -117,5 +122,39 @@ def law_verdict(max_abs_z: float) -> dict:
         "holds": holds,
         "max_abs_z": float(max_abs_z),
         "z_limit": LAW_Z,
+        "outcome": "held" if holds else "refuted",
+    }
+
+
+def binomial_p_values(counts, replicates: int, probabilities) -> np.ndarray:
+    """Two-sided exact binomial p-values of ``counts`` (how many of ``replicates`` independent runs saw each event)
+    against the events' exact ``probabilities``, elementwise."""
+    from scipy import stats
+
+    counts, probabilities = np.asarray(counts, dtype=float), np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
+    below = stats.binom.cdf(counts, replicates, probabilities)
+    above = stats.binom.sf(counts - 1, replicates, probabilities)
+    return np.minimum(1.0, 2 * np.minimum(below, above))
+
+
+def binomial_law_verdict(smallest_p: float, events: int) -> dict:
+    """An exact law of the probabilities of ``events`` events, tested one by one (:func:`binomial_p_values`) and
+    Bonferroni over them at :data:`ALPHA`: it holds when the smallest p-value times ``events`` is at least ALPHA.
+
+    A law verdict whose ``max_abs_z`` is the normal quantile of the smallest p-value (two-sided) and whose ``z_limit``
+    is that of ALPHA / events: the same scale as :func:`law_verdict`'s, exact for counts.
+    """
+    from scipy import special
+
+    def z_of(p: float) -> float:
+        return abs(float(special.ndtri(max(p, 1e-300) / 2)))
+
+    holds = bool(smallest_p * events >= ALPHA)
+    return {
+        "kind": "law",
+        "holds": holds,
+        "max_abs_z": z_of(smallest_p),
+        "z_limit": z_of(ALPHA / events),
+        "p_value": min(1.0, smallest_p * events),
         "outcome": "held" if holds else "refuted",
     }

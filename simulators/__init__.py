@@ -5,6 +5,7 @@ Public API (the README and docs/theory.md say what each name computes)::
     from selfloop.simulators import GaussianMixture, KDE, RandomFeatureDiffusion, ScoreDiffusion, GaussianMLE, Scenario, run_loop
 """
 
+from .categorical import Categorical, CategoricalMLE, zipf
 from .degenerate import DegenerateFit
 from .diffusion import (
     EarlyStopping,
@@ -14,6 +15,7 @@ from .diffusion import (
     RandomFeatureDiffusion,
     ScoreDiffusion,
 )
+from .discrete_measures import Entropy, NextTokenErrors, SymbolsLost
 from .execution import Execution, memory_budget
 from .expected import (
     SmoothedTruth,
@@ -33,14 +35,19 @@ from .registry import Registry
 from .regression import LinearRegression, regression_truth, regression_tv
 from .result import LoopResult
 from .scenario import Scenario
+from .sequences import BigramMLE, MarkovChain
 from .standard_truths import STANDARD_TRUTHS, register_truth, standard_truth
 from .truth import GaussianMixture
 
 __all__ = [
     "AccuracyWarning",
+    "BigramMLE",
     "Box",
+    "Categorical",
+    "CategoricalMLE",
     "DegenerateFit",
     "EarlyStopping",
+    "Entropy",
     "Execution",
     "FiniteSupport",
     "FittedDiffusion",
@@ -55,8 +62,10 @@ __all__ = [
     "KDE",
     "LinearRegression",
     "LoopResult",
+    "MarkovChain",
     "Measure",
     "Model",
+    "NextTokenErrors",
     "OneStep",
     "Probes",
     "PowerRule",
@@ -67,6 +76,7 @@ __all__ = [
     "Scenario",
     "ScoreDiffusion",
     "SmoothedTruth",
+    "SymbolsLost",
     "TotalVariation",
     "Truth",
     "bandwidth_schedule",
@@ -83,4 +93,5 @@ __all__ = [
     "tv",
     "tv_monte_carlo",
     "tv_quadrature",
+    "zipf",
 ]

@@ -99,10 +99,11 @@ def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
 
 def chunk_size(truth, model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
     """Replicates per chunk: as many as half the memory budget, capped at :data:`CHUNK_BYTES` (cache locality), holds;
-    at most :data:`UNSHARED_CHUNK` for a model whose replicates are measured each on its own grid (their data and fits
-    are held at once, and a larger chunk gains nothing)."""
+    at most :data:`UNSHARED_CHUNK` where the replicates may be measured each on its own grid (a truth with a grid, a
+    model whose replicates do not share one: their grids are held at once, and a larger chunk gains nothing)."""
     if replicates == 1:
         return 1
     per_replicate = replicate_bytes(truth, model, scenario, generations)
     chunk = int(max(1, min(replicates, min(budget / 2, CHUNK_BYTES) // per_replicate)))
-    return chunk if replicate_hooks(model).shared_grid else min(chunk, UNSHARED_CHUNK)
+    own_grids = isinstance(truth, GridDensity) and not replicate_hooks(model).shared_grid
+    return min(chunk, UNSHARED_CHUNK) if own_grids else chunk

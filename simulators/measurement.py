@@ -20,7 +20,7 @@ import numpy as np
 
 from .grid import Box, Grid
 from .metrics import GRID_MASS, _single_gaussian, gaussian_tv_1d, same_support, tv, tv_finite, tv_on_grid
-from .protocol import FiniteSupport, GridDensity, ReplicateBatching
+from .protocol import GridDensity, ReplicateBatching
 from .truth import GaussianMixture
 
 __all__ = ["Measurement", "TrainingMixture"]
@@ -139,7 +139,8 @@ class Measurement:
         estimate with ``samples`` draws (default :attr:`samples`)."""
         samples = self.samples if samples is None else samples
         self.hooks.prepare_batch(fits)
-        if isinstance(self.truth, FiniteSupport) and all(same_support(self.truth, fit) for fit in fits):
+        support = getattr(self.truth, "support", None)  # one protocol check a batch: the fits are one model's
+        if same_support(self.truth, fits[0]) and all(fit.support == support for fit in fits):
             tables = np.stack([fit.support_probabilities() for fit in fits])
             return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
         closed = _single_gaussian(self.truth) and _single_gaussian(fits[0])

@@ -10,8 +10,10 @@ from typing import Callable
 
 import numpy as np
 
+from .categorical import Categorical, zipf
 from .protocol import Truth
 from .registry import Registry
+from .sequences import MarkovChain
 from .truth import GaussianMixture
 
 __all__ = ["STANDARD_TRUTHS", "register_truth", "standard_truth"]
@@ -57,11 +59,41 @@ def _gaussian_3d() -> GaussianMixture:
     return GaussianMixture([1.0], [[1.0, -0.5, 0.0]], covariance[None])
 
 
+def _die() -> Categorical:
+    return Categorical([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+
+
+def _zipf_1000() -> Categorical:
+    return zipf(1000, 1.1)
+
+
+def _markov_4x6() -> MarkovChain:
+    transition = [
+        [0.70, 0.20, 0.08, 0.02],
+        [0.10, 0.60, 0.25, 0.05],
+        [0.05, 0.15, 0.70, 0.10],
+        [0.30, 0.05, 0.05, 0.60],
+    ]
+    return MarkovChain([0.4, 0.3, 0.2, 0.1], transition, 6)
+
+
 #: The named truths that cell specifications refer to, by name: a factory ``() -> Truth`` each (a
 #: :class:`selfloop.simulators.protocol.Truth`). Extend with :func:`register_truth` (in a plugin, so that worker
 #: processes see it too).
 STANDARD_TRUTHS: Registry[Callable[[], Truth]] = Registry("truth")
-_NAMED = (_bimodal_1d, _skewed_1d, _ring_2d, _square_2d, _mixture5_10d, _mixture3_10d, _gaussian_1d, _gaussian_3d)
+_NAMED = (
+    _bimodal_1d,
+    _skewed_1d,
+    _ring_2d,
+    _square_2d,
+    _mixture5_10d,
+    _mixture3_10d,
+    _gaussian_1d,
+    _gaussian_3d,
+    _die,
+    _zipf_1000,
+    _markov_4x6,
+)
 for _factory in _NAMED:
     STANDARD_TRUTHS.register(_factory.__name__.lstrip("_"), _factory)  # the name is the factory's, e.g. bimodal_1d
 
@@ -87,5 +119,8 @@ def standard_truth(name: str) -> Truth:
     - ``mixture3_10d``: three equal modes N(3 e_k, 0.6² I) in R^10 (k = 6..8), the 10-D diffusion calibration truth.
     - ``gaussian_1d``: N(1, 1.5²), for the Gaussian MLE loop's exact laws.
     - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
+    - ``die``: a loaded die, the categorical law (0.3, 0.2, 0.15, 0.15, 0.1, 0.1) on six symbols (the exact chains).
+    - ``zipf_1000``: the Zipf law p_k ∝ (k + 1)^−1.1 on 1 000 symbols, a vocabulary's long tail.
+    - ``markov_4x6``: a Markov chain of 6 tokens over 4 symbols with rare transitions (2% and 5%), 4 096 sequences.
     """
     return STANDARD_TRUTHS.get(name)()

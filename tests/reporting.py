@@ -3,7 +3,7 @@
 import pytest
 
 from selfloop.reports import register_suite
-from selfloop.reports.cells import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
+from selfloop.reports.builders import diffusion_cells, gaussian_mle_cells, loop_cells, phase_cells
 
 
 def tiny() -> list[dict]:

@@ -13,11 +13,30 @@ def single(mean, covariance):
     return GaussianMixture([1.0], mean[None, :], np.atleast_2d(covariance)[None, :, :])
 
 
-@pytest.mark.parametrize("name", sorted(name for name in STANDARD_TRUTHS if standard_truth(name).dim <= 2))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        name
+        for name in STANDARD_TRUTHS
+        if isinstance(standard_truth(name), GaussianMixture) and standard_truth(name).dim <= 2
+    ),
+)
 def test_standard_truth_density_integrates_to_one(name):
     truth = standard_truth(name)
     grid = truth.quadrature_grid()
     assert grid.integrate(grid.evaluate(truth)) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name in STANDARD_TRUTHS if hasattr(standard_truth(name), "support_probabilities"))
+)
+def test_a_discrete_truth_lists_a_law(name):
+    """A finite-support truth's probabilities sum to 1 and its pmf at the listed points is them."""
+    truth = standard_truth(name)
+    table = truth.support_probabilities()
+    assert table.sum() == pytest.approx(1.0, abs=1e-12) and np.all(table >= 0)
+    points = truth.sample(50, np.random.default_rng(0))
+    assert points.shape == (50, truth.dim) and np.all(truth.pmf(points) > 0)
 
 
 def test_ten_dimensional_truth_density_integrates_to_one_by_importance_sampling():

@@ -14,6 +14,10 @@ gaussian_mle           the Gaussian MLE loop's TV bound from its exact laws     
 mle_laws               the Gaussian MLE loop's exact moment laws                   Shumailov, Bertrand, Gerstgrasser
 mle_expected_tv        the Gaussian MLE loop's exact E TV_i (the statistics' chain)  beyond the paper
 regression_risk        the linear-regression loop's exact risk law                 Gerstgrasser, Dohmatob et al.
+categorical_laws       the categorical loop's exact laws (TV, losses, entropy)     Shumailov, Seddik et al., exact
+categorical_second_moment  the categorical loop's E TV_i, exact second moments      beyond the paper
+categorical_lemma_r    Lemma R on the categorical learner                          Fu et al.'s route, re-derived
+next_token_chain_rule  a chain's sequence TV within its token-level errors         beyond the paper
 theorem_p              the phase transition in the amount of synthetic data       Fu et al., re-derived
 =====================  ==========================================================  ==================================
 
@@ -22,7 +26,8 @@ A new claim is one module with a :class:`Claim` subclass and one :func:`register
 
 from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_d, li_rate  # noqa: F401, I001
 from . import early_stopping  # noqa: F401, I001
-from . import mle_tv, mle_laws, mle_expected, regression, theorem_p  # noqa: F401, I001  (registration order is the report's order)
+from . import mle_tv, mle_laws, mle_expected, regression  # noqa: F401, I001
+from . import categorical_laws, categorical_bounds, next_token, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines
 
