@@ -30,7 +30,8 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
-from selfloop.simulators import Scenario
+from selfloop.simulators import Categorical, Scenario
+from selfloop.simulators.validation import check_nonnegative
 
 from .count_chains import Binomials, advance, buckets, padded
 
@@ -79,17 +80,12 @@ class CategoricalLaw:
 
 
 def _checked_probabilities(probabilities) -> np.ndarray:
-    p = np.asarray(probabilities, dtype=float)
-    if p.ndim != 1 or p.size < 1 or not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1) > 1e-9:
-        raise ValueError("probabilities must be a finite, non-negative vector (K,) summing to 1")
-    return p / p.sum()
+    """``probabilities`` as a categorical law's (validated and renormalised as :class:`Categorical` does)."""
+    return Categorical(probabilities).probabilities
 
 
 def _checked_smoothing(smoothing: float) -> float:
-    smoothing = float(smoothing)
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite non-negative number, got {smoothing!r}")
-    return smoothing
+    return check_nonnegative("smoothing", smoothing)
 
 
 def categorical_schedule(

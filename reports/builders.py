@@ -298,6 +298,19 @@ def _every_scenario(size: int, real_fraction: float) -> list[dict]:
     ]
 
 
+def _discrete_cells(
+    name: str, truth: str, sizes, kinds, real_fraction, smoothing, generations, replicates
+) -> list[dict]:
+    """Loop cells of the discrete model ``name`` (K from the truth, add-``smoothing``) at each size, in ``kinds``."""
+    model = {"name": name, "symbols": STANDARD_TRUTHS[truth]().symbols, "smoothing": smoothing}
+    return [
+        _loop_cell(dict(model), truth, scenario, generations, replicates)
+        for size in sizes
+        for scenario in _every_scenario(size, real_fraction)
+        if scenario["kind"] in kinds
+    ]
+
+
 def categorical_cells(
     *,
     truth: str,
@@ -317,14 +330,7 @@ def categorical_cells(
     >>> [cell["scenario"]["kind"] for cell in categorical_cells(truth="die", sizes=[20], kinds=("accumulate",), generations=5, replicates=10)]
     ['accumulate']
     """
-    symbols = STANDARD_TRUTHS[truth]().symbols
-    model = {"name": "categorical_mle", "symbols": symbols, "smoothing": smoothing}
-    return [
-        _loop_cell(dict(model), truth, scenario, generations, replicates)
-        for size in sizes
-        for scenario in _every_scenario(size, real_fraction)
-        if scenario["kind"] in kinds
-    ]
+    return _discrete_cells("categorical_mle", truth, sizes, kinds, real_fraction, smoothing, generations, replicates)
 
 
 def sequence_cells(
@@ -339,11 +345,4 @@ def sequence_cells(
 ) -> list[dict]:
     """The next-token loop: a bigram fit (model ``bigram_mle``) of a Markov-chain truth's sequences, each size a number
     of sequences, in the scenario ``kinds`` (as :func:`categorical_cells`)."""
-    symbols = STANDARD_TRUTHS[truth]().symbols
-    model = {"name": "bigram_mle", "symbols": symbols, "smoothing": smoothing}
-    return [
-        _loop_cell(dict(model), truth, scenario, generations, replicates)
-        for size in sizes
-        for scenario in _every_scenario(size, real_fraction)
-        if scenario["kind"] in kinds
-    ]
+    return _discrete_cells("bigram_mle", truth, sizes, kinds, real_fraction, smoothing, generations, replicates)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .degenerate import DegenerateFit
 from .protocol import OneAtATime
-from .validation import check_data, check_size
+from .validation import check_data, check_nonnegative, check_size
 
 __all__ = ["Categorical", "CategoricalMLE", "check_symbols", "zipf"]
 
@@ -180,10 +180,7 @@ class CategoricalMLE(OneAtATime):
 
     def __init__(self, symbols: int, smoothing: float = 0.0) -> None:
         self.symbols = check_size("symbols", symbols)
-        smoothing = float(smoothing)
-        if not np.isfinite(smoothing) or smoothing < 0:
-            raise ValueError(f"smoothing must be a finite non-negative number, got {smoothing!r}")
-        self.smoothing = smoothing
+        self.smoothing = check_nonnegative("smoothing", smoothing)
 
     def __repr__(self) -> str:
         return f"CategoricalMLE(symbols={self.symbols}, smoothing={self.smoothing:g})"

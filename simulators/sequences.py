@@ -20,7 +20,7 @@ import numpy as np
 
 from .categorical import _key, _probabilities, check_symbols
 from .metrics import MAX_ENUMERATED
-from .validation import check_size
+from .validation import check_nonnegative, check_size
 
 __all__ = ["BigramMLE", "MarkovChain"]
 
@@ -160,10 +160,7 @@ class BigramMLE:
 
     def __init__(self, symbols: int, smoothing: float = 0.0) -> None:
         self.symbols = check_size("symbols", symbols)
-        smoothing = float(smoothing)
-        if not np.isfinite(smoothing) or smoothing < 0:
-            raise ValueError(f"smoothing must be a finite non-negative number, got {smoothing!r}")
-        self.smoothing = smoothing
+        self.smoothing = check_nonnegative("smoothing", smoothing)
 
     def __repr__(self) -> str:
         return f"BigramMLE(symbols={self.symbols}, smoothing={self.smoothing:g})"

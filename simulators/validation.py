@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "check_data",
     "check_fraction",
+    "check_nonnegative",
     "check_positive",
     "check_size",
     "check_nonnegative_size",
@@ -27,6 +28,17 @@ def check_positive(name: str, value: float, *, allow_inf: bool = False) -> float
         raise ValueError(f"{name} must be a positive number, got {value!r}") from None
     if np.isnan(value) or value <= 0 or (np.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Return ``value`` as float, or raise if it is not a finite number >= 0."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
     return value
 
 
