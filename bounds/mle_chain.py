@@ -18,9 +18,16 @@ So one generation of the loop is one step of a Markov chain on :math:`(\delta, S
 
 Running D independent chains costs O(D d^3) a generation instead of O(D N d) for the loop itself, and
 :math:`\mathrm{TV}_i = \mathrm{TV}(N(\delta_i, \Sigma_i), N(0, I))` per chain gives :math:`E\,\mathrm{TV}_i` as an
-average with its standard error. In 1-D the TV is exact (the densities cross at the two roots of a quadratic:
-:func:`gaussian_tv_to_standard`); in d > 1 it has no closed form, and one draw :math:`x \sim N(0, I)` per chain gives
-:math:`(1 - \hat p(x)/p_0(x))_+`, whose mean over the chains and x is :math:`E\,\mathrm{TV}_i` exactly (unbiased).
+average with its standard error. In 1-D each chain's TV is exact, in closed form (the densities cross at the two roots
+of a quadratic: :func:`gaussian_tv_to_standard`). In d > 1 there are two unbiased estimators (``chain_tv``):
+
+- ``"one_point"`` (the default): one draw :math:`x \sim N(0, I)` per chain gives :math:`(1 - \hat p(x)/p_0(x))_+`,
+  whose mean over the chains and x is :math:`E\,\mathrm{TV}_i`;
+- ``"exact"``: each chain's TV by the generalized chi-square law of the log density ratio
+  (:func:`selfloop.simulators.gaussian_tv`, to :data:`CHAIN_TOLERANCE`), so the only randomness is the chains'.
+
+The chains' own spread dominates both: per second of work the one-point estimator is the more precise in 3-D (about 25
+times, docs/performance.md), so it stays the default. A chain whose scatter is singular is a collapsed fit, at TV 1.
 
 Reference: docs/theory.md, section 9.4. A reused real pool makes the generations dependent through the pool and is
 refused.
@@ -32,13 +39,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from selfloop.simulators import GaussianMixture, Scenario
-from selfloop.simulators.metrics import gaussian_tv_1d
+from selfloop.simulators import GaussianMixture, Scenario, gaussian_tv, gaussian_tv_1d
 
 __all__ = ["ExpectedTV", "gaussian_tv_to_standard", "mle_expected_tv"]
 
 #: Chains run at once (memory: a few arrays of this many d x d matrices).
 _CHAINS_AT_ONCE = 1 << 17
+#: The absolute error of each chain's TV in d > 1 (the mean over chains has a standard error of about 1e-3).
+CHAIN_TOLERANCE = 1e-7
+#: Chains by default, by how each chain's TV is taken in d > 1 (in 1-D always exactly, in closed form).
+DEFAULT_DRAWS = {"one_point": 100_000, "exact": 2_000}
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class ExpectedTV:
     mean, standard_error : ndarray (generations + 1,)
     draws : int
     exact_tv : bool
-        Each chain's TV exact (1-D), or one unbiased Monte Carlo point per chain (d > 1).
+        Each chain's TV exact (1-D, or ``chain_tv="exact"``), or one unbiased Monte Carlo point per chain.
     """
 
     mean: np.ndarray
@@ -61,7 +71,7 @@ class ExpectedTV:
 
 def gaussian_tv_to_standard(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     r""":math:`\mathrm{TV}(N(m, v), N(0, 1))`, elementwise over arrays ``mean`` and ``variance``
-    (:func:`selfloop.simulators.metrics.gaussian_tv_1d`: where :math:`v \ne 1` the difference of the two laws' masses
+    (:func:`selfloop.simulators.gaussian_tv_1d`: where :math:`v \ne 1` the difference of the two laws' masses
     between the crossings of their log densities, at :math:`v = 1` :math:`2\Phi(|m|/2) - 1`)."""
     return gaussian_tv_1d(mean, variance, 0.0, 1.0)
 
@@ -108,8 +118,10 @@ def _pool(groups: list[tuple[int, np.ndarray, np.ndarray]]) -> tuple[int, np.nda
     return total, mean, scatter
 
 
-def _chains(scenario: Scenario, generations: int, dim: int, chains: int, rng: np.random.Generator) -> np.ndarray:
-    """TV (or its one-point Monte Carlo value in d > 1) of every chain at every generation, (chains, generations + 1).
+def _chains(
+    scenario: Scenario, generations: int, dim: int, chains: int, rng: np.random.Generator, exact: bool
+) -> np.ndarray:
+    """TV of every chain at every generation (in d > 1 its one-point value unless ``exact``), (chains, generations + 1).
 
     In 1-D a chain's state is scalars (mean, scatter) and a group's root is the standard deviation."""
     shape = (chains,) if dim == 1 else (chains, dim)
@@ -122,7 +134,7 @@ def _chains(scenario: Scenario, generations: int, dim: int, chains: int, rng: np
         if dim == 1:
             out[:, generation] = gaussian_tv_to_standard(mean, covariance)
         else:
-            out[:, generation] = _one_point_tv(rng, mean, covariance)
+            out[:, generation] = _chain_tv(mean, covariance) if exact else _one_point_tv(rng, mean, covariance)
         if generation == generations:
             break
         root = np.sqrt(covariance) if dim == 1 else np.linalg.cholesky(covariance)
@@ -150,11 +162,33 @@ def _one_point_tv(rng: np.random.Generator, mean: np.ndarray, covariance: np.nda
     return np.maximum(0.0, -np.expm1(log_ratio))
 
 
+def _chain_tv(mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    r""":math:`\mathrm{TV}(N(\delta, \Sigma), N(0, I))` of every chain (d > 1), exact to :data:`CHAIN_TOLERANCE`; 1 for a
+    singular :math:`\Sigma` (a collapsed fit, singular to the truth)."""
+    eigenvalues = np.linalg.eigvalsh(covariance)
+    regular = eigenvalues[:, 0] > 1e-12 * eigenvalues[:, -1]
+    out = np.ones(len(mean))
+    if np.any(regular):
+        dim = mean.shape[1]
+        out[regular] = gaussian_tv(
+            np.zeros(dim), np.eye(dim), mean[regular], covariance[regular], tolerance=CHAIN_TOLERANCE
+        )
+    return out
+
+
 def mle_expected_tv(
-    truth: GaussianMixture, scenario: Scenario, generations: int, *, draws: int = 100_000, seed: int = 0
+    truth: GaussianMixture,
+    scenario: Scenario,
+    generations: int,
+    *,
+    draws: int | None = None,
+    seed: int = 0,
+    chain_tv: str = "one_point",
 ) -> ExpectedTV:
     r""":math:`E\,\mathrm{TV}(\hat p_i, p_0)` of the Gaussian MLE loop, i = 0..generations, from ``draws`` exact chains of
-    the fitted statistics (module docstring), with its standard error.
+    the fitted statistics (module docstring), with its standard error. In d > 1, ``chain_tv`` is how each chain's TV is
+    taken: ``"one_point"`` (one unbiased Monte Carlo point) or ``"exact"`` (the generalized chi-square law); ``draws``
+    defaults to :data:`DEFAULT_DRAWS` of it.
 
     Every scenario with fresh or accumulated data, in any dimension: fully synthetic, mixed with fresh real data,
     growing synthetic, accumulating (real and synthetic additions). A reused real pool is refused.
@@ -174,17 +208,20 @@ def mle_expected_tv(
         raise ValueError("scenario: a reused real pool makes the generations dependent through the pool; not a chain")
     if not isinstance(generations, (int, np.integer)) or generations < 0:
         raise ValueError(f"generations must be a non-negative integer, got {generations!r}")
+    dim = truth.dim
+    if chain_tv not in DEFAULT_DRAWS:
+        raise ValueError(f"chain_tv must be one of {sorted(DEFAULT_DRAWS)}, got {chain_tv!r}")
+    draws = DEFAULT_DRAWS["one_point" if dim == 1 else chain_tv] if draws is None else draws
     if not isinstance(draws, (int, np.integer)) or draws < 2:
         raise ValueError(f"draws must be an integer >= 2, got {draws!r}")
-    dim = truth.dim
     if scenario.initial < dim + 1 or (not scenario.accumulate and scenario.size < dim + 1):
         raise ValueError(f"scenario: every fit needs at least {dim + 1} points in dimension {dim}")
     rng = np.random.default_rng(seed)
     total, square = np.zeros(generations + 1), np.zeros(generations + 1)
     for start in range(0, draws, _CHAINS_AT_ONCE):
-        values = _chains(scenario, int(generations), dim, min(_CHAINS_AT_ONCE, draws - start), rng)
+        values = _chains(scenario, int(generations), dim, min(_CHAINS_AT_ONCE, draws - start), rng, chain_tv == "exact")
         total += values.sum(axis=0)
         square += (values**2).sum(axis=0)
     mean = total / draws
     variance = np.maximum(square / draws - mean**2, 0.0) * draws / (draws - 1)
-    return ExpectedTV(mean, np.sqrt(variance / draws), int(draws), dim == 1)
+    return ExpectedTV(mean, np.sqrt(variance / draws), int(draws), dim == 1 or chain_tv == "exact")

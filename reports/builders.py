@@ -222,12 +222,10 @@ def mle_cells(*, size: int, generations: int, replicates: int) -> list[dict]:
     ]
 
 
-def gaussian_mle_cells(
-    *, truths=("gaussian_1d",), size: int, generations: int, replicates: int, tv_samples: int | None = None
-) -> list[dict]:
+def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, replicates: int) -> list[dict]:
     """Gaussian MLE cells on Gaussian truths, where the exact laws and the TV bound apply: fully synthetic, mixed at 1/2
-    and, in 1-D, accumulating synthetic data (docs/theory.md, section 9). ``tv_samples`` sets the Monte Carlo TV's draws
-    in d > 2 (each replicate's TV is then an unbiased estimate, so the checks stay valid).
+    and, in 1-D, accumulating synthetic data (docs/theory.md, section 9). TV is exact in every dimension
+    (:func:`selfloop.simulators.gaussian_tv`).
 
     Examples
     --------
@@ -242,8 +240,7 @@ def gaussian_mle_cells(
         ]
         if STANDARD_TRUTHS[truth]().dim == 1:
             scenarios.append({"kind": "accumulate", "size": size, "added": size})
-        model = {"name": "mle"} if tv_samples is None else {"name": "mle", "tv_samples": tv_samples}
-        cells += [_loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]
+        cells += [_loop_cell({"name": "mle"}, truth, scenario, generations, replicates) for scenario in scenarios]
     return cells
 
 
@@ -275,14 +272,14 @@ def score_network_cells(
 
 def regression_cells(*, truth: str = "regression_5d", size: int, generations: int, replicates: int) -> list[dict]:
     """The linear-regression loop (model ``ols``, noise 1): replace (fully synthetic, T = ``size`` fresh covariates a
-    generation) and accumulate (T new pairs a generation onto the first T real ones); TV by Monte Carlo in d + 1.
+    generation) and accumulate (T new pairs a generation onto the first T real ones); TV exact in d + 1.
 
     Examples
     --------
     >>> [cell["scenario"]["kind"] for cell in regression_cells(size=50, generations=10, replicates=200)]
     ['fully_synthetic', 'accumulate']
     """
-    model = {"name": "ols", "noise": 1.0, "tv_samples": 500}
+    model = {"name": "ols", "noise": 1.0}
     scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "accumulate", "size": size, "added": size}]
     return [_loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]
 

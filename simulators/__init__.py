@@ -24,11 +24,12 @@ from .expected import (
     expected_kde_density,
     expected_training_density,
 )
+from .gaussian_tv import gaussian_tv, gaussian_tv_1d
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
 from .loop import run_loop
 from .measures import Measure, OneStep, Probes, TotalVariation
-from .metrics import gaussian_tv, tv, tv_monte_carlo, tv_quadrature
+from .metrics import tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
 from .protocol import FiniteSupport, FittedDensity, GridDensity, Model, ReplicateBatching, Truth
 from .registry import Registry
@@ -84,6 +85,7 @@ __all__ = [
     "expected_kde_density",
     "expected_training_density",
     "gaussian_tv",
+    "gaussian_tv_1d",
     "memory_budget",
     "register_truth",
     "regression_truth",

@@ -18,8 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .gaussian_tv import gaussian_tv
 from .grid import Box, Grid
-from .metrics import GRID_MASS, _single_gaussian, gaussian_tv_1d, same_support, tv, tv_finite, tv_on_grid
+from .metrics import GRID_MASS, _single_gaussian, same_support, tv, tv_finite, tv_on_grid
 from .protocol import GridDensity, ReplicateBatching
 from .truth import GaussianMixture
 
@@ -143,14 +144,13 @@ class Measurement:
         if same_support(self.truth, fits[0]) and all(fit.support == support for fit in fits):
             tables = np.stack([fit.support_probabilities() for fit in fits])
             return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
-        closed = _single_gaussian(self.truth) and _single_gaussian(fits[0])
-        if self.on_grid(fits) and not closed:
+        if _single_gaussian(self.truth) and all(map(_single_gaussian, fits)):  # every fit's exact TV at once, any d
+            truth = self.truth
+            means = np.stack([fit.means[0] for fit in fits])
+            covariances = np.stack([fit.covariances[0] for fit in fits])
+            return gaussian_tv(truth.means[0], truth.covariances[0], means, covariances), np.zeros(len(fits))
+        if self.on_grid(fits):
             return self.mixture_tv(fits, [(1.0, [self.truth] * len(fits), False)]), np.zeros(len(fits))
-        if closed and self.truth.dim == 1 and all(map(_single_gaussian, fits)):  # every fit's closed form at once
-            means = np.array([fit.means[0, 0] for fit in fits])
-            variances = np.array([fit.covariances[0, 0, 0] for fit in fits])
-            exact = gaussian_tv_1d(self.truth.means[0, 0], self.truth.covariances[0, 0, 0], means, variances)
-            return exact, np.zeros(len(fits))
         measured = np.array([tv(self.truth, fit, rng=rng, samples=samples) for fit, rng in zip(fits, rngs)])
         return measured[:, 0], measured[:, 1]
 

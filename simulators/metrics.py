@@ -10,8 +10,8 @@ Four routes, never a histogram:
 - the unbiased Monte Carlo estimator, any d,
   :math:`\mathrm{TV}(p_0, p) = E_{x\sim p_0}[(1 - p(x)/p_0(x))_+]`, whose
   summands lie in [0, 1], with a confidence interval;
-- closed forms for pairs of Gaussians where they exist (equal covariances,
-  and unequal variances in 1-D), used as test references.
+- pairs of single Gaussians, exactly in any dimension (:func:`selfloop.simulators.gaussian_tv`: a closed form for
+  equal covariances and in 1-D, elsewhere the generalized chi-square law of the log density ratio).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import warnings
 from typing import Sequence
 
 import numpy as np
-from scipy import special
 
 from .estimate import MonteCarloEstimate
+from .gaussian_tv import gaussian_tv
 from .grid import AccuracyWarning, Box, Grid
 from .protocol import FiniteSupport, GridDensity, LogDensity
 from .truth import GaussianMixture
@@ -31,8 +31,6 @@ from .validation import check_size
 __all__ = [
     "MAX_ENUMERATED",
     "common_grid",
-    "gaussian_tv",
-    "gaussian_tv_1d",
     "same_support",
     "tv",
     "tv_finite",
@@ -151,62 +149,6 @@ def tv_monte_carlo(reference, other, samples: int, rng: np.random.Generator) -> 
     return MonteCarloEstimate(float(terms.mean()), stderr, samples, (0.0, 1.0))
 
 
-def gaussian_tv(mean1, covariance1, mean2, covariance2) -> float:
-    r"""Closed-form TV between two Gaussians, where one exists.
-
-    - Equal covariances: :math:`2\Phi(\delta/2) - 1` with the Mahalanobis
-      distance :math:`\delta = \|\Sigma^{-1/2}(\mu_1-\mu_2)\|`.
-    - 1-D, unequal variances: :func:`gaussian_tv_1d`.
-
-    Raises
-    ------
-    ValueError
-        For unequal covariances in more than one dimension (no closed form).
-    """
-    mean1, mean2 = np.atleast_1d(np.asarray(mean1, float)), np.atleast_1d(np.asarray(mean2, float))
-    covariance1 = np.atleast_2d(np.asarray(covariance1, float))
-    covariance2 = np.atleast_2d(np.asarray(covariance2, float))
-    if covariance1.shape == covariance2.shape and np.all(
-        np.abs(covariance1 - covariance2) <= 1e-13 * np.abs(covariance2)
-    ):
-        difference = mean1 - mean2
-        delta = float(np.sqrt(difference @ np.linalg.solve(covariance1, difference)))
-        return float(2 * special.ndtr(delta / 2) - 1)
-    if mean1.size != 1:
-        raise ValueError("covariance: no closed form for unequal covariances in more than one dimension")
-    return float(gaussian_tv_1d(mean1[0], covariance1[0, 0], mean2[0], covariance2[0, 0]))
-
-
-def gaussian_tv_1d(mean1, variance1, mean2, variance2) -> np.ndarray:
-    r""":math:`\mathrm{TV}(N(m_1, v_1), N(m_2, v_2))` elementwise over broadcast arrays, in closed form.
-
-    Equal variances (to 1e-13 relative): :math:`2\Phi(|m_1 - m_2|/(2\sqrt v)) - 1`. Unequal: TV is invariant under an
-    affine map, so the broader law becomes :math:`N(0, 1)` and the narrower :math:`N(m, v)`, :math:`v < 1`. Their log
-    densities cross at :math:`x = m + t` with :math:`\tfrac{v-1}{v} t^2 + 2mt + m^2 - \log v = 0`, whose roots are
-    :math:`t = q\,v/(v - 1)` and :math:`t = (m^2 - \log v)/q` with :math:`q = -(m + \operatorname{sign}(m)\,r)`,
-    :math:`r^2 = (m^2 + (v - 1)\log v)/v` (the stable form; :math:`r^2` is a sum of non-negative terms, and the
-    offsets t from the narrower mean keep their precision however narrow it is). The laws are ordered one way between
-    the crossings and the other way outside, so TV is the difference of their masses between them.
-    """
-    values = np.broadcast_arrays(*(np.asarray(value, dtype=float) for value in (mean1, variance1, mean2, variance2)))
-    shape = values[0].shape
-    m1, v1, m2, v2 = (np.ravel(value) for value in values)
-    out = 2 * special.ndtr(np.abs(m1 - m2) / (2 * np.sqrt(v2))) - 1
-    unequal = np.abs(v1 - v2) > 1e-13 * np.abs(v2)
-    m1, v1, m2, v2 = m1[unequal], v1[unequal], m2[unequal], v2[unequal]
-    first_broader = v1 > v2
-    broad_mean, broad_variance = np.where(first_broader, m1, m2), np.where(first_broader, v1, v2)
-    narrow_mean, narrow_variance = np.where(first_broader, m2, m1), np.where(first_broader, v2, v1)
-    m, v = (narrow_mean - broad_mean) / np.sqrt(broad_variance), narrow_variance / broad_variance
-    log_v = np.log(v)
-    q = -(m + np.copysign(np.sqrt((m**2 + (v - 1) * log_v) / v), m))
-    offsets = q * v / (v - 1), (m**2 - log_v) / q
-    low, high = np.minimum(*offsets), np.maximum(*offsets)
-    narrow = special.ndtr(high / np.sqrt(v)) - special.ndtr(low / np.sqrt(v))
-    out[unequal] = np.abs(narrow - (special.ndtr(m + high) - special.ndtr(m + low)))
-    return out.reshape(shape)
-
-
 def _single_gaussian(density) -> bool:
     return isinstance(density, GaussianMixture) and density.components == 1
 
@@ -234,11 +176,8 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     if isinstance(truth, FiniteSupport):  # one support, too large to sum over: Monte Carlo on exact log probabilities
         estimate = tv_monte_carlo(truth, model, samples, np.random.default_rng(0) if rng is None else rng)
         return estimate.value, estimate.stderr
-    if _single_gaussian(truth) and _single_gaussian(model):
-        try:
-            return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0
-        except ValueError:
-            pass
+    if _single_gaussian(truth) and _single_gaussian(model):  # exact in any dimension (simulators.gaussian_tv)
+        return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0
     if truth.dim <= 2 and isinstance(model, GridDensity):
         return tv_quadrature(truth, model), 0.0
     if truth.dim <= 2 and not isinstance(model, LogDensity):  # an exact log density chose Monte Carlo (the ODE model)

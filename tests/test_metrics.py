@@ -53,8 +53,9 @@ def test_closed_form_properties():
     assert abs(gaussian_tv([0.0], [[1.0]], [0.0], [[1.0]])) <= 1e-15
     a = gaussian_tv([0.0], [[1.0]], [1.0], [[3.0]])
     assert a == pytest.approx(gaussian_tv([1.0], [[3.0]], [0.0], [[1.0]]), rel=1e-12)
-    with pytest.raises(ValueError, match="covariance"):
-        gaussian_tv([0.0, 0.0], np.eye(2), [0.0, 0.0], 2 * np.eye(2))
+    # unequal covariances in 2-D have an exact value too: |y|^2 is chi-square with 2 degrees of freedom, p1 > p2 where
+    # |y|^2 < 4 log 2, so TV = P(chi2_2 < 4 log 2) - P(chi2_2 < 2 log 2) = 3/4 - 1/2
+    assert gaussian_tv([0.0, 0.0], np.eye(2), [0.0, 0.0], 2 * np.eye(2)) == pytest.approx(0.25, abs=1e-9)
 
 
 def test_monte_carlo_interval_covers_quadrature_value():
@@ -196,9 +197,8 @@ def test_the_one_dimensional_closed_form_is_exact_for_any_variance_ratio():
     unstandardised quadratic, whose discriminant cancels, fails the same comparison where one law is collapsed."""
     import mpmath
 
-    from selfloop.simulators import GaussianMLE
+    from selfloop.simulators import GaussianMLE, gaussian_tv_1d
     from selfloop.simulators.measurement import Measurement
-    from selfloop.simulators.metrics import gaussian_tv_1d
     from selfloop.simulators.protocol import replicate_hooks
 
     mpmath.mp.dps = 80

@@ -13,8 +13,7 @@ from scipy import special, stats
 
 from selfloop.bounds import log_variance_second_moment, mle_bound_for, mle_moments
 from selfloop.bounds.mle_bound import HELLINGER_SLOPE
-from selfloop.simulators import Execution, GaussianMLE, Scenario, run_loop, standard_truth
-from selfloop.simulators.metrics import gaussian_tv
+from selfloop.simulators import Execution, GaussianMLE, Scenario, gaussian_tv, run_loop, standard_truth
 from selfloop.testing import check_property
 
 Z_LIMIT = 4.5

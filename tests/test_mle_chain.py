@@ -8,8 +8,7 @@ import pytest
 
 from selfloop.bounds import gaussian_tv_to_standard, mle_expected_tv
 from selfloop.reports.verdicts import LAW_Z
-from selfloop.simulators import GaussianMixture, GaussianMLE, Scenario, run_loop, standard_truth
-from selfloop.simulators.metrics import gaussian_tv
+from selfloop.simulators import GaussianMixture, GaussianMLE, Scenario, gaussian_tv, run_loop, standard_truth
 
 GAUSSIAN_1D = standard_truth("gaussian_1d")
 GAUSSIAN_3D = GaussianMixture(  # not a suite truth
@@ -18,12 +17,10 @@ GAUSSIAN_3D = GaussianMixture(  # not a suite truth
 REPLICATES = 1000
 
 
-def max_abs_z(truth, law_scenario, loop_scenario, generations: int, seed: int, **loop) -> float:
+def max_abs_z(truth, law_scenario, loop_scenario, generations: int, seed: int, replicates: int = REPLICATES) -> float:
     """Largest |z| over generations of the loop's mean TV against the chain's E TV_i, both standard errors combined."""
     law = mle_expected_tv(truth, law_scenario, generations, draws=100_000, seed=seed)
-    tv = run_loop(
-        truth, GaussianMLE(), loop_scenario, generations=generations, replicates=REPLICATES, seed=seed, **loop
-    ).tv
+    tv = run_loop(truth, GaussianMLE(), loop_scenario, generations=generations, replicates=replicates, seed=seed).tv
     spread = np.sqrt(law.standard_error**2 + tv.var(axis=0, ddof=1) / tv.shape[0])
     return float(np.max(np.abs(tv.mean(axis=0) - law.mean) / spread))
 
@@ -54,8 +51,26 @@ def test_the_exact_chain_matches_the_simulated_loop_in_1d(scenario):
     "scenario", [Scenario.fully_synthetic(20), Scenario.mixed(24, 0.5)], ids=["synthetic", "mixed"]
 )
 def test_the_exact_chain_matches_the_simulated_loop_in_3d(scenario):
-    """In d > 2 each chain's TV is one unbiased Monte Carlo point, and the loop's TV a Monte Carlo estimate too."""
-    assert max_abs_z(GAUSSIAN_3D, scenario, scenario, 5, seed=4, tv_samples=200) < LAW_Z
+    """In d > 1 each chain's TV is one unbiased Monte Carlo point (the default); the loop's TV is exact."""
+    assert max_abs_z(GAUSSIAN_3D, scenario, scenario, 5, seed=4, replicates=300) < LAW_Z
+
+
+def test_the_chains_with_exact_tvs_agree_with_the_one_point_chains_and_the_loop_in_3d():
+    """chain_tv="exact" (each chain's TV by the generalized chi-square law, no inner Monte Carlo) against the one-point
+    chains and the loop; the control, the law of N = 30 in place of 20, is rejected by the same loop."""
+    scenario = Scenario.fully_synthetic(20)
+    exact = mle_expected_tv(GAUSSIAN_3D, scenario, 5, draws=400, seed=2, chain_tv="exact")
+    point = mle_expected_tv(GAUSSIAN_3D, scenario, 5, draws=100_000, seed=2)
+    assert exact.exact_tv and not point.exact_tv
+    spread = np.sqrt(exact.standard_error**2 + point.standard_error**2)
+    assert np.max(np.abs(exact.mean - point.mean) / spread) < LAW_Z
+    tv = run_loop(GAUSSIAN_3D, GaussianMLE(), scenario, 5, replicates=300, seed=9).tv
+    loop_error = tv.var(axis=0, ddof=1) / tv.shape[0]
+    assert np.max(np.abs(tv.mean(axis=0) - exact.mean) / np.sqrt(exact.standard_error**2 + loop_error)) < LAW_Z
+    wrong = mle_expected_tv(GAUSSIAN_3D, Scenario.fully_synthetic(30), 5, draws=400, seed=2, chain_tv="exact")
+    assert np.max(np.abs(tv.mean(axis=0) - wrong.mean) / np.sqrt(wrong.standard_error**2 + loop_error)) > LAW_Z
+    with pytest.raises(ValueError, match="chain_tv"):
+        mle_expected_tv(GAUSSIAN_3D, scenario, 5, chain_tv="quadrature")
 
 
 def test_negative_control_a_wrong_law_is_rejected():
