@@ -79,14 +79,23 @@ def _kernel_transforms(step: float, variances: np.ndarray, size: int, length: in
 def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
     r"""``values`` convolved with :math:`\varphi_{\text{variance}}` (or its derivative along one axis) on the grid, by FFT,
     one separable axis at a time (a density in, a density out: the kernel is sampled and times the step)."""
-    from scipy import signal  # here: scipy.signal takes half a second to import, and most runs never come here
-
     out = values
     for axis in range(grid.dim):
         kernel, offsets = _gaussian_kernel(float(grid.spacing[axis]), variance, grid.shape[axis])
         if axis == derivative_axis:
             kernel = kernel * (-offsets / variance)
-        shape = [1] * grid.dim
-        shape[axis] = kernel.size
-        out = signal.fftconvolve(out, kernel.reshape(shape), mode="same", axes=axis)
+        out = _convolve_same(out, kernel, axis)
     return out
+
+
+def _convolve_same(values: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
+    """The linear convolution of ``values`` with the odd-length, centred ``kernel`` along ``axis``, cut to the input's
+    nodes (``scipy.signal.fftconvolve(..., mode="same")``, without importing scipy.signal's half second)."""
+    size = values.shape[axis]
+    length = sp_fft.next_fast_len(size + kernel.size - 1, True)
+    transformed = sp_fft.rfft(values, length, axis=axis)
+    shape = [1] * values.ndim
+    shape[axis] = -1
+    full = sp_fft.irfft(transformed * sp_fft.rfft(kernel, length).reshape(shape), length, axis=axis)
+    start = (kernel.size - 1) // 2
+    return np.take(full, np.arange(start, start + size), axis=axis)

@@ -22,6 +22,7 @@ from .gaussian_tv import gaussian_tv
 from .grid import Box, Grid
 from .metrics import GRID_MASS, _single_gaussian, same_support, tv, tv_finite, tv_on_grid
 from .protocol import GridDensity, ReplicateBatching
+from .regression import shared_covariates_tv
 from .truth import GaussianMixture
 
 __all__ = ["Measurement", "TrainingMixture"]
@@ -136,7 +137,7 @@ class Measurement:
         self, fits: Sequence, rngs: Sequence[np.random.Generator], samples: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         r""":math:`\mathrm{TV}(\hat p_r, p_0)` and its standard error (zero where exact), per replicate: an exact sum over
-        a finite support, a Gaussian closed form, quadrature on shared grids in d <= 2, else the unbiased Monte Carlo
+        a finite support, a regression's or a Gaussian closed form, quadrature on shared grids in d <= 2, else the unbiased Monte Carlo
         estimate with ``samples`` draws (default :attr:`samples`)."""
         samples = self.samples if samples is None else samples
         self.hooks.prepare_batch(fits)
@@ -144,6 +145,9 @@ class Measurement:
         if same_support(self.truth, fits[0]) and all(fit.support == support for fit in fits):
             tables = np.stack([fit.support_probabilities() for fit in fits])
             return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
+        closed = shared_covariates_tv(self.truth, fits)  # a regression's joint laws: TV in closed form
+        if closed is not None:
+            return closed, np.zeros(len(fits))
         if _single_gaussian(self.truth) and all(map(_single_gaussian, fits)):  # every fit's exact TV at once, any d
             truth = self.truth
             means = np.stack([fit.means[0] for fit in fits])

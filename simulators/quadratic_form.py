@@ -271,10 +271,16 @@ def exceedance(a, beta, c, *, tolerance: float = TOLERANCE) -> tuple[np.ndarray,
         scale = np.where(scale > 0, scale, 1.0)
         direction, angle = _directions(*forms, scale)
         value, estimate = np.full(len(scale), np.nan), np.full(len(scale), np.inf)
-        for rule in RULES:  # each on the forms not settled yet
+        for rule in RULES:  # each on the forms not settled yet whose tail beyond the rule's end is small enough
             open_ = ~(estimate <= tolerance)
             if not np.any(open_):
                 break
+            tail = _tail_bound(
+                np.full(open_.sum(), rule[3]), angle[open_], *(form[open_] for form in forms), scale[open_]
+            )
+            open_[open_] = tail / np.pi <= tolerance
+            if not np.any(open_):
+                continue
             subset = tuple(form[open_] for form in (*forms, direction, angle, scale))
             value[open_], estimate[open_] = _fixed_rule(*subset, rule)
         unsettled = ~(estimate <= tolerance)

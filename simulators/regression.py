@@ -12,7 +12,8 @@ synthetic (generation i fits on T fresh covariates labelled by model i - 1: *rep
 
 The loop's TV is that of the joint laws, which share the covariates' law, so it is the covariates' mean of the labels'
 TV: :math:`E_x\,\mathrm{TV}(N(x\cdot\hat w, \sigma^2), N(x\cdot w^*, \sigma^2)) = E\,[2\Phi(|g|\,r) - 1] =
-\tfrac2\pi\arctan r` with :math:`g \sim N(0, 1)` and :math:`r = |\hat w - w^*|/(2\sigma)` (:func:`regression_tv`).
+\tfrac2\pi\arctan r` with :math:`g \sim N(0, 1)` and :math:`r = |\hat w - w^*|/(2\sigma)` (:func:`regression_tv`):
+the fits and the truth are :class:`RegressionLaw`, so the loop measures it in closed form.
 """
 
 from __future__ import annotations
@@ -26,16 +27,45 @@ from .standard_truths import register_truth
 from .truth import GaussianMixture
 from .validation import check_data, check_positive
 
-__all__ = ["LinearRegression", "regression_truth", "regression_tv"]
+__all__ = ["LinearRegression", "RegressionLaw", "regression_truth", "regression_tv", "shared_covariates_tv"]
 
 
-def regression_truth(weights, noise: float) -> GaussianMixture:
+class RegressionLaw(GaussianMixture):
+    r"""The joint Gaussian of :math:`(x, y)`, :math:`x \sim N(0, I_d)`, :math:`y = x\cdot w + N(0, \sigma^2)`, that
+    remembers its label ``noise`` :math:`\sigma`: two of one noise have the closed-form TV :func:`regression_tv`
+    (:func:`shared_covariates_tv`), which the loop uses in place of the general Gaussian integral."""
+
+    noise: float
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """The regression weights w, (d,): the labels' covariance with the covariates."""
+        return self.covariances[0, :-1, -1]
+
+    def __repr__(self) -> str:
+        return f"RegressionLaw(dim={self.dim}, noise={self.noise})"
+
+
+def regression_truth(weights, noise: float) -> RegressionLaw:
     r"""The joint law of :math:`(x, y)`, :math:`x \sim N(0, I_d)`, :math:`y = x\cdot w + N(0, \sigma^2)`, in :math:`\mathbb R^{d+1}`."""
     weights = np.atleast_1d(np.asarray(weights, dtype=float))
     if weights.ndim != 1 or not np.all(np.isfinite(weights)):
         raise ValueError(f"weights must be a finite vector, got {weights!r}")
     noise = check_positive("noise", noise)
-    return GaussianMixture([1.0], np.zeros((1, weights.size + 1)), _joint_covariances(weights[None], noise))
+    return _laws(weights[None], noise)[0]
+
+
+def _laws(weights: np.ndarray, noise: float) -> list[RegressionLaw]:
+    """The joint laws of the rows of ``weights`` (R, d) and one noise, built together (positive definite by
+    construction, so the mixture constructor's checks are skipped and the Cholesky factors taken at once)."""
+    covariances = _joint_covariances(weights, noise)[:, None]
+    count, dim = len(weights), covariances.shape[-1]
+    laws = RegressionLaw._valid(
+        np.ones((count, 1)), np.zeros((count, 1, dim)), covariances, np.linalg.cholesky(covariances)
+    )
+    for law in laws:
+        law.noise = noise
+    return laws
 
 
 def _joint_covariances(weights: np.ndarray, noise: float) -> np.ndarray:
@@ -54,11 +84,21 @@ def regression_tv(weights, truth_weights, noise: float) -> np.ndarray:
     return 2 / np.pi * np.arctan(error / (2 * check_positive("noise", noise)))
 
 
+def shared_covariates_tv(truth, fits: Sequence) -> np.ndarray | None:
+    """:func:`regression_tv` of each fit to ``truth`` when all are :class:`RegressionLaw` of one noise (they then
+    share the covariates' law and the labels' noise), else None (the general Gaussian route applies)."""
+    if not isinstance(truth, RegressionLaw):
+        return None
+    if not all(isinstance(fit, RegressionLaw) and fit.noise == truth.noise for fit in fits):
+        return None
+    return regression_tv(np.stack([fit.coefficients for fit in fits]), truth.coefficients, truth.noise)
+
+
 class LinearRegression:
     r"""Ordinary least squares on pairs :math:`(x, y)` (the last column is y), sampled as a conditional generative
     model with the known label noise :math:`\sigma`: fresh :math:`x \sim N(0, I)`, :math:`y = x\cdot\hat w + N(0, \sigma^2)`.
 
-    The fit is the joint law, a :class:`GaussianMixture` (:func:`regression_truth` of :math:`\hat w`);
+    The fit is the joint law, a :class:`RegressionLaw` (:func:`regression_truth` of :math:`\hat w`);
     :meth:`parameters` gives :math:`\hat w` to the loop (``LoopResult.parameters["weights"]``).
     """
 
@@ -68,14 +108,13 @@ class LinearRegression:
     def __repr__(self) -> str:
         return f"LinearRegression(noise={self.noise})"
 
-    def fit(self, data, rng: np.random.Generator | None = None) -> GaussianMixture:
+    def fit(self, data, rng: np.random.Generator | None = None) -> RegressionLaw:
         """OLS of the last column on the others; raises ValueError on too few points or a singular design."""
         return self.fit_batch([data])[0]
 
-    def fit_batch(self, data: Sequence, rngs: Sequence[np.random.Generator] | None = None) -> list[GaussianMixture]:
-        """Each set of ``data`` fitted by its own least squares, and the joint Gaussians built together
-        (:class:`selfloop.simulators.protocol.BatchFitting`): their covariances are positive definite by construction,
-        so the mixture constructor's checks are skipped and the Cholesky factors taken at once."""
+    def fit_batch(self, data: Sequence, rngs: Sequence[np.random.Generator] | None = None) -> list[RegressionLaw]:
+        """Each set of ``data`` fitted by its own least squares, and the joint laws built together
+        (:class:`selfloop.simulators.protocol.BatchFitting`)."""
         sets = [check_data("data", points) for points in data]
         if len({points.shape[1] for points in sets}) > 1:  # sets of several dimensions: one batch each
             return [fit for points in sets for fit in self.fit_batch([points])]
@@ -92,15 +131,11 @@ class LinearRegression:
             if rank < columns - 1:
                 raise DegenerateFit("data: collapsed sample, the design matrix is singular")
             weights.append(fitted)
-        covariances = _joint_covariances(np.array(weights), self.noise)[:, None]
-        count, dim = len(weights), covariances.shape[-1]
-        return GaussianMixture._valid(
-            np.ones((count, 1)), np.zeros((count, 1, dim)), covariances, np.linalg.cholesky(covariances)
-        )
+        return _laws(np.array(weights), self.noise)
 
-    def parameters(self, fitted: GaussianMixture) -> dict[str, np.ndarray]:
+    def parameters(self, fitted: RegressionLaw) -> dict[str, np.ndarray]:
         r"""The fit's weights :math:`\hat w`, (d,)."""
-        return {"weights": fitted.covariances[0, :-1, -1].copy()}
+        return {"weights": fitted.coefficients.copy()}
 
 
 #: The standard regression truth: d = 5 features, noise 1.
