@@ -72,13 +72,17 @@ def _version() -> str:
         return "unknown"
 
 
-def _summary(tv: np.ndarray) -> dict:
-    mean, stderr = replicate_mean(tv)
+def _summary(result: CellResult) -> dict:
+    """The replicates' mean TV per generation with its 95% interval; of a sample-only cell, its TV witness (then
+    ``quantity`` says so)."""
+    witness = result.tv is None
+    mean, stderr = replicate_mean(result.measured["tv_lower"] if witness else result.tv)
     return {
         "mean": mean.tolist(),
         "stderr": stderr.tolist(),
         "ci_low": (mean - CI_Z * stderr).tolist(),
         "ci_high": (mean + CI_Z * stderr).tolist(),
+        **({"quantity": "tv_lower"} if witness else {}),
     }
 
 
@@ -90,13 +94,13 @@ def _record(result: CellResult, prepared: dict) -> CellRecord:
         result,
         describe_cell(spec),
         f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}",
-        _summary(result.tv),
+        _summary(result),
     )
     for claim in CLAIMS.values():
         if claim.id in result.claims:  # decided where the cell ran
             record.claims[claim.id] = result.claims[claim.id]
             continue
-        if not claim.applies(cell.spec):
+        if not claim.decided_in(cell.spec):
             continue
         if claim.needs_suite:  # or registered after this cell ran (a cached cell): evaluated and decided now
             cell.suite = prepared[claim.id]

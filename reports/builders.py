@@ -21,6 +21,7 @@ __all__ = [
     "rate_cells",
     "regression_cells",
     "score_network_cells",
+    "sample_only_twins",
     "sequence_cells",
 ]
 
@@ -282,6 +283,18 @@ def regression_cells(*, truth: str = "regression_5d", size: int, generations: in
     model = {"name": "ols", "noise": 1.0}
     scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "accumulate", "size": size, "added": size}]
     return [_loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]
+
+
+def sample_only_twins(cells: list[dict]) -> list[dict]:
+    """The same cells with their models known only by their samples (``"sample_only": true``): the same fits, the
+    claims decided on the TV witness, so a report shows beside each cell what a sample-only evaluation can see.
+
+    Examples
+    --------
+    >>> [cell["model"] for cell in sample_only_twins([{"kind": "loop", "model": {"name": "kde", "bandwidth": 0.3}}])]
+    [{'name': 'kde', 'bandwidth': 0.3, 'sample_only': True}]
+    """
+    return [{**cell, "model": {**cell["model"], "sample_only": True}} for cell in cells]
 
 
 def _every_scenario(size: int, real_fraction: float) -> list[dict]:

@@ -82,6 +82,11 @@ class CellSpec:
         )
 
     @property
+    def sample_only(self) -> bool:
+        """Whether the cell's model is known only by its samples (its claims are decided on the TV witness)."""
+        return bool(self.model.get("sample_only"))
+
+    @property
     def key(self) -> str:
         """The cell's key (:func:`cell_key` of :meth:`to_dict`)."""
         return cell_key(self.to_dict())

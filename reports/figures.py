@@ -161,7 +161,8 @@ def _figure_scenario(job: tuple) -> str:
         labels.append(f"{label} bound")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("generation i")
-    axis.set_ylabel("TV(p̂_i, p0)")
+    witness = all(cell["summary"].get("quantity") == "tv_lower" for cell in members)
+    axis.set_ylabel("TV witness (its mean ≤ TV)" if witness else "TV(p̂_i, p0)")
     what = "mean TV (95% band) and bounds" if styles_used else "mean TV (95% band); no bound applies"
     axis.set_title(f"{kind}, {model}, {truth}: {what}", fontsize=10)
     axis.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)

@@ -19,6 +19,7 @@ from selfloop.simulators import (
     PowerRule,
     RandomFeatureDiffusion,
     Registry,
+    SampleOnly,
     Scenario,
     ScoreDiffusion,
 )
@@ -27,6 +28,7 @@ from selfloop.simulators.diffusion import DenoisingMLP
 __all__ = [
     "DIFFUSION_DEFAULTS",
     "MODELS",
+    "SAMPLE_ONLY",
     "ModelEntry",
     "build_model",
     "build_scenario",
@@ -145,13 +147,24 @@ def _model_entry(spec: dict) -> ModelEntry:
         raise ValueError(f"model spec must be a dict with a 'name', got {spec!r}") from None
 
 
+#: The key of a model specification that hides the model's density: its fits are known only by their samples
+#: (:class:`selfloop.simulators.SampleOnly`), and the cell's claims are decided on the TV witness.
+SAMPLE_ONLY = "sample_only"
+
+
 def build_model(spec: dict):
-    """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`)."""
+    """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`); ``"sample_only": true`` wraps it in
+    :class:`selfloop.simulators.SampleOnly`."""
+    if spec.get(SAMPLE_ONLY):
+        return SampleOnly(build_model({key: value for key, value in spec.items() if key != SAMPLE_ONLY}))
     return _model_entry(spec).factory(spec)
 
 
 def describe_model_spec(spec: dict) -> str:
-    """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form)."""
+    """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form);
+    ``, sample-only`` for a model known only by its samples."""
+    if isinstance(spec, dict) and spec.get(SAMPLE_ONLY):
+        return describe_model_spec({key: value for key, value in spec.items() if key != SAMPLE_ONLY}) + ", sample-only"
     return (
         _model_entry(spec).describe(spec)
         if isinstance(spec, dict) and spec.get("name") in MODELS

@@ -96,7 +96,8 @@ class CellResult:
     Attributes
     ----------
     spec : CellSpec
-    tv : ndarray (replicates, generations + 1)
+    tv : ndarray (replicates, generations + 1) or None
+        None for a model known only by its samples (its witnesses are ``measured["tv_lower"]``).
     real_fraction, training_size : ndarray (generations + 1,)
     measured : dict of ndarray
         The loop measures' fields that the cell's claims asked for (the fitted parameters left out).
@@ -108,7 +109,7 @@ class CellResult:
     """
 
     spec: CellSpec
-    tv: np.ndarray
+    tv: np.ndarray | None
     real_fraction: np.ndarray
     training_size: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
@@ -124,9 +125,10 @@ class CellResult:
             isinstance(other, CellResult)
             and self.spec == other.spec
             and self.spec.to_dict() == other.spec.to_dict()
+            and (self.tv is None) == (other.tv is None)
             and _same(
-                {"tv": self.tv, "f": self.real_fraction, "n": self.training_size},
-                {"tv": other.tv, "f": other.real_fraction, "n": other.training_size},
+                {"tv": 0 if self.tv is None else self.tv, "f": self.real_fraction, "n": self.training_size},
+                {"tv": 0 if other.tv is None else other.tv, "f": other.real_fraction, "n": other.training_size},
             )
             and _same(self.measured, other.measured)
             and {k: v.to_dict() for k, v in self.claims.items()} == {k: v.to_dict() for k, v in other.claims.items()}
@@ -137,7 +139,7 @@ class CellResult:
         return {
             "key": self.key,
             "spec": self.spec.to_dict(),
-            "tv": np.asarray(self.tv).tolist(),
+            "tv": None if self.tv is None else np.asarray(self.tv).tolist(),
             "real_fraction": np.asarray(self.real_fraction).tolist(),
             "training_size": np.asarray(self.training_size).tolist(),
             "measured": _lists(self.measured),
@@ -149,7 +151,7 @@ class CellResult:
     def from_dict(cls, record: dict) -> "CellResult":
         return cls(
             CellSpec.from_dict(record["spec"]),
-            np.asarray(record["tv"], dtype=float),
+            None if record["tv"] is None else np.asarray(record["tv"], dtype=float),
             np.asarray(record["real_fraction"], dtype=float),
             np.asarray(record["training_size"]),
             _arrays(record.get("measured") or {}),

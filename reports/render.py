@@ -45,7 +45,11 @@ def _cell_table(cells: list[dict]) -> list[str]:
         )
         if _in_table(name)
     ]
-    columns = ["cell", "mean TV ± 95% CI (last gen.)"]
+    witness = all(cell["summary"].get("quantity") == "tv_lower" for cell in cells)
+    columns = [
+        "cell",
+        "mean TV witness (its mean ≤ TV) ± 95% CI (last gen.)" if witness else "mean TV ± 95% CI (last gen.)",
+    ]
     columns += [f"{label}: {what}" for label in labels for what in ("bound/mean", "verdict")]
     columns += ["Jensen lower / mean"] if lower else []
     columns += [
@@ -79,9 +83,11 @@ def _cell_table(cells: list[dict]) -> list[str]:
 
 
 def _columns(cell: dict) -> tuple:
-    """The claims a cell's row has columns for: its upper bound sides, a lower side, its per-run claims."""
+    """The claims a cell's row has columns for: its upper bound sides, a lower side, its per-run claims (and whether its
+    distance is TV or a sample-only model's TV witness)."""
     claims = cell.get("claims") or {}
     return (
+        cell["summary"].get("quantity", "tv"),
         tuple(side["claim"] for side in upper_sides(cell)),
         any(side["side"] == "lower" for side in side_records(cell)),
         tuple(name for name, record in claims.items() if "per_run" in record["verdicts"] and _in_table(name)),
@@ -106,14 +112,16 @@ def _tally(cells: list[dict]) -> list[str]:
             by_claim[(side["status"], claim_label(side["claim"]))].append(side)
     for (status, label), checks in sorted(by_claim.items()):
         inside = [c for c in checks if not c["outside_theory"]]
-        checked = [c for c in inside if not c["verdict"]["underpowered"]]
-        refuted, _, beyond, underpowered = counts(inside)
+        checked = [c for c in inside if not c["verdict"]["underpowered"] and not c["verdict"].get("witness")]
+        refuted, _, beyond, underpowered, sample_only = counts(inside)
         tightness = np.array([x for c in checked for x in finite_tightness(c)])
         detectable = [c["verdict"]["detectable_ratio"] for c in checked]
         text = f"- **{label}** ({status}): {len(checked)} cells checked, **{refuted} refuted**"
         if beyond:
             text += f", **{beyond} with the mean TV above the bound** (not significant)"
         text += f", {underpowered} underpowered (not counted)"
+        if sample_only:
+            text += f", {sample_only} not refuted by the TV witness of a sample-only model (never counted as held)"
         if len(checks) > len(inside):
             text += f", {len(checks) - len(inside)} outside the theory (reused pool, reported only)"
         if tightness.size:

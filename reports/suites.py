@@ -25,6 +25,7 @@ from .builders import (
     phase_cells,
     rate_cells,
     regression_cells,
+    sample_only_twins,
     score_network_cells,
     sequence_cells,
 )
@@ -34,24 +35,28 @@ __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_na
 
 
 def quick() -> list[dict]:
-    """Under a minute on 2 cores: KDE on the bimodal truth in every scenario, a small diffusion calibration, the phase curve."""
+    """The CI suite, seconds on 2 cores: KDE on the bimodal truth in every scenario (and its mixed cell known only by
+    its samples, decided on the TV witness), the Gaussian MLE and regression laws, a small diffusion calibration and
+    prediction, the discrete loops, the phase curve. The MLE collapse toy without a bound and Li's rate (a 3 x 3 grid of
+    calibration cells) are left to ``standard``."""
+    kde = loop_cells(
+        models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24
+    )
     return (
-        loop_cells(
-            models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24
-        )
-        + mle_cells(size=50, generations=20, replicates=24)
-        + gaussian_mle_cells(size=50, generations=20, replicates=400)
+        kde
+        + sample_only_twins([cell for cell in kde if cell["scenario"]["kind"] == "mixed_fresh"])
+        + gaussian_mle_cells(size=50, generations=12, replicates=200)
         + regression_cells(size=50, generations=10, replicates=200)
-        + diffusion_cells(
-            widths=(64, 128, 256),
+        + diffusion_cells(  # two widths calibrate Theorem D; Li's rate needs a 3 x 3 grid (standard has it)
+            widths=(64, 128),
             steps=40,
             calibration_sizes=(250, 1000, 4000),
-            prediction_sizes=(600,),
+            prediction_sizes=(400,),
             prediction_widths=(96,),
             real_fractions=(0.5,),
-            generations=3,
+            generations=2,
         )
-        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=40)
+        + phase_cells(real=500, synthetic=phase_amounts(500, 8, 5), generation=8, replicates=24)
         + categorical_cells(
             truth="die",
             sizes=[20],
@@ -85,17 +90,19 @@ def _discrete() -> list[dict]:
 def standard() -> list[dict]:
     """About a minute on 2 cores: two 1-D truths, two sizes and fractions, Li's diffusion model in 1-D, the Gaussian
     MLE laws in 1-D and 3-D, Li's rate on a second truth, the regression loop, the discrete loops (categorical and
-    next-token), a denser phase curve. The 2-D diffusion
+    next-token), a denser phase curve, and one KDE cell's sample-only twin (decided on the TV witness). The 2-D diffusion
     row, the preconditioned network side by side and your own score network are in :func:`extended`."""
+    kde = loop_cells(
+        models=[_kde(0.3), _kde(0.15)],
+        truths=["bimodal_1d", "skewed_1d"],
+        sizes=[300, 1500],
+        real_fractions=(0.2, 0.5),
+        generations=8,
+        replicates=32,
+    )
     return (
-        loop_cells(
-            models=[_kde(0.3), _kde(0.15)],
-            truths=["bimodal_1d", "skewed_1d"],
-            sizes=[300, 1500],
-            real_fractions=(0.2, 0.5),
-            generations=8,
-            replicates=32,
-        )
+        kde
+        + sample_only_twins([cell for cell in kde if _is_mixed(cell, "bimodal_1d", 0.3, 300, 0.5)])
         + mle_cells(size=50, generations=30, replicates=32)
         + gaussian_mle_cells(size=50, generations=30, replicates=400)
         + gaussian_mle_cells(
@@ -108,6 +115,18 @@ def standard() -> list[dict]:
         + regression_cells(size=50, generations=20, replicates=400)
         + _discrete()
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
+    )
+
+
+def _is_mixed(cell: dict, truth: str, bandwidth: float, size: int, real_fraction: float) -> bool:
+    """Whether ``cell`` is the mixed-fresh KDE cell of this truth, bandwidth, size and real fraction."""
+    scenario = cell["scenario"]
+    return (
+        cell["truth"] == truth
+        and cell["model"].get("bandwidth") == bandwidth
+        and scenario["kind"] == "mixed_fresh"
+        and scenario.get("size") == size
+        and scenario.get("real_fraction") == real_fraction
     )
 
 
@@ -153,15 +172,18 @@ def extended() -> list[dict]:
 def full() -> list[dict]:
     """Hours on a many-core machine: every row of the extended suite at larger sizes, more replicates and generations,
     plus the KDE on the 2-D ring and the d = 10 diffusion row (:func:`diffusion_10d`)."""
+    kde = loop_cells(
+        models=[_kde(0.3), _kde(0.15), _kde(0.6)],
+        truths=["bimodal_1d", "skewed_1d", "ring_2d"],
+        sizes=[300, 1500, 6000],
+        real_fractions=(0.1, 0.3, 0.5, 0.8),
+        generations=10,
+        replicates=64,
+    )
+    twins = [cell for truth in ("bimodal_1d", "ring_2d") for cell in kde if _is_mixed(cell, truth, 0.3, 1500, 0.5)]
     return (
-        loop_cells(
-            models=[_kde(0.3), _kde(0.15), _kde(0.6)],
-            truths=["bimodal_1d", "skewed_1d", "ring_2d"],
-            sizes=[300, 1500, 6000],
-            real_fractions=(0.1, 0.3, 0.5, 0.8),
-            generations=10,
-            replicates=64,
-        )
+        kde
+        + sample_only_twins(twins)
         + mle_cells(size=50, generations=60, replicates=64)
         + gaussian_mle_cells(size=50, generations=60, replicates=1000)
         + gaussian_mle_cells(truths=("gaussian_3d",), size=50, generations=40, replicates=400)

@@ -52,8 +52,9 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
     load_plugins()  # a worker process (pool or Dask) sees the same plugin registrations as the CLI
     start = time.perf_counter()
     typed = CellSpec.from_dict(spec)
-    claims = [claim for claim in CLAIMS.values() if claim.applies(typed)]
-    measures = list(dict.fromkeys(name for claim in claims for name in claim.measures(typed)))
+    claims = [claim for claim in CLAIMS.values() if claim.decided_in(typed)]
+    # a model known only by its samples offers nothing but the witness to measure
+    measures = [] if typed.sample_only else list(dict.fromkeys(n for claim in claims for n in claim.measures(typed)))
     truth = standard_truth(typed.truth)
     result = run_loop(
         truth,

@@ -91,12 +91,13 @@ def law_outcome(cells: list[dict], claim: str) -> str:
     return f"{rejected} rejected / {len(cells) - rejected} hold (max abs z {worst:.2f}, limit {verdicts[0][0]['z_limit']:g})"
 
 
-def counts(sides: list[dict]) -> tuple[int, int, int, int]:
-    """(refuted, held, beyond, underpowered) over bound sides.
+def counts(sides: list[dict]) -> tuple[int, ...]:
+    """(refuted, held, beyond, underpowered, sample_only) over bound sides.
 
     *Held*: could see a 2x violation, did not refute, and the mean TV is on the right side of the bound at every
     generation. *Beyond*: not refuted, but the mean's point estimate is past the bound somewhere (never "held").
-    *Underpowered*: the rest (not counted as a check).
+    *Underpowered*: the rest (not counted as a check). *Sample-only*: a bound the TV witness of a model known only by
+    its samples did not refute (a witness can refute, never confirm).
     """
     found = [side["verdict"]["outcome"] for side in sides]
     return tuple(found.count(outcome) for outcome in OUTCOMES)
@@ -117,13 +118,15 @@ def per_run_ratios(verdicts: list[dict]) -> list[float]:
 
 
 def outcome_row(sides: list[dict]) -> tuple[str, str, str]:
-    """The claims table's ``(checks, refuted / held / beyond / underpowered, bound / mean)`` of bound sides."""
+    """The claims table's ``(checks, refuted / held / beyond / underpowered, bound / mean)`` of bound sides; the bounds
+    a sample-only model's witness did not refute are counted after them, where there are any."""
     if not sides:
         return "0", "—", "—"
     tightness = [min(finite_tightness(side)) for side in sides if finite_tightness(side)]
+    *tested, sample_only = counts(sides)
     return (
         str(len(sides)),
-        " / ".join(str(n) for n in counts(sides)),
+        " / ".join(str(n) for n in tested) + (f" (+{sample_only} sample-only)" if sample_only else ""),
         f"{min(tightness):.2f}–{max(tightness):.2f}" if tightness else "—",
     )
 
@@ -145,6 +148,10 @@ def verdict_text(side: dict) -> str:
     verdict = side["verdict"]
     detectable = verdict["detectable_ratio"]
     power = f"sees ×{detectable:.2f}" if detectable else "sees nothing up to ×10"
+    if verdict.get("witness"):  # a model known only by its samples: the witness refutes, or says nothing more
+        if verdict["refuted"]:
+            return f"**REFUTED** by the TV witness ({p_text(verdict['p_value'])}, generation {verdict['worst_generation']})"
+        return f"not refuted (sample-only; {p_text(verdict['p_value'])}; the witness {power})"
     if verdict["refuted"]:
         state = f"**REFUTED** ({p_text(verdict['p_value'])}, generation {verdict['worst_generation']})"
     elif on_the_wrong_side(verdict):

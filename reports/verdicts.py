@@ -33,6 +33,7 @@ __all__ = [
     "on_the_wrong_side",
     "per_run_verdict",
     "under",
+    "witness_verdict",
 ]
 
 #: A measured TV above its per-run bound by at most this counts as at or below it: quadrature puts TV within 1e-9.
@@ -40,8 +41,9 @@ CERTIFICATE_TOLERANCE = 1e-9
 #: A measured mean farther than this many standard errors from an exact law, at any generation, rejects the law (with
 #: up to 31 generations and two quantities per cell, a correct law passes with probability above 0.999).
 LAW_Z = 4.5
-#: The outcomes a verdict can have, in the order the claims table counts them.
-OUTCOMES = ("refuted", "held", "beyond", "underpowered")
+#: The outcomes a verdict can have, in the order the claims table counts them; ``sample_only``: a bound not refuted by
+#: the TV witness of a model known only by its samples (a witness can refute a bound, never confirm it).
+OUTCOMES = ("refuted", "held", "beyond", "underpowered", "sample_only")
 
 
 def on_the_wrong_side(verdict: dict) -> bool:
@@ -76,6 +78,40 @@ def bound_verdict(tv: np.ndarray, values, side: str = "upper") -> dict:
         "underpowered": is_underpowered(detectable),
     }
     return {**record, "outcome": bound_outcome(record)}
+
+
+def witness_verdict(witness: np.ndarray, values, slack: float | None = None) -> dict:
+    r"""An upper bound :math:`b_i` on E TV_i against TV witnesses W (R, G + 1) (:func:`selfloop.simulators.tv_witness`).
+
+    The test runs on the positive parts :math:`X = \max(W, 0) \in [0, 1]`, whose mean is at most
+    :math:`E\,\mathrm{TV}_i + \delta` (:func:`selfloop.simulators.witness_slack`, ``slack``; by default that of the
+    loop's witness): the betting test of :func:`bound_verdict` of :math:`b_i + \delta` on X has TV's own leverage
+    (W itself ranges over [-1, 1], where no test of 24 replicates has power). It can refute the bound; otherwise the
+    outcome is ``sample_only``, never ``held``, with the power it had: the detectable ratio in the bound's scale, the
+    smallest :math:`\rho` such that positive parts of mean :math:`\rho b_i` would be seen with probability 0.9 (the
+    test's ratio :math:`\rho'` against :math:`b_i + \delta` maps back as :math:`\rho = \rho' + (\rho' - 1)\delta/b_i`,
+    the largest over the generations)."""
+    from selfloop.simulators import Witness
+
+    witness, bound = np.asarray(witness, dtype=float), np.asarray(values, dtype=float)
+    slack = Witness().slack if slack is None else float(slack)
+    positive = np.maximum(witness, 0.0)
+    verdict = bound_verdict(positive, np.minimum(bound + slack, 1.0))
+    transformed = verdict["detectable_ratio"]
+    detectable = None
+    if transformed is not None:
+        detectable = float(np.max(transformed + (transformed - 1) * slack / np.maximum(bound, 1e-12)))
+    mean = witness.mean(axis=0)
+    return {
+        **verdict,
+        "witness": True,
+        "slack": slack,
+        "max_ratio": float(np.max(mean / np.maximum(bound, 1e-12))),
+        "tightness": [float(b / m) if m > 0 else None for b, m in zip(bound, mean)],
+        "detectable_ratio": detectable,
+        "underpowered": False,
+        "outcome": "refuted" if verdict["refuted"] else "sample_only",
+    }
 
 
 def under(tv, bound) -> np.ndarray:

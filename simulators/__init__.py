@@ -16,6 +16,7 @@ from .diffusion import (
     ScoreDiffusion,
 )
 from .discrete_measures import Entropy, NextTokenErrors, SymbolsLost
+from .distance import TruthDistance
 from .execution import Execution, memory_budget
 from .expected import (
     SmoothedTruth,
@@ -33,12 +34,14 @@ from .metrics import tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
 from .protocol import FiniteSupport, FittedDensity, GridDensity, Model, ReplicateBatching, Truth
 from .registry import Registry
-from .regression import LinearRegression, regression_truth, regression_tv
+from .regression import LinearRegression, RegressionLaw, regression_truth, regression_tv, shared_covariates_tv
 from .result import LoopResult
+from .sample_only import SampleOnly, SklearnDensity
 from .scenario import Scenario
 from .sequences import BigramMLE, MarkovChain
 from .standard_truths import STANDARD_TRUTHS, register_truth, standard_truth
 from .truth import GaussianMixture
+from .witness import Witness, WitnessEstimate, tv_witness, witness_slack
 
 __all__ = [
     "AccuracyWarning",
@@ -74,12 +77,17 @@ __all__ = [
     "Registry",
     "ReplicateBatching",
     "STANDARD_TRUTHS",
+    "SampleOnly",
     "Scenario",
     "ScoreDiffusion",
+    "SklearnDensity",
     "SmoothedTruth",
     "SymbolsLost",
     "TotalVariation",
     "Truth",
+    "TruthDistance",
+    "Witness",
+    "WitnessEstimate",
     "bandwidth_schedule",
     "expected_densities",
     "expected_kde_density",
@@ -88,12 +96,16 @@ __all__ = [
     "gaussian_tv_1d",
     "memory_budget",
     "register_truth",
+    "RegressionLaw",
     "regression_truth",
     "regression_tv",
+    "shared_covariates_tv",
     "run_loop",
     "standard_truth",
     "tv",
     "tv_monte_carlo",
     "tv_quadrature",
+    "tv_witness",
+    "witness_slack",
     "zipf",
 ]

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .distance import TruthDistance
 from .execution import Execution, chunk_size, estimated_bytes
 from .measures import LoopSpec, Measure, Parameters, Probes, TotalVariation, measure_named
 from .protocol import Model, ParametricModel, Truth, protocol_gaps
@@ -24,6 +25,7 @@ from .replicates import run_chunk
 from .result import LoopResult
 from .scenario import Scenario
 from .validation import check_nonnegative_size, check_size
+from .witness import Witness
 
 __all__ = ["run_loop"]
 
@@ -155,7 +157,7 @@ def run_loop(
         )
     loop = LoopSpec(truth, model, scenario, generations, replicates, seed)
     chosen = chosen_measures(loop, measures, execution.measure_tv)
-    samples = next((m.samples for m in chosen if isinstance(m, TotalVariation)), TotalVariation().samples)
+    samples = next((m.samples for m in chosen if isinstance(m, TruthDistance)), TotalVariation().samples)
     measured: dict[str, np.ndarray] = {}
     models: list = []
     streams = np.random.SeedSequence(seed).spawn(replicates)
@@ -191,9 +193,10 @@ class _Started:
 
 
 def chosen_measures(loop: LoopSpec, measures: Sequence[Measure | str], measure_tv: bool) -> list[Measure]:
-    """The measures of one loop, each started (checked against it) before anything runs: TV first (the caller's
-    :class:`TotalVariation` if it passed one), a parametric model's parameters, then the others in the order given (a
-    name given twice is taken once)."""
+    """The measures of one loop, each started (checked against it) before anything runs: the distance to the truth first
+    (:class:`TruthDistance`: TV, or the witness for fits without a density, configured by the caller's
+    :class:`TotalVariation` or :class:`Witness` if it passed them; a :class:`Witness` asked for is taken beside TV too),
+    a parametric model's parameters, then the others in the order given (a name given twice is taken once)."""
     resolved: list[Measure] = []
     for measure in measures:
         if isinstance(measure, str):
@@ -214,9 +217,16 @@ def chosen_measures(loop: LoopSpec, measures: Sequence[Measure | str], measure_t
                 f"measures: each must be a Measure or a measure's name, got {measure!r} (it lacks {missing})"
             )
         resolved.append(measure)
-    distances = [m for m in resolved if isinstance(m, TotalVariation)]
-    others = [m for m in resolved if not isinstance(m, TotalVariation)]
-    chosen: list[Measure] = (distances[:1] or [TotalVariation()]) if measure_tv else []
+    distances = [m for m in resolved if isinstance(m, (TotalVariation, Witness, TruthDistance))]
+    others = [m for m in resolved if m not in distances]
+    total_variation = next((m for m in distances if isinstance(m, TotalVariation)), None)
+    witness = next((m for m in distances if isinstance(m, Witness)), None)
+    chosen: list[Measure] = []
+    if measure_tv:  # the distance to the truth first: TV, or the witness for fits known only by their samples
+        given = next((m for m in distances if isinstance(m, TruthDistance)), None)
+        chosen.append(given or TruthDistance(total_variation, witness, always_witness=witness is not None))
+    elif witness is not None:  # asked for, without TV: the witness alone
+        chosen.append(witness)
     if isinstance(loop.model, ParametricModel):
         chosen.append(Parameters())
     chosen += others

@@ -4,7 +4,6 @@ import copy
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: registers the suite)
 
@@ -123,49 +122,51 @@ FORMAT_2 = Path(__file__).parent / "data" / "quick_format2.json"
 BASELINE = Path(__file__).parent.parent / "reports" / "baselines" / "quick.json"
 
 
+def _restricted(document: dict, keys: set[str]) -> dict:
+    """``document`` with only the cells of ``keys``."""
+    out = copy.deepcopy(document)
+    out["cells"] = [cell for cell in out["cells"] if cell["key"] in keys]
+    return out
+
+
 def test_a_document_of_the_previous_release_is_compared_and_rendered(tmp_path):
-    """The format-2 quick baseline, upgraded, equals today's baseline number for number (the redesign changed no
-    number); it renders; and a value moved in it is still found, under its claim."""
+    """The format-2 quick baseline, upgraded, equals today's baseline number for number in every cell the quick suite
+    kept (the redesign changed no number); it renders; and a value moved in it is still found, under its claim."""
     old, current = json.loads(FORMAT_2.read_text()), json.loads(BASELINE.read_text())
     assert old["format"] == 2 and current["format"] == 3
+    # the quick suite's composition changed since (for its time budget: issue 41's note), so the comparison is on the
+    # cells both hold; the suite-wide records, which depend on the composition, are compared only for their presence
+    kept = {cell["key"] for cell in current["cells"]} & {cell["key"] for cell in old["cells"]}
+    assert len(kept) == 11  # the five KDE loops and six diffusion calibration cells
+    suite_wide = {f"claim {name}" for name in ("theorem_d", "li_rate", "theorem_p")}
     # today's run against the old baseline, what scloop check does: every number the same, and the only difference the
     # claims registered since (their records appear in the cells they apply to), the cells of models added since, and
-    # the Gaussian MLE bound, tightened since (the Hellinger route), which check finds moved in each of its three cells
-    # (the discrete models of issue 40 are models added since)
-    added_since, new_models = (
-        (
-            "mle_expected_tv",
-            "regression_risk",
-            "early_stopping",
-            "categorical_laws",
-            "categorical_second_moment",
-            "categorical_lemma_r",
-            "next_token_chain_rule",
-        ),
-        ("ols", "categorical_mle", "bigram_mle"),
+    # the Gaussian MLE bound, tightened since (the Hellinger route), which check finds moved in each of its cells kept
+    added_since = (
+        "mle_expected_tv",
+        "regression_risk",
+        "early_stopping",
+        "categorical_laws",
+        "categorical_second_moment",
+        "categorical_lemma_r",
+        "next_token_chain_rule",
     )
-    tightened, refit = [], []
-    for label, what, detail in compare(current, old).changes:
+    tightened = []
+    for label, what, detail in compare(_restricted(current, kept), _restricted(old, kept)).changes:
         if what == "Gaussian MLE bound changed":
             tightened.append(label)
             continue
-        if label == "claim li_rate":  # the rate fit's optimizer now runs to 1e-13 (it stopped at 1e-8): moved < 1e-4
-            refit.append(what)
-            continue
-        assert (what == "claim appeared or vanished" and detail.startswith(added_since)) or (
-            what == "new cell" and label.startswith(new_models)
-        ), (label, what, detail)
-    assert len(tightened) == 3
-    np.testing.assert_allclose(
-        [current["claims"]["li_rate"][0][key] for key in ("size_interval", "width_interval")],
-        [upgrade(old)["claims"]["li_rate"][0][key] for key in ("size_interval", "width_interval")],
-        rtol=1e-4,
-    )
+        assert label in suite_wide or (what == "claim appeared or vanished" and detail.startswith(added_since)), (
+            label,
+            what,
+            detail,
+        )
+    assert len(tightened) == sum("mle" in str(c["spec"]["model"]) for c in old["cells"] if c["key"] in kept)
     # the other way round, only what the old format did not keep is missing: the terms of Theorem K's bound
     assert {
         what
-        for label, what, _ in compare(old, current).changes
-        if label not in {f"claim {name}" for name in (*added_since, "li_rate")} and not label.startswith(new_models)
+        for label, what, _ in compare(_restricted(old, kept), _restricted(current, kept)).changes
+        if label not in suite_wide | {f"claim {name}" for name in added_since}
     } <= {
         "Theorem K bias vanished",
         "Theorem K sampling vanished",
@@ -173,14 +174,16 @@ def test_a_document_of_the_previous_release_is_compared_and_rendered(tmp_path):
         "Gaussian MLE bound changed",
     }
     assert render(old, tmp_path).read_text().count("| Theorem K |") >= 1
-    upgraded = upgrade(old)
-    assert set(upgraded["claims"]) == set(current["claims"]) == {"theorem_d", "li_rate", "theorem_p"}
+    assert set(upgrade(old)["claims"]) == {"theorem_d", "li_rate", "theorem_p"}
+    assert set(current["claims"]) == {"theorem_d", "theorem_p"}  # Li's rate needs the 3 x 3 grid standard has
     # controls: a moved bound, a moved certificate and a moved suite-wide number of the old document are found
-    cell = next(c for c in old["cells"] if any(r["label"] == "Theorem K" for r in c["checks"]))
+    moved = copy.deepcopy(old)
+    cell = next(c for c in moved["cells"] if any(r["label"] == "Theorem K" for r in c["checks"]))
     next(r for r in cell["checks"] if r["label"] == "Theorem K")["values"][0] *= 1.01
-    next(c for c in old["cells"] if c.get("certificate"))["certificate"][0][1] *= 1.01
-    old["phase"]["mean"][0] *= 1.01
-    whats = {what for _, what, _ in compare(current, old).changes}
+    next(c for c in moved["cells"] if c.get("certificate"))["certificate"][0][1] *= 1.01
+    moved["phase"]["mean"][0] *= 1.01
+    assert not compare(old, old).changes
+    whats = {what for _, what, _ in compare(moved, old).changes}
     assert {"Theorem K bound changed", "Theorem G bound changed", "mean[0] changed"} <= whats
 
 
@@ -201,7 +204,7 @@ def test_check_reports_a_certificate_newly_violated_and_a_claim_gone(tiny_run):
 def test_a_fitted_record_compares_to_its_stated_conditioning():
     """Li et al.'s fitted exponents (record_rtol 1e-5) absorb the 1e-7 a different CPU's rounding moves them by, and a
     moved exponent beyond that is still found; every other suite-wide number stays at FLOAT_RTOL."""
-    baseline = json.loads(BASELINE.read_text())
+    baseline = upgrade(json.loads(FORMAT_2.read_text()))  # a quick suite with Li's rate (today's has not its grid)
     rounded = copy.deepcopy(baseline)
     rounded["claims"]["li_rate"][0]["size_exponent"] *= 1 + 3e-7
     assert compare(rounded, baseline).passed

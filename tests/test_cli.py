@@ -364,7 +364,7 @@ def test_a_mean_above_the_bound_is_never_called_held():
     record = {"outside_theory": False, "side": "upper", "verdict": bound_verdict(tv, tv.mean(axis=0) / 1.05)}
     assert record["verdict"]["outcome"] == "beyond"
     assert _verdict_text(record).startswith("above the bound, not significant (p")
-    assert _counts([record]) == (0, 0, 1, 0)
+    assert _counts([record]) == (0, 0, 1, 0, 0)
     # control: the same test with the mean below the bound is never "beyond"
     below = {"outside_theory": False, "side": "upper", "verdict": bound_verdict(tv, tv.mean(axis=0) / 0.9)}
     assert below["verdict"]["outcome"] != "beyond" and not _verdict_text(below).startswith("above the bound")

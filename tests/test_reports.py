@@ -160,7 +160,8 @@ def test_committed_quick_baseline_is_well_formed():
         if not record["outside_theory"]
         for verdict in record["verdicts"].values()
     )
-    assert np.isfinite([v for cell in baseline["cells"] for v in np.ravel(cell["tv"])]).all()
+    distances = [cell["tv"] if cell["tv"] is not None else cell["measured"]["tv_lower"] for cell in baseline["cells"]]
+    assert np.isfinite([v for distance in distances for v in np.ravel(distance)]).all()
 
 
 @pytest.mark.parametrize("name", ["quick", "standard", "extended", "full"])

@@ -34,7 +34,7 @@ from selfloop.simulators import Registry, Scenario, standard_truth
 from ..cells import CellSpec
 from ..records import CellRecord, CellResult, ClaimRecord
 from ..text import claim_verdicts, outcome_row, sides_of
-from ..verdicts import OUTCOMES, bound_verdict
+from ..verdicts import OUTCOMES, bound_verdict, witness_verdict
 
 __all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
 
@@ -46,8 +46,9 @@ class Cell:
     Attributes
     ----------
     spec : CellSpec
-    tv : ndarray (replicates, generations + 1)
-        Each replicate's exact TV to the truth at every generation.
+    tv : ndarray (replicates, generations + 1) or None
+        Each replicate's exact TV to the truth at every generation; None for a model known only by its samples, whose
+        TV witnesses are :attr:`tv_lower`.
     real_fraction, training_size : ndarray (generations + 1,)
     measured : dict of ndarray
         The loop measures' fields that the cell's claims asked for (:meth:`Claim.measures`), e.g. ``one_step`` or
@@ -57,7 +58,7 @@ class Cell:
     """
 
     spec: CellSpec
-    tv: np.ndarray
+    tv: np.ndarray | None
     real_fraction: np.ndarray
     training_size: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
@@ -71,6 +72,11 @@ class Cell:
     @property
     def scenario(self) -> Scenario:
         return self.spec.scenario
+
+    @property
+    def tv_lower(self) -> np.ndarray | None:
+        """The TV witnesses of a sample-only cell (means at most the TV), (replicates, generations + 1); else None."""
+        return self.measured.get("tv_lower")
 
     @property
     def generations(self) -> int:
@@ -127,6 +133,16 @@ class Claim:
         """Which cells test it (default: every loop cell, the cells that measure TV)."""
         return spec.kind == "loop"
 
+    @property
+    def witness_testable(self) -> bool:
+        """Whether a sample-only cell can test it: a claim with an upper bound decided by the default rule (the TV
+        witness can refute an upper bound on E TV_i, never a lower bound or a law)."""
+        return self.bound is not None and type(self).decide is Claim.decide
+
+    def decided_in(self, spec: CellSpec) -> bool:
+        """Whether the cell tests it: it applies, and a sample-only cell only what the witness can decide."""
+        return self.applies(spec) and (not spec.sample_only or self.witness_testable)
+
     def measures(self, spec: CellSpec) -> tuple[str, ...]:
         """The loop measures it needs beside TV, by name (:mod:`selfloop.simulators.measures`)."""
         return ()
@@ -152,15 +168,22 @@ class Claim:
         return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
 
     def record(self, values: dict[str, np.ndarray], cell: Cell) -> ClaimRecord:
-        """Its record in one cell: ``values`` and the verdicts :meth:`decide` makes of them."""
+        """Its record in one cell: ``values`` and the verdicts :meth:`decide` makes of them; in a sample-only cell its
+        upper side against the TV witnesses (:func:`selfloop.reports.verdicts.witness_verdict`), its lower side left
+        out (a witness cannot test it)."""
         arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
+        if cell.spec.sample_only:
+            arrays.pop("lower", None)
+            verdicts = {"upper": witness_verdict(cell.tv_lower, arrays["upper"])} if "upper" in arrays else {}
+        else:
+            verdicts = self.decide(arrays, cell)
         return ClaimRecord(
             self.label,
             {side: self.side_label(side) for side in ("upper", "lower") if side in arrays},
             self.state(),
             bool(self.outside_theory(cell.spec)),
             arrays,
-            self.decide(arrays, cell),
+            verdicts,
         )
 
     def summarize(self, cells: list[CellRecord], prepared: object | None) -> dict | list | None:

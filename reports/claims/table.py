@@ -21,6 +21,8 @@ def claims_lines(document: dict) -> list[str]:
         "",
         "A check is *held* when its test could see a 2x violation, did not refute, and the mean TV is on the right side of "
         "the bound at every generation; *beyond (n.s.)* when the mean's point estimate is past the bound somewhere but not "
-        "significantly (never counted as held); *underpowered* otherwise (reported, not counted).",
+        "significantly (never counted as held); *underpowered* otherwise (reported, not counted); *+n sample-only*: the "
+        "bounds the TV witness of a model known only by its samples did not refute (a witness can refute a bound, never "
+        "confirm it).",
         "",
     ]
