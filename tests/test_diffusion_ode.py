@@ -72,7 +72,8 @@ def test_ode_density_holds_the_mass_of_its_own_samples_and_matches_them(truth_na
     # pointwise, but a grid cannot integrate it (measured: box integrals 0.95, 1.00, 0.98 at steps 0.1, 0.05, 0.025)
     model = ode_model(width=64, steps=80, stopping_time=EarlyStopping(0.3))
     fitted = model.fit(truth.sample(500, np.random.default_rng(0)), np.random.default_rng(1))
-    spacing = 0.05
+    # 2-D: a step of 0.1, a quarter of the nodes (each an ODE solve) that 0.05 would cost
+    spacing = 0.05 if truth.dim == 1 else 0.1
     grid, coarse = (Grid.covering(fitted.sampler_box(), step) for step in (spacing, 2 * spacing))
     density = grid.evaluate(fitted)
     samples = fitted.sample(200_000, np.random.default_rng(2))
@@ -86,7 +87,7 @@ def test_ode_density_holds_the_mass_of_its_own_samples_and_matches_them(truth_na
     assert box_mass == pytest.approx(in_box, abs=tolerance)
     assert 1.05 * box_mass != pytest.approx(in_box, abs=tolerance)  # control: a density 5% too high is caught
     # cells of several grid steps per axis: masses from the node values (midpoint rule), counts by nearest node
-    merge = 5 if truth.dim == 1 else 10
+    merge = 5  # 0.25 wide in 1-D, 0.5 in 2-D
     index = np.round((samples - grid.lower) / grid.spacing).astype(int)
     inside = np.all((index >= 0) & (index < np.asarray(grid.shape)), axis=1)
     cells = tuple(-(-n // merge) for n in grid.shape)
