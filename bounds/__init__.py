@@ -3,6 +3,7 @@
 from .bound import BOUNDS, PAPER, Bound, Source, get_bound, register, registered_bounds
 from .categorical import (
     CategoricalLaw,
+    categorical_collapse_time,
     categorical_expected_tv,
     categorical_law,
     categorical_loss_probability,
@@ -17,6 +18,8 @@ from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bo
 from .mle import MLEMoments, mle_moments
 from .mle_bound import log_variance_second_moment, mle_bound_for, mle_tv_bound
 from .mle_chain import ExpectedTV, gaussian_tv_to_standard, mle_expected_tv
+from .mle_log_det import LogDetLaw, mle_log_det
+from .mle_pool import accumulating_moments, subsample_moments
 from .ou_marginals import TrainingDistribution, ou_marginal
 from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
@@ -48,6 +51,7 @@ __all__ = [
     "TrainingDistribution",
     "accumulate_bound",
     "calibrate",
+    "categorical_collapse_time",
     "categorical_expected_tv",
     "categorical_law",
     "categorical_loss_probability",
@@ -78,6 +82,10 @@ __all__ = [
     "mle_bound_for",
     "mle_expected_tv",
     "mle_moments",
+    "mle_log_det",
+    "LogDetLaw",
+    "subsample_moments",
+    "accumulating_moments",
     "mle_tv_bound",
     "ou_marginal",
     "phase_bound",

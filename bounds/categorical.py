@@ -39,6 +39,7 @@ __all__ = [
     "CategoricalLaw",
     "categorical_expected_tv",
     "categorical_law",
+    "categorical_collapse_time",
     "categorical_loss_probability",
     "categorical_moments",
     "categorical_squared_error",
@@ -64,6 +65,8 @@ class CategoricalLaw:
         :math:`E\|\hat p_i - p\|^2`.
     expected_entropy : ndarray (G + 1,)
         :math:`E\,H(\hat p_i)` (nats).
+    fixation_probability : ndarray (G + 1, K)
+        :math:`P(\hat p_{k,i} = 1)`: the fit's whole mass on symbol k (0 when smoothed).
     """
 
     expected_tv: np.ndarray
@@ -72,6 +75,12 @@ class CategoricalLaw:
     expected_fit: np.ndarray
     squared_error: np.ndarray
     expected_entropy: np.ndarray
+    fixation_probability: np.ndarray
+
+    @property
+    def collapse_probability(self) -> np.ndarray:
+        r""":math:`P(\hat p_i` is a point mass), the total collapse, (G + 1,): the symbols' fixations are disjoint."""
+        return np.clip(self.fixation_probability.sum(axis=1), 0.0, 1.0)
 
     @property
     def expected_lost(self) -> np.ndarray:
@@ -101,6 +110,8 @@ def categorical_schedule(
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     if scenario.reuse_real:
         raise ValueError("scenario: a reused real pool makes the generations dependent; the laws are for fresh data")
+    if scenario.fit_size is not None:
+        raise ValueError("scenario: the categorical laws are derived for fits on every point, not a subsampled pool")
     generations = int(generations)
     if generations < 0:
         raise ValueError(f"generations must be >= 0, got {generations}")
@@ -196,7 +207,7 @@ def categorical_law(probabilities, scenario: Scenario, generations: int, *, smoo
     empty = [(0, np.ones(1))] * distinct.size  # generation 0: N_0 real points onto no data
     states, dropped = advance(empty, np.asarray, 0, int(total[0]), 0, distinct, False, binomials)
     width = len(total)
-    summaries = np.zeros((6, width, distinct.size))  # |x - p|, lost, E x, E x^2, entropy, dropped so far
+    summaries = np.zeros((7, width, distinct.size))  # |x - p|, lost, E x, E x^2, entropy, dropped so far, fixed
     for i in range(width):
         if i:
             following: list = [None] * distinct.size
@@ -225,7 +236,9 @@ def categorical_law(probabilities, scenario: Scenario, generations: int, *, smoo
         summaries[2, i], summaries[3, i] = np.sum(values * fits, axis=1), np.sum(values * fits**2, axis=1)
         summaries[4, i] = -np.sum(values * special.xlogy(fits, fits), axis=1)
         summaries[5, i] = dropped
-    absolute, lost, fit_mean, fit_square, entropy, dropped_mass = summaries
+        counts = offsets[:, None] + np.arange(values.shape[1])
+        summaries[6, i] = np.sum(np.where(filled & (counts == total[i]) & (alpha == 0), values, 0.0), axis=1)
+    absolute, lost, fit_mean, fit_square, entropy, dropped_mass, fixed = summaries
     counted = np.bincount(inverse, minlength=distinct.size)
     return CategoricalLaw(
         expected_tv=np.clip(0.5 * absolute @ counted, 0.0, 1.0),
@@ -234,6 +247,7 @@ def categorical_law(probabilities, scenario: Scenario, generations: int, *, smoo
         expected_fit=fit_mean[:, inverse],
         squared_error=(fit_square - 2 * distinct * fit_mean + distinct**2) @ counted,
         expected_entropy=entropy @ counted,
+        fixation_probability=fixed[:, inverse],
     )
 
 
@@ -250,3 +264,19 @@ def categorical_loss_probability(
     r""":math:`P(\hat p_{k,i} = 0)`, (G + 1, K), exactly (:func:`categorical_law`); fully synthetic, a symbol with
     count c at generation 0 is lost for ever with probability 1 - c/N (the count is a martingale absorbed at 0 and N)."""
     return categorical_law(probabilities, scenario, generations, smoothing=smoothing).loss_probability
+
+
+def categorical_collapse_time(probabilities, size: int, generations: int) -> tuple[float, float]:
+    r"""The fully synthetic loop's generation of total collapse T (the first whose fit is a point mass; absorbing):
+    :math:`E\min(T, G + 1) = \sum_{i=0}^{G} P(T > i)` from the exact chains, and :math:`P(T > G)`, what the truncation
+    leaves out (:math:`E\,T` lies between the first and the first plus :math:`P(T > G)` times the rest's mean).
+
+    Examples
+    --------
+    >>> mean, tail = categorical_collapse_time(np.full(10, 0.1), 10, 200)
+    >>> tail < 1e-6
+    True
+    """
+    law = categorical_law(probabilities, Scenario.fully_synthetic(size), generations)
+    survival = 1.0 - law.collapse_probability
+    return float(survival.sum()), float(survival[-1])

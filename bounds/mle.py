@@ -34,11 +34,15 @@ Reference: Shumailov et al., Nature 2024; Bertrand et al., ICLR 2024; Gerstgrass
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from selfloop.simulators import GaussianMixture, Scenario
+
+from .mle_pool import accumulating_moments, subsample_moments
 
 __all__ = ["MLEMoments", "mle_moments"]
 
@@ -79,57 +83,78 @@ def _single_gaussian(truth) -> tuple[np.ndarray, np.ndarray]:
     return truth.means[0], truth.covariances[0]
 
 
-def _quadratic_form_moments(real: int, synthetic: int, variance: float, offset: float) -> np.ndarray:
+def _block_moments(real: int, synthetic: int, variance, square_offset, ddof: int = 0) -> tuple:
     r"""Given the past, :math:`E` of :math:`(\sigma'^2, \delta'^2, \sigma'^4, \sigma'^2\delta'^2, \delta'^4)` for one fit on
-    ``real`` points from :math:`N(0, 1)` and ``synthetic`` from :math:`N(\text{offset}, \text{variance})` (whitened units).
+    ``real`` points from :math:`N(0, 1)` and ``synthetic`` from :math:`N(o, v)` (whitened units, :math:`w = o^2`), the
+    variance divided by :math:`N - \delta` (``ddof``). Exact in whatever numbers it is given (fractions give the exact
+    rational coefficients of :func:`_fixed_split_step`).
 
-    With :math:`y \sim N(m, D)`, :math:`\sigma'^2 = y^TAy`, :math:`A = C/N`, :math:`\delta'^2 = y^TBy`, :math:`B = 11^T/N^2`:
-    :math:`E\,y^TPy = \operatorname{tr}PD + m^TPm`, :math:`\operatorname{Cov}(y^TPy, y^TQy) = 2\operatorname{tr}PDQD + 4m^TPDQm`,
-    written with block sums (every block of D and m is constant).
+    With :math:`y \sim N(m, D)`, :math:`\sigma'^2 = y^TAy`, :math:`A = C/(N - \delta)`, :math:`\delta'^2 = y^TBy`,
+    :math:`B = 11^T/N^2`: :math:`E\,y^TPy = \operatorname{tr}PD + m^TPm`,
+    :math:`\operatorname{Cov}(y^TPy, y^TQy) = 2\operatorname{tr}PDQD + 4m^TPDQm`, written with the two blocks' sums (every
+    block of D and m is constant; only :math:`o^2` appears).
     """
-    n = real + synthetic
-    d = np.concatenate([np.ones(real), np.full(synthetic, variance)])
-    m = np.concatenate([np.zeros(real), np.full(synthetic, offset)])
-    sum_d, sum_m = d.sum(), m.sum()
-    centred = m - sum_m / n  # C m
-    mean_a = (sum_d - sum_d / n) / n + centred @ centred / n  # E y'Ay
-    mean_b = sum_d / n**2 + sum_m**2 / n**2  # E y'By
-    # tr(ADAD) = tr(DCDC)/n^2, m'ADADm = (Cm)'D C D(Cm)/n^2
-    d_centred = d * centred
-    var_a = (
-        2 * (d @ d - 2 * (d @ d) / n + sum_d**2 / n**2) / n**2
-        + 4 * (d_centred @ d_centred - d_centred.sum() ** 2 / n) / n**2
-    )
-    # tr(ADBD) = d'Cd/n^3, m'ADBm = (Cm)'d * sum(m) / n^3
-    cov_ab = 2 * (d @ d - sum_d**2 / n) / n**3 + 4 * (centred @ d) * sum_m / n**3
-    # tr(BDBD) = (sum d)^2/n^4, m'BDBDm = sum(m) sum(d) (d'm) / n^4
-    var_b = 2 * sum_d**2 / n**4 + 4 * sum_m * sum_d * (d @ m) / n**4
-    return np.array([mean_a, mean_b, var_a + mean_a**2, cov_ab + mean_a * mean_b, var_b + mean_b**2])
+    r, s, v, w = real, synthetic, variance, square_offset
+    n = r + s
+    scale = Fraction(n, n - ddof) if isinstance(v, Fraction) else n / (n - ddof)  # sigma'^2 = scale * (MLE's)
+    sum_d, sum_dd = r + s * v, r + s * v * v
+    mean_a = scale * ((sum_d - sum_d / n) / n + r * s * w / n**2)
+    mean_b = sum_d / n**2 + s * s * w / n**2
+    # tr(DCDC) = sum_dd - 2 sum_dd / n + sum_d^2 / n^2; (Cm)'D C D(Cm) = sum (d Cm)^2 - (sum d Cm)^2 / n
+    spread = r * s * w * (s + r * v * v) / n**2 - (r * s * (v - 1)) ** 2 * w / n**3
+    var_a = scale**2 * (2 * (sum_dd - 2 * sum_dd / n + sum_d**2 / n**2) / n**2 + 4 * spread / n**2)
+    cov_ab = scale * (2 * (sum_dd - sum_d**2 / n) / n**3 + 4 * r * s * s * w * (v - 1) / n**4)
+    var_b = 2 * sum_d**2 / n**4 + 4 * s * s * w * v * sum_d / n**4
+    return mean_a, mean_b, var_a + mean_a**2, cov_ab + mean_a * mean_b, var_b + mean_b**2
 
 
 #: Points (v, w) = (variance, squared offset) at which the conditional moments are evaluated to read off their exact
 #: quadratic polynomials 1, v, w, v^2, vw, w^2.
-_NODES = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [1.0, 1.0], [2.0, 1.0], [1.0, 2.0]])
+_NODES = ((1, 0), (2, 0), (3, 0), (1, 1), (2, 1), (1, 2))
 
 
-def _fixed_split_step(real: int, synthetic: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""The exact affine map of :math:`z = E(v, w, v^2, vw, w^2)` over one generation: ``z' = constant + matrix @ z``."""
-    design = np.stack(
-        [np.ones(6), _NODES[:, 0], _NODES[:, 1], _NODES[:, 0] ** 2, _NODES[:, 0] * _NODES[:, 1], _NODES[:, 1] ** 2],
-        axis=1,
-    )
-    values = np.stack([_quadratic_form_moments(real, synthetic, v, np.sqrt(w)) for v, w in _NODES])
-    coefficients = np.linalg.solve(design, values)  # (6 monomials, 5 moments)
-    return coefficients[0], coefficients[1:].T
+@functools.lru_cache(maxsize=64)
+def _fixed_split_step(real: int, synthetic: int, ddof: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""The exact affine map of :math:`z = E(v, w, v^2, vw, w^2)` over one generation: ``z' = constant + matrix @ z``.
+
+    Its coefficients are the conditional moments' polynomial coefficients, read off at six nodes in exact rational
+    arithmetic: a coefficient that is zero is exactly zero (a floating-point solve left 1e-16 there, which deep collapse
+    amplified to a relative error of 1e-5 at :math:`E\sigma^2 \approx 10^{-9}`)."""
+    rows = [
+        [Fraction(1), Fraction(v), Fraction(w), Fraction(v * v), Fraction(v * w), Fraction(w * w)] for v, w in _NODES
+    ]
+    values = [list(_block_moments(real, synthetic, Fraction(v), Fraction(w), ddof)) for v, w in _NODES]
+    coefficients = _solve_exact(rows, values)  # (6 monomials, 5 moments)
+    table = np.array([[float(c) for c in row] for row in coefficients])
+    return table[0], table[1:].T
 
 
-def _one_dimensional(scenario: Scenario, generations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _solve_exact(matrix: list[list[Fraction]], right: list[list[Fraction]]) -> list[list[Fraction]]:
+    """``matrix @ x = right`` by Gauss-Jordan elimination in fractions (``matrix`` square and non-singular)."""
+    size = len(matrix)
+    rows = [list(a) + list(b) for a, b in zip(matrix, right)]
+    for column in range(size):
+        pivot = next(r for r in range(column, size) if rows[r][column] != 0)
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        lead = rows[column][column]
+        rows[column] = [x / lead for x in rows[column]]
+        for r in range(size):
+            if r != column and rows[r][column] != 0:
+                factor = rows[r][column]
+                rows[r] = [x - factor * y for x, y in zip(rows[r], rows[column])]
+    return [row[size:] for row in rows]
+
+
+def _one_dimensional(scenario: Scenario, generations: int, ddof: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E sigma_i^2, E delta_i^2, E sigma_i^4) per generation, whitened (truth variance 1)."""
+    if scenario.fit_size is not None:
+        variance, offset = subsample_moments(scenario, generations, ddof)
+        return variance, offset, None
     if scenario.accumulate:
-        return _accumulating(scenario, generations)
-    state = _quadratic_form_moments(scenario.initial, 0, 1.0, 0.0)  # generation 0: N0 real points
+        return accumulating_moments(scenario, generations, ddof)
+    state = np.array([float(x) for x in _block_moments(scenario.initial, 0, Fraction(1), Fraction(0), ddof)])
     out = [state]
-    constant, matrix = _fixed_split_step(scenario.real, scenario.synthetic)
+    constant, matrix = _fixed_split_step(scenario.real, scenario.synthetic, ddof)
     for _ in range(generations):
         state = constant + matrix @ state
         out.append(state)
@@ -137,27 +162,14 @@ def _one_dimensional(scenario: Scenario, generations: int) -> tuple[np.ndarray, 
     return out[:, 0], out[:, 1], out[:, 2]
 
 
-def _accumulating(scenario: Scenario, generations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if scenario.real:
-        raise ValueError("scenario: the accumulating laws are derived for synthetic additions only (real=0)")
-    first, added = scenario.initial, scenario.synthetic
-    variance, square, offset = [(first - 1) / first], [(first**2 - 1) / first**2], [1.0 / first]
-    pool = first
-    for _ in range(generations):
-        previous, pool = pool, pool + added
-        mean_ratio = (pool - added / pool) / pool
-        ratio_variance = (2 * (added - 1) + 2 * (previous / pool) ** 2) / pool**2
-        offset.append(offset[-1] + added / pool**2 * variance[-1])
-        variance.append(variance[-1] * mean_ratio)
-        square.append(square[-1] * (mean_ratio**2 + ratio_variance))
-    return np.array(variance), np.array(offset), np.array(square)
+def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int, *, ddof: int = 0) -> MLEMoments:
+    r"""The exact moments of the Gaussian MLE loop's fitted parameters (module docstring), for the covariance divided by
+    :math:`N - \delta` (``ddof`` 0, the MLE, or 1, the unbiased estimator: :class:`selfloop.simulators.GaussianMLE`).
 
-
-def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int) -> MLEMoments:
-    r"""The exact moments of the Gaussian MLE loop's fitted parameters (module docstring).
-
-    Fresh data with a fixed split (fully synthetic, mixed, growing synthetic) in any dimension, and accumulating
-    synthetic data in 1-D. A reused real pool breaks the independence the laws rest on and is refused.
+    Fresh data with a fixed split (fully synthetic, mixed, growing synthetic) in any dimension; accumulating synthetic
+    data in any dimension (the second moments in 1-D); accumulate-subsample (the first moments,
+    :func:`selfloop.bounds.mle_pool.subsample_moments`). A reused real pool breaks the independence the laws rest on and
+    is refused.
 
     Examples
     --------
@@ -172,40 +184,48 @@ def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int) ->
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     if scenario.reuse_real:
         raise ValueError("scenario: a reused real pool breaks the independence the Gaussian MLE laws rest on")
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
     generations = int(generations)
     dim = truth.dim
     if dim == 1:
-        variance, offset, square = _one_dimensional(scenario, generations)
+        variance, offset, square = _one_dimensional(scenario, generations, ddof)
         scale = covariance[0, 0]
-        deviation = np.sqrt(np.maximum(square - 2 * variance + 1, 0.0))
+        deviation = None if square is None else np.sqrt(np.maximum(square - 2 * variance + 1, 0.0))
         return MLEMoments(
             scale * variance[:, None, None],
             scale * offset[:, None, None],
-            scale**2 * square,
+            None if square is None else scale**2 * square,
             deviation,
             np.sqrt(offset),
         )
+    if scenario.fit_size is not None:
+        u, v = subsample_moments(scenario, generations, ddof)
+        return MLEMoments(u[:, None, None] * covariance, v[:, None, None] * covariance, None, None, np.sqrt(dim * v))
     if scenario.accumulate:
-        raise ValueError("scenario: in d > 1 the Gaussian MLE laws are derived for fresh data with a fixed split")
+        u, v, _ = accumulating_moments(scenario, generations, ddof)
+        return MLEMoments(u[:, None, None] * covariance, v[:, None, None] * covariance, None, None, np.sqrt(dim * v))
     # whitened first moments: U = E A_i, V = E Sigma^-1/2 delta delta' Sigma^-1/2, both multiples of the identity
     fraction, n = scenario.real_fraction, scenario.size
-    u, v = [(scenario.initial - 1) / scenario.initial], [1.0 / scenario.initial]
+    u, v = [(scenario.initial - 1) / (scenario.initial - ddof)], [1.0 / scenario.initial]
     for _ in range(generations):
         mixed = fraction + (1 - fraction) * u[-1]
         u, v = (
-            u + [(1 - 1 / n) * mixed + fraction * (1 - fraction) * v[-1]],
+            u + [((n - 1) * mixed + n * fraction * (1 - fraction) * v[-1]) / (n - ddof)],
             v + [(1 - fraction) ** 2 * v[-1] + mixed / n],
         )
     u, v = np.array(u), np.array(v)
     deviation = None
     if fraction == 0:  # fully synthetic: Wishart, E tr A^2 and E (tr A)^2 by a 2 x 2 linear recursion
         degrees, first = n - 1, scenario.initial - 1
-        trace_square = [(first * (first + 1) * dim + first * dim**2) / scenario.initial**2]
-        square_trace = [(first**2 * dim**2 + 2 * first * dim) / scenario.initial**2]
+        initial_scale = (scenario.initial - ddof) ** 2
+        trace_square = [(first * (first + 1) * dim + first * dim**2) / initial_scale]
+        square_trace = [(first**2 * dim**2 + 2 * first * dim) / initial_scale]
         for _ in range(generations):
             trace_square, square_trace = (
-                trace_square + [(degrees * (degrees + 1) * trace_square[-1] + degrees * square_trace[-1]) / n**2],
-                square_trace + [(degrees**2 * square_trace[-1] + 2 * degrees * trace_square[-1]) / n**2],
+                trace_square
+                + [(degrees * (degrees + 1) * trace_square[-1] + degrees * square_trace[-1]) / (n - ddof) ** 2],
+                square_trace + [(degrees**2 * square_trace[-1] + 2 * degrees * trace_square[-1]) / (n - ddof) ** 2],
             )
         deviation = np.sqrt(np.maximum(np.array(trace_square) - 2 * dim * u + dim, 0.0))
     return MLEMoments(u[:, None, None] * covariance, v[:, None, None] * covariance, None, deviation, np.sqrt(dim * v))

@@ -155,6 +155,8 @@ def log_variance_second_moment(scenario: Scenario, generations: int) -> np.ndarr
         raise ValueError("scenario: a reused real pool breaks the independence the Gaussian MLE laws rest on")
     generations = int(generations)
     first, real, synthetic = scenario.initial, scenario.real, scenario.synthetic
+    if scenario.accumulate and (real or scenario.fit_size is not None):
+        raise ValueError("scenario: when accumulating, derived for synthetic additions fitted on the whole pool")
     if min(first, real + synthetic) <= 3:
         raise ValueError("scenario: the log variance's second moment is bounded for more than 3 points per fit")
     if not scenario.accumulate and (real == 0 or synthetic == 0):
@@ -202,7 +204,8 @@ def mle_bound_for(truth: GaussianMixture, scenario: Scenario, generations: int) 
     moments = mle_moments(truth, scenario, generations)
     if moments.variance_deviation is None:
         raise ValueError(
-            "scenario: in d > 1 the TV bound needs second moments, derived for fully synthetic training only"
+            "scenario: the TV bound needs the exact second moments: in d > 1 derived for fully synthetic training, "
+            "in 1-D for every scenario but accumulating real points or a subsampled pool"
         )
     logs = log_variance_second_moment(scenario, generations) if truth.dim == 1 else None
     return np.atleast_1d(

@@ -206,6 +206,8 @@ def mle_expected_tv(
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     if scenario.reuse_real:
         raise ValueError("scenario: a reused real pool makes the generations dependent through the pool; not a chain")
+    if scenario.fit_size is not None:
+        raise ValueError("scenario: a fit on a subsample of the pool depends on more than the pool's statistics")
     if not isinstance(generations, (int, np.integer)) or generations < 0:
         raise ValueError(f"generations must be a non-negative integer, got {generations!r}")
     dim = truth.dim

@@ -77,12 +77,14 @@ def _summary(result: CellResult) -> dict:
     ``quantity`` says so)."""
     witness = result.tv is None
     mean, stderr = replicate_mean(result.measured["tv_lower"] if witness else result.tv)
+    collapsed = int(np.count_nonzero(np.asarray(result.measured.get("collapsed_at", [])) >= 0))
     return {
         "mean": mean.tolist(),
         "stderr": stderr.tolist(),
         "ci_low": (mean - CI_Z * stderr).tolist(),
         "ci_high": (mean + CI_Z * stderr).tolist(),
         **({"quantity": "tv_lower"} if witness else {}),
+        **({"collapsed": collapsed} if collapsed else {}),
     }
 
 
@@ -100,7 +102,7 @@ def _record(result: CellResult, prepared: dict) -> CellRecord:
         if claim.id in result.claims:  # decided where the cell ran
             record.claims[claim.id] = result.claims[claim.id]
             continue
-        if not claim.decided_in(cell.spec):
+        if not claim.decided_on(cell):
             continue
         if claim.needs_suite:  # or registered after this cell ran (a cached cell): evaluated and decided now
             cell.suite = prepared[claim.id]

@@ -71,6 +71,9 @@ class CellSpec:
         missing = sorted({"kind", "model", "truth", "scenario", "generations", "replicates"} - set(spec))
         if missing:
             raise ValueError(f"cell: missing fields {missing} in {spec!r}")
+        extra = spec.get("measures", [])
+        if not isinstance(extra, list) or not all(isinstance(name, str) for name in extra):
+            raise ValueError(f"cell: measures must be a list of measure names, got {extra!r}")
         return cls(
             spec["kind"],
             spec["model"],
@@ -80,6 +83,12 @@ class CellSpec:
             spec["replicates"],
             json.loads(json.dumps(spec)),
         )
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """Loop measures the cell records beside those its claims ask for (``"measures": ["nll"]`` in its dict: the
+        peers' metrics), by name."""
+        return tuple((self.source or {}).get("measures", ()))
 
     @property
     def sample_only(self) -> bool:

@@ -101,7 +101,13 @@ MODELS.register(
         lambda spec: f"kde(h={spec['bandwidth']})" if "bandwidth" in spec else f"kde(h={spec['power_rule']}·N^-1/5)",
     ),
 )
-MODELS.register("mle", ModelEntry(lambda spec: GaussianMLE(), lambda spec: "gaussian_mle"))
+MODELS.register(
+    "mle",
+    ModelEntry(
+        lambda spec: GaussianMLE(ddof=spec.get("ddof", 0)),
+        lambda spec: "gaussian_mle" if not spec.get("ddof") else f"gaussian_mle(ddof={spec['ddof']})",
+    ),
+)
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
 MODELS.register("score_mlp", ModelEntry(_score_mlp, _describe_score_mlp))
 MODELS.register(

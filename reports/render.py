@@ -55,13 +55,17 @@ def _cell_table(cells: list[dict]) -> list[str]:
     columns += [
         f"{claim_label(name)}: {what}" for name in per_run for what in ("certificate / TV", "verdict (per run)")
     ]
+    held_out = any("nll" in (cell.get("measured") or {}) for cell in cells)
+    columns += ["held-out NLL (last gen.)"] if held_out else []
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for cell in cells:
         summary = cell["summary"]
         last = len(summary["mean"]) - 1
         half = summary["ci_high"][last] - summary["mean"][last]
         sides = {side["claim"]: side for side in upper_sides(cell)}
-        row = f"| {cell['label']} | {fmt(summary['mean'][last])} ± {half:.4f} |"
+        collapsed = summary.get("collapsed")
+        note = f" ({collapsed} of {cell['spec']['replicates']} replicates collapsed, at TV 1)" if collapsed else ""
+        row = f"| {cell['label']} | {fmt(summary['mean'][last])} ± {half:.4f}{note} |"
         for claim in claims:
             side = sides.get(claim)
             row += f" {ratio_text(side)} | {verdict_text(side) if side else 'no bound'} |"
@@ -78,8 +82,21 @@ def _cell_table(cells: list[dict]) -> list[str]:
                 held, runs = verdict["runs_held"], verdict["runs"]
                 state = "holds on every run" if held == runs else f"**VIOLATED** on {runs - held} runs"
                 row += f" {min(ratios):.2f}–{max(ratios):.2f} | {state} ({held} / {runs}) |"
+        if held_out:
+            row += f" {_nll_text((cell.get('measured') or {}).get('nll'))} |"
         lines.append(row)
     return lines
+
+
+def _nll_text(values) -> str:
+    """The replicates' mean held-out NLL at the last generation, over the finite ones, and how many are infinite (a
+    collapsed or zero-density fit)."""
+    if values is None:
+        return "—"
+    last = np.asarray(values, dtype=float)[:, -1]
+    finite = last[np.isfinite(last)]
+    text = f"{finite.mean():.3f}" if finite.size else "—"
+    return text + (f" ({last.size - finite.size} infinite)" if finite.size < last.size else "")
 
 
 def _columns(cell: dict) -> tuple:
@@ -91,6 +108,7 @@ def _columns(cell: dict) -> tuple:
         tuple(side["claim"] for side in upper_sides(cell)),
         any(side["side"] == "lower" for side in side_records(cell)),
         tuple(name for name, record in claims.items() if "per_run" in record["verdicts"] and _in_table(name)),
+        "nll" in (cell.get("measured") or {}),
     )
 
 

@@ -30,6 +30,7 @@ from .builders import (
     sequence_cells,
 )
 from .cells import CellSpec
+from .peer_experiments import peers
 
 __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
 
@@ -260,6 +261,7 @@ for _name, _build in (
     ("extended", extended),
     ("full", full),
     ("diffusion_10d", diffusion_10d),
+    ("peers", peers),
 ):
     SUITES.register(_name, _build)
 

@@ -54,7 +54,8 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
     typed = CellSpec.from_dict(spec)
     claims = [claim for claim in CLAIMS.values() if claim.decided_in(typed)]
     # a model known only by its samples offers nothing but the witness to measure
-    measures = [] if typed.sample_only else list(dict.fromkeys(n for claim in claims for n in claim.measures(typed)))
+    asked = [n for claim in claims for n in claim.measures(typed)] + list(typed.measures)
+    measures = [] if typed.sample_only else list(dict.fromkeys(asked))
     truth = standard_truth(typed.truth)
     result = run_loop(
         truth,
@@ -65,11 +66,14 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
         replicates=typed.replicates,
         measures=[TotalVariation(samples=typed.model.get("tv_samples", 100_000)), *measures],
     )
-    cell = Cell(typed, result.tv, result.real_fraction, result.training_size, result.measured)
+    measured = dict(result.measured)
+    if result.collapsed:  # the replicates whose fits collapsed, and when (the report counts them)
+        measured["collapsed_at"] = result.collapsed_at.astype(float)
+    cell = Cell(typed, result.tv, result.real_fraction, result.training_size, measured)
     cell.truth = truth
     records = {}
     for claim in claims:  # evaluated and decided here, in parallel; the claims that need the suite wait for it
-        if not claim.needs_suite:
+        if not claim.needs_suite and claim.decided_on(cell):
             values = claim.evaluate(cell)
             if values:
                 records[claim.id] = claim.record(values, cell)
@@ -80,7 +84,7 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
         result.training_size,
         {
             name: v
-            for name, v in result.measured.items()
+            for name, v in measured.items()
             if not name.startswith(PARAMETER) and name not in TotalVariation.fields
         },
         records,

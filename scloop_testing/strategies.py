@@ -182,4 +182,7 @@ def _scenarios(draw, kinds: tuple[str, ...], size: st.SearchStrategy[int] | None
         return Scenario.growing_synthetic(real, max(0, total - real))
     if kind == "accumulate":
         return Scenario.accumulating(total, max(1, total // draw(st.integers(1, 4))))
+    if kind == "accumulate_subsample":
+        added = max(1, total // draw(st.integers(1, 4)))
+        return Scenario.accumulating(total, added, fit_size=draw(st.integers(max(2, total // 4), total)))
     raise AssertionError(f"scenario kind {kind!r} is in SCENARIO_KINDS but not drawn here")

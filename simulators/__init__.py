@@ -6,6 +6,7 @@ Public API (the README and docs/theory.md say what each name computes)::
 """
 
 from .categorical import Categorical, CategoricalMLE, zipf
+from .curves import NoisyArcs, NoisySwissRoll
 from .degenerate import DegenerateFit
 from .diffusion import (
     EarlyStopping,
@@ -15,7 +16,7 @@ from .diffusion import (
     RandomFeatureDiffusion,
     ScoreDiffusion,
 )
-from .discrete_measures import Entropy, NextTokenErrors, SymbolsLost
+from .discrete_measures import Entropy, NextTokenErrors, SymbolsLost, TotalCollapse
 from .distance import TruthDistance
 from .execution import Execution, memory_budget
 from .expected import (
@@ -28,6 +29,7 @@ from .expected import (
 from .gaussian_tv import gaussian_tv, gaussian_tv_1d
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
+from .likelihood import HeldOutNLL, negative_log_likelihood
 from .loop import run_loop
 from .measures import Measure, OneStep, Probes, TotalVariation
 from .metrics import tv, tv_monte_carlo, tv_quadrature
@@ -44,6 +46,11 @@ from .truth import GaussianMixture
 from .witness import Witness, WitnessEstimate, tv_witness, witness_slack
 
 __all__ = [
+    "NoisySwissRoll",
+    "NoisyArcs",
+    "negative_log_likelihood",
+    "HeldOutNLL",
+    "TotalCollapse",
     "AccuracyWarning",
     "BigramMLE",
     "Box",

@@ -4,6 +4,7 @@ r"""Measures of discrete fits: what the language-model face of collapse is read 
   :math:`H(\mu) + \sum_{t=1}^{L-1}\sum_a P(x_{t-1} = a) H(T_a)`;
 - :class:`SymbolsLost` (``symbols_lost``): how many symbols a categorical fit gives probability 0 (lost for ever by an
   unsmoothed maximum-likelihood loop without real data);
+- :class:`TotalCollapse` (``total_collapse``): whether a categorical fit is a point mass;
 - :class:`NextTokenErrors` (``next_token``): a Markov chain's token-level errors against the truth's, the first-token
   law's TV and the next-token rows' TVs weighted by how often the truth visits each context,
   :math:`\sum_a w_a \mathrm{TV}(\hat T_a, T_a)`, :math:`w_a = \sum_{t=0}^{L-2} P(x_t = a)`. Their sum bounds the TV of
@@ -18,7 +19,7 @@ from .categorical import Categorical
 from .measures import MEASURES, GenerationStep, LoopSpec
 from .sequences import MarkovChain
 
-__all__ = ["Entropy", "NextTokenErrors", "SymbolsLost", "token_errors"]
+__all__ = ["Entropy", "NextTokenErrors", "SymbolsLost", "TotalCollapse", "token_errors"]
 
 
 def token_errors(truth: MarkovChain, fitted: MarkovChain) -> tuple[float, float]:
@@ -58,6 +59,21 @@ class SymbolsLost:
         return {"symbols_lost": np.array([np.count_nonzero(fit.probabilities == 0) for fit in step.fits], float)}
 
 
+class TotalCollapse:
+    """Whether a categorical fit is a point mass (total collapse: every point the same symbol), 1.0 or 0.0 per fit;
+    unsmoothed and without real data it is absorbing, so the first generation at 1 is the time of total collapse
+    (its exact law: :func:`selfloop.bounds.categorical_collapse_time`)."""
+
+    name, fields = "total_collapse", ("total_collapse",)
+
+    def start(self, loop: LoopSpec) -> None:
+        if not isinstance(loop.truth, Categorical):
+            raise ValueError(f"total_collapse: measured for categorical laws, not {type(loop.truth).__name__}")
+
+    def take(self, step: GenerationStep) -> dict[str, np.ndarray]:
+        return {"total_collapse": np.array([float(fit.probabilities.max() >= 1.0 - 1e-12) for fit in step.fits])}
+
+
 class NextTokenErrors:
     """A fitted chain's token-level errors against the truth chain (:func:`token_errors`): the fields
     ``initial_error`` and ``transition_error``."""
@@ -73,5 +89,5 @@ class NextTokenErrors:
         return {"initial_error": rows[:, 0], "transition_error": rows[:, 1]}
 
 
-for _measure in (Entropy, SymbolsLost, NextTokenErrors):
+for _measure in (Entropy, SymbolsLost, TotalCollapse, NextTokenErrors):
     MEASURES.register(_measure.name, _measure)

@@ -51,6 +51,11 @@ class TruthDistance:
         self.total_variation.start(loop)
         self.witness.start(loop)
 
+    def collapsed(self, singular: bool) -> dict[str, float]:
+        """Both measures' values for a collapsed replicate (TV exactly 1 for a fit singular to the truth, and so its
+        witness)."""
+        return {**self.total_variation.collapsed(singular), **self.witness.collapsed(singular)}
+
     def take(self, step: GenerationStep) -> dict[str, np.ndarray]:
         if "density" not in step.memory:
             step.memory["density"] = isinstance(step.fits[0], FittedDensity)

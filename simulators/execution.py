@@ -66,9 +66,7 @@ def memory_budget() -> float:
 
 def estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
     """A lower estimate of one replicate's peak memory: the training set, the new points and the fit's copy, in float64."""
-    largest = (
-        float(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
-    )
+    largest = float(scenario.pool_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
     return 4.0 * 8.0 * truth.dim * largest
 
 
@@ -87,7 +85,7 @@ def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
     The grid is estimated from the truth's box doubled, at the step that the truth and a generation-0 fit (on a
     sample drawn apart from every replicate's streams) ask for; it holds ``_BYTES_PER_NODE`` a node.
     """
-    points = int(scenario.training_sizes(generations).max()) + max(scenario.initial, scenario.real)
+    points = int(scenario.pool_sizes(generations).max()) + max(scenario.initial, scenario.real)
     nodes = 0
     if truth.dim <= 2 and isinstance(truth, GridDensity) and replicate_hooks(model).shared_grid:
         probe = model.fit(truth.sample(scenario.initial, np.random.default_rng(0)), np.random.default_rng(0))

@@ -115,6 +115,13 @@ class Grid:
             steps = np.maximum(steps, width / (counts - 1))
         return cls(box.lower.copy(), steps, tuple(int(c) for c in counts))
 
+    @staticmethod
+    def resolves(box: Box, spacing: float, *, max_nodes: int | None = None) -> bool:
+        """Whether :meth:`covering` can cover ``box`` at step ``spacing`` without widening it (within
+        :data:`MAX_NODES_PER_AXIS`, or ``max_nodes``, on every axis)."""
+        cap = MAX_NODES_PER_AXIS.get(box.dim, 0) if max_nodes is None else max_nodes
+        return bool(np.all(np.ceil((box.upper - box.lower) / spacing) + 1 <= cap))
+
     def window(self, other: "Grid") -> tuple[slice, ...]:
         """The index slices of ``other``'s nodes within this grid (both on one lattice, ``other`` inside)."""
         offsets = np.rint((other.lower - self.lower) / self.spacing).astype(int)

@@ -72,7 +72,9 @@ def _sample_scale(data: np.ndarray) -> float:
         raise ValueError("data: a bandwidth rule needs at least 2 points")
     scale = float(np.sqrt(np.mean(np.var(data, axis=0, ddof=1))))
     if not scale > 0:
-        raise DegenerateFit("data: collapsed sample (all points identical), the bandwidth rule gives h = 0")
+        raise DegenerateFit(
+            "data: collapsed sample (all points identical), the bandwidth rule gives h = 0", singular=True
+        )
     return scale
 
 

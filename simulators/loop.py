@@ -129,6 +129,11 @@ def run_loop(
     -------
     LoopResult
 
+    A replicate whose fit degenerates (:class:`selfloop.simulators.DegenerateFit`: a singular covariance, coincident
+    points) has collapsed: it stops there, :attr:`LoopResult.collapsed_at` records the generation, its TV is exactly 1
+    from then on (the fit is singular to the truth) and the fields no measure can give for it are NaN; the other
+    replicates go on. Collapse is an outcome, never an error.
+
     Raises
     ------
     TypeError
@@ -152,7 +157,7 @@ def run_loop(
     if needed > budget:
         raise ValueError(
             f"scenario: this loop needs at least {needed / 2**30:.2f} GiB for its data arrays "
-            f"(up to {int(scenario.training_sizes(generations).max())} points in dimension {truth.dim}), above the memory budget of "
+            f"(up to {int(scenario.pool_sizes(generations).max())} points in dimension {truth.dim}), above the memory budget of "
             f"{budget / 2**30:.2f} GiB; use smaller sizes, or raise Execution(memory_budget_bytes=...) / SCLOOP_MEMORY_BUDGET"
         )
     loop = LoopSpec(truth, model, scenario, generations, replicates, seed)
@@ -160,14 +165,15 @@ def run_loop(
     samples = next((m.samples for m in chosen if isinstance(m, TruthDistance)), TotalVariation().samples)
     measured: dict[str, np.ndarray] = {}
     models: list = []
+    collapsed_at = np.full(replicates, -1)
     streams = np.random.SeedSequence(seed).spawn(replicates)
     chunk = execution.chunk_replicates or chunk_size(truth, model, scenario, generations, budget, replicates)
     for start in range(0, replicates, chunk):
         part = slice(start, min(start + chunk, replicates))
         result = run_chunk(loop, streams[part], chosen, samples=samples)
-        models = result.models
+        models, collapsed_at[part] = result.models, result.collapsed_at
         for name, values in result.measured.items():
-            measured.setdefault(name, np.empty((replicates, *values.shape[1:])))[part] = values
+            measured.setdefault(name, np.full((replicates, *values.shape[1:]), np.nan))[part] = values
     return LoopResult(
         real_fraction=scenario.real_fractions(generations),
         training_size=scenario.training_sizes(generations),
@@ -176,6 +182,7 @@ def run_loop(
         replicates=replicates,
         measured=measured,
         models=models,
+        collapsed_at=collapsed_at,
     )
 
 

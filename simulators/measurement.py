@@ -20,7 +20,7 @@ import numpy as np
 
 from .gaussian_tv import gaussian_tv
 from .grid import Box, Grid
-from .metrics import GRID_MASS, _single_gaussian, same_support, tv, tv_finite, tv_on_grid
+from .metrics import GRID_MASS, _single_gaussian, resolvable, same_support, tv, tv_finite, tv_on_grid
 from .protocol import GridDensity, ReplicateBatching
 from .regression import shared_covariates_tv
 from .truth import GaussianMixture
@@ -56,6 +56,26 @@ class TrainingMixture:
         return np.exp(self.logpdf(x))
 
 
+def _on_lattice(grid: Grid) -> bool:
+    """Whether ``grid``'s nodes lie on the lattice spacing * Z^d (as :meth:`Grid.covering` places them unless capped),
+    with one spacing on every axis."""
+    index = grid.lower / grid.spacing
+    return bool(np.all(grid.spacing == grid.spacing[0]) and np.all(np.abs(index - np.rint(index)) < 1e-6))
+
+
+def _contains(wide: Grid, grid: Grid) -> bool:
+    """Whether ``grid``'s nodes are nodes of ``wide`` (one lattice, inside)."""
+    if wide.dim != grid.dim or not np.array_equal(wide.spacing, grid.spacing):
+        return False
+    if wide is grid:
+        return True
+    offsets = (grid.lower - wide.lower) / wide.spacing
+    if not _on_lattice(grid) or np.any(np.abs(offsets - np.rint(offsets)) > 1e-6):
+        return False
+    start = np.rint(offsets).astype(int)
+    return bool(np.all(start >= 0) and np.all(start + np.asarray(grid.shape) <= np.asarray(wide.shape)))
+
+
 class Measurement:
     """Measures a batch of replicates' fits against the truth, on shared grids where it can.
 
@@ -77,21 +97,37 @@ class Measurement:
         self._smoothed: dict[float, GaussianMixture] = {}
 
     # ------------------------------------------------------------ routes
-    def on_grid(self, fits: Sequence) -> bool:
-        """Whether these fits' distances are exact quadrature: d <= 2 and the fits are grid densities."""
-        return self.truth.dim <= 2 and isinstance(fits[0], GridDensity)
+    def on_grid(self, fits: Sequence, *others: Sequence) -> bool:
+        """Whether these fits' distances are exact quadrature: d <= 2, the fits are grid densities, and a grid can
+        resolve each beside the truth and its replicate's ``others`` (the previous fits of a one-step error:
+        :func:`selfloop.simulators.metrics.resolvable`); a fit far narrower than the truth's spread sends the whole
+        batch to the Monte Carlo route, with its standard errors."""
+        return (
+            self.truth.dim <= 2
+            and isinstance(fits[0], GridDensity)
+            and all(resolvable([self.truth, fit, *(other[r] for other in others)]) for r, fit in enumerate(fits))
+        )
 
     def _fixed_values(self, density, grid: Grid) -> np.ndarray:
-        """A density that is not a fit (the truth, a smoothing of it) at the nodes, computed once per grid.
+        """A density that is not a fit (the truth, a smoothing of it) at the nodes: evaluated once on a grid of the same
+        lattice a quarter wider on every side, and read from it (a window) while later grids fit inside, as a loop's
+        grids do from one generation to the next (a curve truth's density costs a quadrature a node).
 
         The cache holds the density itself beside its values, so its ``id`` cannot be reused while it is cached.
         """
-        key = (id(density), tuple(grid.lower), tuple(grid.spacing), grid.shape)
-        if key not in self._fixed:
-            if len(self._fixed) >= self._CACHED_GRIDS:
-                self._fixed.clear()
-            self._fixed[key] = (density, grid.evaluate(density))
-        return self._fixed[key][1]
+        key = (id(density), tuple(grid.spacing))
+        cached = self._fixed.get(key)
+        if cached is not None and _contains(cached[1], grid):
+            _, wide, values = cached
+            return values[wide.window(grid)]
+        if len(self._fixed) >= self._CACHED_GRIDS:
+            self._fixed.clear()
+        width = grid.spacing * (np.asarray(grid.shape) - 1)
+        box = Box(grid.lower - width / 4, grid.lower + width * 5 / 4)
+        spacing = float(grid.spacing[0])
+        wide = Grid.covering(box, spacing) if _on_lattice(grid) and Grid.resolves(box, spacing) else grid
+        self._fixed[key] = (density, wide, wide.evaluate(density))
+        return self._fixed[key][2][wide.window(grid)] if wide is not grid else self._fixed[key][2]
 
     def _values(self, densities: Sequence, fitted: bool, grid: Grid) -> np.ndarray:
         """The densities at the nodes, (R, *grid.shape): the model's fits through its hooks; fixed densities once
@@ -124,6 +160,10 @@ class Measurement:
                     if id(density) not in seen:
                         seen.add(id(density))
                         boxes.append(density.bounding_box(GRID_MASS))
+            if len(members) > 1 and not Grid.resolves(Box.union(boxes), spacing):  # too wide to share: one each
+                for r in members:
+                    out[r] = self.mixture_tv([fits[r]], [(w, [d[r]], fitted) for w, d, fitted in components])[0]
+                continue
             grid = Grid.covering(Box.union(boxes), spacing)
             current = self.hooks.grid_densities([fits[r] for r in members], grid)
             target = 0.0

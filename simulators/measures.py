@@ -57,7 +57,9 @@ __all__ = [
     "Parameters",
     "Probes",
     "SamplingError",
+    "NOT_MEASURED",
     "TotalVariation",
+    "collapsed_values",
     "measure_named",
     "register_measure",
 ]
@@ -105,6 +107,11 @@ class GenerationStep:
         The fields the measures before this one took this generation (``tv`` first).
     memory : dict
         This measure's memory for this chunk, kept from one generation to the next (empty at generation 0).
+    replicates : tuple of int
+        The chunk's indices of this step's replicates: every replicate of the chunk but those whose fit collapsed at an
+        earlier generation (:attr:`selfloop.simulators.LoopResult.collapsed_at`); ``fits``, ``previous``, ``rngs`` and
+        ``streams`` are theirs, in this order. A measure that keeps something per replicate in ``memory`` keys it by
+        these indices (:meth:`own_generators` does).
     """
 
     loop: LoopSpec
@@ -117,10 +124,12 @@ class GenerationStep:
     streams: Sequence[np.random.SeedSequence]
     taken: dict[str, np.ndarray] = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
+    replicates: tuple[int, ...] = ()
 
     def stream(self, name: str) -> list[np.random.Generator]:
         """A generator per replicate of its own, keyed by ``name`` and the replicate's seed: the same for the same
-        replicate whatever the chunk and whichever other measures run, and independent of every other stream."""
+        replicate whatever the chunk and whichever other measures run, and independent of every other stream. A fresh
+        one at every call: :meth:`own_generators` keeps them running from one generation to the next."""
         word = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
         return [
             np.random.default_rng(
@@ -128,6 +137,17 @@ class GenerationStep:
             )
             for seed in self.streams
         ]
+
+    def own_generators(self, name: str) -> list[np.random.Generator]:
+        """This step's replicates' generators of the stream ``name`` (:meth:`stream`), made at a replicate's first step
+        and kept in ``memory``, so each runs on from one generation to the next whatever replicates collapse."""
+        kept = self.memory.setdefault(("generators", name), {})
+        missing = [position for position, index in enumerate(self.replicates) if index not in kept]
+        if missing:
+            fresh = self.stream(name)
+            for position in missing:
+                kept[self.replicates[position]] = fresh[position]
+        return [kept[index] for index in self.replicates]
 
 
 @runtime_checkable
@@ -155,8 +175,29 @@ class Measure(Protocol):
         """This generation's values, one row per replicate."""
 
 
+#: What a replicate whose fit collapsed records in a measure's fields from that generation on, unless the measure says
+#: (an optional method ``collapsed(singular) -> {field: value}``: :func:`collapsed_values`).
+NOT_MEASURED = np.nan
+
+
+def collapsed_values(measure, singular: bool) -> dict[str, float]:
+    """A measure's values for a replicate whose fit collapsed (raised :class:`selfloop.simulators.DegenerateFit`):
+    what its optional ``collapsed(singular)`` gives (TV is exactly 1 for a fit singular to the truth), the rest of its
+    fields :data:`NOT_MEASURED`. ``singular``: the collapsed fit's law has no density (a singular covariance, a KDE of
+    coincident points)."""
+    values = dict.fromkeys(measure.fields, NOT_MEASURED)
+    given = getattr(measure, "collapsed", None)
+    if given is not None:
+        values.update(given(singular))
+    return values
+
+
 #: The name of the measure interface before it took a :class:`LoopSpec` (kept for one release; CHANGELOG.md).
 LoopMeasure = Measure
+
+
+#: How far outside [0, 1] a computed TV may land by rounding before it is an error (it is then clipped).
+RANGE_TOLERANCE = 1e-9
 
 
 class TotalVariation:
@@ -179,7 +220,18 @@ class TotalVariation:
 
     def take(self, step: GenerationStep) -> dict[str, np.ndarray]:
         value, stderr = step.measurement.tv_to_truth(step.fits, step.rngs, self.samples)
-        return {"tv": value, "tv_stderr": stderr}
+        value = np.asarray(value, dtype=float)
+        outside = ~((value >= -RANGE_TOLERANCE) & (value <= 1 + RANGE_TOLERANCE))
+        if np.any(outside):  # a defect of a route, never a number to report
+            raise RuntimeError(
+                f"tv: {value[outside][:3]} at generation {step.generation} is not a total variation (outside [0, 1]); "
+                "the route that gave it has failed: please report it"
+            )
+        return {"tv": np.clip(value, 0.0, 1.0), "tv_stderr": stderr}
+
+    def collapsed(self, singular: bool) -> dict[str, float]:
+        """A collapsed fit singular to the truth (a law with a density) is at TV exactly 1; otherwise not measured."""
+        return {"tv": 1.0, "tv_stderr": 0.0} if singular else {}
 
 
 class OneStep:
@@ -205,7 +257,7 @@ class OneStep:
             value, stderr = measurement.tv_to_truth(fits, step.rngs, self.samples or measurement.samples)
             return {"one_step": value, "one_step_stderr": stderr}
         previous, fraction = step.previous, step.real_fraction
-        if measurement.on_grid(fits):
+        if measurement.on_grid(fits, previous):
             measurement.hooks.prepare_batch(previous)
             components = [(fraction, [measurement.truth] * len(fits), False), (1.0 - fraction, previous, True)]
             return {"one_step": measurement.mixture_tv(fits, components), "one_step_stderr": np.zeros(len(fits))}

@@ -31,6 +31,7 @@ from .validation import check_size
 __all__ = [
     "MAX_ENUMERATED",
     "common_grid",
+    "resolvable",
     "same_support",
     "tv",
     "tv_finite",
@@ -74,6 +75,14 @@ def common_grid(densities: Sequence, *, mass: float = GRID_MASS) -> Grid:
     box = Box.union([density.bounding_box(mass) for density in densities])
     spacing = min(density.grid_spacing for density in densities)
     return Grid.covering(box, spacing)
+
+
+def resolvable(densities: Sequence, *, mass: float = GRID_MASS) -> bool:
+    """Whether one grid at the finest step any of ``densities`` asks for covers all their mass to ``mass`` within the
+    nodes a grid may have (:meth:`selfloop.simulators.Grid.resolves`): where it cannot (a fit far narrower than the
+    truth's spread), quadrature would widen its step past what the fit needs, and TV takes another route."""
+    box = Box.union([density.bounding_box(mass) for density in densities])
+    return Grid.resolves(box, min(density.grid_spacing for density in densities))
 
 
 def tv_quadrature(p, q, *, grid: Grid | None = None) -> float:
@@ -159,10 +168,11 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     Returns ``(tv, stderr)``: an exact sum over a finite support both list (two categorical laws, two Markov chains of
     tokens of one length whose sequences can be enumerated), a Gaussian closed form or quadrature (d <= 2) has
     ``stderr = 0``. Two Markov chains too long to enumerate take the Monte Carlo route with their exact log
-    probabilities. In d > 2, and for a fit that is not a :class:`selfloop.simulators.protocol.GridDensity`,
-    the Monte Carlo estimator is used with ``samples`` draws from ``truth`` and reports its standard error; in
-    d <= 2 with an :class:`AccuracyWarning`, unless the fit is a :class:`selfloop.simulators.protocol.LogDensity`
-    (an exact pointwise density with features finer than a grid resolves, such as the ODE diffusion model).
+    probabilities. In d > 2, for a fit that is not a :class:`selfloop.simulators.protocol.GridDensity`, and for one
+    too narrow for a grid to resolve beside the truth (:func:`resolvable`), the Monte Carlo estimator is used with
+    ``samples`` draws from ``truth`` and reports its standard error; in d <= 2 for a fit without a grid density with an
+    :class:`AccuracyWarning`, unless the fit is a :class:`selfloop.simulators.protocol.LogDensity` (an exact pointwise
+    density with features finer than a grid resolves, such as the ODE diffusion model).
     """
     if same_support(truth, model):
         return tv_finite(truth.support_probabilities(), model.support_probabilities()), 0.0
@@ -178,9 +188,9 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
         return estimate.value, estimate.stderr
     if _single_gaussian(truth) and _single_gaussian(model):  # exact in any dimension (simulators.gaussian_tv)
         return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0
-    if truth.dim <= 2 and isinstance(model, GridDensity):
+    if truth.dim <= 2 and isinstance(model, GridDensity) and resolvable([truth, model]):
         return tv_quadrature(truth, model), 0.0
-    if truth.dim <= 2 and not isinstance(model, LogDensity):  # an exact log density chose Monte Carlo (the ODE model)
+    if truth.dim <= 2 and not isinstance(model, (LogDensity, GridDensity)):  # the ODE model's exact log density
         warnings.warn(
             f"{type(model).__name__} has no bounding_box/grid_spacing (simulators.GridDensity), so TV is the Monte Carlo "
             f"estimate with its standard error ({samples} draws), not exact quadrature",

@@ -1,9 +1,10 @@
 r"""Gaussian maximum-likelihood model: the classic model-collapse toy.
 
 Fitting returns the single Gaussian :math:`\mathcal N(\hat\mu, \hat\Sigma)`
-with :math:`\hat\mu = \bar X` and :math:`\hat\Sigma = \frac1N\sum (X_j-\bar X)(X_j-\bar X)^T`
-(the MLE, biased by the factor (N-1)/N, which drives the variance to zero
-under fully synthetic retraining).
+with :math:`\hat\mu = \bar X` and :math:`\hat\Sigma = \frac1{N - \delta}\sum (X_j-\bar X)(X_j-\bar X)^T`:
+``ddof`` :math:`\delta = 0` is the MLE, biased by the factor (N-1)/N, which drives the variance to zero under fully
+synthetic retraining; :math:`\delta = 1` the unbiased estimator, which still collapses (its square root is biased
+down, and the log of its determinant drifts down: Bertrand et al., Suresh et al.).
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ COLLAPSE_TOLERANCE = 1e-12
 
 
 class GaussianMLE:
-    """Fits a single Gaussian by maximum likelihood; the fit is a :class:`GaussianMixture`."""
+    """Fits a single Gaussian by maximum likelihood (``ddof=0``) or with the unbiased covariance (``ddof=1``); the fit
+    is a :class:`GaussianMixture`. A sample of n <= d points, or one whose covariance is numerically singular, raises
+    :class:`DegenerateFit` (singular: inside a loop the replicate is recorded as collapsed, at TV 1)."""
+
+    def __init__(self, ddof: int = 0) -> None:
+        if ddof not in (0, 1):
+            raise ValueError(f"ddof must be 0 (the MLE) or 1 (the unbiased covariance), got {ddof!r}")
+        self.ddof = int(ddof)
 
     def __repr__(self) -> str:
-        return "GaussianMLE()"
+        return "GaussianMLE()" if self.ddof == 0 else f"GaussianMLE(ddof={self.ddof})"
 
     def fit(self, data, rng: np.random.Generator | None = None) -> GaussianMixture:
         """Fit on ``data`` (n, d); raises ValueError on a collapsed sample."""
@@ -42,13 +50,16 @@ class GaussianMLE:
         stacked = np.stack(sets)  # (R, n, d)
         _, n, dim = stacked.shape
         if n < dim + 1:
-            raise ValueError(f"data: {n} points cannot fit a {dim}-dimensional covariance (need >= {dim + 1})")
+            raise DegenerateFit(
+                f"data: {n} points cannot fit a {dim}-dimensional covariance (need >= {dim + 1}): it is singular",
+                singular=True,
+            )
         means = stacked.mean(axis=1)
         centred = stacked - means[:, None, :]
-        covariances = np.swapaxes(centred, 1, 2) @ centred / n
+        covariances = np.swapaxes(centred, 1, 2) @ centred / (n - self.ddof)
         eigenvalues = np.linalg.eigvalsh(covariances)
         if not np.all(eigenvalues[:, 0] > COLLAPSE_TOLERANCE * np.maximum(eigenvalues[:, -1], np.finfo(float).tiny)):
-            raise DegenerateFit("data: collapsed sample, the fitted covariance is singular")
+            raise DegenerateFit("data: collapsed sample, the fitted covariance is singular", singular=True)
         # finite, symmetric and positive definite: the constructor's checks hold
         covariances = covariances[:, None]
         return GaussianMixture._valid(

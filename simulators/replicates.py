@@ -10,6 +10,10 @@ For each replicate, with its own random streams:
 3. measure TV to the truth (:class:`selfloop.simulators.measurement.Measurement`), then hand the generation to every
    measure asked for (:mod:`selfloop.simulators.measures`).
 
+A replicate whose fit degenerates (:class:`selfloop.simulators.DegenerateFit`) has collapsed: it stops at that
+generation, which is recorded (``collapsed_at``), and its fields from there on are what each measure records for a
+collapsed fit (TV exactly 1 for a fit singular to the truth); the other replicates go on.
+
 Replicate k draws from its own generators in the order it would alone (its real data, its synthetic data, its
 fit), so its numbers do not depend on the others. What the replicates share is the work: the model's replicate
 hooks (:class:`selfloop.simulators.protocol.ReplicateBatching`) sample, prepare and evaluate their fits together.
@@ -22,12 +26,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .degenerate import DegenerateFit
 from .measurement import Measurement
-from .measures import GenerationStep, LoopSpec, Measure
+from .measures import GenerationStep, LoopSpec, Measure, collapsed_values
 from .protocol import fit_all, replicate_hooks
 from .scenario import Scenario
 
-__all__ = ["ChunkResult", "TrainingData", "run_chunk"]
+__all__ = ["ChunkResult", "TrainingData", "fit_or_collapse", "run_chunk"]
 
 
 class TrainingData:
@@ -38,38 +43,81 @@ class TrainingData:
         self.pools = [
             truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None for rng in rngs
         ]
+        self.accumulated: list[np.ndarray | None] = [None] * len(self.rngs)  # accumulate-subsample: every point so far
 
     def initial(self) -> list[np.ndarray]:
-        """Generation 0's sets: ``initial`` real points (the start of the pool when the real data are reused)."""
-        return [
+        """Generation 0's sets: ``initial`` real points (the start of the pool when the real data are reused; a
+        subsample of ``fit_size`` of them when the scenario subsamples its pool)."""
+        sets = [
             pool[: self.scenario.initial] if pool is not None else self.truth.sample(self.scenario.initial, rng)
             for pool, rng in zip(self.pools, self.rngs)
         ]
+        if self.scenario.fit_size is None:
+            return sets
+        self.accumulated = sets
+        return [self._subsample(r) for r in range(len(sets))]
 
-    def following(self, data: Sequence[np.ndarray], fits: Sequence, sample_batch: Callable) -> list[np.ndarray]:
-        """Generation i's sets from generation i-1's ``data`` and ``fits``: each replicate's real, then synthetic draws
-        (``sample_batch(fits, n, rngs)``), appended to ``data`` when accumulating."""
+    def _subsample(self, replicate: int) -> np.ndarray:
+        """``fit_size`` points of the replicate's pool, drawn without replacement by its generator (the whole pool,
+        without a draw, when it has exactly that many)."""
+        pool, size = self.accumulated[replicate], self.scenario.fit_size
+        if len(pool) == size:
+            return pool
+        return pool[np.sort(self.rngs[replicate].choice(len(pool), size, replace=False))]
+
+    def following(
+        self, data: Sequence[np.ndarray], fits: Sequence, sample_batch: Callable, replicates: Sequence[int]
+    ) -> list[np.ndarray]:
+        """Generation i's sets from generation i-1's ``data`` and ``fits`` of the chunk's ``replicates``: each one's
+        real, then synthetic draws (``sample_batch(fits, n, rngs)``), appended to ``data`` when accumulating."""
         scenario, truth = self.scenario, self.truth
+        pools, rngs = [self.pools[r] for r in replicates], [self.rngs[r] for r in replicates]
         real = [
             (pool[: scenario.real] if pool is not None else truth.sample(scenario.real, rng)) if scenario.real else None
-            for pool, rng in zip(self.pools, self.rngs)
+            for pool, rng in zip(pools, rngs)
         ]
-        synthetic = sample_batch(fits, scenario.synthetic, self.rngs) if scenario.synthetic else [None] * len(fits)
+        synthetic = sample_batch(fits, scenario.synthetic, rngs) if scenario.synthetic else [None] * len(fits)
         sets = []
-        for before, *parts in zip(data, real, synthetic):
+        for replicate, before, *parts in zip(replicates, data, real, synthetic):
             parts = [part for part in parts if part is not None]
             new = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            sets.append(np.concatenate([before, new]) if scenario.accumulate else new)
+            if scenario.fit_size is not None:  # the pool grows; the fit sees a subsample of it
+                self.accumulated[replicate] = np.concatenate([self.accumulated[replicate], new])
+                sets.append(self._subsample(replicate))
+            else:
+                sets.append(np.concatenate([before, new]) if scenario.accumulate else new)
         return sets
 
 
 @dataclass
 class ChunkResult:
-    """What one chunk measured: every measure's fields, (replicates, generations + 1, ...) each, and the fits of its
-    last replicate."""
+    """What one chunk measured: every measure's fields, (replicates, generations + 1, ...) each, the generation at
+    which each replicate's fit collapsed (-1: never), and the fits of its last replicate."""
 
     measured: dict[str, np.ndarray] = field(default_factory=dict)
-    models: list = field(default_factory=list)  # every generation's fit of the chunk's last replicate
+    models: list = field(default_factory=list)  # every generation's fit of the chunk's last replicate, until collapse
+    collapsed_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+
+def fit_or_collapse(model, data: Sequence, rngs: Sequence[np.random.Generator]) -> tuple[list, dict[int, bool]]:
+    """Every set's fit, together where the model can; a set whose fit degenerates (:class:`DegenerateFit`) gets None
+    and its position in the returned ``{position: singular}``. After a failed batch each set is refitted alone from
+    its generator's state before the batch, so a fit does not depend on whether another one collapsed."""
+    states = [rng.bit_generator.state for rng in rngs]
+    try:
+        return fit_all(model, data, rngs), {}
+    except DegenerateFit:
+        pass
+    fits: list = []
+    collapsed: dict[int, bool] = {}
+    for position, (points, rng, state) in enumerate(zip(data, rngs, states)):
+        rng.bit_generator.state = state
+        try:
+            fits.extend(fit_all(model, [points], [rng]))
+        except DegenerateFit as error:
+            fits.append(None)
+            collapsed[position] = error.singular
+    return fits, collapsed
 
 
 def run_chunk(
@@ -91,26 +139,66 @@ def run_chunk(
         metric_rngs.append(np.random.default_rng(metric_stream))
     hooks = replicate_hooks(model)
     measurement = Measurement(truth, hooks, samples)
-    out = ChunkResult()
+    out = ChunkResult(collapsed_at=np.full(count, -1))
+    singular = np.zeros(count, dtype=bool)
     memories: list[dict] = [{} for _ in measures]
     training = TrainingData(truth, scenario, rngs)
+    alive = list(range(count))  # the replicates not collapsed
     data, fits, previous = training.initial(), None, None
     for generation in range(width):
         if generation:
-            data = training.following(data, fits, hooks.sample_batch)
+            data = training.following(data, fits, hooks.sample_batch, alive)
             previous = fits
-        fits = fit_all(model, data, rngs)
-        out.models.append(fits[-1])
+        fits, collapsed = fit_or_collapse(model, data, [rngs[r] for r in alive])
+        if collapsed:  # these replicates stop here: recorded from this generation on, the others go on
+            for position, is_singular in collapsed.items():
+                out.collapsed_at[alive[position]], singular[alive[position]] = generation, is_singular
+            kept = [position for position in range(len(alive)) if position not in collapsed]
+            alive, data, fits = [alive[p] for p in kept], [data[p] for p in kept], [fits[p] for p in kept]
+            previous = [previous[p] for p in kept] if previous is not None else None
+        if not alive:
+            break
+        if alive[-1] == count - 1:
+            out.models.append(fits[-1])
         taken: dict[str, np.ndarray] = {}
         fraction = 1.0 if generation == 0 else scenario.real_fraction
         for measure, memory in zip(measures, memories):
             step = GenerationStep(
-                loop, generation, fits, previous, fraction, measurement, metric_rngs, streams, taken, memory
+                loop,
+                generation,
+                fits,
+                previous,
+                fraction,
+                measurement,
+                [metric_rngs[r] for r in alive],
+                [streams[r] for r in alive],
+                taken,
+                memory,
+                tuple(alive),
             )
             for name, values in measure.take(step).items():
                 values = np.asarray(values, dtype=float)
                 if name not in out.measured:
                     out.measured[name] = np.full((count, width, *values.shape[1:]), np.nan)
-                out.measured[name][:, generation] = values
+                out.measured[name][alive, generation] = values
                 taken[name] = values
+    _record_collapse(out, measures, singular, width)
     return out
+
+
+def _record_collapse(out: ChunkResult, measures: Sequence[Measure], singular: np.ndarray, width: int) -> None:
+    """Each collapsed replicate's fields from its collapse on: what each measure records for a collapsed fit
+    (:func:`selfloop.simulators.measures.collapsed_values`; TV exactly 1 for a singular fit), else not measured."""
+    collapsed = np.flatnonzero(out.collapsed_at >= 0)
+    for measure in measures:
+        for is_singular in (False, True):
+            chosen = collapsed[singular[collapsed] == is_singular]
+            if not chosen.size:
+                continue
+            for name, value in collapsed_values(measure, is_singular).items():
+                if name not in out.measured:
+                    if np.isnan(value):
+                        continue
+                    out.measured[name] = np.full((len(out.collapsed_at), width), np.nan)
+                for replicate in chosen:
+                    out.measured[name][replicate, out.collapsed_at[replicate] :] = value

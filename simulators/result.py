@@ -32,7 +32,11 @@ class LoopResult:
         (``one_step``, ``certificate``, ...). A field is also an attribute: ``result.one_step`` is
         ``result.measured["one_step"]``.
     models : list
-        Fitted models of every generation of the last replicate.
+        Fitted models of every generation of the last replicate (until it collapsed, if it did).
+    collapsed_at : ndarray of int (replicates,)
+        The generation at which each replicate's fit collapsed (raised :class:`selfloop.simulators.DegenerateFit`),
+        -1 where it never did. From there on its TV is exactly 1 for a fit singular to the truth (a singular
+        covariance, coincident points), and the fields no measure can give for it are NaN.
 
     Derived: ``tv`` and ``tv_stderr`` (None where TV was not measured), ``parameters`` (a
     :class:`selfloop.simulators.protocol.ParametricModel`'s parameters by name, e.g. ``mean`` and ``variance`` of the
@@ -46,6 +50,16 @@ class LoopResult:
     replicates: int
     measured: dict[str, np.ndarray] = field(default_factory=dict)
     models: list = field(default_factory=list)
+    collapsed_at: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.collapsed_at is None:
+            self.collapsed_at = np.full(self.replicates, -1)
+
+    @property
+    def collapsed(self) -> int:
+        """How many replicates collapsed."""
+        return int(np.count_nonzero(self.collapsed_at >= 0))
 
     @property
     def tv(self) -> np.ndarray | None:

@@ -11,6 +11,8 @@ mixed, fresh real  ``Scenario.mixed(N, real_fraction)``
 mixed, reused real ``Scenario.mixed(N, real_fraction, reuse_real=True)``: one fixed pool
 growing synthetic  ``Scenario.growing_synthetic(n, m)``: r = n, s = m, generation 0 on n real
 accumulate         ``Scenario.accumulating(N, synthetic)``: each generation adds new points
+accumulate,        ``Scenario.accumulating(N, synthetic, fit_size=n)``: the pool grows as in accumulate, each
+subsample          generation fits on n points drawn from it without replacement
 ================== ======================================================
 """
 
@@ -44,16 +46,28 @@ class Scenario:
     accumulate : bool
         Keep every earlier training point and add the ``real + synthetic`` new
         ones (Gerstgrasser et al. 2024); beyond the paper.
+    fit_size : int, optional
+        With ``accumulate``: every generation fits on ``fit_size`` points drawn without replacement from the pool of
+        all points so far (Kazdan et al. 2024's accumulate-subsample), generation 0 from the ``initial`` real points;
+        at most ``initial``.
     """
 
     #: The scenario kinds, in the order the reports list them (:attr:`kind` returns one of them).
-    KINDS = ("fully_synthetic", "mixed_fresh", "mixed_reused", "accumulate", "growing_synthetic")
+    KINDS = (
+        "fully_synthetic",
+        "mixed_fresh",
+        "mixed_reused",
+        "accumulate",
+        "accumulate_subsample",
+        "growing_synthetic",
+    )
 
     real: int
     synthetic: int
     initial: int | None = None
     reuse_real: bool = False
     accumulate: bool = False
+    fit_size: int | None = None
 
     def __post_init__(self) -> None:
         real = check_nonnegative_size("real", self.real)
@@ -65,6 +79,15 @@ class Scenario:
             raise ValueError(
                 "reuse_real and accumulate cannot both be set: an accumulated pool already keeps its real points"
             )
+        if self.fit_size is not None:
+            fit_size = check_size("fit_size", self.fit_size)
+            if not self.accumulate:
+                raise ValueError(
+                    "fit_size: a subsample of the pool needs accumulate=True (the pool is what accumulates)"
+                )
+            if fit_size > initial:
+                raise ValueError(f"fit_size must be at most initial ({initial}), the first pool's size, got {fit_size}")
+            object.__setattr__(self, "fit_size", fit_size)
         object.__setattr__(self, "real", real)
         object.__setattr__(self, "synthetic", synthetic)
         object.__setattr__(self, "initial", initial)
@@ -100,10 +123,12 @@ class Scenario:
         return cls(real=real, synthetic=synthetic, initial=real)
 
     @classmethod
-    def accumulating(cls, size: int, synthetic: int, *, real: int = 0) -> "Scenario":
-        """Generation 0 on ``size`` real points, then each generation adds ``real`` + ``synthetic`` new ones."""
+    def accumulating(cls, size: int, synthetic: int, *, real: int = 0, fit_size: int | None = None) -> "Scenario":
+        """Generation 0 on ``size`` real points, then each generation adds ``real`` + ``synthetic`` new ones; with
+        ``fit_size``, each generation fits on that many points drawn without replacement from the pool
+        (accumulate-subsample)."""
         size = check_size("size", size)
-        return cls(real=real, synthetic=synthetic, initial=size, accumulate=True)
+        return cls(real=real, synthetic=synthetic, initial=size, accumulate=True, fit_size=fit_size)
 
     # ------------------------------------------------------------- as data
     def to_dict(self) -> dict:
@@ -126,6 +151,14 @@ class Scenario:
             compact = {"kind": kind, "real": self.real, "synthetic": self.synthetic}
         elif kind == "accumulate":
             compact = {"kind": kind, "size": self.initial, "added": self.synthetic, "real": self.real}
+        elif kind == "accumulate_subsample":
+            compact = {
+                "kind": kind,
+                "size": self.initial,
+                "added": self.synthetic,
+                "real": self.real,
+                "fit_size": self.fit_size,
+            }
         else:
             compact = None
         if compact is not None:
@@ -141,6 +174,7 @@ class Scenario:
             "initial": self.initial,
             "reuse_real": self.reuse_real,
             "accumulate": self.accumulate,
+            **({"fit_size": self.fit_size} if self.fit_size is not None else {}),
         }
 
     @classmethod
@@ -158,8 +192,13 @@ class Scenario:
                 return cls.growing_synthetic(spec["real"], spec["synthetic"])
             if kind == "accumulate":
                 return cls.accumulating(spec["size"], spec["added"], real=spec.get("real", 0))
+            if kind == "accumulate_subsample":
+                return cls.accumulating(
+                    spec["size"], spec["added"], real=spec.get("real", 0), fit_size=spec["fit_size"]
+                )
             if kind == "custom":
-                return cls(**{key: spec[key] for key in ("real", "synthetic", "initial", "reuse_real", "accumulate")})
+                fields = ("real", "synthetic", "initial", "reuse_real", "accumulate")
+                return cls(**{key: spec[key] for key in fields}, fit_size=spec.get("fit_size"))
         except KeyError as missing:
             raise ValueError(
                 f"scenario: a {kind!r} scenario needs the field {missing.args[0]!r}, got {sorted(spec)}"
@@ -169,9 +208,10 @@ class Scenario:
     # ------------------------------------------------------------- derived
     @property
     def kind(self) -> str:
-        """A short name: fully_synthetic, mixed_fresh, mixed_reused, growing_synthetic or accumulate."""
+        """A short name: fully_synthetic, mixed_fresh, mixed_reused, growing_synthetic, accumulate or
+        accumulate_subsample."""
         if self.accumulate:
-            return "accumulate"
+            return "accumulate" if self.fit_size is None else "accumulate_subsample"
         if self.reuse_real:
             return "mixed_reused"
         if self.real == 0:
@@ -196,9 +236,18 @@ class Scenario:
         out[0] = 1.0
         return out
 
+    def pool_sizes(self, generations: int) -> np.ndarray:
+        """The number of points kept at generation i, for i = 0..generations: every point so far when accumulating
+        (subsampled or not), else the training set itself."""
+        if self.accumulate:
+            return self.initial + np.arange(generations + 1) * self.size
+        return self.training_sizes(generations)
+
     def training_sizes(self, generations: int) -> np.ndarray:
         """N_i, the number of points generation i is fit on, for i = 0..generations."""
         steps = np.arange(generations + 1)
+        if self.fit_size is not None:
+            return np.full(generations + 1, self.fit_size)
         if self.accumulate:
             return self.initial + steps * self.size
         out = np.full(generations + 1, self.size)
@@ -216,13 +265,14 @@ class Scenario:
         return out
 
     def new_data_weights(self, generations: int) -> np.ndarray:
-        r"""Accumulate scenario: :math:`a_i = (r+s)/N_i`, the weight of generation i's new points (a_0 = 1).
+        r"""Accumulate scenario: :math:`a_i = (r+s)/N_i`, the weight of generation i's new points in the pool of
+        :math:`N_i` (a_0 = 1).
 
         For the other scenarios every generation is fit on new points only, so a_i = 1.
         """
         if not self.accumulate:
             return np.ones(generations + 1)
-        sizes = self.training_sizes(generations)
+        sizes = self.pool_sizes(generations)  # subsampled: the new points' share of the pool, the fit's expected one
         out = self.size / sizes.astype(float)
         out[0] = 1.0
         return out

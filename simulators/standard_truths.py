@@ -11,12 +11,13 @@ from typing import Callable
 import numpy as np
 
 from .categorical import Categorical, zipf
+from .curves import NoisyArcs, NoisySwissRoll, circles, moons, swiss_roll
 from .protocol import Truth
 from .registry import Registry
 from .sequences import MarkovChain
 from .truth import GaussianMixture
 
-__all__ = ["STANDARD_TRUTHS", "register_truth", "standard_truth"]
+__all__ = ["BLOB_CENTRES", "STANDARD_TRUTHS", "register_truth", "standard_truth"]
 
 
 def _bimodal_1d() -> GaussianMixture:
@@ -54,13 +55,42 @@ def _gaussian_1d() -> GaussianMixture:
     return GaussianMixture([1.0], [[1.0]], [[[1.5**2]]])
 
 
+def _standard_normal_10d() -> GaussianMixture:
+    return GaussianMixture([1.0], np.zeros((1, 10)), np.eye(10)[None])
+
+
 def _gaussian_3d() -> GaussianMixture:
     covariance = np.array([[1.0, 0.6, 0.2], [0.6, 1.5, -0.4], [0.2, -0.4, 0.8]])
     return GaussianMixture([1.0], [[1.0, -0.5, 0.0]], covariance[None])
 
 
+#: The blobs' centres: fixed, three points of the peer's box (-10, 10)^2 (scikit-learn's make_blobs draws new ones
+#: every call, so each of the peer's runs, and its held-out set, had centres of their own: docs/peers.md).
+BLOB_CENTRES = np.array([[-6.0, 3.2], [2.5, 7.1], [4.8, -5.3]])
+
+
+def _blobs() -> GaussianMixture:
+    return GaussianMixture.isotropic(np.full(3, 1 / 3), BLOB_CENTRES, np.ones(3))
+
+
+def _moons() -> NoisyArcs:
+    return moons(0.05)
+
+
+def _circles() -> NoisyArcs:
+    return circles(0.05)
+
+
+def _swiss_roll() -> NoisySwissRoll:
+    return swiss_roll(0.05)
+
+
 def _die() -> Categorical:
     return Categorical([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+
+
+def _uniform_10() -> Categorical:
+    return Categorical(np.full(10, 0.1))
 
 
 def _zipf_1000() -> Categorical:
@@ -90,9 +120,15 @@ _NAMED = (
     _mixture3_10d,
     _gaussian_1d,
     _gaussian_3d,
+    _standard_normal_10d,
     _die,
+    _uniform_10,
     _zipf_1000,
     _markov_4x6,
+    _blobs,
+    _moons,
+    _circles,
+    _swiss_roll,
 )
 for _factory in _NAMED:
     STANDARD_TRUTHS.register(_factory.__name__.lstrip("_"), _factory)  # the name is the factory's, e.g. bimodal_1d
@@ -118,9 +154,15 @@ def standard_truth(name: str) -> Truth:
     - ``mixture5_10d``: five modes N(3 e_k, 0.6² I) in R^10 (k = 1..5), weights 0.3, 0.25, 0.2, 0.15, 0.1.
     - ``mixture3_10d``: three equal modes N(3 e_k, 0.6² I) in R^10 (k = 6..8), the 10-D diffusion calibration truth.
     - ``gaussian_1d``: N(1, 1.5²), for the Gaussian MLE loop's exact laws.
+    - ``standard_normal_10d``: N(0, I) in R^10 (the peers' Gaussian collapse at d = 10).
     - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
     - ``die``: a loaded die, the categorical law (0.3, 0.2, 0.15, 0.15, 0.1, 0.1) on six symbols (the exact chains).
+    - ``uniform_10``: the uniform law on 10 symbols (the peers' total-collapse experiment at K = N = 10).
     - ``zipf_1000``: the Zipf law p_k ∝ (k + 1)^−1.1 on 1 000 symbols, a vocabulary's long tail.
     - ``markov_4x6``: a Markov chain of 6 tokens over 4 symbols with rare transitions (2% and 5%), 4 096 sequences.
+    - ``blobs``: three equal modes N(c_k, I) in R² at fixed centres (:data:`BLOB_CENTRES`), the peers' blobs.
+    - ``moons``: scikit-learn's two moons blurred by N(0, 0.05² I) (:func:`selfloop.simulators.curves.moons`).
+    - ``circles``: two circles of radius 1 and 0.8 blurred by N(0, 0.05² I).
+    - ``swiss_roll``: scikit-learn's swiss roll in R³ blurred by N(0, 0.05² I) (its TV by Monte Carlo).
     """
     return STANDARD_TRUTHS.get(name)()

@@ -269,6 +269,10 @@ class Witness:
     def __repr__(self) -> str:
         return f"Witness(samples={self.samples})"
 
+    def collapsed(self, singular: bool) -> dict[str, float]:
+        """A collapsed fit singular to the truth: its support A has q(A) = 1 and p0(A) = 0, so the witness is exactly 1."""
+        return {"tv_lower": 1.0, "tv_lower_bound": 1.0} if singular else {}
+
     @property
     def slack(self) -> float:
         """:func:`witness_slack` of its draws: what the mean positive part of its witnesses may exceed the mean TV by."""
@@ -279,7 +283,7 @@ class Witness:
 
     def take(self, step: GenerationStep) -> dict[str, np.ndarray]:
         truth = step.loop.truth
-        rngs = step.memory.setdefault("witness streams", step.stream("witness"))  # its own: the same beside TV or not
+        rngs = step.own_generators("witness")  # its own: the same beside TV or not
         estimates = [tv_witness(truth, fit, self.samples, rng, level=self.level) for fit, rng in zip(step.fits, rngs)]
         return {
             "tv_lower": np.array([e.value for e in estimates]),

@@ -210,5 +210,7 @@ def test_bad_input_is_refused():
         mle_moments(standard_truth("gaussian_1d"), Scenario.mixed(50, 0.5, reuse_real=True), 3)
     with pytest.raises(ValueError, match="scenario"):
         mle_bound_for(standard_truth("gaussian_3d"), Scenario.mixed(50, 0.5), 3)
-    with pytest.raises(ValueError, match="scenario"):
-        mle_moments(standard_truth("gaussian_1d"), Scenario.accumulating(50, 20, real=10), 3)
+    with pytest.raises(ValueError, match="ddof"):
+        mle_moments(standard_truth("gaussian_1d"), Scenario.accumulating(50, 20, real=10), 3, ddof=2)
+    with pytest.raises(ValueError, match="ddof"):
+        GaussianMLE(ddof=3)

@@ -74,6 +74,13 @@ class Cell:
         return self.spec.scenario
 
     @property
+    def collapsed_at(self) -> np.ndarray:
+        """The generation at which each replicate's fit collapsed, -1 where it never did
+        (:attr:`selfloop.simulators.LoopResult.collapsed_at`)."""
+        found = self.measured.get("collapsed_at")
+        return np.full(self.spec.replicates, -1) if found is None else np.asarray(found).astype(int)
+
+    @property
     def tv_lower(self) -> np.ndarray | None:
         """The TV witnesses of a sample-only cell (means at most the TV), (replicates, generations + 1); else None."""
         return self.measured.get("tv_lower")
@@ -142,6 +149,12 @@ class Claim:
     def decided_in(self, spec: CellSpec) -> bool:
         """Whether the cell tests it: it applies, and a sample-only cell only what the witness can decide."""
         return self.applies(spec) and (not spec.sample_only or self.witness_testable)
+
+    def decided_on(self, cell: "Cell") -> bool:
+        """Whether the run cell tests it: :meth:`decided_in` its specification, and an exact law only where no replicate
+        collapsed (a law describes the loop that goes on fitting; a collapsed replicate stopped, and the ones left are
+        no longer a sample of that loop). A bound on E TV is tested either way: a collapsed fit is at TV 1."""
+        return self.decided_in(cell.spec) and (self.status != "exact law" or not np.any(cell.collapsed_at >= 0))
 
     def measures(self, spec: CellSpec) -> tuple[str, ...]:
         """The loop measures it needs beside TV, by name (:mod:`selfloop.simulators.measures`)."""

@@ -4,9 +4,10 @@ arXiv:2412.17646; Seddik et al. 2024, arXiv:2404.05090): each symbol's count is 
 :math:`E\|\hat p_i - p\|^2` are exact (:func:`selfloop.bounds.categorical_law`).
 
 Per cell, per generation: the replicates' mean TV, squared error and entropy against their laws (z-scores), and, for
-an unsmoothed fit, every symbol's number of replicates that lost it against its exact probability (exact binomial
-tests; a smoothed fit loses nothing). The section draws the tail loss: symbols alive by generation against the law, and
-the fitted mass of the truth's tail (its mean is a martingale and stays; its median falls).
+an unsmoothed fit, every symbol's number of replicates that lost it, and the number whose fit is a point mass (total
+collapse), against their exact probabilities (exact binomial tests; a smoothed fit loses nothing). The section draws
+the tail loss: symbols alive by generation against the law, and the fitted mass of the truth's tail (its mean is a
+martingale and stays; its median falls).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def tail_symbols(probabilities: np.ndarray) -> np.ndarray:
 class CategoricalLaws(Claim):
     id = "categorical_laws"
     label = "Categorical loop laws"
-    statement = "Categorical MLE loop: E TV_i, symbols lost, entropy and E ||p̂_i − p||² follow the exact chains"
+    statement = (
+        "Categorical MLE loop: E TV_i, symbols lost, total collapse, entropy and E ||p̂_i − p||² follow the exact chains"
+    )
     whose = "Shumailov et al. 2024 (arXiv:2305.17493), Seddik et al. 2024 (arXiv:2404.05090), exact laws"
     status = "exact law"
     in_cell_table = False
@@ -76,6 +79,12 @@ class CategoricalLaws(Claim):
             values["lost_p_value"] = binomial_p_values(lost.sum(axis=0), lost.shape[0], law.loss_probability).min(
                 axis=1
             )
+            collapsed = fits.max(axis=2) >= 1.0 - 1e-12  # the fit a point mass: total collapse
+            values["collapse_law"] = law.collapse_probability
+            values["collapse_measured"] = collapsed.mean(axis=0)
+            values["collapse_p_value"] = binomial_p_values(
+                collapsed.sum(axis=0)[:, None], collapsed.shape[0], law.collapse_probability[:, None]
+            )[:, 0]
         return values
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
@@ -89,6 +98,9 @@ class CategoricalLaws(Claim):
             if float(cell.spec.model.get("smoothing", 0.0)) == 0.0:
                 events = values["lost_p_value"].size * cell.truth.symbols  # every symbol at every generation
                 verdicts["symbols_lost"] = binomial_law_verdict(float(np.min(values["lost_p_value"])), events)
+                if "collapse_p_value" in values:
+                    collapse = values["collapse_p_value"]
+                    verdicts["total_collapse"] = binomial_law_verdict(float(np.min(collapse)), collapse.size)
         return verdicts
 
     def rows(self, document: dict) -> list[tuple]:

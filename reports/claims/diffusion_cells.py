@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selfloop.simulators import FittedSDEDiffusion, standard_truth
+from selfloop.simulators import FittedSDEDiffusion, GaussianMixture, standard_truth
 
 from ..cells import CellSpec
 from ..models import build_model, diffusion_spec
@@ -11,8 +11,9 @@ __all__ = ["certified", "diffusion_family", "diffusion_loop", "sde_sampled"]
 
 
 def diffusion_loop(spec: CellSpec) -> bool:
-    """A loop cell of the random-feature diffusion model."""
-    return spec.model["name"] == "diffusion" and spec.kind == "loop"
+    """A loop cell of the random-feature diffusion model, fitted on every point it is given (Theorem D's rate is for a
+    fit on N i.i.d. draws of the training law; a subsampled pool is not that)."""
+    return spec.model["name"] == "diffusion" and spec.kind == "loop" and spec.scenario.kind != "accumulate_subsample"
 
 
 def sde_sampled(model: dict) -> bool:
@@ -24,8 +25,10 @@ def sde_sampled(model: dict) -> bool:
 
 
 def certified(spec: CellSpec, kinds: tuple[str, ...] = ("loop",)) -> bool:
-    """A cell of one of ``kinds`` whose fits Theorem G certifies: a model sampled by the reverse SDE, a truth in d <= 2."""
-    return spec.kind in kinds and standard_truth(spec.truth).dim <= 2 and sde_sampled(spec.model)
+    """A cell of one of ``kinds`` whose fits Theorem G certifies: a model sampled by the reverse SDE, a Gaussian-mixture
+    truth (its OU marginals are the certificate's closed forms) in d <= 2."""
+    truth = standard_truth(spec.truth)
+    return spec.kind in kinds and isinstance(truth, GaussianMixture) and truth.dim <= 2 and sde_sampled(spec.model)
 
 
 def diffusion_family(model: dict) -> str:

@@ -22,11 +22,13 @@ EXACT_CHAIN_POINTS = 2500
 
 
 def categorical_loop(spec: CellSpec) -> bool:
-    """A loop of the categorical MLE on a categorical truth."""
+    """A loop of the categorical MLE on a categorical truth, fitted on every point it is given (the laws' and the
+    bounds' setting: not a subsampled pool)."""
     return (
         spec.kind == "loop"
         and spec.model["name"] == "categorical_mle"
         and isinstance(standard_truth(spec.truth), Categorical)
+        and spec.scenario.kind != "accumulate_subsample"
     )
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from selfloop.simulators import Scenario
+from selfloop.simulators import GaussianMixture, Scenario, standard_truth
 from selfloop.simulators.persistent import cached
 
 from ..cells import CellSpec
@@ -48,13 +48,16 @@ def kde_terms(name: str, function: Callable, cell) -> object:
 
 
 def has_a_mixture_bound(spec: CellSpec) -> bool:
-    """A KDE loop or phase cell whose KDE is the mixture the bounds use (a bandwidth rule that changes with the pool
-    size makes an accumulated KDE something else)."""
+    """A KDE loop or phase cell on a Gaussian-mixture truth (the bounds' terms are its closed forms) whose KDE is the
+    mixture the bounds use (a bandwidth rule that changes with the pool size makes an accumulated KDE something else;
+    a subsampled pool fits on a sample of it)."""
     model = spec.model
     return (
         model["name"] == "kde"
         and spec.kind in ("loop", "phase")
         and ("bandwidth" in model or spec.scenario.kind != "accumulate")
+        and spec.scenario.kind != "accumulate_subsample"
+        and isinstance(standard_truth(spec.truth), GaussianMixture)
     )
 
 

@@ -58,8 +58,11 @@ class GaussianMLEExpectedTV(Claim):
     in_cell_table = False
 
     def applies(self, spec: CellSpec) -> bool:
-        """The Gaussian MLE on a Gaussian truth, every scenario but a reused real pool, in any dimension."""
-        return gaussian_mle_loop(spec)
+        """The Gaussian MLE (``ddof`` 0) on a Gaussian truth, every scenario but a reused or subsampled pool, in any
+        dimension (the chains refit by maximum likelihood on every point they are given)."""
+        return (
+            gaussian_mle_loop(spec) and not spec.model.get("ddof", 0) and spec.scenario.kind != "accumulate_subsample"
+        )
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         measured, measured_stderr = replicate_mean(cell.tv)

@@ -26,8 +26,15 @@ def gaussian_mle_loop(spec: CellSpec) -> bool:
 
 
 def has_exact_laws(spec: CellSpec) -> bool:
-    """A Gaussian MLE loop where the exact second moments close: in d > 1 fully synthetic only (the Wishart chain)."""
-    return gaussian_mle_loop(spec) and (standard_truth(spec.truth).dim == 1 or spec.scenario.kind == "fully_synthetic")
+    """A loop of the maximum-likelihood fit (``ddof`` 0) where the exact second moments close, which the TV bound and
+    the exact E TV are built on: in 1-D every scenario but a subsampled pool, in d > 1 fully synthetic (the Wishart
+    chain)."""
+    return (
+        gaussian_mle_loop(spec)
+        and not spec.model.get("ddof", 0)
+        and spec.scenario.kind != "accumulate_subsample"
+        and (standard_truth(spec.truth).dim == 1 or spec.scenario.kind == "fully_synthetic")
+    )
 
 
 class GaussianMLEBound(Claim):
