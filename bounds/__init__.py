@@ -25,6 +25,7 @@ from .phase import kde_rate, phase_bound, phase_threshold, threshold_ratio
 from .rate import LI_EXPONENTS, RateFit, fit_rate
 from .recursion import accumulate_bound, propagate, propagated, recursion_bound
 from .regression import regression_risk_law
+from .risk_ratio import PI_SQUARED_OVER_6, poisson_risk, risk_ratio_pattern
 from .second_moment import (
     KDEMoments,
     SecondMomentTerms,
@@ -33,6 +34,7 @@ from .second_moment import (
     kde_second_moment_bound_for,
     kde_second_moment_terms,
 )
+from .weighted_mean import WeightedLaw, optimal_real_weight, weighted_mean_variance_limit, weighted_mle_moments
 
 __all__ = [
     "BOUNDS",
@@ -46,9 +48,11 @@ __all__ = [
     "ExpectedTV",
     "KDEMoments",
     "PAPER",
+    "PI_SQUARED_OVER_6",
     "SecondMomentTerms",
     "Source",
     "TrainingDistribution",
+    "WeightedLaw",
     "accumulate_bound",
     "calibrate",
     "categorical_collapse_time",
@@ -77,6 +81,11 @@ __all__ = [
     "kde_second_moment_terms",
     "kde_tv_bound",
     "learner_error",
+    "optimal_real_weight",
+    "poisson_risk",
+    "risk_ratio_pattern",
+    "weighted_mean_variance_limit",
+    "weighted_mle_moments",
     "learner_error_bound_for",
     "log_variance_second_moment",
     "mle_bound_for",

@@ -16,6 +16,8 @@ from selfloop.simulators import (
     CategoricalMLE,
     GaussianMLE,
     LinearRegression,
+    LogisticMLE,
+    PoissonMLE,
     PowerRule,
     RandomFeatureDiffusion,
     Registry,
@@ -104,8 +106,12 @@ MODELS.register(
 MODELS.register(
     "mle",
     ModelEntry(
-        lambda spec: GaussianMLE(ddof=spec.get("ddof", 0)),
-        lambda spec: "gaussian_mle" if not spec.get("ddof") else f"gaussian_mle(ddof={spec['ddof']})",
+        lambda spec: GaussianMLE(ddof=spec.get("ddof", 0), covariance=spec.get("covariance")),
+        lambda spec: (
+            "gaussian_mle"
+            + (f"(ddof={spec['ddof']})" if spec.get("ddof") else "")
+            + (f"(known Σ = {spec['covariance']})" if spec.get("covariance") is not None else "")
+        ),
     ),
 )
 MODELS.register("diffusion", ModelEntry(_diffusion, _describe_diffusion))
@@ -128,6 +134,9 @@ MODELS.register(
     "ols",
     ModelEntry(lambda spec: LinearRegression(spec.get("noise", 1.0)), lambda spec: f"ols(σ={spec.get('noise', 1.0)})"),
 )
+
+MODELS.register("poisson_mle", ModelEntry(lambda spec: PoissonMLE(), lambda spec: "poisson_mle"))
+MODELS.register("logistic_mle", ModelEntry(lambda spec: LogisticMLE(), lambda spec: "logistic_mle"))
 
 
 def register_model(

@@ -31,6 +31,7 @@ from .builders import (
 )
 from .cells import CellSpec
 from .peer_experiments import peers
+from .second_round import risk_ratio_cells, weighted_cells
 
 __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
 
@@ -107,7 +108,7 @@ def standard() -> list[dict]:
         + mle_cells(size=50, generations=30, replicates=32)
         + gaussian_mle_cells(size=50, generations=30, replicates=400)
         + gaussian_mle_cells(
-            truths=("gaussian_3d",), size=50, generations=20, replicates=200
+            truths=("gaussian_3d",), size=50, generations=12, replicates=200
         )  # TV exact in 3-D (the generalized chi-square route)
         + _one_dimensional_diffusion("li")
         + rate_cells(
@@ -115,6 +116,11 @@ def standard() -> list[dict]:
         )  # Li's rate, a second truth
         + regression_cells(size=50, generations=20, replicates=400)
         + _discrete()
+        + weighted_cells(real=10, synthetic=10, generations=20, replicates=400, weights=(0.3, 0.618, 1.0))
+        + weighted_cells(real=10, synthetic=10, generations=20, replicates=400, weights=(0.618,), known=False)
+        + risk_ratio_cells(  # the Bernoulli rows (their categorical bounds' power cost 2 s a cell) in extended
+            size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200, bernoulli=False
+        )
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
@@ -167,7 +173,12 @@ def extended() -> list[dict]:
         )
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=500, steps=80, generations=2, replicates=6)
         + score_network_cells(truths=["ring_2d"], size=500, steps=40, generations=1, replicates=4)  # your own network
+        + [cell for cell in risk_ratio_cells(**BERNOULLI_RATIO) if cell["truth"] == "bernoulli"]
     )
+
+
+#: The Bernoulli risk-ratio cells' sizes in extended (standard has the Poisson and logistic rows).
+BERNOULLI_RATIO = dict(size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200)
 
 
 def full() -> list[dict]:
@@ -217,6 +228,9 @@ def full() -> list[dict]:
         )
         + rate_cells(truths=["bimodal_1d"], sizes=(250, 1000, 4000, 16000), widths=(64, 128, 256), steps=200)
         + regression_cells(size=50, generations=40, replicates=1000)
+        + weighted_cells(real=10, synthetic=30, generations=40, replicates=4000)
+        + weighted_cells(real=10, synthetic=10, generations=40, replicates=4000, known=False)
+        + risk_ratio_cells(size=50, logistic_size=1000, generations=20, replicates=8000, logistic_replicates=1000)
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=2000, steps=200, generations=4, replicates=16)
         + score_network_cells(truths=["ring_2d"], size=1000, steps=80, generations=2, replicates=8)
         + diffusion_10d()

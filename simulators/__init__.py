@@ -30,11 +30,13 @@ from .gaussian_tv import gaussian_tv, gaussian_tv_1d
 from .grid import AccuracyWarning, Box, Grid
 from .kde import KDE, FittedKDE, PowerRule
 from .likelihood import HeldOutNLL, negative_log_likelihood
+from .logistic import LogisticLaw, LogisticMLE, logistic_tv
 from .loop import run_loop
 from .measures import Measure, OneStep, Probes, TotalVariation
 from .metrics import tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
-from .protocol import FiniteSupport, FittedDensity, GridDensity, Model, ReplicateBatching, Truth
+from .poisson import Poisson, PoissonMLE, poisson_tv
+from .protocol import FiniteSupport, FittedDensity, GridDensity, Model, ReplicateBatching, Truth, WeightedFitting
 from .registry import Registry
 from .regression import LinearRegression, RegressionLaw, regression_truth, regression_tv, shared_covariates_tv
 from .result import LoopResult
@@ -67,6 +69,10 @@ __all__ = [
     "FittedODEDiffusion",
     "FittedSDEDiffusion",
     "GaussianMLE",
+    "LogisticLaw",
+    "LogisticMLE",
+    "Poisson",
+    "PoissonMLE",
     "GaussianMixture",
     "Grid",
     "GridDensity",
@@ -92,6 +98,7 @@ __all__ = [
     "SymbolsLost",
     "TotalVariation",
     "Truth",
+    "WeightedFitting",
     "TruthDistance",
     "Witness",
     "WitnessEstimate",
@@ -110,6 +117,8 @@ __all__ = [
     "run_loop",
     "standard_truth",
     "tv",
+    "logistic_tv",
+    "poisson_tv",
     "tv_monte_carlo",
     "tv_quadrature",
     "tv_witness",

@@ -197,6 +197,23 @@ class CategoricalMLE(OneAtATime):
         counts = np.bincount(rows * self.symbols + symbols[:, 0], minlength=len(sizes) * self.symbols)
         return self.from_counts(counts.reshape(len(sizes), self.symbols))
 
+    def fit_weighted_batch(
+        self, data: Sequence, weights: np.ndarray, rngs: Sequence[np.random.Generator] | None = None
+    ) -> list[Categorical]:
+        """Each of ``data`` (N, 1) fitted with point weights ``weights`` (N,) summing to 1
+        (:class:`selfloop.simulators.protocol.WeightedFitting`): the weighted frequencies :math:`\tilde p`, smoothed as
+        counts :math:`N \tilde p` are."""
+        size = np.shape(data[0])[0]
+        weights = np.asarray(weights, dtype=float)
+        if weights.shape != (size,) or np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
+            raise ValueError(f"weights must be {size} non-negative numbers summing to 1")
+        symbols = check_symbols("data", np.concatenate([np.asarray(points) for points in data]), self.symbols, 1)
+        rows = np.repeat(np.arange(len(data)), size)
+        frequencies = np.bincount(
+            rows * self.symbols + symbols[:, 0], weights=np.tile(weights, len(data)), minlength=len(data) * self.symbols
+        )
+        return self.from_counts(size * frequencies.reshape(len(data), self.symbols))
+
     def from_counts(self, counts) -> list[Categorical]:
         """The fits on training sets with these counts per symbol, one row (K,) a set."""
         counts = np.atleast_2d(np.asarray(counts, dtype=float))

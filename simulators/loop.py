@@ -20,7 +20,7 @@ import numpy as np
 from .distance import TruthDistance
 from .execution import Execution, chunk_size, estimated_bytes
 from .measures import LoopSpec, Measure, Parameters, Probes, TotalVariation, measure_named
-from .protocol import Model, ParametricModel, Truth, protocol_gaps
+from .protocol import Model, ParametricModel, Truth, WeightedFitting, protocol_gaps
 from .replicates import run_chunk
 from .result import LoopResult
 from .scenario import Scenario
@@ -146,6 +146,11 @@ def run_loop(
     _check_protocol("model", model, Model)
     if not isinstance(scenario, Scenario):
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    if scenario.real_weight is not None and not isinstance(model, WeightedFitting):
+        raise ValueError(
+            f"real_weight: {type(model).__name__} does not fit by weighted sufficient statistics (no "
+            "fit_weighted_batch), so it cannot weigh real points against synthetic ones"
+        )
     generations = check_nonnegative_size("generations", generations)
     replicates = check_size("replicates", replicates)
     seed = check_nonnegative_size("seed", seed)

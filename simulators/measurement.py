@@ -186,6 +186,8 @@ class Measurement:
             tables = np.stack([fit.support_probabilities() for fit in fits])
             return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
         closed = shared_covariates_tv(self.truth, fits)  # a regression's joint laws: TV in closed form
+        if closed is None and callable(getattr(self.truth, "tv_to", None)):  # a truth's own closed form (Poisson)
+            closed = self.truth.tv_to(fits)
         if closed is not None:
             return closed, np.zeros(len(fits))
         if _single_gaussian(self.truth) and all(map(_single_gaussian, fits)):  # every fit's exact TV at once, any d

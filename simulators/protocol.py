@@ -60,6 +60,7 @@ __all__ = [
     "OneAtATime",
     "ParametricModel",
     "ReplicateBatching",
+    "WeightedFitting",
     "Truth",
     "fit_all",
     "protocol_gaps",
@@ -181,8 +182,32 @@ def protocol_gaps(candidate: object, protocol: type) -> list[str]:
     return sorted(name for name in {*members, *annotated} if not hasattr(candidate, name))
 
 
-def fit_all(model: Model, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list:
-    """The fits of ``data``: the model's :meth:`BatchFitting.fit_batch` if it has one, else one ``fit`` each."""
+@runtime_checkable
+class WeightedFitting(Model, Protocol):
+    r"""A model that fits by weighted sufficient statistics, as a scenario's ``real_weight`` needs: the fit maximising
+    :math:`\sum_j \omega_j \log q(x_j)` for point weights :math:`\omega_j \ge 0` summing to 1."""
+
+    def fit_weighted_batch(
+        self, data: Sequence[np.ndarray], weights: np.ndarray, rngs: Sequence[np.random.Generator]
+    ) -> list[FittedDensity]:
+        """Each of ``data`` (sets of one size n) fitted with the point weights ``weights`` (n,)."""
+
+
+def fit_all(
+    model: Model,
+    data: Sequence[np.ndarray],
+    rngs: Sequence[np.random.Generator],
+    weights: np.ndarray | None = None,
+) -> list:
+    """The fits of ``data``: the model's :meth:`BatchFitting.fit_batch` if it has one, else one ``fit`` each; with
+    point ``weights``, :meth:`WeightedFitting.fit_weighted_batch`."""
+    if weights is not None:
+        if not isinstance(model, WeightedFitting):
+            raise ValueError(
+                f"real_weight: {type(model).__name__} does not fit by weighted sufficient statistics "
+                "(no fit_weighted_batch), so it cannot weigh real points against synthetic ones"
+            )
+        return model.fit_weighted_batch(data, weights, rngs)
     if isinstance(model, BatchFitting):
         return model.fit_batch(data, rngs)
     return [model.fit(points, rng) for points, rng in zip(data, rngs)]

@@ -99,13 +99,16 @@ class ChunkResult:
     collapsed_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
 
-def fit_or_collapse(model, data: Sequence, rngs: Sequence[np.random.Generator]) -> tuple[list, dict[int, bool]]:
-    """Every set's fit, together where the model can; a set whose fit degenerates (:class:`DegenerateFit`) gets None
-    and its position in the returned ``{position: singular}``. After a failed batch each set is refitted alone from
-    its generator's state before the batch, so a fit does not depend on whether another one collapsed."""
+def fit_or_collapse(
+    model, data: Sequence, rngs: Sequence[np.random.Generator], weights: np.ndarray | None = None
+) -> tuple[list, dict[int, bool]]:
+    """Every set's fit (with point ``weights`` when the scenario weighs its parts), together where the model can; a
+    set whose fit degenerates (:class:`DegenerateFit`) gets None and its position in the returned
+    ``{position: singular}``. After a failed batch each set is refitted alone from its generator's state before the
+    batch, so a fit does not depend on whether another one collapsed."""
     states = [rng.bit_generator.state for rng in rngs]
     try:
-        return fit_all(model, data, rngs), {}
+        return fit_all(model, data, rngs, weights), {}
     except DegenerateFit:
         pass
     fits: list = []
@@ -113,7 +116,7 @@ def fit_or_collapse(model, data: Sequence, rngs: Sequence[np.random.Generator]) 
     for position, (points, rng, state) in enumerate(zip(data, rngs, states)):
         rng.bit_generator.state = state
         try:
-            fits.extend(fit_all(model, [points], [rng]))
+            fits.extend(fit_all(model, [points], [rng], weights))
         except DegenerateFit as error:
             fits.append(None)
             collapsed[position] = error.singular
@@ -149,7 +152,8 @@ def run_chunk(
         if generation:
             data = training.following(data, fits, hooks.sample_batch, alive)
             previous = fits
-        fits, collapsed = fit_or_collapse(model, data, [rngs[r] for r in alive])
+        weights = scenario.point_weights() if generation else None
+        fits, collapsed = fit_or_collapse(model, data, [rngs[r] for r in alive], weights)
         if collapsed:  # these replicates stop here: recorded from this generation on, the others go on
             for position, is_singular in collapsed.items():
                 out.collapsed_at[alive[position]], singular[alive[position]] = generation, is_singular

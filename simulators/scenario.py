@@ -13,6 +13,9 @@ growing synthetic  ``Scenario.growing_synthetic(n, m)``: r = n, s = m, generatio
 accumulate         ``Scenario.accumulating(N, synthetic)``: each generation adds new points
 accumulate,        ``Scenario.accumulating(N, synthetic, fit_size=n)``: the pool grows as in accumulate, each
 subsample          generation fits on n points drawn from it without replacement
+weighted           ``Scenario.weighted(n, m, real_weight=w)``: r = n fresh real and s = m synthetic points, the real
+                   part weighted w and the synthetic part 1 - w in the fit (He, Xu and Cheng 2025); generation 0 on n
+                   real points
 ================== ======================================================
 """
 
@@ -50,6 +53,12 @@ class Scenario:
         With ``accumulate``: every generation fits on ``fit_size`` points drawn without replacement from the pool of
         all points so far (Kazdan et al. 2024's accumulate-subsample), generation 0 from the ``initial`` real points;
         at most ``initial``.
+    real_weight : float, optional
+        The weight w in [0, 1] of the real part of a generation i >= 1 fit, the synthetic part weighted 1 - w (each
+        point of a part equally): the fit minimises w * (mean loss on the real points) + (1 - w) * (mean loss on the
+        synthetic ones). Needs fresh real points and synthetic ones (r, s >= 1) and a model that fits by weighted
+        sufficient statistics (:class:`selfloop.simulators.protocol.WeightedFitting`). None: every point weighs the
+        same.
     """
 
     #: The scenario kinds, in the order the reports list them (:attr:`kind` returns one of them).
@@ -60,6 +69,7 @@ class Scenario:
         "accumulate",
         "accumulate_subsample",
         "growing_synthetic",
+        "weighted",
     )
 
     real: int
@@ -68,6 +78,7 @@ class Scenario:
     reuse_real: bool = False
     accumulate: bool = False
     fit_size: int | None = None
+    real_weight: float | None = None
 
     def __post_init__(self) -> None:
         real = check_nonnegative_size("real", self.real)
@@ -88,6 +99,14 @@ class Scenario:
             if fit_size > initial:
                 raise ValueError(f"fit_size must be at most initial ({initial}), the first pool's size, got {fit_size}")
             object.__setattr__(self, "fit_size", fit_size)
+        if self.real_weight is not None:
+            object.__setattr__(self, "real_weight", check_fraction("real_weight", self.real_weight))
+            if self.reuse_real or self.accumulate or real < 1 or synthetic < 1:
+                raise ValueError(
+                    "real_weight weighs fresh real points against synthetic ones in each generation: it needs real >= 1 "
+                    f"and synthetic >= 1, without reuse_real or accumulate (got real={real}, synthetic={synthetic}, "
+                    f"reuse_real={self.reuse_real}, accumulate={self.accumulate})"
+                )
         object.__setattr__(self, "real", real)
         object.__setattr__(self, "synthetic", synthetic)
         object.__setattr__(self, "initial", initial)
@@ -130,6 +149,15 @@ class Scenario:
         size = check_size("size", size)
         return cls(real=real, synthetic=synthetic, initial=size, accumulate=True, fit_size=fit_size)
 
+    @classmethod
+    def weighted(cls, real: int, synthetic: int, real_weight: float, *, initial: int | None = None) -> "Scenario":
+        """r = n fresh real and s = m synthetic points a generation, the real part weighted w in the fit and the
+        synthetic part 1 - w; generation 0 on ``initial`` (default n) real points."""
+        real = check_size("real", real)
+        return cls(
+            real=real, synthetic=synthetic, initial=real if initial is None else initial, real_weight=real_weight
+        )
+
     # ------------------------------------------------------------- as data
     def to_dict(self) -> dict:
         """The scenario in the suite vocabulary (one of :attr:`KINDS` and its sizes), or, if no shorthand
@@ -143,7 +171,11 @@ class Scenario:
         True
         """
         kind = self.kind
-        if kind == "fully_synthetic" and self.initial == self.size:
+        if kind == "weighted":
+            compact = {"kind": kind, "real": self.real, "synthetic": self.synthetic, "real_weight": self.real_weight}
+            if self.initial != self.real:
+                compact["initial"] = self.initial
+        elif kind == "fully_synthetic" and self.initial == self.size:
             compact = {"kind": kind, "size": self.size}
         elif kind in ("mixed_fresh", "mixed_reused"):
             compact = {"kind": kind, "size": self.size, "real_fraction": self.real / self.size}
@@ -190,6 +222,8 @@ class Scenario:
                 return cls.mixed(spec["size"], spec["real_fraction"], reuse_real=kind == "mixed_reused")
             if kind == "growing_synthetic":
                 return cls.growing_synthetic(spec["real"], spec["synthetic"])
+            if kind == "weighted":
+                return cls.weighted(spec["real"], spec["synthetic"], spec["real_weight"], initial=spec.get("initial"))
             if kind == "accumulate":
                 return cls.accumulating(spec["size"], spec["added"], real=spec.get("real", 0))
             if kind == "accumulate_subsample":
@@ -209,7 +243,9 @@ class Scenario:
     @property
     def kind(self) -> str:
         """A short name: fully_synthetic, mixed_fresh, mixed_reused, growing_synthetic, accumulate or
-        accumulate_subsample."""
+        accumulate_subsample, or weighted."""
+        if self.real_weight is not None:
+            return "weighted"
         if self.accumulate:
             return "accumulate" if self.fit_size is None else "accumulate_subsample"
         if self.reuse_real:
@@ -229,6 +265,14 @@ class Scenario:
     def real_fraction(self) -> float:
         r"""Real fraction of the new points, :math:`\lambda = r/(r+s)`."""
         return self.real / self.size
+
+    def point_weights(self) -> np.ndarray | None:
+        """The weights of a generation i >= 1 training set's points, real ones first (each w / r), then synthetic ones
+        (each (1 - w) / s), summing to 1; None when every point weighs the same."""
+        if self.real_weight is None:
+            return None
+        w = self.real_weight
+        return np.concatenate([np.full(self.real, w / self.real), np.full(self.synthetic, (1.0 - w) / self.synthetic)])
 
     def real_fractions(self, generations: int) -> np.ndarray:
         r""":math:`\lambda_i` for i = 0..generations; :math:`\lambda_0 = 1`."""

@@ -12,6 +12,8 @@ import numpy as np
 
 from .categorical import Categorical, zipf
 from .curves import NoisyArcs, NoisySwissRoll, circles, moons, swiss_roll
+from .logistic import LogisticLaw
+from .poisson import Poisson
 from .protocol import Truth
 from .registry import Registry
 from .sequences import MarkovChain
@@ -93,6 +95,18 @@ def _uniform_10() -> Categorical:
     return Categorical(np.full(10, 0.1))
 
 
+def _bernoulli() -> Categorical:
+    return Categorical([0.7, 0.3])
+
+
+def _poisson_3() -> Poisson:
+    return Poisson(3.0)
+
+
+def _logistic_2d() -> LogisticLaw:
+    return LogisticLaw([1.0, -0.5])
+
+
 def _zipf_1000() -> Categorical:
     return zipf(1000, 1.1)
 
@@ -123,6 +137,9 @@ _NAMED = (
     _standard_normal_10d,
     _die,
     _uniform_10,
+    _bernoulli,
+    _poisson_3,
+    _logistic_2d,
     _zipf_1000,
     _markov_4x6,
     _blobs,
@@ -158,6 +175,9 @@ def standard_truth(name: str) -> Truth:
     - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
     - ``die``: a loaded die, the categorical law (0.3, 0.2, 0.15, 0.15, 0.1, 0.1) on six symbols (the exact chains).
     - ``uniform_10``: the uniform law on 10 symbols (the peers' total-collapse experiment at K = N = 10).
+    - ``bernoulli``: the Bernoulli law P(1) = 0.3, a categorical law on two symbols.
+    - ``poisson_3``: the Poisson law of rate 3.
+    - ``logistic_2d``: covariates N(0, I₂) labelled by a logistic regression with β = (1, −0.5).
     - ``zipf_1000``: the Zipf law p_k ∝ (k + 1)^−1.1 on 1 000 symbols, a vocabulary's long tail.
     - ``markov_4x6``: a Markov chain of 6 tokens over 4 symbols with rare transitions (2% and 5%), 4 096 sequences.
     - ``blobs``: three equal modes N(c_k, I) in R² at fixed centres (:data:`BLOB_CENTRES`), the peers' blobs.

@@ -18,6 +18,8 @@ categorical_laws       the categorical loop's exact laws (TV, losses, entropy)  
 categorical_second_moment  the categorical loop's E TV_i, exact second moments      beyond the paper
 categorical_lemma_r    Lemma R on the categorical learner                          Fu et al.'s route, re-derived
 next_token_chain_rule  a chain's sequence TV within its token-level errors         beyond the paper
+optimal_weight         the weighted Gaussian loop's exact laws; the optimal weight  He, Xu and Cheng (arXiv:2502.18049)
+risk_ratio             accumulate keeps the MLE risk within pi^2/6, replace not    Dey and Donoho (arXiv:2410.22812)
 theorem_p              the phase transition in the amount of synthetic data       Fu et al., re-derived
 =====================  ==========================================================  ==================================
 
@@ -27,7 +29,8 @@ A new claim is one module with a :class:`Claim` subclass and one :func:`register
 from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_d, li_rate  # noqa: F401, I001
 from . import early_stopping  # noqa: F401, I001
 from . import mle_tv, mle_laws, mle_expected, regression  # noqa: F401, I001
-from . import categorical_laws, categorical_bounds, next_token, theorem_p  # noqa: F401, I001  (registration order is the report's order)
+from . import categorical_laws, categorical_bounds, next_token  # noqa: F401, I001
+from . import optimal_weight, risk_ratio, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines
 

@@ -28,7 +28,7 @@ def categorical_loop(spec: CellSpec) -> bool:
         spec.kind == "loop"
         and spec.model["name"] == "categorical_mle"
         and isinstance(standard_truth(spec.truth), Categorical)
-        and spec.scenario.kind != "accumulate_subsample"
+        and spec.scenario.kind not in ("accumulate_subsample", "weighted")
     )
 
 

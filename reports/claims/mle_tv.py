@@ -22,7 +22,9 @@ def gaussian_mle_loop(spec: CellSpec) -> bool:
     which makes the generations dependent through the pool): where the Gaussian MLE loop's laws are stated."""
     if spec.model["name"] != "mle" or spec.kind != "loop":
         return False
-    return standard_truth(spec.truth).components == 1 and spec.scenario.kind != "mixed_reused"
+    if spec.scenario.kind in ("mixed_reused", "weighted") or spec.model.get("covariance") is not None:
+        return False  # a reused pool makes generations dependent; weighted or known-covariance fits: optimal_weight
+    return standard_truth(spec.truth).components == 1
 
 
 def has_exact_laws(spec: CellSpec) -> bool:
