@@ -158,9 +158,12 @@ def seeds() -> st.SearchStrategy[int]:
     return st.integers(0, 2**31 - 1)
 
 
-def scenarios(kinds=SCENARIO_KINDS, size: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[Scenario]:
-    """A scenario of one of ``kinds`` (a non-empty selection of :data:`SCENARIO_KINDS`) with drawn sizes and real
-    fraction; bad ``kinds`` raise a ValueError here, not at the first draw."""
+def scenarios(kinds=None, size: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[Scenario]:
+    """A scenario of one of ``kinds`` (a non-empty selection of :data:`SCENARIO_KINDS`; default every kind but
+    ``weighted``, which only models that fit by weighted statistics accept) with drawn sizes and real fraction; bad
+    ``kinds`` raise a ValueError here, not at the first draw."""
+    if kinds is None:
+        kinds = tuple(kind for kind in SCENARIO_KINDS if kind != "weighted")
     kinds = tuple(kinds)
     unknown = [kind for kind in kinds if kind not in SCENARIO_KINDS]
     if unknown or not kinds:
@@ -185,4 +188,8 @@ def _scenarios(draw, kinds: tuple[str, ...], size: st.SearchStrategy[int] | None
     if kind == "accumulate_subsample":
         added = max(1, total // draw(st.integers(1, 4)))
         return Scenario.accumulating(total, added, fit_size=draw(st.integers(max(2, total // 4), total)))
+    if kind == "weighted":  # r fresh real points weighted w against s synthetic ones
+        real = max(2, total // draw(st.integers(2, 8)))
+        weight = draw(st.floats(0.05, 1.0, allow_nan=False))
+        return Scenario.weighted(real, max(1, total - real), weight)
     raise AssertionError(f"scenario kind {kind!r} is in SCENARIO_KINDS but not drawn here")
