@@ -118,10 +118,6 @@ class PoissonMLE(OneAtATime):
         weights = np.asarray(weights, dtype=float)
         return [Poisson(float(weights @ _counts(points))) for points in data]
 
-    def sample_batch(self, fits: Sequence[Poisson], n: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
-        """Each fit's own draws."""
-        return [fit.sample(n, rng) for fit, rng in zip(fits, rngs)]
-
     def parameters(self, fitted: Poisson) -> dict[str, np.ndarray]:
         """The fitted rate (:class:`selfloop.simulators.protocol.ParametricModel`)."""
         return {"rate": np.asarray(fitted.rate)}
