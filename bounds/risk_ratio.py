@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from selfloop.simulators import Scenario
+from selfloop.simulators.validation import check_nonnegative_size, check_positive
 
 __all__ = ["PI_SQUARED_OVER_6", "poisson_risk", "risk_ratio_pattern"]
 
@@ -23,16 +24,10 @@ __all__ = ["PI_SQUARED_OVER_6", "poisson_risk", "risk_ratio_pattern"]
 PI_SQUARED_OVER_6 = float(np.pi**2 / 6)
 
 
-def _generations(generations: int) -> int:
-    if isinstance(generations, bool) or not isinstance(generations, (int, np.integer)) or generations < 0:
-        raise ValueError(f"generations must be a non-negative integer, got {generations!r}")
-    return int(generations)
-
-
 def risk_ratio_pattern(workflow: str, generations: int) -> np.ndarray:
     r"""The asymptotic risk ratio to generation 0 for i = 0..G: ``"accumulate"`` :math:`\sum_{j=1}^{i+1} 1/j^2`
     (below :data:`PI_SQUARED_OVER_6`), ``"replace"`` i + 1."""
-    steps = np.arange(_generations(generations) + 1)
+    steps = np.arange(check_nonnegative_size("generations", generations) + 1)
     if workflow == "accumulate":
         return np.cumsum(1.0 / (steps + 1.0) ** 2)
     if workflow == "replace":
@@ -50,9 +45,8 @@ def poisson_risk(rate: float, scenario: Scenario, generations: int) -> np.ndarra
     :math:`V_i = w^2\lambda/r + (1 - w)^2(\lambda/s + V_{i-1})`). A subsampled pool and a reused real pool are not
     covered.
     """
-    if not np.isfinite(rate) or rate <= 0:
-        raise ValueError(f"rate must be positive, got {rate!r}")
-    generations = _generations(generations)
+    rate = check_positive("rate", rate)
+    generations = check_nonnegative_size("generations", generations)
     if not isinstance(scenario, Scenario):
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     if scenario.fit_size is not None or scenario.reuse_real:

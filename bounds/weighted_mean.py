@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from selfloop.simulators import Scenario
+from selfloop.simulators.validation import check_fraction, check_nonnegative_size, check_positive, check_size
 
 __all__ = ["WeightedLaw", "optimal_real_weight", "weighted_mean_variance_limit", "weighted_mle_moments"]
 
@@ -42,19 +43,6 @@ class WeightedLaw(NamedTuple):
 
     mean_error: np.ndarray
     covariance: np.ndarray
-
-
-def _check_counts(real: int, synthetic: int) -> tuple[int, int]:
-    for name, value in (("real", real), ("synthetic", synthetic)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(real), int(synthetic)
-
-
-def _check_weight(weight: float) -> float:
-    if not np.isfinite(weight) or not 0.0 <= weight <= 1.0:
-        raise ValueError(f"weight must be in [0, 1], got {weight!r}")
-    return float(weight)
 
 
 def weighted_mle_moments(truth, scenario: Scenario, generations: int, *, known_covariance=None) -> WeightedLaw:
@@ -76,8 +64,7 @@ def weighted_mle_moments(truth, scenario: Scenario, generations: int, *, known_c
         raise ValueError("truth must be a single Gaussian (a GaussianMixture with one component)")
     if not isinstance(scenario, Scenario) or scenario.real_weight is None:
         raise ValueError("scenario must be a weighted Scenario (Scenario.weighted(real, synthetic, real_weight))")
-    if isinstance(generations, bool) or not isinstance(generations, (int, np.integer)) or generations < 0:
-        raise ValueError(f"generations must be a non-negative integer, got {generations!r}")
+    generations = check_nonnegative_size("generations", generations)
     sigma = truth.covariances[0]
     fixed = None
     if known_covariance is not None:
@@ -103,10 +90,8 @@ def weighted_mle_moments(truth, scenario: Scenario, generations: int, *, known_c
 def weighted_mean_variance_limit(real: int, synthetic: int, weight: float, variance: float = 1.0) -> float:
     r""":math:`\lim_i E(\theta_i - \mu)^2 = \sigma^2 [w^2/r + (1 - w)^2/s] / (1 - (1 - w)^2)` for the weighted mean
     with known variance :math:`\sigma^2` (infinite at w = 0, where nothing real enters)."""
-    real, synthetic = _check_counts(real, synthetic)
-    w = _check_weight(weight)
-    if not np.isfinite(variance) or variance <= 0:
-        raise ValueError(f"variance must be positive, got {variance!r}")
+    real, synthetic = check_size("real", real), check_size("synthetic", synthetic)
+    w, variance = check_fraction("weight", weight), check_positive("variance", variance)
     if w == 0.0:
         return float("inf")
     return float(variance * (w**2 / real + (1 - w) ** 2 / synthetic) / (1 - (1 - w) ** 2))
@@ -115,6 +100,5 @@ def weighted_mean_variance_limit(real: int, synthetic: int, weight: float, varia
 def optimal_real_weight(real: int, synthetic: int) -> float:
     r"""The w minimising :func:`weighted_mean_variance_limit`: :math:`w^\ast = (\sqrt{1 + 4k} - 1)/(2k)`, k = s/r
     (docs/theory.md, section 15; 0.618... at k = 1)."""
-    real, synthetic = _check_counts(real, synthetic)
-    k = synthetic / real
+    k = check_size("synthetic", synthetic) / check_size("real", real)
     return float((np.sqrt(1 + 4 * k) - 1) / (2 * k))

@@ -17,16 +17,9 @@ import numpy as np
 from scipy import special
 
 from .protocol import OneAtATime
-from .validation import check_data, check_size
+from .validation import check_data, check_nonnegative, check_size
 
 __all__ = ["Poisson", "PoissonMLE", "poisson_tv"]
-
-
-def _rate(value) -> float:
-    rate = float(value)
-    if not np.isfinite(rate) or rate < 0:
-        raise ValueError(f"rate must be a finite non-negative number, got {value!r}")
-    return rate
 
 
 def poisson_tv(rate: float, others) -> np.ndarray:
@@ -58,7 +51,7 @@ class Poisson:
     dim = 1
 
     def __init__(self, rate: float) -> None:
-        self.rate = _rate(rate)
+        self.rate = check_nonnegative("rate", rate)
 
     def __repr__(self) -> str:
         return f"Poisson({self.rate:g})"
