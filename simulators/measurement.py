@@ -22,7 +22,6 @@ from .gaussian_tv import gaussian_tv
 from .grid import Box, Grid
 from .metrics import GRID_MASS, _single_gaussian, resolvable, same_support, tv, tv_finite, tv_on_grid
 from .protocol import GridDensity, ReplicateBatching
-from .regression import shared_covariates_tv
 from .truth import GaussianMixture
 
 __all__ = ["Measurement", "TrainingMixture"]
@@ -185,9 +184,8 @@ class Measurement:
         if same_support(self.truth, fits[0]) and all(fit.support == support for fit in fits):
             tables = np.stack([fit.support_probabilities() for fit in fits])
             return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
-        closed = shared_covariates_tv(self.truth, fits)  # a regression's joint laws: TV in closed form
-        if closed is None and callable(getattr(self.truth, "tv_to", None)):  # a truth's own closed form (Poisson)
-            closed = self.truth.tv_to(fits)
+        own = getattr(self.truth, "tv_to", None)  # a truth's own closed form (regression, Poisson, logistic)
+        closed = own(fits) if callable(own) else None
         if closed is not None:
             return closed, np.zeros(len(fits))
         if _single_gaussian(self.truth) and all(map(_single_gaussian, fits)):  # every fit's exact TV at once, any d

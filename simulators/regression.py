@@ -33,7 +33,7 @@ __all__ = ["LinearRegression", "RegressionLaw", "regression_truth", "regression_
 class RegressionLaw(GaussianMixture):
     r"""The joint Gaussian of :math:`(x, y)`, :math:`x \sim N(0, I_d)`, :math:`y = x\cdot w + N(0, \sigma^2)`, that
     remembers its label ``noise`` :math:`\sigma`: two of one noise have the closed-form TV :func:`regression_tv`
-    (:func:`shared_covariates_tv`), which the loop uses in place of the general Gaussian integral."""
+    (:meth:`tv_to`), which the loop and :func:`selfloop.simulators.tv` use in place of the general Gaussian integral."""
 
     noise: float
 
@@ -44,6 +44,11 @@ class RegressionLaw(GaussianMixture):
 
     def __repr__(self) -> str:
         return f"RegressionLaw(dim={self.dim}, noise={self.noise})"
+
+    def tv_to(self, fits: Sequence) -> np.ndarray | None:
+        """The closed-form TV to each of ``fits`` when they are regression laws of this noise
+        (:func:`shared_covariates_tv`), else None."""
+        return shared_covariates_tv(self, fits)
 
 
 def regression_truth(weights, noise: float) -> RegressionLaw:
