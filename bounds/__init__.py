@@ -12,6 +12,8 @@ from .categorical import (
 )
 from .categorical_bound import categorical_second_moment_bound, categorical_tv_bound
 from .certificate import Certificate, diffusion_certificate, integrated_score_error, tv_from_kl
+from .curated import CuratedLaw, curated_law, curated_probabilities, reward_maximal
+from .curated_chain import CuratedCountLaw, curated_count_law
 from .diffusion import calibrate, calibrated_constants, diffusion_tv_bound, learner_error, learner_error_bound_for
 from .early_stopping import EarlyStoppingLimit, early_stopping_limit
 from .kde import kde_accumulate_bound, kde_bound_for, kde_bound_terms, kde_tv_bound
@@ -53,6 +55,12 @@ __all__ = [
     "Source",
     "TrainingDistribution",
     "WeightedLaw",
+    "CuratedLaw",
+    "CuratedCountLaw",
+    "curated_law",
+    "curated_count_law",
+    "curated_probabilities",
+    "reward_maximal",
     "accumulate_bound",
     "calibrate",
     "categorical_collapse_time",

@@ -14,6 +14,7 @@ from selfloop.simulators import (
     KDE,
     BigramMLE,
     CategoricalMLE,
+    Curated,
     GaussianMLE,
     LinearRegression,
     LogisticMLE,
@@ -135,6 +136,16 @@ MODELS.register(
     ModelEntry(lambda spec: LinearRegression(spec.get("noise", 1.0)), lambda spec: f"ols(σ={spec.get('noise', 1.0)})"),
 )
 
+MODELS.register(
+    "curated",
+    ModelEntry(
+        lambda spec: Curated(build_model(spec["model"]), spec["reward"], spec.get("choices", 2)),
+        lambda spec: (
+            f"curated({describe_model_spec(spec['model'])}, K={spec.get('choices', 2)}, "
+            f"r={[float(value) for value in spec['reward']]})"
+        ),
+    ),
+)
 MODELS.register("poisson_mle", ModelEntry(lambda spec: PoissonMLE(), lambda spec: "poisson_mle"))
 MODELS.register("logistic_mle", ModelEntry(lambda spec: LogisticMLE(), lambda spec: "logistic_mle"))
 

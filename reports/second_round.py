@@ -1,9 +1,10 @@
-"""Cells of the field's second round of laws: the weighted Gaussian loop across its real weight (He, Xu and Cheng)
-and the accumulate-against-replace risk ratio of three maximum-likelihood loops (Dey and Donoho)."""
+"""Cells of the field's second round of laws: the weighted Gaussian loop across its real weight (He, Xu and Cheng),
+the accumulate-against-replace risk ratio of three maximum-likelihood loops (Dey and Donoho) and curated loops
+(Ferbach et al.)."""
 
 from __future__ import annotations
 
-__all__ = ["risk_ratio_cells", "weighted_cells"]
+__all__ = ["CURATED_REWARD", "curated_cells", "risk_ratio_cells", "weighted_cells"]
 
 #: He, Xu and Cheng's weights: the ends, the golden ratio's inverse (the optimum at r = s) and points around it.
 WEIGHTS = (0.2, 0.4, 0.5, 0.618, 0.75, 1.0)
@@ -60,4 +61,29 @@ def risk_ratio_cells(
             {"kind": "fully_synthetic", "size": n},
             {"kind": "accumulate", "size": n, "added": n, "real": 0},
         )
+    ]
+
+
+#: The curated loops' reward on ``three_symbols`` (p0 = 0.5, 0.3, 0.2): the rarest symbol the most preferred.
+CURATED_REWARD = (0.0, 1.0, 2.0)
+
+
+def curated_cells(*, size: int, generations: int, replicates: int, settings=((0.0, 2), (0.5, 3))) -> list[dict]:
+    """The unsmoothed categorical MLE on ``three_symbols`` curated by :data:`CURATED_REWARD`, N points a generation,
+    one cell per (real fraction, K) of ``settings`` (fraction 0: fully synthetic)."""
+    model = {"name": "categorical_mle", "symbols": 3}
+    return [
+        {
+            "kind": "loop",
+            "model": {"name": "curated", "model": model, "reward": list(CURATED_REWARD), "choices": choices},
+            "truth": "three_symbols",
+            "scenario": (
+                {"kind": "fully_synthetic", "size": size}
+                if fraction == 0
+                else {"kind": "mixed_fresh", "size": size, "real_fraction": fraction}
+            ),
+            "generations": generations,
+            "replicates": replicates,
+        }
+        for fraction, choices in settings
     ]

@@ -31,7 +31,7 @@ from .builders import (
 )
 from .cells import CellSpec
 from .peer_experiments import peers
-from .second_round import risk_ratio_cells, weighted_cells
+from .second_round import curated_cells, risk_ratio_cells, weighted_cells
 
 __all__ = ["SUITES", "get_suite", "load_suite_file", "register_suite", "suite_names"]
 
@@ -121,6 +121,7 @@ def standard() -> list[dict]:
         + risk_ratio_cells(  # the Bernoulli rows (their categorical bounds' power cost 2 s a cell) in extended
             size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200, bernoulli=False
         )
+        + curated_cells(size=30, generations=15, replicates=400)
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
 
@@ -231,6 +232,7 @@ def full() -> list[dict]:
         + weighted_cells(real=10, synthetic=30, generations=40, replicates=4000)
         + weighted_cells(real=10, synthetic=10, generations=40, replicates=4000, known=False)
         + risk_ratio_cells(size=50, logistic_size=1000, generations=20, replicates=8000, logistic_replicates=1000)
+        + curated_cells(size=60, generations=30, replicates=4000, settings=((0.0, 2), (0.0, 4), (0.5, 3), (0.2, 2)))
         + score_network_cells(truths=["bimodal_1d", "skewed_1d"], size=2000, steps=200, generations=4, replicates=16)
         + score_network_cells(truths=["ring_2d"], size=1000, steps=80, generations=2, replicates=8)
         + diffusion_10d()

@@ -6,6 +6,7 @@ Public API (the README and docs/theory.md say what each name computes)::
 """
 
 from .categorical import Categorical, CategoricalMLE, zipf
+from .curated import Curated
 from .curves import NoisyArcs, NoisySwissRoll
 from .degenerate import DegenerateFit
 from .diffusion import (
@@ -48,6 +49,7 @@ from .truth import GaussianMixture
 from .witness import Witness, WitnessEstimate, tv_witness, witness_slack
 
 __all__ = [
+    "Curated",
     "NoisySwissRoll",
     "NoisyArcs",
     "negative_log_likelihood",

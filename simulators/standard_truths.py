@@ -91,6 +91,10 @@ def _die() -> Categorical:
     return Categorical([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
 
 
+def _three_symbols() -> Categorical:
+    return Categorical([0.5, 0.3, 0.2])
+
+
 def _uniform_10() -> Categorical:
     return Categorical(np.full(10, 0.1))
 
@@ -136,6 +140,7 @@ _NAMED = (
     _gaussian_3d,
     _standard_normal_10d,
     _die,
+    _three_symbols,
     _uniform_10,
     _bernoulli,
     _poisson_3,
@@ -174,6 +179,7 @@ def standard_truth(name: str) -> Truth:
     - ``standard_normal_10d``: N(0, I) in R^10 (the peers' Gaussian collapse at d = 10).
     - ``gaussian_3d``: a correlated Gaussian in R³ (mean (1, −0.5, 0); covariance with correlations 0.49, 0.22, −0.36).
     - ``die``: a loaded die, the categorical law (0.3, 0.2, 0.15, 0.15, 0.1, 0.1) on six symbols (the exact chains).
+    - ``three_symbols``: the categorical law (0.5, 0.3, 0.2), small enough for the curated loop's exact chain.
     - ``uniform_10``: the uniform law on 10 symbols (the peers' total-collapse experiment at K = N = 10).
     - ``bernoulli``: the Bernoulli law P(1) = 0.3, a categorical law on two symbols.
     - ``poisson_3``: the Poisson law of rate 3.

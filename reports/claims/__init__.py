@@ -20,6 +20,7 @@ categorical_lemma_r    Lemma R on the categorical learner                       
 next_token_chain_rule  a chain's sequence TV within its token-level errors         beyond the paper
 optimal_weight         the weighted Gaussian loop's exact laws; the optimal weight  He, Xu and Cheng (arXiv:2502.18049)
 risk_ratio             accumulate keeps the MLE risk within pi^2/6, replace not    Dey and Donoho (arXiv:2410.22812)
+curated                curated loops' exact laws; the reward never decreases       Ferbach et al. (arXiv:2407.09499)
 theorem_p              the phase transition in the amount of synthetic data       Fu et al., re-derived
 =====================  ==========================================================  ==================================
 
@@ -30,7 +31,7 @@ from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_
 from . import early_stopping  # noqa: F401, I001
 from . import mle_tv, mle_laws, mle_expected, regression  # noqa: F401, I001
 from . import categorical_laws, categorical_bounds, next_token  # noqa: F401, I001
-from . import optimal_weight, risk_ratio, theorem_p  # noqa: F401, I001  (registration order is the report's order)
+from . import optimal_weight, risk_ratio, curated, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines
 
