@@ -215,7 +215,9 @@ def _stable(expr: sp.Expr) -> sp.Expr:
     """
 
     def rewrite(node: sp.Expr) -> sp.Expr:
-        base, power = _one_minus_power(node)
+        found = _one_minus_power(node)
+        assert found is not None  # replace calls it only where the test below found the form
+        base, power = found
         return -expm1(power * log1p(-base))
 
     return expr.replace(lambda node: _one_minus_power(node) is not None, rewrite)

@@ -25,7 +25,7 @@ Reference: docs/theory.md, section 11.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import special
@@ -148,7 +148,8 @@ def categorical_moments(
     total, real, synthetic, accumulate = categorical_schedule(scenario, generations, sizes)
     first = real[0] * p
     second = real[0] * p * (1 - p) + first**2
-    means, squares = [], []
+    means: list[np.ndarray] = []
+    squares: list[np.ndarray] = []
     for i in range(len(total)):
         if i:
             r, s = real[i], synthetic[i]
@@ -212,10 +213,14 @@ def categorical_law(probabilities, scenario: Scenario, generations: int, *, smoo
         if i:
             following: list = [None] * distinct.size
             drop = np.zeros(distinct.size)
+
+            def fit_of(counts: np.ndarray, size: Any = total[i - 1]) -> np.ndarray:
+                return (counts + alpha) / (size + symbols * alpha)
+
             for members in buckets(states).values():
                 advanced, lost_mass = advance(
                     [states[m] for m in members],
-                    lambda counts, size=total[i - 1]: (counts + alpha) / (size + symbols * alpha),
+                    fit_of,
                     int(total[i - 1]),
                     int(real[i]),
                     int(synthetic[i]),

@@ -130,7 +130,7 @@ def categorical_tv_bound(probabilities, scenario: Scenario, generations: int, *,
     spread = np.sqrt(np.clip(expected * (1 - expected), 0.0, None)).sum(axis=1)  # S_i
     if not accumulate:  # a fixed split: Lemma R on the registered one-step error, as printed
         errors = _ONE_STEP.evaluate(alphabet=p.size, smoothing=alpha, size=new_points, root_variance_sum=spread)
-        return np.minimum(propagate(errors, scenario.real_fractions(generations)), 1.0)
+        return np.minimum(propagate(np.asarray(errors), scenario.real_fractions(generations)), 1.0)
     # accumulating: the empirical law of the pool is the running mixture; the smoothing's shift beta_i rides on top
     sampling = _ONE_STEP.evaluate(alphabet=p.size, smoothing=0.0, size=new_points, root_variance_sum=spread)
     shift = p.size * alpha / (total + p.size * alpha)

@@ -146,7 +146,12 @@ def curated_count_law(probabilities, reward, choices: int, scenario: Scenario, g
     for i, marginal in enumerate(marginals):
         stacked[i, :, : marginal.shape[1]] = marginal
     return CuratedCountLaw(
-        *(np.array(part) for part in (mean, variance, reward_mean, reward_variance, fixation)), stacked
+        np.array(mean),
+        np.array(variance),
+        np.array(reward_mean),
+        np.array(reward_variance),
+        np.array(fixation),
+        stacked,
     )
 
 

@@ -84,17 +84,15 @@ def calibrated_constants(sizes: Sequence[int], widths: Sequence[int], tv_upper: 
     linear programme), so it touches the data from above. A bootstrap of the constants
     calls this, without building the symbolic bound each time.
     """
-    sizes = np.asarray(sizes, dtype=float)
-    widths = np.asarray(widths, dtype=float)
-    tv_upper = np.asarray(tv_upper, dtype=float)
-    if not (sizes.shape == widths.shape == tv_upper.shape) or sizes.ndim != 1 or sizes.size < 1:
+    n, m, tv = (np.asarray(values, dtype=float) for values in (sizes, widths, tv_upper))
+    if not (n.shape == m.shape == tv.shape) or n.ndim != 1 or n.size < 1:
         raise ValueError("sizes, widths and tv_upper must be 1-D sequences of equal, non-zero length")
-    if np.any(sizes < 1) or np.any(widths < 1):
+    if np.any(n < 1) or np.any(m < 1):
         raise ValueError("sizes and widths must be >= 1")
-    if np.any(~np.isfinite(tv_upper)) or np.any(tv_upper < 0) or np.any(tv_upper > 1):
+    if np.any(~np.isfinite(tv)) or np.any(tv < 0) or np.any(tv > 1):
         raise ValueError("tv_upper must lie in [0, 1]")
-    features = np.stack([sizes ** (-0.4), widths ** (-0.8)], axis=1)
-    targets = 2 * tv_upper**2
+    features = np.stack([n ** (-0.4), m ** (-0.8)], axis=1)
+    targets = 2 * tv**2
     solution = optimize.linprog(
         c=features.sum(axis=0), A_ub=-features, b_ub=-targets, bounds=[(0, None), (0, None)], method="highs"
     )

@@ -235,7 +235,7 @@ def kde_bound_terms(
     steps = _STEP.evaluate(
         bias=bias_terms, sqrt_integral=sqrt_integrals, size=new_points, bandwidth=bandwidths, dim=truth.dim
     )
-    total = propagate_scenario(steps, scenario)
+    total = propagate_scenario(np.asarray(steps), scenario)
     return KDEBoundTerms(bias_terms, sampling_terms, sqrt_integrals, total)
 
 

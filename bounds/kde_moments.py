@@ -19,7 +19,8 @@ class _SmoothedTruthAt:
     """Values of :math:`p_0 * G_v` at fixed points, computed once per variance v."""
 
     def __init__(self, truth: GaussianMixture, points: np.ndarray) -> None:
-        self.truth, self.points, self._cache = truth, points, {}
+        self.truth, self.points = truth, points
+        self._cache: dict[float, np.ndarray] = {}
 
     def __call__(self, variance: float) -> np.ndarray:
         key = SmoothedTruth.variance_key(variance)

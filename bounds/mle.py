@@ -77,7 +77,7 @@ class MLEMoments:
         return self.covariance[:, 0, 0]
 
 
-def _single_gaussian(truth) -> tuple[np.ndarray, np.ndarray]:
+def _single_gaussian(truth: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(truth, GaussianMixture) or truth.components != 1:
         raise ValueError("truth: the Gaussian MLE laws are for a single Gaussian truth (one component)")
     return truth.means[0], truth.covariances[0]
@@ -145,8 +145,11 @@ def _solve_exact(matrix: list[list[Fraction]], right: list[list[Fraction]]) -> l
     return [row[size:] for row in rows]
 
 
-def _one_dimensional(scenario: Scenario, generations: int, ddof: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(E sigma_i^2, E delta_i^2, E sigma_i^4) per generation, whitened (truth variance 1)."""
+def _one_dimensional(
+    scenario: Scenario, generations: int, ddof: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(E sigma_i^2, E delta_i^2, E sigma_i^4) per generation, whitened (truth variance 1); the last None where it
+    is not known (a subsampled pool)."""
     if scenario.fit_size is not None:
         variance, offset = subsample_moments(scenario, generations, ddof)
         return variance, offset, None
@@ -158,8 +161,8 @@ def _one_dimensional(scenario: Scenario, generations: int, ddof: int = 0) -> tup
     for _ in range(generations):
         state = constant + matrix @ state
         out.append(state)
-    out = np.array(out)
-    return out[:, 0], out[:, 1], out[:, 2]
+    table = np.array(out)
+    return table[:, 0], table[:, 1], table[:, 2]
 
 
 def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int, *, ddof: int = 0) -> MLEMoments:
@@ -207,14 +210,14 @@ def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int, *,
         return MLEMoments(u[:, None, None] * covariance, v[:, None, None] * covariance, None, None, np.sqrt(dim * v))
     # whitened first moments: U = E A_i, V = E Sigma^-1/2 delta delta' Sigma^-1/2, both multiples of the identity
     fraction, n = scenario.real_fraction, scenario.size
-    u, v = [(scenario.initial - 1) / (scenario.initial - ddof)], [1.0 / scenario.initial]
+    us, vs = [(scenario.initial - 1) / (scenario.initial - ddof)], [1.0 / scenario.initial]
     for _ in range(generations):
-        mixed = fraction + (1 - fraction) * u[-1]
-        u, v = (
-            u + [((n - 1) * mixed + n * fraction * (1 - fraction) * v[-1]) / (n - ddof)],
-            v + [(1 - fraction) ** 2 * v[-1] + mixed / n],
+        mixed = fraction + (1 - fraction) * us[-1]
+        us, vs = (
+            us + [((n - 1) * mixed + n * fraction * (1 - fraction) * vs[-1]) / (n - ddof)],
+            vs + [(1 - fraction) ** 2 * vs[-1] + mixed / n],
         )
-    u, v = np.array(u), np.array(v)
+    u, v = np.array(us), np.array(vs)
     deviation = None
     if fraction == 0:  # fully synthetic: Wishart, E tr A^2 and E (tr A)^2 by a 2 x 2 linear recursion
         degrees, first = n - 1, scenario.initial - 1

@@ -110,8 +110,10 @@ def _pool(groups: list[tuple[int, np.ndarray, np.ndarray]]) -> tuple[int, np.nda
     """Groups (count, mean, scatter) pooled exactly (parallel-axis theorem); empty groups are skipped."""
     groups = [group for group in groups if group[0] > 0]
     total = sum(count for count, _, _ in groups)
-    mean = sum(count * average for count, average, _ in groups) / total
-    scatter = sum(group_scatter for _, _, group_scatter in groups)
+    mean, scatter = np.zeros_like(groups[0][1]), np.zeros_like(groups[0][2])  # 0 + x is x: Python's sum, typed
+    for count, average, group_scatter in groups:
+        mean, scatter = mean + count * average, scatter + group_scatter
+    mean = mean / total
     for count, average, _ in groups:
         offset = average - mean
         scatter = scatter + count * (offset**2 if offset.ndim == 1 else offset[:, :, None] * offset[:, None, :])

@@ -119,7 +119,7 @@ class TrainingDistribution:
     """
 
     truth: GaussianMixture
-    previous: object
+    previous: FittedSDEDiffusion
     real_fraction: float
 
     def __post_init__(self) -> None:

@@ -213,8 +213,8 @@ def phase_threshold(alpha: float = 0.2, n: float = 500, generation: int = 1) -> 
 
 def phase_curve(alpha: float, n: float, generation: int, synthetic: np.ndarray, constant: float = 1.0) -> np.ndarray:
     r""":math:`B_i(m)` evaluated on an array of m (for plots and reports)."""
-    return phase_bound(generation).evaluate(
-        alpha=alpha, real=n, synthetic=np.asarray(synthetic, float), constant=constant
+    return np.asarray(
+        phase_bound(generation).evaluate(alpha=alpha, real=n, synthetic=np.asarray(synthetic, float), constant=constant)
     )
 
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from selfloop.simulators import Scenario
+from selfloop.simulators import GaussianMixture, Scenario
 from selfloop.simulators.validation import check_fraction, check_nonnegative_size, check_positive, check_size
 
 __all__ = ["WeightedLaw", "optimal_real_weight", "weighted_mean_variance_limit", "weighted_mle_moments"]
@@ -45,7 +45,9 @@ class WeightedLaw(NamedTuple):
     covariance: np.ndarray
 
 
-def weighted_mle_moments(truth, scenario: Scenario, generations: int, *, known_covariance=None) -> WeightedLaw:
+def weighted_mle_moments(
+    truth: GaussianMixture, scenario: Scenario, generations: int, *, known_covariance=None
+) -> WeightedLaw:
     r"""The exact :math:`V_i` and :math:`E\hat\Sigma_i` of the weighted Gaussian loop (module docstring).
 
     Parameters

@@ -312,7 +312,10 @@ def _discrete_cells(
     name: str, truth: str, sizes, kinds, real_fraction, smoothing, generations, replicates
 ) -> list[dict]:
     """Loop cells of the discrete model ``name`` (K from the truth, add-``smoothing``) at each size, in ``kinds``."""
-    model = {"name": name, "symbols": STANDARD_TRUTHS[truth]().symbols, "smoothing": smoothing}
+    symbols = getattr(STANDARD_TRUTHS[truth](), "symbols", None)
+    if not isinstance(symbols, int):
+        raise ValueError(f"truth: {truth!r} is not a law on symbols, so the {name} model cannot fit it")
+    model = {"name": name, "symbols": symbols, "smoothing": smoothing}
     return [
         _loop_cell(dict(model), truth, scenario, generations, replicates)
         for size in sizes

@@ -15,6 +15,7 @@ import multiprocessing
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 #: Line style of each claim's bound, by claim id (a claim not here is drawn dashed).
-STYLES = {
+STYLES: dict[str, Any] = {
     "theorem_k": "--",
     "second_moment": ":",
     "theorem_d": "-.",

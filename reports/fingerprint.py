@@ -16,7 +16,7 @@ COMPUTING_PACKAGES = ("selfloop.bounds", "selfloop.simulators", "selfloop.report
 
 def _package_folders() -> dict[str, Path]:
     """Where each computing package's source lives (the repository folders, or site-packages when installed)."""
-    return {name: Path(importlib.import_module(name).__file__).resolve().parent for name in COMPUTING_PACKAGES}
+    return {name: Path(str(importlib.import_module(name).__file__)).resolve().parent for name in COMPUTING_PACKAGES}
 
 
 @lru_cache(maxsize=1)

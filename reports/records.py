@@ -89,6 +89,14 @@ class ClaimRecord:
         )
 
 
+def require_tv(tv: np.ndarray | None, spec: CellSpec) -> np.ndarray:
+    """A cell's measured TVs, for what is decided on them; a ``ValueError`` naming the cell when its model is known
+    only by its samples (no TV: its claims read the witnesses)."""
+    if tv is None:
+        raise ValueError(f"cell {spec.key}: a model known only by its samples has TV witnesses (tv_lower), not TVs")
+    return tv
+
+
 @dataclass(eq=False)
 class CellResult:
     """One cell as a worker ran it (:func:`selfloop.reports.sweep.run_cell`).
@@ -119,6 +127,10 @@ class CellResult:
     @property
     def key(self) -> str:
         return self.spec.key
+
+    def exact_tv(self) -> np.ndarray:
+        """:attr:`tv`; a ``ValueError`` for a model known only by its samples, which has its witnesses instead."""
+        return require_tv(self.tv, self.spec)
 
     def __eq__(self, other: object) -> bool:
         return (

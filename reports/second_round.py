@@ -41,7 +41,7 @@ def risk_ratio_cells(
     """Replace and accumulate (``size`` real points, then ``size`` synthetic ones a generation) for the Poisson MLE
     loop, the Bernoulli one (the categorical model on two symbols; ``bernoulli``) and the logistic regression at
     ``logistic_size``."""
-    settings = [
+    settings: list[tuple[dict, str, int, int]] = [
         ({"name": "poisson_mle"}, "poisson_3", size, replicates),
         ({"name": "logistic_mle"}, "logistic_2d", logistic_size, logistic_replicates),
     ]

@@ -9,8 +9,9 @@ Users add a suite with :func:`register_suite`, or write one as a TOML file (:fun
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from selfloop.simulators import Registry
 
@@ -179,7 +180,9 @@ def extended() -> list[dict]:
 
 
 #: The Bernoulli risk-ratio cells' sizes in extended (standard has the Poisson and logistic rows).
-BERNOULLI_RATIO = dict(size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200)
+BERNOULLI_RATIO: dict[str, Any] = dict(
+    size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200
+)
 
 
 def full() -> list[dict]:
@@ -308,9 +311,9 @@ def load_suite_file(path) -> list[dict]:
         generations = 6
         replicates = 24
     """
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
     path = Path(path)
     try:

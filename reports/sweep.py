@@ -21,7 +21,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Generator
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -152,7 +152,7 @@ def _load_cached(path: Path) -> CellResult | None:
         return None
 
 
-def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterator[CellResult]:
+def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Generator[CellResult, None, None]:
     """Cell results from a local process pool, as they finish."""
     if workers == 1 or len(pending) <= 1:
         for spec in pending:
@@ -184,7 +184,9 @@ def _pool_results(pending: list[dict], suite_seed: int, workers: int) -> Iterato
         pool.join()
 
 
-def _dask_results(pending: list[dict], suite_seed: int, scheduler: str, workers: int) -> Iterator[CellResult]:
+def _dask_results(
+    pending: list[dict], suite_seed: int, scheduler: str, workers: int
+) -> Generator[CellResult, None, None]:
     """Cell results from a Dask distributed cluster, as they finish.
 
     ``scheduler`` is a scheduler address (``tcp://HOST:PORT``) or ``"local"`` for a LocalCluster of

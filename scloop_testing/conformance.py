@@ -17,7 +17,7 @@ import numpy as np
 
 from selfloop.simulators import Grid
 from selfloop.simulators.metrics import common_grid
-from selfloop.simulators.protocol import EscapedMass, GridDensity
+from selfloop.simulators.protocol import EscapedMass, GridDensity, Model, Truth
 
 __all__ = ["check_density_integrates_to_one", "check_fit_is_deterministic", "check_model", "check_samples_match_pdf"]
 
@@ -78,7 +78,7 @@ def check_samples_match_pdf(
     return p_value
 
 
-def check_fit_is_deterministic(model, data: np.ndarray, *, seed: int = 0, points: int = 64) -> None:
+def check_fit_is_deterministic(model: Model, data: np.ndarray, *, seed: int = 0, points: int = 64) -> None:
     """Assert that two fits on ``data`` with ``default_rng(seed)`` give the same pdf and the same samples."""
     first, second = model.fit(data, np.random.default_rng(seed)), model.fit(data, np.random.default_rng(seed))
     x = data[np.linspace(0, data.shape[0] - 1, points).astype(int)]
@@ -92,7 +92,7 @@ def check_fit_is_deterministic(model, data: np.ndarray, *, seed: int = 0, points
     )
 
 
-def check_model(model, truth, *, size: int = 500, seed: int = 0) -> None:
+def check_model(model: Model, truth: Truth, *, size: int = 500, seed: int = 0) -> None:
     """Run every conformance check on ``model`` fitted to ``size`` draws from ``truth`` (d <= 2)."""
     data = truth.sample(size, np.random.default_rng(seed))
     check_fit_is_deterministic(model, data, seed=seed)

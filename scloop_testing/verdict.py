@@ -204,10 +204,12 @@ class Verdict:
     method: str
     replicates: int
     side: str = "upper"
-    tv: np.ndarray = field(default=None, repr=False, compare=False)
+    tv: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def detectable_ratio(self) -> float:
+        if self.tv is None:
+            raise ValueError("tv: this verdict kept no TVs, so its power cannot be computed")
         return detectable_ratio(self.tv, self.bound, alpha=self.alpha, method=self.method, side=self.side)
 
     @cached_property

@@ -81,6 +81,8 @@ class Categorical:
     """
 
     dim = 1
+    probabilities: np.ndarray
+    _cumulative: np.ndarray
 
     def __init__(self, probabilities) -> None:
         checked = _probabilities("probabilities", probabilities)

@@ -49,8 +49,8 @@ class Curated:
                 f"model: {type(model).__name__} is not a Model: it lacks {', '.join(protocol_gaps(model, Model))}"
             )
         self.model, self.choices = model, check_size("choices", choices)
+        self.reward_table: np.ndarray | None = None
         if callable(reward):
-            self.reward_table = None
             self._reward = reward
         else:
             table = np.asarray(reward, dtype=float)
@@ -72,10 +72,10 @@ class Curated:
         return f"Curated({self.model!r}, reward={reward}, choices={self.choices})"
 
     def _tabulated(self, points: np.ndarray) -> np.ndarray:
-        symbols = np.asarray(points)[:, 0]
-        if np.any(symbols < 0) or np.any(symbols >= self.reward_table.size) or np.any(symbols != np.rint(symbols)):
-            raise ValueError(f"reward: a table of {self.reward_table.size} values rewards the symbols 0..S-1 only")
-        return self.reward_table[symbols.astype(np.int64)]
+        table, symbols = np.asarray(self.reward_table), np.asarray(points)[:, 0]
+        if np.any(symbols < 0) or np.any(symbols >= table.size) or np.any(symbols != np.rint(symbols)):
+            raise ValueError(f"reward: a table of {table.size} values rewards the symbols 0..S-1 only")
+        return table[symbols.astype(np.int64)]
 
     def reward(self, points) -> np.ndarray:
         """:math:`r(x)` at ``points`` (n, d): (n,) finite numbers, else a ``ValueError`` naming ``reward``."""
@@ -89,8 +89,8 @@ class Curated:
         return values
 
     def fit(self, data, rng: np.random.Generator | None = None):
-        """The wrapped model's fit of ``data``."""
-        return self.model.fit(data, rng)
+        """The wrapped model's fit of ``data`` (``rng`` default: a generator seeded 0)."""
+        return self.model.fit(data, np.random.default_rng(0) if rng is None else rng)
 
     def fit_batch(self, data: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list:
         """The wrapped model's fits, at once where it can (:func:`fit_all`)."""

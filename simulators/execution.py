@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .protocol import GridDensity, replicate_hooks
+from .protocol import GridDensity, Model, Truth, replicate_hooks
 from .scenario import Scenario
 from .validation import check_positive, check_size
 
@@ -64,7 +64,7 @@ def memory_budget() -> float:
         return 8 * 2**30
 
 
-def estimated_bytes(truth, scenario: Scenario, generations: int) -> float:
+def estimated_bytes(truth: Truth, scenario: Scenario, generations: int) -> float:
     """A lower estimate of one replicate's peak memory: the training set, the new points and the fit's copy, in float64."""
     largest = float(scenario.pool_sizes(generations).max()) + max(scenario.initial, scenario.real) * scenario.reuse_real
     return 4.0 * 8.0 * truth.dim * largest
@@ -78,7 +78,7 @@ UNSHARED_CHUNK = 32
 _BYTES_PER_NODE = 8 * 12
 
 
-def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
+def replicate_bytes(truth: Truth, model: Model, scenario: Scenario, generations: int) -> int:
     """A replicate's working set while its chunk runs: its training sets and, for a model whose replicates share a
     measurement grid (``shared_grid``), that grid.
 
@@ -95,7 +95,7 @@ def replicate_bytes(truth, model, scenario: Scenario, generations: int) -> int:
     return _BYTES_PER_NODE * nodes + 8 * 6 * points * truth.dim
 
 
-def chunk_size(truth, model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
+def chunk_size(truth: Truth, model: Model, scenario: Scenario, generations: int, budget: float, replicates: int) -> int:
     """Replicates per chunk: as many as half the memory budget, capped at :data:`CHUNK_BYTES` (cache locality), holds;
     at most :data:`UNSHARED_CHUNK` where the replicates may be measured each on its own grid (a truth with a grid, a
     model whose replicates do not share one: their grids are held at once, and a larger chunk gains nothing)."""

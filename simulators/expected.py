@@ -28,7 +28,7 @@ the form the second-moment bound evaluates from one cache of :math:`p_0 * G_v`.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Iterator, Sequence, TypeVar, Union
 
 import numpy as np
 
@@ -44,7 +44,9 @@ __all__ = [
     "expected_training_density",
 ]
 
-Bandwidths = Union[float, Sequence[float]]
+Bandwidths = Union[float, Sequence[float], np.ndarray]
+#: What the mean recursion propagates: a mixture, or a combination of smoothings of one (:class:`SmoothedTruth`).
+Smoothable = TypeVar("Smoothable", "GaussianMixture", "SmoothedTruth")
 
 
 def bandwidth_schedule(bandwidth: Bandwidths, scenario: Scenario, generations: int) -> np.ndarray:
@@ -66,7 +68,9 @@ def bandwidth_schedule(bandwidth: Bandwidths, scenario: Scenario, generations: i
     return values
 
 
-def expected_densities(truth, bandwidth: Bandwidths, scenario: Scenario, generations: int):
+def expected_densities(
+    truth: Smoothable, bandwidth: Bandwidths, scenario: Scenario, generations: int
+) -> Iterator[tuple[Smoothable, Smoothable]]:
     r"""Yield :math:`(E q_i, E\hat p_i)` for i = 0..generations, in one pass.
 
     ``truth`` is a :class:`GaussianMixture` (the yielded densities are mixtures)

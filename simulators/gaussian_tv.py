@@ -133,10 +133,9 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2, *, return_error: bool = 
         raise ValueError(f"mean2 must be finite with {dim} coordinates per pair, got shape {np.shape(mean2)}")
     if dim == 1:  # the closed form, elementwise
         value = gaussian_tv_1d(mean1[0], covariance1[0, 0], means[:, 0], covariances[:, 0, 0])
-        error = np.zeros_like(value)
         if not batched:
-            value, error = float(value[0]), 0.0
-        return (value, error) if return_error else value
+            return (float(value[0]), 0.0) if return_error else float(value[0])
+        return (value, np.zeros_like(value)) if return_error else value
     b, variances = _reduced(mean1, covariance1, means, covariances)
     marginal = gaussian_tv_1d(0.0, 1.0, b, variances)  # each coordinate's TV: the product bounds
     lower, upper = marginal.max(axis=1), 1.0 - np.prod(1.0 - marginal, axis=1)
@@ -150,7 +149,7 @@ def gaussian_tv(mean1, covariance1, mean2, covariance2, *, return_error: bool = 
         second, second_error = exceedance(1 - lam, -2 * b * np.sqrt(lam), (log_lam - b**2).sum(axis=1), **law)
         value[open_] = np.clip(first - second, lower[open_], upper[open_])
         error[open_] = first_error + second_error
-    value, error = np.clip(value, 0.0, 1.0), error
+    value = np.clip(value, 0.0, 1.0)
     if not batched:
-        value, error = float(value[0]), float(error[0])
+        return (float(value[0]), float(error[0])) if return_error else float(value[0])
     return (value, error) if return_error else value

@@ -212,8 +212,8 @@ class Grid:
         for axis in range(self.dim):
             along = 1 + axis
             n = self.shape[axis]
-            before = (slice(None),) * along
-            candidates = np.nonzero(negative[(*before, slice(0, n - 1))] != negative[(*before, slice(1, n))])
+            before: tuple[slice, ...] = (slice(None),) * along
+            candidates = np.nonzero(negative[before + (slice(0, n - 1),)] != negative[before + (slice(1, n),)])
             right = list(candidates)
             right[along] = candidates[along] + 1
             strict = flat[candidates] * flat[tuple(right)] < 0
@@ -242,8 +242,8 @@ class Grid:
             if not has_zeros:
                 continue
             zeros = np.nonzero(
-                (flat[(*before, slice(1, n - 1))] == 0)
-                & (flat[(*before, slice(0, n - 2))] * flat[(*before, slice(2, n))] < 0)
+                (flat[before + (slice(1, n - 1),)] == 0)
+                & (flat[before + (slice(0, n - 2),)] * flat[before + (slice(2, n),)] < 0)
             )
             if zeros[0].size:
                 node = list(zeros)

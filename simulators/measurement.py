@@ -20,8 +20,8 @@ import numpy as np
 
 from .gaussian_tv import gaussian_tv
 from .grid import Box, Grid
-from .metrics import GRID_MASS, _single_gaussian, resolvable, same_support, tv, tv_finite, tv_on_grid
-from .protocol import GridDensity, ReplicateBatching
+from .metrics import GRID_MASS, resolvable, same_support, single_gaussian, tv, tv_finite, tv_on_grid
+from .protocol import FiniteSupport, GridDensity, LogDensity, ReplicateBatching, Truth
 from .truth import GaussianMixture
 
 __all__ = ["Measurement", "TrainingMixture"]
@@ -33,7 +33,7 @@ class TrainingMixture:
     The reference of the Monte Carlo one-step error :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]`.
     """
 
-    def __init__(self, truth, previous, real_fraction: float) -> None:
+    def __init__(self, truth: Truth, previous, real_fraction: float) -> None:
         self.truth, self.previous, self.real_fraction = truth, previous, float(real_fraction)
         self.dim = truth.dim
 
@@ -45,6 +45,8 @@ class TrainingMixture:
         return np.concatenate(parts)
 
     def logpdf(self, x) -> np.ndarray:
+        if not isinstance(self.truth, LogDensity):
+            raise TypeError(f"truth: {type(self.truth).__name__} has no logpdf, which the training mixture needs")
         with np.errstate(divide="ignore"):
             real = np.log(self.real_fraction) + self.truth.logpdf(x)
             if self.real_fraction == 1.0:
@@ -90,9 +92,9 @@ class Measurement:
     #: Grids whose truth values are kept (the truth and its smoothings, per grid).
     _CACHED_GRIDS = 8
 
-    def __init__(self, truth, hooks: ReplicateBatching, samples: int) -> None:
+    def __init__(self, truth: Truth, hooks: ReplicateBatching, samples: int) -> None:
         self.truth, self.hooks, self.samples = truth, hooks, samples
-        self._fixed: dict[tuple, tuple[object, np.ndarray]] = {}
+        self._fixed: dict[tuple, tuple[object, Grid, np.ndarray]] = {}
         self._smoothed: dict[float, GaussianMixture] = {}
 
     # ------------------------------------------------------------ routes
@@ -160,14 +162,14 @@ class Measurement:
                         seen.add(id(density))
                         boxes.append(density.bounding_box(GRID_MASS))
             if len(members) > 1 and not Grid.resolves(Box.union(boxes), spacing):  # too wide to share: one each
-                for r in members:
+                for r in members.tolist():
                     out[r] = self.mixture_tv([fits[r]], [(w, [d[r]], fitted) for w, d, fitted in components])[0]
                 continue
             grid = Grid.covering(Box.union(boxes), spacing)
-            current = self.hooks.grid_densities([fits[r] for r in members], grid)
-            target = 0.0
+            current = self.hooks.grid_densities([fits[r] for r in members.tolist()], grid)
+            target = np.zeros(())
             for weight, densities, fitted in components:
-                target = target + weight * self._values([densities[r] for r in members], fitted, grid)
+                target = target + weight * self._values([densities[r] for r in members.tolist()], fitted, grid)
             out[members] = tv_on_grid(grid, current, target)
         return out
 
@@ -181,15 +183,19 @@ class Measurement:
         samples = self.samples if samples is None else samples
         self.hooks.prepare_batch(fits)
         support = getattr(self.truth, "support", None)  # one protocol check a batch: the fits are one model's
-        if same_support(self.truth, fits[0]) and all(fit.support == support for fit in fits):
+        truth = self.truth
+        if (
+            isinstance(truth, FiniteSupport)
+            and same_support(truth, fits[0])
+            and all(f.support == support for f in fits)
+        ):
             tables = np.stack([fit.support_probabilities() for fit in fits])
-            return tv_finite(self.truth.support_probabilities(), tables), np.zeros(len(fits))
+            return np.asarray(tv_finite(truth.support_probabilities(), tables)), np.zeros(len(fits))
         own = getattr(self.truth, "tv_to", None)  # a truth's own closed form (regression, Poisson, logistic)
         closed = own(fits) if callable(own) else None
         if closed is not None:
             return closed, np.zeros(len(fits))
-        if _single_gaussian(self.truth) and all(map(_single_gaussian, fits)):  # every fit's exact TV at once, any d
-            truth = self.truth
+        if single_gaussian(truth) and all(map(single_gaussian, fits)):  # every fit's exact TV at once, any d
             means = np.stack([fit.means[0] for fit in fits])
             covariances = np.stack([fit.covariances[0] for fit in fits])
             return gaussian_tv(truth.means[0], truth.covariances[0], means, covariances), np.zeros(len(fits))
@@ -203,5 +209,9 @@ class Measurement:
         if variance not in self._smoothed:
             if len(self._smoothed) >= self._CACHED_GRIDS:
                 self._smoothed.clear()
+            if not isinstance(self.truth, GaussianMixture):
+                raise TypeError(
+                    f"truth: smoothing by a kernel needs a GaussianMixture, not {type(self.truth).__name__}"
+                )
             self._smoothed[variance] = self.truth.smoothed(variance)
         return self._smoothed[variance]

@@ -257,6 +257,7 @@ class OneStep:
             value, stderr = measurement.tv_to_truth(fits, step.rngs, self.samples or measurement.samples)
             return {"one_step": value, "one_step_stderr": stderr}
         previous, fraction = step.previous, step.real_fraction
+        assert previous is not None  # every generation after the first has the fits before it
         if measurement.on_grid(fits, previous):
             measurement.hooks.prepare_batch(previous)
             components = [(fraction, [measurement.truth] * len(fits), False), (1.0 - fraction, previous, True)]

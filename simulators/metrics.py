@@ -17,14 +17,14 @@ Four routes, never a histogram:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Sequence, TypeGuard
 
 import numpy as np
 
 from .estimate import MonteCarloEstimate
 from .gaussian_tv import gaussian_tv
 from .grid import AccuracyWarning, Box, Grid
-from .protocol import FiniteSupport, GridDensity, LogDensity
+from .protocol import FiniteSupport, FittedDensity, GridDensity, LogDensity, Truth
 from .truth import GaussianMixture
 from .validation import check_size
 
@@ -33,6 +33,7 @@ __all__ = [
     "common_grid",
     "resolvable",
     "same_support",
+    "single_gaussian",
     "tv",
     "tv_finite",
     "tv_monte_carlo",
@@ -129,7 +130,7 @@ def check_convergence(grid: Grid, difference: np.ndarray, value) -> None:
     coarse = Grid(grid.lower, grid.spacing * 2, tuple((n + 1) // 2 for n in grid.shape))
     if min(coarse.shape) < 8:
         return
-    every_second = difference[(Ellipsis, *(slice(None, None, 2) for _ in range(grid.dim)))]
+    every_second = difference[(Ellipsis,) + (slice(None, None, 2),) * grid.dim]
     change = float(np.max(np.abs(0.5 * coarse.integrate_abs(every_second) - value)))
     if change > CONVERGENCE_TOLERANCE:
         warnings.warn(
@@ -158,11 +159,14 @@ def tv_monte_carlo(reference, other, samples: int, rng: np.random.Generator) -> 
     return MonteCarloEstimate(float(terms.mean()), stderr, samples, (0.0, 1.0))
 
 
-def _single_gaussian(density) -> bool:
+def single_gaussian(density: object) -> TypeGuard[GaussianMixture]:
+    """Whether ``density`` is one Gaussian (a mixture of one component), whose TVs are exact in any dimension."""
     return isinstance(density, GaussianMixture) and density.components == 1
 
 
-def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 100_000) -> tuple[float, float]:
+def tv(
+    truth: Truth, model: FittedDensity, *, rng: np.random.Generator | None = None, samples: int = 100_000
+) -> tuple[float, float]:
     """TV between ``truth`` and a fitted ``model`` (or any two laws), by the most exact route available.
 
     Returns ``(tv, stderr)``: an exact sum over a finite support both list (two categorical laws, two Markov chains of
@@ -174,13 +178,14 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     :class:`AccuracyWarning`, unless the fit is a :class:`selfloop.simulators.protocol.LogDensity` (an exact pointwise
     density with features finer than a grid resolves, such as the ODE diffusion model).
     """
-    if same_support(truth, model):
-        return tv_finite(truth.support_probabilities(), model.support_probabilities()), 0.0
-    closed = truth.tv_to([model]) if callable(getattr(truth, "tv_to", None)) else None  # a law's own closed form
+    if isinstance(truth, FiniteSupport) and isinstance(model, FiniteSupport) and same_support(truth, model):
+        return float(tv_finite(truth.support_probabilities(), model.support_probabilities())), 0.0
+    own = getattr(truth, "tv_to", None)  # a law's own closed form
+    closed = own([model]) if callable(own) else None
     if closed is not None:
         return float(closed[0]), 0.0
     if isinstance(truth, FiniteSupport) != isinstance(model, FiniteSupport) or (
-        isinstance(truth, FiniteSupport) and truth.support != model.support
+        isinstance(truth, FiniteSupport) and truth.support != getattr(model, "support", None)
     ):
         raise ValueError(
             f"model: TV between {type(truth).__name__} and {type(model).__name__} needs two laws on one set "
@@ -189,7 +194,7 @@ def tv(truth, model, *, rng: np.random.Generator | None = None, samples: int = 1
     if isinstance(truth, FiniteSupport):  # one support, too large to sum over: Monte Carlo on exact log probabilities
         estimate = tv_monte_carlo(truth, model, samples, np.random.default_rng(0) if rng is None else rng)
         return estimate.value, estimate.stderr
-    if _single_gaussian(truth) and _single_gaussian(model):  # exact in any dimension (simulators.gaussian_tv)
+    if single_gaussian(truth) and single_gaussian(model):  # exact in any dimension (simulators.gaussian_tv)
         return gaussian_tv(truth.means[0], truth.covariances[0], model.means[0], model.covariances[0]), 0.0
     if truth.dim <= 2 and isinstance(model, GridDensity) and resolvable([truth, model]):
         return tv_quadrature(truth, model), 0.0

@@ -74,7 +74,7 @@ class GaussianMLE:
         stacked = np.stack(sets)  # (R, n, d)
         _, n, dim = stacked.shape
         if self.covariance is not None:
-            return self._with_known_covariance(stacked.mean(axis=1))
+            return self._with_known_covariance(stacked.mean(axis=1), self.covariance)
         if n < dim + 1:
             raise DegenerateFit(
                 f"data: {n} points cannot fit a {dim}-dimensional covariance (need >= {dim + 1}): it is singular",
@@ -100,14 +100,15 @@ class GaussianMLE:
             raise ValueError(f"weights must be {stacked.shape[1]} non-negative numbers summing to 1")
         means = np.einsum("j,rjd->rd", weights, stacked)
         if self.covariance is not None:
-            return self._with_known_covariance(means)
+            return self._with_known_covariance(means, self.covariance)
         centred = stacked - means[:, None, :]
         return self._from_moments(means, np.einsum("j,rji,rjk->rik", weights, centred, centred))
 
-    def _with_known_covariance(self, means: np.ndarray) -> list[GaussianMixture]:
-        """The fits N(mean, known covariance) for the stacked ``means`` (R, d)."""
+    @staticmethod
+    def _with_known_covariance(means: np.ndarray, known: np.ndarray) -> list[GaussianMixture]:
+        """The fits N(mean, ``known``) for the stacked ``means`` (R, d) (a number c is c I)."""
         dim = means.shape[1]
-        covariance = self.covariance if self.covariance.ndim == 2 else self.covariance * np.eye(dim)
+        covariance = known if known.ndim == 2 else known * np.eye(dim)
         if covariance.shape != (dim, dim):
             raise ValueError(f"covariance must be ({dim}, {dim}) for {dim}-dimensional data, got {covariance.shape}")
         covariances = np.broadcast_to(covariance, (len(means), 1, dim, dim))

@@ -262,6 +262,6 @@ class OneAtATime:
         return np.stack([grid.evaluate(fit) for fit in fits])
 
 
-def replicate_hooks(model) -> ReplicateBatching:
+def replicate_hooks(model: Model) -> ReplicateBatching:
     """The model itself if it implements :class:`ReplicateBatching`, else the defaults of :class:`OneAtATime`."""
     return model if isinstance(model, ReplicateBatching) else OneAtATime()

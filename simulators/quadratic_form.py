@@ -275,17 +275,24 @@ def exceedance(a, beta, c, *, tolerance: float = TOLERANCE) -> tuple[np.ndarray,
             open_ = ~(estimate <= tolerance)
             if not np.any(open_):
                 break
-            tail = _tail_bound(
-                np.full(open_.sum(), rule[3]), angle[open_], *(form[open_] for form in forms), scale[open_]
-            )
+            a_open, beta_open, c_open = (form[open_] for form in forms)
+            tail = _tail_bound(np.full(open_.sum(), rule[3]), angle[open_], a_open, beta_open, c_open, scale[open_])
             open_[open_] = tail / np.pi <= tolerance
             if not np.any(open_):
                 continue
-            subset = tuple(form[open_] for form in (*forms, direction, angle, scale))
-            value[open_], estimate[open_] = _fixed_rule(*subset, rule)
+            a_open, beta_open, c_open, direction_open, angle_open, scale_open = (
+                form[open_] for form in (*forms, direction, angle, scale)
+            )
+            value[open_], estimate[open_] = _fixed_rule(
+                a_open, beta_open, c_open, direction_open, angle_open, scale_open, rule
+            )
         unsettled = ~(estimate <= tolerance)
         if np.any(unsettled):
-            subset = tuple(form[unsettled] for form in (*forms, direction, scale))
-            value[unsettled], estimate[unsettled] = _adaptive(*subset, tolerance)
+            a_left, beta_left, c_left, direction_left, scale_left = (
+                form[unsettled] for form in (*forms, direction, scale)
+            )
+            value[unsettled], estimate[unsettled] = _adaptive(
+                a_left, beta_left, c_left, direction_left, scale_left, tolerance
+            )
         probability[part], error[part] = np.clip(value, 0.0, 1.0), estimate
     return probability, error

@@ -89,7 +89,7 @@ def regression_tv(weights, truth_weights, noise: float) -> np.ndarray:
     return 2 / np.pi * np.arctan(error / (2 * check_positive("noise", noise)))
 
 
-def shared_covariates_tv(truth, fits: Sequence) -> np.ndarray | None:
+def shared_covariates_tv(truth: RegressionLaw, fits: Sequence) -> np.ndarray | None:
     """:func:`regression_tv` of each fit to ``truth`` when all are :class:`RegressionLaw` of one noise (they then
     share the covariates' law and the labels' noise), else None (the general Gaussian route applies)."""
     if not isinstance(truth, RegressionLaw):

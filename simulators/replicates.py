@@ -22,14 +22,14 @@ hooks (:class:`selfloop.simulators.protocol.ReplicateBatching`) sample, prepare 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .degenerate import DegenerateFit
 from .measurement import Measurement
 from .measures import GenerationStep, LoopSpec, Measure, collapsed_values
-from .protocol import fit_all, replicate_hooks
+from .protocol import Model, Truth, fit_all, replicate_hooks
 from .scenario import Scenario
 
 __all__ = ["ChunkResult", "TrainingData", "fit_or_collapse", "run_chunk"]
@@ -38,7 +38,7 @@ __all__ = ["ChunkResult", "TrainingData", "fit_or_collapse", "run_chunk"]
 class TrainingData:
     """The training sets of a chunk of replicates under one scenario, each replicate drawing from its own generator."""
 
-    def __init__(self, truth, scenario: Scenario, rngs: Sequence[np.random.Generator]) -> None:
+    def __init__(self, truth: Truth, scenario: Scenario, rngs: Sequence[np.random.Generator]) -> None:
         self.truth, self.scenario, self.rngs = truth, scenario, list(rngs)
         self.pools = [
             truth.sample(max(scenario.initial, scenario.real), rng) if scenario.reuse_real else None for rng in rngs
@@ -54,13 +54,14 @@ class TrainingData:
         ]
         if self.scenario.fit_size is None:
             return sets
-        self.accumulated = sets
+        self.accumulated = list[np.ndarray | None](sets)
         return [self._subsample(r) for r in range(len(sets))]
 
     def _subsample(self, replicate: int) -> np.ndarray:
         """``fit_size`` points of the replicate's pool, drawn without replacement by its generator (the whole pool,
         without a draw, when it has exactly that many)."""
         pool, size = self.accumulated[replicate], self.scenario.fit_size
+        assert pool is not None and size is not None  # a subsampling scenario, after initial()
         if len(pool) == size:
             return pool
         return pool[np.sort(self.rngs[replicate].choice(len(pool), size, replace=False))]
@@ -100,7 +101,7 @@ class ChunkResult:
 
 
 def fit_or_collapse(
-    model, data: Sequence, rngs: Sequence[np.random.Generator], weights: np.ndarray | None = None
+    model: Model, data: Sequence, rngs: Sequence[np.random.Generator], weights: np.ndarray | None = None
 ) -> tuple[list, dict[int, bool]]:
     """Every set's fit (with point ``weights`` when the scenario weighs its parts), together where the model can; a
     set whose fit degenerates (:class:`DegenerateFit`) gets None and its position in the returned
@@ -147,7 +148,8 @@ def run_chunk(
     memories: list[dict] = [{} for _ in measures]
     training = TrainingData(truth, scenario, rngs)
     alive = list(range(count))  # the replicates not collapsed
-    data, fits, previous = training.initial(), None, None
+    data, fits = training.initial(), list[Any]()
+    previous: list | None = None
     for generation in range(width):
         if generation:
             data = training.following(data, fits, hooks.sample_batch, alive)

@@ -50,7 +50,7 @@ class LoopResult:
     replicates: int
     measured: dict[str, np.ndarray] = field(default_factory=dict)
     models: list = field(default_factory=list)
-    collapsed_at: np.ndarray | None = None
+    collapsed_at: np.ndarray = None  # type: ignore[assignment]  # None: no replicate collapsed, set in __post_init__
 
     def __post_init__(self) -> None:
         if self.collapsed_at is None:

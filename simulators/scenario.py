@@ -74,7 +74,7 @@ class Scenario:
 
     real: int
     synthetic: int
-    initial: int | None = None
+    initial: int = None  # type: ignore[assignment]  # None: real + synthetic, set in __post_init__
     reuse_real: bool = False
     accumulate: bool = False
     fit_size: int | None = None

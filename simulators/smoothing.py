@@ -71,8 +71,8 @@ def linear_bin(points: np.ndarray, grid: Grid, weights: np.ndarray | None = None
             for axis, upper in enumerate(corner):
                 factor = fractions[axis].ravel() if upper else 1.0 - fractions[axis].ravel()
                 share = factor if share is None else share * factor
-            shares.append(share)
-        out = np.bincount(
+            shares.append(np.ones(flat.size) if share is None else share)
+        out: np.ndarray = np.bincount(
             np.concatenate([flat + shift for shift in shifts]), weights=np.concatenate(shares), minlength=size
         )
     else:
@@ -165,10 +165,10 @@ def gaussian_blur(masses: np.ndarray, grid: Grid, variance, *, tail_mass: float 
         nodes, part = _placement(first, last, half_width, n)
         target.append(nodes)
         window.append(part)
-    spectrum = fft.rfftn(masses[(Ellipsis, *source)], s=lengths, axes=axes)
+    spectrum = fft.rfftn(masses[(Ellipsis,) + tuple(source)], s=lengths, axes=axes)
     for factor in spectra:
         spectrum *= factor
-    out[(Ellipsis, *target)] = fft.irfftn(spectrum, s=lengths, axes=axes)[(Ellipsis, *window)]
+    out[(Ellipsis,) + tuple(target)] = fft.irfftn(spectrum, s=lengths, axes=axes)[(Ellipsis,) + tuple(window)]
     return np.maximum(out, 0.0)
 
 
@@ -234,5 +234,5 @@ def gaussian_smooth(masses: np.ndarray, grid: Grid, variance, *, tail_mass: floa
         else:
             factor = np.exp(-0.5 * axis_variances[..., None] * frequency**2).reshape(*batch, *shape)
         spectrum *= factor
-    smoothed = fft.irfftn(spectrum, s=lengths, axes=axes)[(Ellipsis, *(slice(0, n) for n in grid.shape))]
+    smoothed = fft.irfftn(spectrum, s=lengths, axes=axes)[(Ellipsis,) + tuple(slice(0, n) for n in grid.shape)]
     return np.maximum(smoothed, 0.0) / grid.cell_volume

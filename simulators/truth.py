@@ -10,7 +10,7 @@ what makes the expected KDE density and the Theorem K functionals exact.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 import numpy as np
 from scipy import special
@@ -26,6 +26,9 @@ __all__ = ["GaussianMixture"]
 _QUADRATURE_NODES = {1: 1 << 16, 2: 768}
 
 
+_Mixture = TypeVar("_Mixture", bound="GaussianMixture")
+
+
 class GaussianMixture:
     r"""Finite mixture of Gaussians in :math:`\mathbb R^d`.
 
@@ -39,6 +42,15 @@ class GaussianMixture:
     covariances : array_like (K, d, d)
         Symmetric positive definite.
     """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    _cholesky: np.ndarray
+    _whitening: np.ndarray
+    _log_det: np.ndarray
+    _cumulative: np.ndarray
+    _diagonal_scale: np.ndarray | None
 
     def __init__(self, weights, means, covariances) -> None:
         weights = np.atleast_1d(np.asarray(weights, dtype=float))
@@ -71,7 +83,7 @@ class GaussianMixture:
         self.__dict__.update(vars(checked))  # one path that stores a mixture, checked here or a fit's
 
     @classmethod
-    def _valid(cls, weights, means, covariances, cholesky) -> list["GaussianMixture"]:
+    def _valid(cls: type[_Mixture], weights, means, covariances, cholesky) -> list[_Mixture]:
         """Mixtures from stacked parameters already valid (R of them: weights (R, K) summing to one, means (R, K, d),
         covariances and their Cholesky factors (R, K, d, d)), the constructor's checks skipped and the factors' derived
         terms computed for all R at once (a maximum-likelihood fit paid twice its own arithmetic in checks)."""

@@ -7,6 +7,7 @@ the offending parameter, so a user can see at once what was wrong.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 
-def check_positive(name: str, value: float, *, allow_inf: bool = False) -> float:
+def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
     """Return ``value`` as float, or raise if it is not a finite positive number."""
     try:
         value = float(value)
@@ -31,7 +32,7 @@ def check_positive(name: str, value: float, *, allow_inf: bool = False) -> float
     return value
 
 
-def check_nonnegative(name: str, value: float) -> float:
+def check_nonnegative(name: str, value: Any) -> float:
     """Return ``value`` as float, or raise if it is not a finite number >= 0."""
     try:
         value = float(value)
@@ -42,7 +43,7 @@ def check_nonnegative(name: str, value: float) -> float:
     return value
 
 
-def check_fraction(name: str, value: float) -> float:
+def check_fraction(name: str, value: Any) -> float:
     """Return ``value`` as float, or raise if it is outside [0, 1]."""
     try:
         value = float(value)
@@ -53,29 +54,29 @@ def check_fraction(name: str, value: float) -> float:
     return value
 
 
-def _check_integer(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+def _check_integer(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    else:
+        number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
 
 
-def check_size(name: str, value: int) -> int:
+def check_size(name: str, value: Any) -> int:
     """Return ``value`` as int, or raise unless it is an integer >= 1."""
     return _check_integer(name, value, 1)
 
 
-def check_nonnegative_size(name: str, value: int) -> int:
+def check_nonnegative_size(name: str, value: Any) -> int:
     """Return ``value`` as int, or raise unless it is an integer >= 0."""
     return _check_integer(name, value, 0)
 
 
-def check_data(name: str, data: np.ndarray, dim: int | None = None) -> np.ndarray:
+def check_data(name: str, data: Any, dim: int | None = None) -> np.ndarray:
     """Return ``data`` as a finite float array of shape (n, d).
 
     A 1-D input of length n is read as n points in one dimension.

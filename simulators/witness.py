@@ -29,6 +29,7 @@ from .grid import Box, Grid
 from .kde import kde_grid_densities
 from .logspace import log_sum_exp
 from .measures import MEASURES, GenerationStep, LoopSpec
+from .protocol import FiniteSupport, Truth
 from .validation import check_size
 
 __all__ = ["ESTIMATORS", "SPLIT", "Witness", "WitnessEstimate", "tv_witness", "witness_slack"]
@@ -105,7 +106,7 @@ def _kde(train: np.ndarray) -> dict[str, LogDensity]:
             for factor, density in zip(BANDWIDTH_FACTORS, densities)
         }
     centres = white[:: max(1, count // KERNEL_CENTRES)][:KERNEL_CENTRES]
-    candidates = {}
+    candidates: dict[str, LogDensity] = {}
     for factor in BANDWIDTH_FACTORS[:2]:  # the sums cost a matrix product each
         bandwidth = factor * scott
         constant = log_jacobian - np.log(len(centres)) - dim * np.log(bandwidth) - 0.5 * dim * np.log(2 * np.pi)
@@ -135,7 +136,7 @@ def _interpolated(grid: Grid, density: np.ndarray, whiten: np.ndarray, log_jacob
     return log_density
 
 
-def _frequencies(train: np.ndarray, truth) -> dict[str, LogDensity]:
+def _frequencies(train: np.ndarray, truth: FiniteSupport) -> dict[str, LogDensity]:
     """On a finite support: the fit's sample frequencies (the log of 0 where a point was never drawn)."""
     symbols = truth.support[1]
     weights = symbols ** np.arange(train.shape[1])[::-1]
@@ -149,7 +150,7 @@ def _frequencies(train: np.ndarray, truth) -> dict[str, LogDensity]:
 ESTIMATORS: dict[str, Callable[[np.ndarray], dict[str, LogDensity]]] = {"gaussian": _gaussian, "kde": _kde}
 
 
-def _log_truth(truth, x: np.ndarray) -> np.ndarray:
+def _log_truth(truth: Truth, x: np.ndarray) -> np.ndarray:
     if hasattr(truth, "logpdf"):
         return truth.logpdf(x)
     with np.errstate(divide="ignore"):
@@ -186,7 +187,7 @@ def witness_slack(samples: int = 4000) -> float:
 
 
 def tv_witness(
-    truth,
+    truth: Truth,
     fitted,
     samples: int = 4000,
     rng: np.random.Generator | None = None,
@@ -228,7 +229,7 @@ def tv_witness(
     evaluate = draws[sizes[0] + sizes[1] :]
     reference_select = np.asarray(truth.sample(TRUTH_RATIO * len(select), rng), dtype=float)
     reference_evaluate = np.asarray(truth.sample(TRUTH_RATIO * len(evaluate), rng), dtype=float)
-    if getattr(truth, "support", None) is not None and hasattr(truth, "support_size"):
+    if isinstance(truth, FiniteSupport):
         if truth.support_size > 1 << 22:
             raise ValueError(
                 f"truth: a support of {truth.support_size} points is too large for the frequencies' witness"
@@ -236,7 +237,7 @@ def tv_witness(
         proposers = _frequencies(train, truth)
     else:
         proposers = {key: value for name in estimators for key, value in ESTIMATORS[name](train).items()}
-    best = (-np.inf, "", 0.0, None)
+    best: tuple[float, str, float, LogDensity | None] = (-np.inf, "", 0.0, None)
     for name, log_density in proposers.items():
         scores = (
             log_density(select) - _log_truth(truth, select),
@@ -246,9 +247,11 @@ def tv_witness(
             value = np.mean(scores[0] > threshold) - np.mean(scores[1] > threshold)
             if value > best[0]:
                 best = (value, name, threshold, log_density)
-    _, name, threshold, log_density = best
-    inside = np.count_nonzero(log_density(evaluate) - _log_truth(truth, evaluate) > threshold)
-    inside_truth = np.count_nonzero(log_density(reference_evaluate) - _log_truth(truth, reference_evaluate) > threshold)
+    _, name, threshold, chosen = best
+    if chosen is None:
+        raise ValueError(f"estimators: none proposed a density (got {list(estimators)!r})")
+    inside = int(np.count_nonzero(chosen(evaluate) - _log_truth(truth, evaluate) > threshold))
+    inside_truth = int(np.count_nonzero(chosen(reference_evaluate) - _log_truth(truth, reference_evaluate) > threshold))
     value = inside / len(evaluate) - inside_truth / len(reference_evaluate)
     lower = _clopper_pearson(inside, len(evaluate), level / 2, upper=False) - _clopper_pearson(
         inside_truth, len(reference_evaluate), level / 2, upper=True

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from selfloop.bounds import get_bound
 from selfloop.simulators import Registry, Scenario, standard_truth
 
 from ..cells import CellSpec
-from ..records import CellRecord, CellResult, ClaimRecord
+from ..records import CellRecord, CellResult, ClaimRecord, require_tv
 from ..text import claim_verdicts, outcome_row, sides_of
 from ..verdicts import OUTCOMES, bound_verdict, witness_verdict
 
@@ -62,7 +62,7 @@ class Cell:
     real_fraction: np.ndarray
     training_size: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
-    suite: object | None = None
+    suite: Any = None
 
     @cached_property
     def truth(self):
@@ -79,6 +79,10 @@ class Cell:
         (:attr:`selfloop.simulators.LoopResult.collapsed_at`)."""
         found = self.measured.get("collapsed_at")
         return np.full(self.spec.replicates, -1) if found is None else np.asarray(found).astype(int)
+
+    def exact_tv(self) -> np.ndarray:
+        """:attr:`tv`; a ``ValueError`` for a model known only by its samples, which has :attr:`tv_lower` instead."""
+        return require_tv(self.tv, self.spec)
 
     @property
     def tv_lower(self) -> np.ndarray | None:
@@ -165,7 +169,7 @@ class Claim:
         return False
 
     # ------------------------------------------------------------------ values and verdicts
-    def prepare(self, cells: list[CellResult]) -> object | None:
+    def prepare(self, cells: list[CellResult]) -> Any:
         """For a claim that ``needs_suite``: what it needs from the whole suite's results, once (handed in as
         ``cell.suite``)."""
         return None
@@ -178,7 +182,9 @@ class Claim:
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         """Its verdicts for one cell, by name (default: :func:`selfloop.reports.verdicts.bound_verdict` on each side
         it has, ``upper`` and ``lower``)."""
-        return {side: bound_verdict(cell.tv, values[side], side) for side in ("upper", "lower") if side in values}
+        return {
+            side: bound_verdict(cell.exact_tv(), values[side], side) for side in ("upper", "lower") if side in values
+        }
 
     def record(self, values: dict[str, np.ndarray], cell: Cell) -> ClaimRecord:
         """Its record in one cell: ``values`` and the verdicts :meth:`decide` makes of them; in a sample-only cell its
@@ -187,7 +193,14 @@ class Claim:
         arrays = {name: np.asarray(value, dtype=float) for name, value in values.items()}
         if cell.spec.sample_only:
             arrays.pop("lower", None)
-            verdicts = {"upper": witness_verdict(cell.tv_lower, arrays["upper"])} if "upper" in arrays else {}
+            witnesses = cell.tv_lower
+            if "upper" in arrays and witnesses is None:
+                raise ValueError(f"cell {cell.spec.key}: a sample-only cell measured no TV witnesses (tv_lower)")
+            verdicts = (
+                {"upper": witness_verdict(witnesses, arrays["upper"])}
+                if witnesses is not None and "upper" in arrays
+                else {}
+            )
         else:
             verdicts = self.decide(arrays, cell)
         return ClaimRecord(
@@ -199,7 +212,7 @@ class Claim:
             verdicts,
         )
 
-    def summarize(self, cells: list[CellRecord], prepared: object | None) -> dict | list | None:
+    def summarize(self, cells: list[CellRecord], prepared: Any) -> dict | list | None:
         """Its suite-wide record (results.json ``claims``, JSON-ready), from the assembled cells (default: ``prepared``)."""
         return prepared
 
@@ -247,9 +260,9 @@ def _check_claim(claim: Claim) -> None:
     for name in ("id", "label"):
         if not isinstance(getattr(claim, name, None), str) or not getattr(claim, name):
             raise ValueError(f"claim {type(claim).__name__}: {name} must be a non-empty string")
-    for name in (claim.bound, claim.lower):
-        if name is not None:
-            get_bound(name)
+    for bound in (claim.bound, claim.lower):
+        if bound is not None:
+            get_bound(bound)
 
 
 #: Every claim the harness checks, in the order the report lists them.

@@ -11,6 +11,8 @@ A reused real pool is outside their theory: each is evaluated at its fresh-data 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from selfloop.bounds import categorical_second_moment_bound, categorical_tv_bound
@@ -25,7 +27,7 @@ __all__ = ["CategoricalLemmaR", "CategoricalSecondMoment"]
 class _CategoricalBound(Claim):
     """A bound on the categorical loop's E TV_i, at the cell's fresh-data scenario."""
 
-    function = staticmethod(categorical_second_moment_bound)
+    function: Callable[..., np.ndarray] = staticmethod(categorical_second_moment_bound)
 
     def applies(self, spec: CellSpec) -> bool:
         return categorical_loop(spec)

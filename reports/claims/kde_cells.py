@@ -4,7 +4,7 @@ and the second-moment bound."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from .base import Claim
 
 __all__ = ["KDEBoundClaim", "fresh", "has_a_mixture_bound", "kde_bandwidths", "kde_terms", "reused"]
 
+Terms = TypeVar("Terms")
+
 
 def kde_bandwidths(spec: CellSpec, dim: int):
     """The KDE cell's bandwidth: fixed h, or the power rule's schedule c N_i^(-1/(4+d)) over the generations."""
@@ -26,15 +28,13 @@ def kde_bandwidths(spec: CellSpec, dim: int):
     return model["power_rule"] * spec.scenario.training_sizes(spec.generations).astype(float) ** (-1.0 / (4 + dim))
 
 
-def kde_terms(name: str, function: Callable, cell) -> object:
+def kde_terms(name: str, function: Callable[..., Terms], cell) -> Terms:
     """``function(truth, bandwidth, fresh scenario, generations)``, a KDE bound's terms for the cell: they depend on the
     setting alone, never on a draw, so they are kept in the persistent cache (:mod:`selfloop.simulators.persistent`)."""
     truth, scenario = cell.truth, fresh(cell.scenario)
     bandwidth = kde_bandwidths(cell.spec, truth.dim)
     key = (
-        truth.weights.tobytes(),
-        truth.means.tobytes(),
-        truth.covariances.tobytes(),
+        truth.key,
         np.asarray(bandwidth, dtype=float).tobytes(),
         repr(sorted(scenario.to_dict().items())),
         cell.generations,

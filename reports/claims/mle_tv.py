@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from selfloop.bounds import mle_bound_for
-from selfloop.simulators import standard_truth
+from selfloop.simulators import GaussianMixture, standard_truth
 
 from ..cells import CellSpec
 from ..text import outcome_row, sides_of
@@ -24,7 +24,8 @@ def gaussian_mle_loop(spec: CellSpec) -> bool:
         return False
     if spec.scenario.kind in ("mixed_reused", "weighted") or spec.model.get("covariance") is not None:
         return False  # a reused pool makes generations dependent; weighted or known-covariance fits: optimal_weight
-    return standard_truth(spec.truth).components == 1
+    truth = standard_truth(spec.truth)
+    return isinstance(truth, GaussianMixture) and truth.components == 1
 
 
 def has_exact_laws(spec: CellSpec) -> bool:

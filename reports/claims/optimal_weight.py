@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from selfloop.bounds import optimal_real_weight, weighted_mean_variance_limit, weighted_mle_moments
-from selfloop.simulators import Scenario, standard_truth
+from selfloop.simulators import GaussianMixture, Scenario, standard_truth
 
 from ..cells import CellSpec
 from ..figures import new_figure, save_figure
@@ -131,6 +131,8 @@ class OptimalWeight(Claim):
         for index, group in enumerate(_settings(chosen).values()):
             color, spec = f"C{index % 10}", group[0]["spec"]
             truth = standard_truth(spec["truth"])
+            if not isinstance(truth, GaussianMixture):  # applies() admits single Gaussians only
+                continue
             generations = len(group[0]["claims"][self.id]["values"]["mean_error_law"]) - 1
             real, synthetic = spec["scenario"]["real"], spec["scenario"]["synthetic"]
             known = spec["model"].get("covariance")
@@ -147,7 +149,11 @@ class OptimalWeight(Claim):
             ]
             label = f"law at generation {generations}, r={real}, s={synthetic}" + (", known Σ" if known else "")
             axis.plot(grid, curve, color=color, linewidth=1.2, label=label)
-            if known is not None and np.allclose(np.asarray(known) * np.eye(truth.dim), truth.covariances[0]):
+            if (
+                isinstance(truth, GaussianMixture)
+                and known is not None
+                and np.allclose(np.asarray(known) * np.eye(truth.dim), truth.covariances[0])
+            ):
                 variance = float(
                     np.trace(truth.covariances[0])
                 )  # the paper's setting: the known covariance the truth's

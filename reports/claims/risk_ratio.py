@@ -87,7 +87,7 @@ class RiskRatio(Claim):
             "risk_stderr": risk_stderr,
             "ratio": ratio,
             "ratio_stderr": np.sqrt(np.maximum(spread, 0.0)) / risk[0],
-            "pattern": risk_ratio_pattern(_workflow(cell.spec), cell.generations),
+            "pattern": risk_ratio_pattern(str(_workflow(cell.spec)), cell.generations),  # applies(): a workflow
         }
         if law is not None:
             values["risk_law"], values["ratio_law"] = law, law / law[0]

@@ -12,6 +12,7 @@ the measured :math:`\varepsilon_i` (``eps_measured`` ± ``eps_stderr``) against 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def _calibrate_cells(chosen: list[CellResult], seed: int = 0) -> dict:
     """(C1, C2) from one family's calibration cells, with a bootstrap 90% interval over their replicates."""
     sizes = [cell.spec.scenario.size for cell in chosen]
     widths = [cell.spec.model["width"] for cell in chosen]
-    samples = [cell.tv[:, 0] for cell in chosen]
+    samples = [cell.exact_tv()[:, 0] for cell in chosen]
     bound = calibrate(sizes, widths, [calibration_upper(tv) for tv in samples])
     rng = np.random.default_rng(seed)
     resampled = []
@@ -104,7 +105,7 @@ class TheoremD(Claim):
             values["lemma_r_measured"] = propagate_scenario(measured, scenario)
         return values
 
-    def summarize(self, cells: list[CellRecord], prepared: dict) -> dict:
+    def summarize(self, cells: list[CellRecord], prepared: Any) -> dict:
         """The calibration per family, each with the test cells it was checked on."""
         for cell in cells:
             if self.id in cell.claims:

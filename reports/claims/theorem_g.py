@@ -24,7 +24,7 @@ class PerRunClaim(Claim):
     tested_by = "Theorem G (per run)"
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
-        return {"per_run": per_run_verdict(cell.tv, values["upper"])}
+        return {"per_run": per_run_verdict(cell.exact_tv(), values["upper"])}
 
     def rows(self, document: dict) -> list[tuple]:
         verdicts = claim_verdicts(document["cells"], self.id)

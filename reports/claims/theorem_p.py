@@ -65,14 +65,14 @@ class TheoremP(Claim):
         first = chosen[0].result.spec
         real, generation = first.scenario.real, first.generations
         synthetic = [cell.result.spec.scenario.synthetic for cell in chosen]
-        last = [cell.result.tv[:, -1] for cell in chosen]
+        last = [cell.result.exact_tv()[:, -1] for cell in chosen]
         means = [float(values.mean()) for values in last]
         errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
         alpha = kde_rate(standard_truth(first.truth).dim)  # the rate of the cells' power-rule bandwidth
         bounds = {}
         for claim in PHASE_BOUNDS:
-            records = [cell.claims.get(claim) for cell in chosen]
-            if all(record is not None for record in records):
+            records = [record for cell in chosen if (record := cell.claims.get(claim)) is not None]
+            if len(records) == len(chosen):
                 curve = [float(record.values["upper"][-1]) for record in records]
                 bounds[claim] = {"values": curve, "peak": _peak(synthetic, curve)}
         shape = rise_then_fall(synthetic, last) if len(chosen) >= 3 else None

@@ -12,7 +12,7 @@ trained by its exact gradient flow) and :class:`selfloop.simulators.ScoreDiffusi
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class DiffusionModel:
         """The class of this model's fits."""
         raise NotImplementedError
 
-    def stack(self, fits: Sequence[FittedDiffusion]) -> ScoreStack:
+    def stack(self, fits: Sequence[Any]) -> ScoreStack:
         """The scores of ``fits`` (fits of this model, in one dimension) evaluated together (:class:`ScoreStack`)."""
         raise NotImplementedError
 

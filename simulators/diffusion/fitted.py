@@ -8,11 +8,14 @@ subclasses :class:`selfloop.simulators.diffusion.FittedSDEDiffusion` and
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..grid import Box, tail_quantile
+
+if TYPE_CHECKING:  # the model's type for the annotations only (base.py imports this module)
+    from .model import RandomFeatureDiffusion
 
 __all__ = ["FittedDiffusion"]
 
@@ -38,7 +41,13 @@ class FittedDiffusion:
     escaped_mass: float = 0.0
 
     def __init__(
-        self, model, weights: np.ndarray, data: np.ndarray, stopping_time: float | None, loss: float, features
+        self,
+        model: RandomFeatureDiffusion,
+        weights: np.ndarray,
+        data: np.ndarray,
+        stopping_time: float | None,
+        loss: float,
+        features,
     ) -> None:
         self.model = model
         self.weights = weights  # A, shape (d, m)
@@ -100,11 +109,16 @@ class FittedDiffusion:
         return Box(box.lower - 3.0, box.upper + 3.0)
 
     # ------------------------------------------------------------ many fits at once (the loop's hooks)
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` draws from the fitted model (each sampler's own)."""
+        raise NotImplementedError
+
+    # each class's batch hooks receive fits of that class: Sequence[Any] lets a sampler's hooks name their own type
     @classmethod
-    def sample_batch(cls, fits: Sequence["FittedDiffusion"], n: int, rngs) -> list[np.ndarray]:
+    def sample_batch(cls, fits: Sequence[Any], n: int, rngs) -> list[np.ndarray]:
         """``fits[r].sample(n, rngs[r])`` for every r (one at a time unless a sampler batches them)."""
         return [fit.sample(n, rng) for fit, rng in zip(fits, rngs)]
 
     @classmethod
-    def prepare_batch(cls, fits: Sequence["FittedDiffusion"]) -> None:
+    def prepare_batch(cls, fits: Sequence[Any]) -> None:
         """Compute what the fits' densities need, together (nothing, unless a sampler's density is on a grid)."""

@@ -119,7 +119,7 @@ def sde_densities(
     upper = np.stack([grid.lower + grid.spacing * (np.asarray(grid.shape) - 1) for grid in own])[:, None, :]
     inside = np.zeros((networks.size, *union.shape))
     for r, window in enumerate(windows):
-        inside[(r, *window)] = 1.0
+        inside[(r,) + tuple(window)] = 1.0
     inside = inside.reshape(networks.size, -1)
     cut = any(grid.shape != union.shape for grid in own)  # some fit's own grid is smaller than the shared window
     mass = inside * (np.exp(-0.5 * np.sum(nodes**2, axis=1)) / (2 * np.pi) ** (dim / 2) * union.cell_volume)
@@ -223,6 +223,7 @@ class FittedSDEDiffusion(FittedDiffusion):
             )
         if self._density is None:
             self.prepare_batch([self])
+        assert self._density is not None  # prepare_batch stored it
         return self._density
 
     def _store_density(self, grid: Grid, density: np.ndarray, escaped: float, negligible: float) -> None:

@@ -19,12 +19,15 @@ accumulated in chunks of rows, so memory is :math:`O(m^2)` whatever N.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Union
 
 import numpy as np
 
 from ..validation import check_positive
 from .network import relu_features, sigma
+
+if TYPE_CHECKING:  # the model's type for the annotations only (base.py imports this module)
+    from .model import RandomFeatureDiffusion
 
 __all__ = ["EarlyStopping", "StoppingTime", "TrainingProblem", "design_chunks", "training_problem"]
 
@@ -101,7 +104,7 @@ class TrainingProblem:
 
 
 def design_chunks(
-    model, data: np.ndarray, rng: np.random.Generator, features
+    model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, features
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (Phi rows, Y rows) of the least-squares problem of ``model`` on ``data``, a chunk of points at a time.
 
@@ -121,7 +124,9 @@ def design_chunks(
         yield phi, -noise - (scale * skip)[:, None] * noisy
 
 
-def training_problem(model, data: np.ndarray, rng: np.random.Generator, features) -> TrainingProblem:
+def training_problem(
+    model: RandomFeatureDiffusion, data: np.ndarray, rng: np.random.Generator, features
+) -> TrainingProblem:
     """Draw the (t, z) pairs and accumulate G, C and |Y|^2/M in chunks (memory O(m^2))."""
     rows = data.shape[0] * model.noise_draws
     gram = np.zeros((model.width, model.width))
