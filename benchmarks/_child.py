@@ -8,8 +8,8 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["peak_rss_gib", "revision_on_path", "run_child"]
 

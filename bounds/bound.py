@@ -121,7 +121,7 @@ class Bound:
         """LaTeX of each of :attr:`definitions`, in order (empty when the formula is self-contained)."""
         return [_latex(definition) for definition in self.definitions]
 
-    def subs(self, **values: Any) -> "Bound":
+    def subs(self, **values: Any) -> Bound:
         """A new bound with some symbols fixed (e.g. calibrated constants); same name and source."""
         lookup = {symbol.name: symbol for symbol in self.symbols}
         unknown = sorted(set(values) - set(lookup))

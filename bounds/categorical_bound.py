@@ -29,7 +29,7 @@ Unsmoothed it is exact for a symbol absorbed at 0 or 1 (the fully synthetic loop
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp

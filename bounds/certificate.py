@@ -127,7 +127,7 @@ class Certificate:
     kl_stderr: float = 0.0
 
     @staticmethod
-    def from_parts(parts: dict, method: str, kl_margin: float = 0.0, kl_stderr: float = 0.0) -> "Certificate":
+    def from_parts(parts: dict, method: str, kl_margin: float = 0.0, kl_stderr: float = 0.0) -> Certificate:
         """The certificate from its parts; ``kl_margin`` is added to the KL (a Monte Carlo upper confidence margin)."""
         parts = dict(parts)
         score_error = float(parts.pop("score_error", np.nan))

@@ -11,7 +11,7 @@ come from a table of log factorials: relative rounding about :math:`3\varepsilon
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special

@@ -19,7 +19,7 @@ propagates through the loop) without trusting Li's hidden constants.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp

@@ -67,7 +67,7 @@ class CellSpec:
         check_size("replicates", self.replicates)
 
     @classmethod
-    def from_dict(cls, spec: dict) -> "CellSpec":
+    def from_dict(cls, spec: dict) -> CellSpec:
         missing = sorted({"kind", "model", "truth", "scenario", "generations", "replicates"} - set(spec))
         if missing:
             raise ValueError(f"cell: missing fields {missing} in {spec!r}")

@@ -7,8 +7,8 @@ see it too).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from selfloop.simulators import (
     KDE,

@@ -78,7 +78,7 @@ class ClaimRecord:
         }
 
     @classmethod
-    def from_dict(cls, record: dict) -> "ClaimRecord":
+    def from_dict(cls, record: dict) -> ClaimRecord:
         return cls(
             record["label"],
             dict(record.get("labels") or {}),
@@ -121,7 +121,7 @@ class CellResult:
     real_fraction: np.ndarray
     training_size: np.ndarray
     measured: dict[str, np.ndarray] = field(default_factory=dict)
-    claims: dict[str, "ClaimRecord"] = field(default_factory=dict)
+    claims: dict[str, ClaimRecord] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -160,7 +160,7 @@ class CellResult:
         }
 
     @classmethod
-    def from_dict(cls, record: dict) -> "CellResult":
+    def from_dict(cls, record: dict) -> CellResult:
         return cls(
             CellSpec.from_dict(record["spec"]),
             None if record["tv"] is None else np.asarray(record["tv"], dtype=float),
@@ -196,7 +196,7 @@ class CellRecord:
         }
 
     @classmethod
-    def from_dict(cls, record: dict) -> "CellRecord":
+    def from_dict(cls, record: dict) -> CellRecord:
         claims = {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()}
         result = CellResult.from_dict({**record, "claims": {}})
         return cls(result, record["label"], record["legend"], record["summary"], claims)

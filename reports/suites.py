@@ -10,8 +10,9 @@ Users add a suite with :func:`register_suite`, or write one as a TOML file (:fun
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from selfloop.simulators import Registry
 

@@ -18,10 +18,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm

@@ -16,7 +16,7 @@ collapses to a point mass (docs/theory.md, section 11).
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class Categorical:
         self.__dict__.update(vars(self._valid(checked[None])[0]))  # one path that stores a law, checked here or a fit's
 
     @classmethod
-    def _valid(cls, probabilities: np.ndarray) -> list["Categorical"]:
+    def _valid(cls, probabilities: np.ndarray) -> list[Categorical]:
         """Laws from stacked rows already valid (R, K), the constructor's checks skipped (a fit's counts imply them)."""
         cumulative = np.cumsum(probabilities, axis=1)
         cumulative /= cumulative[:, -1:]

@@ -10,7 +10,7 @@ language models. The law of a curated draw on a finite alphabet is :func:`selflo
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -146,7 +146,7 @@ class NoisyArcs:
         with np.errstate(divide="ignore"):
             return np.log(self.pdf(x))
 
-    def smoothed(self, s2: float) -> "NoisyArcs":
+    def smoothed(self, s2: float) -> NoisyArcs:
         r"""The exact convolution :math:`p * N(0, s_2I)`: the same arcs with noise :math:`\sqrt{\sigma^2 + s_2}`."""
         if s2 == 0:
             return self

@@ -28,7 +28,8 @@ the form the second-moment bound evaluates from one cache of :math:`p_0 * G_v`.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence, TypeVar, Union
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -44,7 +45,7 @@ __all__ = [
     "expected_training_density",
 ]
 
-Bandwidths = Union[float, Sequence[float], np.ndarray]
+Bandwidths = float | Sequence[float] | np.ndarray
 #: What the mean recursion propagates: a mixture, or a combination of smoothings of one (:class:`SmoothedTruth`).
 Smoothable = TypeVar("Smoothable", "GaussianMixture", "SmoothedTruth")
 
@@ -117,12 +118,12 @@ class SmoothedTruth:
         """Variances equal to 12 significant digits are one smoothing (sums of h² in different orders)."""
         return float(f"{variance:.12g}")
 
-    def smoothed(self, s2: float) -> "SmoothedTruth":
+    def smoothed(self, s2: float) -> SmoothedTruth:
         r""":math:`f * G_{s_2}`: every smoothing variance grows by ``s2``."""
         return SmoothedTruth(self.truth, {self.variance_key(v + s2): w for v, w in self.weights.items()})
 
     @classmethod
-    def combine(cls, parts) -> "SmoothedTruth":
+    def combine(cls, parts) -> SmoothedTruth:
         r""":math:`\sum_j c_j f_j` of smoothed versions of one truth; equal variances merge."""
         parts = [(float(c), f) for c, f in parts if c > 0]
         weights: dict[float, float] = {}

@@ -10,8 +10,8 @@ interpolant of the values, including across sign changes.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import special
@@ -54,14 +54,14 @@ class Box:
         return self.lower.shape[0]
 
     @staticmethod
-    def union(boxes: Sequence["Box"]) -> "Box":
+    def union(boxes: Sequence[Box]) -> Box:
         """The smallest box containing every box in ``boxes``."""
         lower = np.min([b.lower for b in boxes], axis=0)
         upper = np.max([b.upper for b in boxes], axis=0)
         return Box(lower, upper)
 
     @staticmethod
-    def around(points: np.ndarray, margin: float) -> "Box":
+    def around(points: np.ndarray, margin: float) -> Box:
         """The bounding box of ``points`` (n, d) widened by ``margin`` on every side."""
         return Box(points.min(axis=0) - margin, points.max(axis=0) + margin)
 
@@ -85,7 +85,7 @@ class Grid:
     shape: tuple[int, ...]
 
     @classmethod
-    def covering(cls, box: Box, spacing: float, *, max_nodes: int | None = None) -> "Grid":
+    def covering(cls, box: Box, spacing: float, *, max_nodes: int | None = None) -> Grid:
         """The grid with step ``spacing`` (or coarser, if capped) covering ``box``.
 
         If more than ``max_nodes`` nodes per axis would be needed, the spacing
@@ -122,7 +122,7 @@ class Grid:
         cap = MAX_NODES_PER_AXIS.get(box.dim, 0) if max_nodes is None else max_nodes
         return bool(np.all(np.ceil((box.upper - box.lower) / spacing) + 1 <= cap))
 
-    def window(self, other: "Grid") -> tuple[slice, ...]:
+    def window(self, other: Grid) -> tuple[slice, ...]:
         """The index slices of ``other``'s nodes within this grid (both on one lattice, ``other`` inside)."""
         offsets = np.rint((other.lower - self.lower) / self.spacing).astype(int)
         return tuple(slice(int(o), int(o) + n) for o, n in zip(offsets, other.shape))

@@ -27,8 +27,8 @@ sums on much finer grids to the 1e-4 accuracy target (measured errors: docs/perf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def _silverman(data: np.ndarray) -> float:
 
 _RULES: dict[str, Callable[[np.ndarray], float]] = {"scott": _scott, "silverman": _silverman}
 
-Bandwidth = Union[float, str, Callable[[np.ndarray], float]]
+Bandwidth = float | str | Callable[[np.ndarray], float]
 
 
 class KDE(OneAtATime):
@@ -125,7 +125,7 @@ class KDE(OneAtATime):
         rule = _RULES[self.bandwidth] if isinstance(self.bandwidth, str) else self.bandwidth
         return check_positive("bandwidth", rule(data))
 
-    def fit(self, data, rng: np.random.Generator | None = None) -> "FittedKDE":
+    def fit(self, data, rng: np.random.Generator | None = None) -> FittedKDE:
         """Fit on ``data`` (n, d); ``rng`` is unused (the fit is deterministic)."""
         data = check_data("data", data)
         return FittedKDE(data, self.bandwidth_for(data))
@@ -170,7 +170,7 @@ class FittedKDE:
         """A box outside which the KDE has probability at most ``mass``."""
         return Box.around(self.data, tail_quantile(mass / self.dim) * self.bandwidth)
 
-    def smoothed(self, s2: float) -> "FittedKDE":
+    def smoothed(self, s2: float) -> FittedKDE:
         r"""The exact convolution :math:`\hat p * \mathcal N(0, s_2 I)`: the same points with bandwidth :math:`\sqrt{h^2 + s_2}`."""
         return FittedKDE(self.data, float(np.sqrt(self.bandwidth**2 + check_positive("s2", s2))))
 

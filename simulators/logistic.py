@@ -10,7 +10,7 @@ first generation's as n grows, while replacing data makes it grow like i + 1 (do
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import special

@@ -14,7 +14,7 @@ one exists, else the unbiased Monte Carlo estimate with its standard error.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

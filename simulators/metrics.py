@@ -17,7 +17,8 @@ Four routes, never a histogram:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence, TypeGuard
+from collections.abc import Sequence
+from typing import TypeGuard
 
 import numpy as np
 

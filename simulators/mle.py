@@ -9,7 +9,7 @@ down, and the log of its determinant drifts down: Bertrand et al., Suresh et al.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from .atomic import write_atomic
 

@@ -11,7 +11,7 @@ TV between two Poisson laws is in closed form: for :math:`\lambda < \mu` the fir
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import special

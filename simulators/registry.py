@@ -10,8 +10,9 @@ user's script) can add entries without leaking them into whatever runs next.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 __all__ = ["Registry"]
 
@@ -82,7 +83,7 @@ class Registry(Generic[T]):
         return dict(self._entries)
 
     @contextmanager
-    def scoped(self) -> Iterator["Registry[T]"]:
+    def scoped(self) -> Iterator[Registry[T]]:
         """Within the block, registrations are temporary: the contents are restored on exit."""
         saved = dict(self._entries)
         try:

@@ -18,7 +18,7 @@ the fits and the truth are :class:`RegressionLaw`, so the loop measures it in cl
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

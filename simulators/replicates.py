@@ -21,8 +21,9 @@ hooks (:class:`selfloop.simulators.protocol.ReplicateBatching`) sample, prepare 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,7 @@ place of TV, which needs a density.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -113,13 +113,13 @@ class Scenario:
 
     # ------------------------------------------------------------- shorthands
     @classmethod
-    def fully_synthetic(cls, size: int) -> "Scenario":
+    def fully_synthetic(cls, size: int) -> Scenario:
         """r = 0, s = N: classic model collapse."""
         size = check_size("size", size)
         return cls(real=0, synthetic=size)
 
     @classmethod
-    def mixed(cls, size: int, real_fraction: float, *, reuse_real: bool = False) -> "Scenario":
+    def mixed(cls, size: int, real_fraction: float, *, reuse_real: bool = False) -> Scenario:
         """r = round(lambda N), s = N - r, with fresh (or, if asked, reused) real points.
 
         Raises if a real fraction strictly between 0 and 1 rounds to no real or no
@@ -136,13 +136,13 @@ class Scenario:
         return cls(real=real, synthetic=size - real, reuse_real=reuse_real)
 
     @classmethod
-    def growing_synthetic(cls, real: int, synthetic: int) -> "Scenario":
+    def growing_synthetic(cls, real: int, synthetic: int) -> Scenario:
         """r = n fixed, s = m swept; generation 0 is fit on the n real points only."""
         real = check_size("real", real)
         return cls(real=real, synthetic=synthetic, initial=real)
 
     @classmethod
-    def accumulating(cls, size: int, synthetic: int, *, real: int = 0, fit_size: int | None = None) -> "Scenario":
+    def accumulating(cls, size: int, synthetic: int, *, real: int = 0, fit_size: int | None = None) -> Scenario:
         """Generation 0 on ``size`` real points, then each generation adds ``real`` + ``synthetic`` new ones; with
         ``fit_size``, each generation fits on that many points drawn without replacement from the pool
         (accumulate-subsample)."""
@@ -150,7 +150,7 @@ class Scenario:
         return cls(real=real, synthetic=synthetic, initial=size, accumulate=True, fit_size=fit_size)
 
     @classmethod
-    def weighted(cls, real: int, synthetic: int, real_weight: float, *, initial: int | None = None) -> "Scenario":
+    def weighted(cls, real: int, synthetic: int, real_weight: float, *, initial: int | None = None) -> Scenario:
         """r = n fresh real and s = m synthetic points a generation, the real part weighted w in the fit and the
         synthetic part 1 - w; generation 0 on ``initial`` (default n) real points."""
         real = check_size("real", real)
@@ -210,7 +210,7 @@ class Scenario:
         }
 
     @classmethod
-    def from_dict(cls, spec: dict) -> "Scenario":
+    def from_dict(cls, spec: dict) -> Scenario:
         """The scenario a suite's ``{"kind": ..., ...}`` describes (see :meth:`to_dict`); bad input names the field."""
         if not isinstance(spec, dict) or "kind" not in spec:
             raise ValueError(f"scenario must be a dict with a 'kind', got {spec!r}")

@@ -6,7 +6,7 @@ with :func:`register_truth` (in a plugin, so that worker processes see it too).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

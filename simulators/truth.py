@@ -10,7 +10,8 @@ what makes the expected KDE density and the Theorem K functionals exact.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
 import numpy as np
 from scipy import special
@@ -107,7 +108,7 @@ class GaussianMixture:
 
     # ------------------------------------------------------------------ basics
     @classmethod
-    def isotropic(cls, weights, means, variances) -> "GaussianMixture":
+    def isotropic(cls, weights, means, variances) -> GaussianMixture:
         """Mixture with covariances ``variances[k] * I``."""
         means = np.asarray(means, dtype=float)
         if means.ndim == 1:
@@ -117,7 +118,7 @@ class GaussianMixture:
         return cls(weights, means, variances[:, None, None] * np.eye(dim))
 
     @classmethod
-    def combine(cls, parts: Iterable[tuple[float, "GaussianMixture"]]) -> "GaussianMixture":
+    def combine(cls, parts: Iterable[tuple[float, GaussianMixture]]) -> GaussianMixture:
         r"""The mixture :math:`\sum_j c_j p_j` of mixtures, flattened; zero weights are dropped."""
         parts = [(float(c), p) for c, p in parts if c > 0]
         weights = np.concatenate([c * p.weights for c, p in parts])
@@ -217,7 +218,7 @@ class GaussianMixture:
             out[chosen] = self.means[k] + noise[chosen] @ self._cholesky[k].T
         return out
 
-    def smoothed(self, s2: float) -> "GaussianMixture":
+    def smoothed(self, s2: float) -> GaussianMixture:
         r"""The exact convolution :math:`p * \mathcal N(0, s_2 I)`; ``s2 = 0`` returns ``self``."""
         s2 = float(s2)
         if np.isnan(s2) or s2 < 0:

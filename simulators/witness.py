@@ -18,9 +18,9 @@ negative (a poor set); it lies in [-1, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import numpy as np
 from scipy import special

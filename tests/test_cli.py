@@ -327,7 +327,7 @@ def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
         with pytest.raises(ValueError, match="'kde' is already a registered model"):
             register_model("kde", lambda spec: None)
         with pytest.raises(ValueError, match="'quick' is already a registered suite"):
-            register_suite("quick", lambda: [])
+            register_suite("quick", list)
         with pytest.raises(ValueError, match="'theorem_k' is already a registered claim"):
             register_claim(Impostor())
         with pytest.raises(ValueError, match="'bimodal_1d' is already a registered truth"):
@@ -342,7 +342,7 @@ def test_every_registry_refuses_a_taken_name_unless_replace_is_passed():
             )
         replacement = lambda spec: None  # noqa: E731
         register_model("kde", replacement, replace=True)
-        register_suite("quick", lambda: [], replace=True)
+        register_suite("quick", list, replace=True)
         assert MODELS.get("kde").factory is replacement and get_suite("quick") == []
         register_claim(Impostor(), replace=True)
         assert CLAIMS.get("theorem_k").label == "not Theorem K"

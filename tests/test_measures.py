@@ -94,7 +94,7 @@ def test_a_measured_field_is_an_attribute_and_an_unmeasured_one_says_what_there_
     assert result.one_step is result.measured["one_step"]
     assert result.tv is result.measured["tv"] and result.tv_stderr.shape == (2, 2)
     with pytest.raises(AttributeError, match="'certificate': this loop measured no such field .*one_step"):
-        result.certificate
+        _ = result.certificate
 
 
 class _Counting:

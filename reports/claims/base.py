@@ -94,7 +94,7 @@ class Cell:
         return self.spec.generations
 
     @classmethod
-    def from_result(cls, result: CellResult, suite: object | None = None) -> "Cell":
+    def from_result(cls, result: CellResult, suite: object | None = None) -> Cell:
         """The claims' view of a worker's result (:class:`selfloop.reports.records.CellResult`)."""
         return cls(result.spec, result.tv, result.real_fraction, result.training_size, dict(result.measured), suite)
 
@@ -154,7 +154,7 @@ class Claim:
         """Whether the cell tests it: it applies, and a sample-only cell only what the witness can decide."""
         return self.applies(spec) and (not spec.sample_only or self.witness_testable)
 
-    def decided_on(self, cell: "Cell") -> bool:
+    def decided_on(self, cell: Cell) -> bool:
         """Whether the run cell tests it: :meth:`decided_in` its specification, and an exact law only where no replicate
         collapsed (a law describes the loop that goes on fitting; a collapsed replicate stopped, and the ones left are
         no longer a sample of that loop). A bound on E TV is tested either way: a collapsed fit is at TV 1."""

@@ -11,7 +11,7 @@ A reused real pool is outside their theory: each is evaluated at its fresh-data 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -3,8 +3,9 @@ and the second-moment bound."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 

@@ -153,7 +153,7 @@ class TheoremP(Claim):
             f"Growing synthetic data, n = {phase['real']} real points per generation, KDE with h = 0.9 N^(-1/5) (alpha = {phase['alpha']:.2f}). "
             f"Mean TV at generation {phase['generation']} {shape}.",
             "",
-            "| m | mean TV at generation %d | standard error |" % phase["generation"]
+            f"| m | mean TV at generation {phase['generation']} | standard error |"
             + "".join(f" {claim_label(claim)} bound |" for claim, _ in phase_bounds(phase)),
             "|---|---|---|" + "---|" * len(phase.get("bounds", {})),
         ]

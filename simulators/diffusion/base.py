@@ -12,7 +12,8 @@ trained by its exact gradient flow) and :class:`selfloop.simulators.ScoreDiffusi
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -8,7 +8,8 @@ subclasses :class:`selfloop.simulators.diffusion.FittedSDEDiffusion` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

@@ -19,7 +19,7 @@ JAX) writes the same ``fit_score`` with it and passes it to :class:`~selfloop.si
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

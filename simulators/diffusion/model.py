@@ -19,7 +19,7 @@ generation has its own draw, as in the theory, which holds with high probability
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -11,7 +11,7 @@ of the stationary :math:`N(0, I)`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -21,7 +21,7 @@ model, which is one implementation of the same protocol (:class:`selfloop.simula
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class ScoreFunctions:
     Each evaluation is checked for its shape and finiteness (:func:`_checked`).
     """
 
-    def __init__(self, fits: Sequence["FittedScoreDiffusion"]) -> None:
+    def __init__(self, fits: Sequence[FittedScoreDiffusion]) -> None:
         if not fits:
             raise ValueError("fits: need at least one fitted model")
         self.dim = fits[0].dim
@@ -91,7 +91,7 @@ class FittedScoreDiffusion(FittedSDEDiffusion):
         The training points (they bound where the sampler's mass may lie).
     """
 
-    def __init__(self, model: "ScoreDiffusion", score: Score, data: np.ndarray) -> None:
+    def __init__(self, model: ScoreDiffusion, score: Score, data: np.ndarray) -> None:
         if not callable(score):
             raise ValueError(f"score: fit_score must return a callable score(x, t), got {type(score).__name__}")
         self.score_function = score

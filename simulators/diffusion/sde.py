@@ -20,7 +20,7 @@ depend on the others in its batch, beyond floating-point rounding:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -173,7 +173,7 @@ class FittedSDEDiffusion(FittedDiffusion):
         return sample_sde(self._network, self.times(), n, [rng])[0]
 
     @classmethod
-    def sample_batch(cls, fits: Sequence["FittedSDEDiffusion"], n: int, rngs) -> list[np.ndarray]:
+    def sample_batch(cls, fits: Sequence[FittedSDEDiffusion], n: int, rngs) -> list[np.ndarray]:
         """``fits[r].sample(n, rngs[r])`` for every r, the samplers run together (the same draws, batched)."""
         n = check_size("n", n)
         if len(fits) < 2:
@@ -181,7 +181,7 @@ class FittedSDEDiffusion(FittedDiffusion):
         return list(sample_sde(fits[0].model.stack(fits), fits[0].times(), n, rngs))
 
     @classmethod
-    def prepare_batch(cls, fits: Sequence["FittedSDEDiffusion"]) -> None:
+    def prepare_batch(cls, fits: Sequence[FittedSDEDiffusion]) -> None:
         """Compute the grid densities of ``fits`` not computed yet, together (:func:`sde_densities`); each equals the
         one it computes alone, beyond rounding. Fits in d > 2 (no grid density) are left alone."""
         pending = [fit for fit in fits if fit.dim <= 2 and fit._density is None]

@@ -18,8 +18,9 @@ accumulated in chunks of rows, so memory is :math:`O(m^2)` whatever N.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class EarlyStopping:
         return self.scale * size**0.4 * width**2 / (2.0 * mean_eigenvalue)
 
 
-StoppingTime = Union[None, float, Callable[[int, int, float], float]]
+StoppingTime = float | Callable[[int, int, float], float] | None
 
 
 @dataclass(frozen=True)
