@@ -33,7 +33,7 @@ from .models import describe_model_spec
 from .records import CellRecord, CellResult
 from .verdicts import bound_outcome, law_verdict, per_run_verdict, replicate_mean
 
-__all__ = ["FORMAT", "assemble", "describe_cell", "describe_model", "describe_scenario", "upgrade"]
+__all__ = ["FORMAT", "assemble", "describe_cell", "describe_model", "describe_scenario", "package_version", "upgrade"]
 #: Normal quantile of the two-sided confidence intervals shown for mean TV.
 CI_Z = 1.96
 #: The results document's format: 3 since claims are units (2: bound records under "checks", by theorem id).
@@ -65,7 +65,8 @@ def _git_commit() -> str | None:
     return (output.stdout.strip() or None) if output.returncode == 0 else None
 
 
-def _version() -> str:
+def package_version() -> str:
+    """The installed distribution's version (``unknown`` when run from a source tree not installed)."""
     try:
         return metadata.version("selfloop")
     except metadata.PackageNotFoundError:
@@ -121,7 +122,7 @@ def assemble(cells: list[CellResult], *, suite: str, seed: int) -> dict:
     summaries = {claim.id: claim.summarize(records, prepared.get(claim.id)) for claim in claims}
     return {
         "format": FORMAT,
-        "package_version": _version(),
+        "package_version": package_version(),
         "git_commit": _git_commit(),
         "suite": suite,
         "seed": seed,

@@ -25,7 +25,7 @@ from typing import NoReturn
 from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.persistent import CACHE_VARIABLE, cache_folder
 
-from .assemble import assemble, upgrade
+from .assemble import assemble, package_version, upgrade
 from .check import compare
 from .plugins import load_plugins
 from .render import render, write_results
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Tightness reports and CI regression for the self-consuming-loop TV bounds.",
         formatter_class=formatter,
     )
+    parser.add_argument("--version", action="version", version=f"scloop (selfloop) {package_version()}")
     commands = parser.add_subparsers(
         dest="command", required=True, parser_class=_Parser, metavar="{report,check,baseline}"
     )

@@ -32,6 +32,7 @@ from .builders import (
     sequence_cells,
 )
 from .cells import CellSpec
+from .models import build_model
 from .peer_experiments import peers
 from .second_round import curated_cells, risk_ratio_cells, weighted_cells
 
@@ -351,11 +352,15 @@ def get_suite(name: str) -> list[dict]:
     ['calibration', 'loop', 'phase']
     """
     if str(name).endswith(".toml"):
-        cells = load_suite_file(name)
+        cells, where = load_suite_file(name), f"suite file {name}"
     elif name not in SUITES:
         raise ValueError(f"suite must be one of {suite_names()} or a .toml file, got {name!r}")
     else:
-        cells = SUITES.get(name)()
-    for cell in cells:
-        CellSpec.from_dict(cell)  # every cell is well formed before any runs
+        cells, where = SUITES.get(name)(), f"suite {name}"
+    for index, cell in enumerate(cells, start=1):  # every cell well formed, its model built, before any runs
+        try:
+            build_model(CellSpec.from_dict(cell).model)
+        except (ValueError, TypeError, KeyError) as error:
+            detail = f"the model specification lacks {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"{where}, cell {index}: {detail}") from None
     return cells

@@ -265,7 +265,12 @@ def check_bound(
     (False, True)
     """
     tv = np.atleast_2d(np.asarray(tv, dtype=float))
-    bound = np.broadcast_to(np.asarray(bound, dtype=float), tv.shape[1:]).copy()
+    if tv.ndim != 2 or tv.shape[0] < 1 or tv.shape[1] < 1:
+        raise ValueError(f"tv must be replicate trajectories (R, G + 1) with R >= 1, got shape {tv.shape}")
+    bound = np.asarray(bound, dtype=float)
+    if bound.shape not in ((), (1,), tv.shape[1:]):
+        raise ValueError(f"bound must be a number or one per generation, shape {tv.shape[1:]}, got shape {bound.shape}")
+    bound = np.broadcast_to(bound, tv.shape[1:]).copy()
     if not (0 < alpha < 1):
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     if method not in _METHODS:

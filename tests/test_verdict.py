@@ -153,6 +153,13 @@ def test_edge_bounds():
         check_bound(tv, [0.5, 0.5], method="t-test")
     with pytest.raises(ValueError, match="tv"):
         check_bound(tv * np.nan, [0.5, 0.5])
+    with pytest.raises(
+        ValueError, match=r"bound must be a number or one per generation, shape \(2,\), got shape \(3,\)"
+    ):
+        check_bound(tv, [0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="R >= 1"):
+        check_bound(np.zeros((0, 2)), [0.5, 0.5])
+    assert check_bound(tv, 0.5).bound.tolist() == [0.5, 0.5]  # a number is every generation's bound
 
 
 @pytest.mark.parametrize("side", ["upper", "lower"])
