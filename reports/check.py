@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .assemble import upgrade
 from .claims import CLAIMS
+from .legacy import upgrade
 
 __all__ = ["distance", "FLOAT_RTOL", "TV_Z", "CheckResult", "compare"]
 
@@ -231,7 +231,7 @@ def _gone_claims(current: dict, baseline: dict) -> list[str]:
 
 def compare(current: dict, baseline: dict, *, statistical: bool = False) -> CheckResult:
     """Cell-by-cell comparison of two results documents of the same suite (exact unless ``statistical``); a document
-    of an earlier format is read through :func:`selfloop.reports.assemble.upgrade`."""
+    of an earlier format is read through :func:`selfloop.reports.legacy.upgrade`."""
     current, baseline = upgrade(current), upgrade(baseline)
     result = CheckResult(mode="statistical" if statistical else "exact")
     for name in _gone_claims(current, baseline):

@@ -25,8 +25,9 @@ from typing import NoReturn
 from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.persistent import CACHE_VARIABLE, cache_folder
 
-from .assemble import assemble, package_version, upgrade
+from .assemble import assemble, package_version
 from .check import compare
+from .legacy import upgrade
 from .plugins import load_plugins
 from .render import render, write_results
 from .suites import get_suite, suite_names

@@ -5,7 +5,7 @@
 - the summary of every checked cell's tightness against its detectable ratio.
 
 A claim draws its own figures in its section (the phase transition, the Gaussian MLE loop's laws), with
-:func:`save_figure` and :data:`STYLES`.
+:func:`save_figure`; each claim's bound keeps its own line style (:attr:`selfloop.reports.Claim.line_style`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from .text import finite_tightness, side_records
 
 __all__ = [
     "FIGURE_PATTERNS",
-    "STYLES",
     "describe_scenario_kind",
     "figure_scenarios",
     "figure_summary",
@@ -37,8 +36,9 @@ __all__ = [
     "upper_sides",
 ]
 
-#: Figures this module writes; an earlier report's are removed first, so a folder never mixes two reports.
-FIGURE_PATTERNS = ("tv_*.png", "phase.png", "summary.png", "tightness_histogram.png", "mle_laws.png")
+#: Figures this module writes (and one an earlier version wrote); with each claim's own (:attr:`Claim.figures`), an
+#: earlier report's are removed first, so a folder never mixes two reports.
+FIGURE_PATTERNS = ("tv_*.png", "summary.png", "tightness_histogram.png")
 
 
 def upper_sides(cell: dict) -> list[dict]:
@@ -83,29 +83,21 @@ def _file_label(text: str) -> str:
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-#: Line style of each claim's bound, by claim id (a claim not here is drawn dashed).
-STYLES: dict[str, Any] = {
-    "theorem_k": "--",
-    "second_moment": ":",
-    "theorem_d": "-.",
-    "theorem_g": (0, (5, 1, 1, 1, 1, 1)),
-    "gaussian_mle": (0, (1, 1)),
-}
-
-
 #: Detectable ratios above this are drawn at it in the summary figure.
 MAX_SHOWN = 4.0
 
 
-def figure_scenarios(cells: list[dict], out: Path, in_table, workers: int = 1) -> dict[str, list[str]]:
-    """Mean TV (95% band) and every upper bound (one line style per bound) against generation; file names by scenario
-    kind. With ``workers`` > 1 the figures are drawn in that many forked processes (the same files: each figure is
-    drawn from its own cells alone)."""
+def figure_scenarios(
+    cells: list[dict], out: Path, in_table, styles: dict[str, Any], workers: int = 1
+) -> dict[str, list[str]]:
+    """Mean TV (95% band) and every upper bound (``styles``: each claim's line style, by id; dashed for one not in
+    it) against generation; file names by scenario kind. With ``workers`` > 1 the figures are drawn in that many
+    forked processes (the same files: each figure is drawn from its own cells alone)."""
     groups = defaultdict(list)
     for cell in cells:
         if cell["spec"]["kind"] == "loop":
             groups[_figure_key(cell)].append(cell)
-    jobs = [(key, members, out, in_table) for key, members in sorted(groups.items())]
+    jobs = [(key, members, out, in_table, styles) for key, members in sorted(groups.items())]
     processes = min(workers, len(jobs))
     if processes > 1:
         import matplotlib.figure  # noqa: F401  (once, before the fork: the drawing processes inherit it)
@@ -126,7 +118,7 @@ def _figure_scenario(job: tuple) -> str:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    (kind, model, truth), members, out, in_table = job
+    (kind, model, truth), members, out, in_table, styles = job
     figure, axis = new_figure(7.5, 4.2)
     styles_used = set()
     for index, cell in enumerate(members):
@@ -143,7 +135,7 @@ def _figure_scenario(job: tuple) -> str:
         )
         axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
         for side in upper_sides(cell):
-            style = STYLES.get(side["claim"], "--")
+            style = styles.get(side["claim"], "--")
             styles_used.add((side["label"], style))
             axis.plot(generations, np.minimum(side["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
         for name, record in (cell.get("claims") or {}).items():
@@ -153,7 +145,7 @@ def _figure_scenario(job: tuple) -> str:
             axis.fill_between(
                 generations, bound.min(axis=0), bound.max(axis=0), color=color, alpha=0.1, hatch="//", linewidth=0
             )
-            style = STYLES.get(name, (0, (5, 1, 1, 1, 1, 1)))
+            style = styles.get(name, (0, (5, 1, 1, 1, 1, 1)))
             axis.plot(generations, bound.mean(axis=0), color=color, linestyle=style, linewidth=1.2)
             styles_used.add((f"{record['label']} (certified, per run; band: min–max over runs)", style))
     handles, labels = axis.get_legend_handles_labels()

@@ -11,9 +11,9 @@ import numpy as np
 from selfloop.bounds import registered_bounds
 from selfloop.simulators.atomic import write_atomic
 
-from .assemble import upgrade
 from .claims import CLAIMS, claim_label, claims_lines
 from .figures import FIGURE_PATTERNS, figure_scenarios, figure_summary, upper_claims, upper_sides
+from .legacy import upgrade
 from .text import counts, finite_tightness, fmt, per_run_ratios, ratio_text, side_records, verdict_text
 
 __all__ = ["render", "write_results"]
@@ -32,12 +32,17 @@ def _in_table(claim: str) -> bool:
     return claim not in CLAIMS or CLAIMS.get(claim).in_cell_table
 
 
+def _per_run_label(claim: str) -> str:
+    """How the tables name a claim's per-run bound (:attr:`Claim.per_run_label`)."""
+    return CLAIMS.get(claim).per_run_label if claim in CLAIMS else "per-run bound"
+
+
 def _cell_table(cells: list[dict]) -> list[str]:
-    """One row per cell: the mean TV, then per claim with a bound, bound / mean and its verdict; Jensen's lower side;
+    """One row per cell: the mean TV, then per claim with a bound, bound / mean and its verdict; the lower side;
     per claim with per-run bounds, bound / TV over the runs and how many runs held."""
     claims = upper_claims(cells, list(CLAIMS))
     labels = [claim_label(claim) for claim in claims]
-    lower = any(side["side"] == "lower" for cell in cells for side in side_records(cell))
+    lower = next((side["label"] for cell in cells for side in side_records(cell) if side["side"] == "lower"), None)
     per_run = [
         name
         for name in dict.fromkeys(
@@ -51,9 +56,11 @@ def _cell_table(cells: list[dict]) -> list[str]:
         "mean TV witness (its mean ≤ TV) ± 95% CI (last gen.)" if witness else "mean TV ± 95% CI (last gen.)",
     ]
     columns += [f"{label}: {what}" for label in labels for what in ("bound/mean", "verdict")]
-    columns += ["Jensen lower / mean"] if lower else []
+    columns += [f"{lower} / mean"] if lower else []
     columns += [
-        f"{claim_label(name)}: {what}" for name in per_run for what in ("certificate / TV", "verdict (per run)")
+        f"{claim_label(name)}: {what}"
+        for name in per_run
+        for what in (f"{_per_run_label(name)} / TV", "verdict (per run)")
     ]
     held_out = any("nll" in (cell.get("measured") or {}) for cell in cells)
     columns += ["held-out NLL (last gen.)"] if held_out else []
@@ -75,7 +82,7 @@ def _cell_table(cells: list[dict]) -> list[str]:
         for name in per_run:
             record = (cell.get("claims") or {}).get(name)
             if record is None:
-                row += " — | no certificate |"
+                row += f" — | no {_per_run_label(name)} |"
             else:
                 verdict = record["verdicts"]["per_run"]
                 ratios = per_run_ratios([{"tv": cell["tv"], "values": record["values"]["upper"]}])
@@ -178,16 +185,17 @@ def bounds_appendix() -> list[str]:
 
 def render(document: dict, out: Path, workers: int = 1) -> Path:
     """Write tightness.md and figures into ``out`` (created if needed); returns the markdown path. A document of an
-    earlier format is read through :func:`selfloop.reports.assemble.upgrade`. The scenario figures are drawn in
+    earlier format is read through :func:`selfloop.reports.legacy.upgrade`. The scenario figures are drawn in
     ``workers`` forked processes."""
     document = upgrade(document)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for pattern in FIGURE_PATTERNS:
+    for pattern in (*FIGURE_PATTERNS, *(pattern for claim in CLAIMS.values() for pattern in claim.figures)):
         for stale in out.glob(pattern):
             stale.unlink()
     cells = document["cells"]
-    figures = figure_scenarios(cells, out, _in_table, workers)
+    styles = {claim.id: claim.line_style for claim in CLAIMS.values()}
+    figures = figure_scenarios(cells, out, _in_table, styles, workers)
     lines = [
         "# Tightness of the self-consuming-loop TV bounds",
         "",
@@ -208,16 +216,6 @@ def render(document: dict, out: Path, workers: int = 1) -> Path:
         "",
     ]
     lines += _tally(cells)
-    jensen = [
-        side for cell in cells for side in side_records(cell) if side["side"] == "lower" and not side["outside_theory"]
-    ]
-    if jensen:
-        lines.append(
-            f"- **Jensen lower bound** TV(E p̂_i, p0) <= E TV_i (rigorous): refuted in {sum(c['verdict']['refuted'] for c in jensen)} of {len(jensen)} cells, "
-            f"{sum(c['verdict']['underpowered'] for c in jensen)} of them underpowered "
-            f"(lower bound / mean median {np.median([x for c in jensen for x in finite_tightness(c)]):.2f}): "
-            "a lower bound on a small mean is hard to refute with TV in [0, 1] alone."
-        )
     outside = [side for cell in cells for side in upper_sides(cell) if side["outside_theory"]]
     below = [c for c in outside if min(c["verdict"]["tightness"]) < 1]
     if outside:
@@ -244,12 +242,8 @@ def render(document: dict, out: Path, workers: int = 1) -> Path:
         lines += [f"### {kind.replace('_', ' ')}", ""]
         if kind in _SCENARIO_NOTES:
             lines += [_SCENARIO_NOTES[kind], ""]
-        if any(cell["spec"]["model"]["name"] == "mle" and not cell.get("claims") for cell in members):
-            lines += [
-                "Gaussian MLE rows on a multimodal truth are descriptive: a single Gaussian is misspecified there, so no bound "
-                "applies; on a Gaussian truth they carry the exact laws and the TV bound (section *The Gaussian MLE loop*).",
-                "",
-            ]
+        for claim in CLAIMS.values():
+            lines += claim.table_note(members)
         for group in _column_groups(members):  # one table per set of columns: each row has every column's claim
             lines += _cell_table(group) + [""]
         lines += [f"![{kind}]({name})" for name in figures[kind]] + [""]

@@ -6,6 +6,7 @@ CLI works with the plain install.
 """
 
 from .betting import betting_p_value, mixture_e_values
+from .claims import ClaimConformance, check_claim, conformance_cells
 from .conformance import (
     check_density_integrates_to_one,
     check_fit_is_deterministic,
@@ -17,6 +18,9 @@ from .verdict import ALPHA, POWER, UNDERPOWERED, Verdict, check_bound, detectabl
 
 __all__ = [
     "ALPHA",
+    "ClaimConformance",
+    "check_claim",
+    "conformance_cells",
     "POWER",
     "PropertyOutcome",
     "check_density_integrates_to_one",

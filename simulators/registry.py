@@ -54,6 +54,12 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
+    def unregister(self, name: str) -> T:
+        """Remove and return the entry called ``name`` (a test's temporary registration)."""
+        entry = self.get(name)
+        del self._entries[name]
+        return entry
+
     def __getitem__(self, name: str) -> T:
         return self.get(name)
 

@@ -157,40 +157,75 @@ def run_chunk(
             previous = fits
         weights = scenario.point_weights() if generation else None
         fits, collapsed = fit_or_collapse(model, data, [rngs[r] for r in alive], weights)
-        if collapsed:  # these replicates stop here: recorded from this generation on, the others go on
-            for position, is_singular in collapsed.items():
-                out.collapsed_at[alive[position]], singular[alive[position]] = generation, is_singular
-            kept = [position for position in range(len(alive)) if position not in collapsed]
-            alive, data, fits = [alive[p] for p in kept], [data[p] for p in kept], [fits[p] for p in kept]
-            previous = [previous[p] for p in kept] if previous is not None else None
+        while True:  # a fit may also degenerate when its density is first computed (measured): it collapses too
+            if collapsed:  # these replicates stop here: recorded from this generation on, the others go on
+                for position, is_singular in collapsed.items():
+                    out.collapsed_at[alive[position]], singular[alive[position]] = generation, is_singular
+                kept = [position for position in range(len(alive)) if position not in collapsed]
+                alive, data, fits = [alive[p] for p in kept], [data[p] for p in kept], [fits[p] for p in kept]
+                previous = [previous[p] for p in kept] if previous is not None else None
+            if not alive:
+                break
+            states = [metric_rngs[r].bit_generator.state for r in alive]
+            try:
+                taken = _measure(
+                    loop, generation, measures, memories, fits, previous, measurement, metric_rngs, streams, alive
+                )
+                break
+            except DegenerateFit:
+                collapsed = prepare_or_collapse(hooks, fits)
+                if not collapsed:
+                    raise
+                for r, state in zip(alive, states):  # as if the measures had first run on the survivors alone
+                    metric_rngs[r].bit_generator.state = state
         if not alive:
             break
         if alive[-1] == count - 1:
             out.models.append(fits[-1])
-        taken: dict[str, np.ndarray] = {}
-        fraction = 1.0 if generation == 0 else scenario.real_fraction
-        for measure, memory in zip(measures, memories):
-            step = GenerationStep(
-                loop,
-                generation,
-                fits,
-                previous,
-                fraction,
-                measurement,
-                [metric_rngs[r] for r in alive],
-                [streams[r] for r in alive],
-                taken,
-                memory,
-                tuple(alive),
-            )
-            for name, values in measure.take(step).items():
-                values = np.asarray(values, dtype=float)
-                if name not in out.measured:
-                    out.measured[name] = np.full((count, width, *values.shape[1:]), np.nan)
-                out.measured[name][alive, generation] = values
-                taken[name] = values
+        for name, values in taken.items():
+            if name not in out.measured:
+                out.measured[name] = np.full((count, width, *values.shape[1:]), np.nan)
+            out.measured[name][alive, generation] = values
     _record_collapse(out, measures, singular, width)
     return out
+
+
+def _measure(
+    loop, generation, measures, memories, fits, previous, measurement, metric_rngs, streams, alive
+) -> dict[str, np.ndarray]:
+    """Every measure's fields for one generation's fits, in order (each sees the fields taken before it)."""
+    taken: dict[str, np.ndarray] = {}
+    fraction = 1.0 if generation == 0 else loop.scenario.real_fraction
+    for measure, memory in zip(measures, memories):
+        step = GenerationStep(
+            loop,
+            generation,
+            fits,
+            previous,
+            fraction,
+            measurement,
+            [metric_rngs[r] for r in alive],
+            [streams[r] for r in alive],
+            taken,
+            memory,
+            tuple(alive),
+        )
+        for name, values in measure.take(step).items():
+            taken[name] = np.asarray(values, dtype=float)
+    return taken
+
+
+def prepare_or_collapse(hooks, fits: Sequence) -> dict[int, bool]:
+    """The fits whose densities degenerate when computed (the SDE sampler's mass leaving its grid), found by preparing
+    each alone (:meth:`ReplicateBatching.prepare_batch`, equal to the batch's beyond rounding): ``{position:
+    singular}``."""
+    collapsed: dict[int, bool] = {}
+    for position, fit in enumerate(fits):
+        try:
+            hooks.prepare_batch([fit])
+        except DegenerateFit as error:
+            collapsed[position] = error.singular
+    return collapsed
 
 
 def _record_collapse(out: ChunkResult, measures: Sequence[Measure], singular: np.ndarray, width: int) -> None:
@@ -203,9 +238,7 @@ def _record_collapse(out: ChunkResult, measures: Sequence[Measure], singular: np
             if not chosen.size:
                 continue
             for name, value in collapsed_values(measure, is_singular).items():
-                if name not in out.measured:
-                    if np.isnan(value):
-                        continue
+                if name not in out.measured:  # every replicate collapsed before this measure took anything
                     out.measured[name] = np.full((len(out.collapsed_at), width), np.nan)
                 for replicate in chosen:
                     out.measured[name][replicate, out.collapsed_at[replicate] :] = value

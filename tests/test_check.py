@@ -8,7 +8,7 @@ import pytest
 from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: registers the suite)
 
 from selfloop.reports import assemble, compare, get_suite, render, run_suite
-from selfloop.reports.assemble import upgrade
+from selfloop.reports.legacy import upgrade
 
 
 def test_check_passes_an_unchanged_rerun_exactly(tiny_run, tmp_path):

@@ -285,39 +285,6 @@ def test_a_toml_suite_file_runs_like_a_registered_suite(tmp_path, capsys):
     assert "unexpected keyword argument 'colour'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "model, message",
-    [
-        ('{ name = "kde", bandwidth = -0.3 }', "cell 2: bandwidth must be a finite positive number, got -0.3"),
-        ('{ name = "kdee", bandwidth = 0.3 }', "cell 2: model name must be one of"),
-        ('{ name = "kde" }', "cell 2: the model specification lacks 'bandwidth'"),
-    ],
-    ids=["negative bandwidth", "unknown model", "missing parameter"],
-)
-def test_a_bad_model_in_a_suite_file_is_named_before_any_cell_runs(tmp_path, capsys, monkeypatch, model, message):
-    """The error names the file and the cell, in one line, and no cell has run (the sweep is never reached)."""
-    import selfloop.reports.cli as cli
-
-    def never(*args, **kwargs):
-        raise AssertionError("a cell ran")
-
-    monkeypatch.setattr(cli, "run_suite", never)
-    suite = tmp_path / "bad.toml"
-    cell = 'kind = "loop"\ntruth = "bimodal_1d"\nscenario = { kind = "fully_synthetic", size = 50 }\ngenerations = 2\n'
-    suite.write_text(
-        f'[[cell]]\nmodel = {{ name = "mle" }}\n{cell}replicates = 2\n\n[[cell]]\nmodel = {model}\n{cell}replicates = 2\n'
-    )
-    assert main(["report", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith(f"scloop: error: suite file {suite}, {message}") and error.count("\n") == 1
-
-
-def test_the_version_is_printed(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["--version"])
-    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("scloop (selfloop) ")
-
-
 @pytest.mark.parametrize("workers", [None, 2], ids=["serial", "xdist"])
 def test_a_users_property_test_elsewhere_gets_the_fixture_and_the_summary(tmp_path, workers):
     """The pytest11 plugin in a test run outside this repository: the check_property fixture and the property

@@ -19,6 +19,7 @@ from selfloop.simulators import (
     GaussianMixture,
     GaussianMLE,
     Grid,
+    RandomFeatureDiffusion,
     Scenario,
     TotalVariation,
     run_loop,
@@ -60,6 +61,22 @@ def test_a_replicate_does_not_depend_on_another_collapsing_and_n_at_most_d_colla
     with pytest.raises(ValueError, match="data") as raised:
         GaussianMLE().fit(truth.sample(8, np.random.default_rng(0)))
     assert isinstance(raised.value, DegenerateFit) and raised.value.singular
+
+
+def test_a_fit_whose_density_degenerates_when_measured_collapses_alone():
+    """A narrow random-feature diffusion model whose SDE sampler loses its mass off the grid fails when its density is
+    first computed, at the TV measure: that replicate collapses there (its TV not measured, NaN), the others go on,
+    each equal to its run alone; when every replicate collapses the TV is still there, all NaN."""
+    truth, model = standard_truth("bimodal_1d"), RandomFeatureDiffusion(width=16, steps=20, noise_draws=8)
+    together = run_loop(truth, model, Scenario.fully_synthetic(200), 1, seed=2, replicates=3)
+    alone = run_loop(
+        truth, model, Scenario.fully_synthetic(200), 1, seed=2, replicates=3, execution=Execution(chunk_replicates=1)
+    )
+    assert together.collapsed_at.tolist() == alone.collapsed_at.tolist() == [-1, 1, 1]
+    np.testing.assert_allclose(together.tv, alone.tv, rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(together.tv[0])) and np.all(np.isnan(together.tv[1:, 1]))
+    everyone = run_loop(truth, model, Scenario.fully_synthetic(100), 0, seed=0, replicates=1)
+    assert everyone.collapsed == 1 and everyone.tv is not None and np.all(np.isnan(everyone.tv))
 
 
 def test_the_report_counts_collapsed_replicates_and_decides_bounds_but_not_laws_on_them():

@@ -125,6 +125,17 @@ class Claim:
         The relative tolerance ``scloop check`` compares its suite-wide record to (None: ``FLOAT_RTOL``, which absorbs
         only platform rounding). A record that is an ill-conditioned function of its cells' values (a fit) amplifies
         their rounding, and says by how much here; its inputs are still compared at ``FLOAT_RTOL`` in the cells.
+    line_style : matplotlib line style
+        How the scenario figures (and the phase transition's) draw its bound's curve.
+    per_run_label : str
+        What the scenario tables call its per-run bound (a claim whose verdicts are ``per_run``).
+    phase_curve : str or None
+        Whether the phase-transition figure draws its bound against the amount of synthetic data: ``"as is"`` or
+        ``"rescaled"`` (to the data's largest mean, for a bound far above it); None: not drawn.
+    reads : tuple of str
+        The claims whose records its report hooks read (:meth:`read`): a declared dependency, not a name in passing.
+    figures : tuple of str
+        The files (glob patterns) its section writes: removed before a report is written into the same folder.
     """
 
     id: ClassVar[str]
@@ -138,6 +149,11 @@ class Claim:
     needs_suite: ClassVar[bool] = False
     in_cell_table: ClassVar[bool] = True
     record_rtol: ClassVar[float | None] = None
+    line_style: ClassVar[Any] = "--"
+    per_run_label: ClassVar[str] = "per-run bound"
+    phase_curve: ClassVar[str | None] = None
+    reads: ClassVar[tuple[str, ...]] = ()
+    figures: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ which cells, what to measure
     def applies(self, spec: CellSpec) -> bool:
@@ -244,6 +260,17 @@ class Claim:
             counted = " / ".join(str(others.count(outcome)) for outcome in OUTCOMES)
             rows.append((self.statement or self.label, self.whose, self.label, str(len(others)), counted, "—"))
         return rows
+
+    def read(self, cell: dict, claim: str) -> dict | None:
+        """The record of ``claim`` in a document's ``cell`` (None where it has none), for a claim that declared it in
+        :attr:`reads`; any other raises ``ValueError``."""
+        if claim not in self.reads:
+            raise ValueError(f"claim {self.id!r} reads {claim!r} without declaring it in reads")
+        return (cell.get("claims") or {}).get(claim)
+
+    def table_note(self, cells: list[dict]) -> list[str]:
+        """Lines under a scenario table of ``cells`` (a document's), for what the table cannot say (default: none)."""
+        return []
 
     def headline(self, document: dict) -> list[str]:
         """Its lines of the report's headline, beside the tally of every bound (default: none)."""

@@ -40,6 +40,7 @@ def tail_symbols(probabilities: np.ndarray) -> np.ndarray:
 
 class CategoricalLaws(Claim):
     id = "categorical_laws"
+    figures = ("categorical_tail.png",)
     label = "Categorical loop laws"
     statement = (
         "Categorical MLE loop: E TV_i, symbols lost, total collapse, entropy and E ||p̂_i − p||² follow the exact chains"

@@ -84,6 +84,7 @@ def pooled_z(residual: np.ndarray, variance: np.ndarray, size: int) -> np.ndarra
 
 class CuratedLoops(Claim):
     id = "curated"
+    figures = ("curated.png",)
     label = "Curated loops"
     statement = "Curated retraining: each fit's law given the last is exact; the expected reward never decreases"
     whose = "Ferbach et al. 2024 (arXiv:2407.09499), exact law"

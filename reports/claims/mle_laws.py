@@ -51,6 +51,7 @@ QUANTITIES = ("variance", "mean_offset", "log_det")
 
 class GaussianMLELaws(Claim):
     id = "mle_laws"
+    figures = ("mle_laws.png",)
     label = "Gaussian MLE laws"
     whose = "exact laws"
     status = "exact law"

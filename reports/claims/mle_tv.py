@@ -46,6 +46,16 @@ class GaussianMLEBound(Claim):
     statement = "Gaussian MLE loop: E TV_i bounded by the exact moment laws"
     whose = "beyond the paper, rigorous"
     bound = "mle_tv"
+    line_style = (0, (1, 1))
+
+    def table_note(self, cells: list[dict]) -> list[str]:
+        if not any(cell["spec"]["model"]["name"] == "mle" and not cell.get("claims") for cell in cells):
+            return []
+        return [
+            "Gaussian MLE rows on a multimodal truth are descriptive: a single Gaussian is misspecified there, so no bound "
+            "applies; on a Gaussian truth they carry the exact laws and the TV bound (section *The Gaussian MLE loop*).",
+            "",
+        ]
 
     def applies(self, spec: CellSpec) -> bool:
         return has_exact_laws(spec)

@@ -36,6 +36,7 @@ def weighted_gaussian_loop(spec: CellSpec) -> bool:
 
 class OptimalWeight(Claim):
     id = "optimal_weight"
+    figures = ("optimal_weight.png",)
     label = "Weighted real data"
     statement = "Weighting real data by w: the mean's error follows its exact law; w* = (√(1+4k) − 1)/(2k) minimises it"
     whose = "He, Xu and Cheng 2025 (arXiv:2502.18049), exact law"

@@ -11,7 +11,7 @@ import numpy as np
 
 from selfloop.bounds import kde_second_moment_terms
 
-from ..text import bound_rows, sides_of
+from ..text import bound_rows, finite_tightness, sides_of
 from .base import Cell, register_claim
 from .kde_cells import KDEBoundClaim, kde_terms
 from .theorem_k import FRESH_KINDS
@@ -27,10 +27,26 @@ class SecondMoment(KDEBoundClaim):
     bound = "kde_second_moment"
     lower = "kde_jensen_lower"
     lower_label = "Jensen lower"
+    line_style = ":"
+    phase_curve = "as is"
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         terms = kde_terms("second_moment", kde_second_moment_terms, cell)
         return {"upper": terms.upper, "lower": terms.lower, "folded_normal": terms.folded_normal}
+
+    def headline(self, document: dict) -> list[str]:
+        """How the lower side fared: refuted and underpowered counts, the median tightness."""
+        jensen = sides_of(document["cells"], self.id, side="lower")
+        if not jensen:
+            return []
+        tightness = np.median([x for side in jensen for x in finite_tightness(side)])
+        return [
+            f"- **Jensen lower bound** TV(E p̂_i, p0) <= E TV_i (rigorous): refuted in "
+            f"{sum(side['verdict']['refuted'] for side in jensen)} of {len(jensen)} cells, "
+            f"{sum(side['verdict']['underpowered'] for side in jensen)} of them underpowered "
+            f"(lower bound / mean median {tightness:.2f}): "
+            "a lower bound on a small mean is hard to refute with TV in [0, 1] alone."
+        ]
 
     def rows(self, document: dict) -> list[tuple]:
         cells = document["cells"]

@@ -59,6 +59,7 @@ def _calibrate_cells(chosen: list[CellResult], seed: int = 0) -> dict:
 
 class TheoremD(Claim):
     id = "theorem_d"
+    line_style = "-."
     label = "Theorem D"
     statement = "Diffusion: Li et al.'s rate through the loop"
     whose = "paper + Li et al. (arXiv:2311.01797), calibrated"

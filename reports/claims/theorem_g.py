@@ -22,6 +22,7 @@ class PerRunClaim(Claim):
 
     status = "rigorous"
     tested_by = "Theorem G (per run)"
+    line_style = (0, (5, 1, 1, 1, 1, 1))
 
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         return {"per_run": per_run_verdict(cell.exact_tv(), values["upper"])}
@@ -49,6 +50,8 @@ class CertifiedClaim(PerRunClaim):
     """A per-run claim on the certified diffusion loop cells (the SDE sampler in d <= 2), read from the loop's
     ``certificate`` measure (:mod:`selfloop.bounds.certification`)."""
 
+    per_run_label = "certificate"
+
     def applies(self, spec: CellSpec) -> bool:
         return certified(spec)
 
@@ -58,6 +61,7 @@ class CertifiedClaim(PerRunClaim):
 
 class TheoremG(CertifiedClaim):
     id = "theorem_g"
+    reads = ("theorem_d_certified",)  # its section shows Lemma R on the certified one-step errors beside each run
     label = "Theorem G"
     statement = "Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2)"
     whose = "paper's claim, certified per fit (rigorous)"
@@ -90,7 +94,7 @@ class TheoremG(CertifiedClaim):
             record = cell["claims"][self.id]
             tv, certificate = np.asarray(cell["tv"]), np.asarray(record["values"]["upper"])
             held = np.asarray(record["verdicts"]["per_run"]["held"])
-            propagation = cell["claims"].get("theorem_d_certified")
+            propagation = self.read(cell, self.reads[0])
             measured = (cell.get("measured") or {}).get("one_step")
             measured = None if measured is None else np.asarray(measured)
             for generation in range(tv.shape[1]):

@@ -42,6 +42,8 @@ def _decomposed(spec: CellSpec) -> bool:
 
 class TheoremK(KDEBoundClaim):
     id = "theorem_k"
+    line_style = "--"
+    phase_curve = "rescaled"
     label = "Theorem K"
     statement = "TV stays controlled when N or λ is large (KDE)"
     whose = "paper, re-derived"

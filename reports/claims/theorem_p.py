@@ -4,8 +4,8 @@ rate :math:`\varepsilon(N) = C N^{-\alpha}` peaks (:func:`selfloop.bounds.phase_
 
 A suite-wide claim over the growing-synthetic ``phase`` cells: the mean TV at the last generation along m, a valid
 test of rise-then-fall with a 90% interval for the empirical peak (:func:`selfloop.testing.phase.rise_then_fall`),
-the symbolic threshold, and the KDE bounds' own curves along m (read from the cells' Theorem K and second-moment
-records).
+the symbolic threshold, and along m the curves of the bounds whose claims ask for it (:attr:`Claim.phase_curve`:
+Theorem K's and the second-moment bound's), read from the cells' records.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from selfloop.simulators import standard_truth
 from selfloop.testing.phase import rise_then_fall
 
 from ..cells import CellSpec
-from ..figures import STYLES, new_figure, save_figure
+from ..figures import new_figure, save_figure
 from ..records import CellRecord
-from .base import Cell, Claim, claim_label, register_claim
+from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 
 __all__ = ["TheoremP"]
-
-#: The claims whose upper bounds are drawn along m.
-PHASE_BOUNDS = ("theorem_k", "second_moment")
 
 
 def _peak(synthetic: list[int], values: list[float]) -> int | None:
@@ -43,6 +40,7 @@ def phase_bounds(phase: dict) -> list[tuple[str, dict]]:
 
 class TheoremP(Claim):
     id = "theorem_p"
+    figures = ("phase.png",)
     label = "Theorem P"
     statement = "Phase transition: TV first rises, then falls in m"
     whose = "paper, re-derived"
@@ -70,7 +68,7 @@ class TheoremP(Claim):
         errors = [float(values.std(ddof=1) / np.sqrt(values.size)) for values in last]
         alpha = kde_rate(standard_truth(first.truth).dim)  # the rate of the cells' power-rule bandwidth
         bounds = {}
-        for claim in PHASE_BOUNDS:
+        for claim in (name for name in CLAIMS if CLAIMS.get(name).phase_curve):
             records = [record for cell in chosen if (record := cell.claims.get(claim)) is not None]
             if len(records) == len(chosen):
                 curve = [float(record.values["upper"][-1]) for record in records]
@@ -192,9 +190,12 @@ class TheoremP(Claim):
         axis.fill_between(shown, mean - error, mean + error, color="C0", alpha=0.2, label="95% band")
         for (claim, curve), color in zip(phase_bounds(phase), ("C1", "C4")):
             values = np.asarray(curve["values"])
-            scale = mean.max() / values.max() if claim == "theorem_k" else 1.0
+            registered = CLAIMS.get(claim) if claim in CLAIMS else None  # a document's claim may be unregistered now
+            rescaled = registered is not None and registered.phase_curve == "rescaled"
+            scale = mean.max() / values.max() if rescaled else 1.0
             text = f"{claim_label(claim)} bound" + (f" × {scale:.2f} (rescaled)" if scale != 1.0 else "")
-            axis.plot(shown, values * scale, color=color, linestyle=STYLES.get(claim, "--"), label=text)
+            style = registered.line_style if registered is not None else "--"
+            axis.plot(shown, values * scale, color=color, linestyle=style, label=text)
         dense = np.geomspace(max(shown[0], 1.0), shown[-1], 200)
         rate_curve = phase_curve(phase["alpha"], phase["real"], phase["generation"], dense)
         axis.plot(
