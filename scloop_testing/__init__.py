@@ -6,7 +6,7 @@ CLI works with the plain install.
 """
 
 from .betting import betting_p_value, mixture_e_values
-from .claims import ClaimConformance, check_claim, conformance_cells
+from .claims import ClaimConformance, check_claim, check_claims, conformance_cells
 from .conformance import (
     check_density_integrates_to_one,
     check_fit_is_deterministic,
@@ -20,6 +20,7 @@ __all__ = [
     "ALPHA",
     "ClaimConformance",
     "check_claim",
+    "check_claims",
     "conformance_cells",
     "POWER",
     "PropertyOutcome",

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ClaimConformance", "check_claim", "conformance_cells"]
+__all__ = ["ClaimConformance", "check_claim", "check_claims", "conformance_cells"]
 
 #: The keys of a cell's record of a claim in results.json.
 RECORD_KEYS = {"label", "labels", "status", "outside_theory", "values", "verdicts"}
@@ -36,7 +36,7 @@ class ClaimConformance:
 
 
 def conformance_cells() -> list[dict]:
-    """A tiny suite on which every built-in claim has cells: the quick suite, a 3 x 3 grid of Li et al.'s rate (the
+    """A tiny suite on which every built-in claim has cells: the quick suite at 8 replicates a cell, a 3 x 3 grid of Li et al.'s rate (the
     least its fit takes), and small cells of the second round's laws (a curated loop fully synthetic and with real
     data, a weighted Gaussian loop, the Poisson and logistic risk ratio)."""
     from selfloop.reports import get_suite
@@ -44,7 +44,7 @@ def conformance_cells() -> list[dict]:
     from selfloop.reports.second_round import curated_cells, risk_ratio_cells, weighted_cells
 
     return (
-        get_suite("quick")
+        [{**cell, "replicates": min(cell["replicates"], 8)} for cell in get_suite("quick")]  # records, not power
         + rate_cells(truths=["bimodal_1d"], sizes=(200, 400, 800), widths=(32, 64, 128), steps=20, replicates=2)
         + curated_cells(size=12, generations=3, replicates=24)
         + weighted_cells(real=6, synthetic=6, generations=3, replicates=24, weights=(0.618,))
@@ -58,12 +58,12 @@ def check_claim(claim, cells: list[dict] | None = None, *, cache: Path | None = 
     """Run the registered ``claim`` on ``cells`` (default :func:`conformance_cells`) and check what it records.
 
     Checked: the claim is registered, an instance of its class under its id (the sweep's workers see only registered
-    claims) and some cell records it or it
-    has a suite-wide record; every record has the keys of results.json, values of named numbers and verdicts of a
-    known kind and outcome (a law's z-score and its limit, a bound's power); the document survives a JSON round trip
-    unchanged and assembling the same results twice gives the same document; its claims-table rows are six strings
-    each; its headline and section are lines, the same from the round-tripped document, and every figure the section
-    writes is one it declares (:attr:`selfloop.reports.Claim.figures`) and links.
+    claims), and some cell records it or it has a suite-wide record; every record has the keys of results.json, values
+    of named numbers and verdicts of a known kind and outcome (a law's z-score and its limit, a bound's power); the
+    document survives a JSON round trip unchanged and assembling the same results twice gives the same document; its
+    claims-table rows are six strings each; its headline and section are lines, the same from the round-tripped
+    document, and every figure the section writes is one it declares (:attr:`selfloop.reports.Claim.figures`) and
+    links.
 
     Parameters
     ----------
@@ -85,44 +85,57 @@ def check_claim(claim, cells: list[dict] | None = None, *, cache: Path | None = 
     AssertionError
         Naming the claim and what failed.
     """
+    return check_claims([claim], cells, cache=cache, workers=workers)[claim.id]
+
+
+def check_claims(
+    claims, cells: list[dict] | None = None, *, cache: Path | None = None, workers: int = 1
+) -> dict[str, ClaimConformance]:
+    """:func:`check_claim` for each of ``claims``, on one run and one assembly of ``cells``; by claim id."""
     from selfloop.reports import CLAIMS, Claim, assemble, run_suite
 
-    if not isinstance(claim, Claim):
-        raise TypeError(f"claim must be a selfloop.reports.Claim, got {type(claim).__name__}")
-    if claim.id not in CLAIMS or type(CLAIMS.get(claim.id)) is not type(claim):
-        raise AssertionError(f"claim {claim.id!r}: not registered (register_claim), so no worker would evaluate it")
+    for claim in claims:
+        if not isinstance(claim, Claim):
+            raise TypeError(f"claim must be a selfloop.reports.Claim, got {type(claim).__name__}")
+        if claim.id not in CLAIMS or type(CLAIMS.get(claim.id)) is not type(claim):
+            raise AssertionError(f"claim {claim.id!r}: not registered (register_claim), so no worker would evaluate it")
     cells = conformance_cells() if cells is None else cells
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) if cache is None else Path(cache)
         results, _ = run_suite(cells, 0, folder / "cells", workers)
         document = assemble(results, suite="conformance", seed=0)
-        again = assemble(results, suite="conformance", seed=0)
         text = json.dumps(document)
-        _require(claim, json.dumps(again) == text, "assembling the same results twice gave two documents")
-        _require(claim, json.dumps(json.loads(text)) == text, "its records do not survive a JSON round trip")
-        records = [cell["claims"][claim.id] for cell in document["cells"] if claim.id in (cell.get("claims") or {})]
-        summary = (document.get("claims") or {}).get(claim.id)
-        _require(claim, bool(records) or summary is not None, "no cell recorded it and it has no suite-wide record")
-        outcomes: dict[str, int] = {}
-        for record in records:
-            for verdict in _checked_record(claim, record):
-                outcomes[verdict["outcome"]] = outcomes.get(verdict["outcome"], 0) + 1
-        rows = claim.rows(document)
-        _require(
-            claim, all(len(row) == 6 and all(isinstance(x, str) for x in row) for row in rows), "rows not 6 strings"
-        )
+        deterministic = json.dumps(assemble(results, suite="conformance", seed=0)) == text
         round_trip = json.loads(text)
-        for hook in ("headline",):
-            lines = getattr(claim, hook)(document)
-            _require(claim, _lines(lines), f"{hook} is not a list of strings")
-            _require(claim, getattr(claim, hook)(round_trip) == lines, f"{hook} differs on the round-tripped document")
-        first, second = Path(scratch) / "section", Path(scratch) / "section_again"  # its own, even with a cache
-        for out in (first, second):
-            out.mkdir()
-        lines = claim.section(document, first)
-        _require(claim, _lines(lines), "section is not a list of strings")
-        _require(claim, claim.section(round_trip, second) == lines, "section differs on the round-tripped document")
-        _check_figures(claim, lines, first)
+        out = {}
+        for claim in claims:
+            _require(claim, deterministic, "assembling the same results twice gave two documents")
+            _require(claim, json.dumps(round_trip) == text, "its records do not survive a JSON round trip")
+            out[claim.id] = _conformance(claim, document, round_trip, Path(scratch) / claim.id)
+    return out
+
+
+def _conformance(claim, document: dict, round_trip: dict, scratch: Path) -> ClaimConformance:
+    """One claim's checks on an assembled ``document`` and its JSON round trip; its section written under ``scratch``."""
+    records = [cell["claims"][claim.id] for cell in document["cells"] if claim.id in (cell.get("claims") or {})]
+    summary = (document.get("claims") or {}).get(claim.id)
+    _require(claim, bool(records) or summary is not None, "no cell recorded it and it has no suite-wide record")
+    outcomes: dict[str, int] = {}
+    for record in records:
+        for verdict in _checked_record(claim, record):
+            outcomes[verdict["outcome"]] = outcomes.get(verdict["outcome"], 0) + 1
+    rows = claim.rows(document)
+    _require(claim, all(len(row) == 6 and all(isinstance(x, str) for x in row) for row in rows), "rows not 6 strings")
+    lines = claim.headline(document)
+    _require(claim, _lines(lines), "headline is not a list of strings")
+    _require(claim, claim.headline(round_trip) == lines, "headline differs on the round-tripped document")
+    first, second = scratch / "section", scratch / "section_again"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+    lines = claim.section(document, first)
+    _require(claim, _lines(lines), "section is not a list of strings")
+    _require(claim, claim.section(round_trip, second) == lines, "section differs on the round-tripped document")
+    _check_figures(claim, lines, first)
     return ClaimConformance(claim.id, len(records), outcomes, len(rows), summary is not None)
 
 
