@@ -38,13 +38,15 @@ from .count_chains import Binomials, advance, buckets, padded
 
 __all__ = [
     "CategoricalLaw",
+    "categorical_collapse_time",
     "categorical_expected_tv",
     "categorical_law",
-    "categorical_collapse_time",
     "categorical_loss_probability",
     "categorical_moments",
-    "categorical_squared_error",
     "categorical_schedule",
+    "categorical_squared_error",
+    "checked_probabilities",
+    "checked_smoothing",
 ]
 
 
@@ -89,12 +91,12 @@ class CategoricalLaw:
         return self.loss_probability.sum(axis=1)
 
 
-def _checked_probabilities(probabilities) -> np.ndarray:
+def checked_probabilities(probabilities) -> np.ndarray:
     """``probabilities`` as a categorical law's (validated and renormalised as :class:`Categorical` does)."""
     return Categorical(probabilities).probabilities
 
 
-def _checked_smoothing(smoothing: float) -> float:
+def checked_smoothing(smoothing: float) -> float:
     return check_nonnegative("smoothing", smoothing)
 
 
@@ -144,8 +146,8 @@ def categorical_moments(
     :math:`\operatorname{Var}[c' \mid c] = rp(1-p) + sx(1-x)`, so :math:`(Ec', Ec'^2)` is affine in :math:`(Ec, Ec^2)`.
     ``sizes`` is a schedule of training sizes (growing sample sizes; see :func:`categorical_schedule`).
     """
-    p = _checked_probabilities(probabilities)
-    alpha, symbols = _checked_smoothing(smoothing), p.size
+    p = checked_probabilities(probabilities)
+    alpha, symbols = checked_smoothing(smoothing), p.size
     total, real, synthetic, accumulate = categorical_schedule(scenario, generations, sizes)
     first = real[0] * p
     second = real[0] * p * (1 - p) + first**2
@@ -184,7 +186,7 @@ def categorical_squared_error(
     r""":math:`E\|\hat p_i - p\|^2 = \sum_k (E\hat p_{k,i}^2 - 2p_k E\hat p_{k,i} + p_k^2)`, (G + 1,), exactly
     (:func:`categorical_moments`); unsmoothed and fully synthetic,
     :math:`\sum_k p_k(1 - p_k)\,(1 - (1 - 1/N)^{i+1})` (Seddik et al.'s recursion)."""
-    p = _checked_probabilities(probabilities)
+    p = checked_probabilities(probabilities)
     mean, square = categorical_moments(p, scenario, generations, smoothing=smoothing, sizes=sizes)
     return np.maximum(square - 2 * p * mean + p**2, 0.0).sum(axis=1)
 
@@ -200,8 +202,8 @@ def categorical_law(probabilities, scenario: Scenario, generations: int, *, smoo
     >>> law.loss_probability[0].round(6).tolist()  # P(c = 0) = (1 - p)^N at generation 0
     [1e-06, 0.000798, 0.011529]
     """
-    p = _checked_probabilities(probabilities)
-    alpha = _checked_smoothing(smoothing)
+    p = checked_probabilities(probabilities)
+    alpha = checked_smoothing(smoothing)
     symbols = p.size
     total, real, synthetic, accumulate = categorical_schedule(scenario, generations, None)
     distinct, inverse = np.unique(p, return_inverse=True)

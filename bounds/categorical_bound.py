@@ -38,7 +38,7 @@ from selfloop.simulators import Scenario
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
-from .categorical import _checked_probabilities, _checked_smoothing, categorical_moments, categorical_schedule
+from .categorical import categorical_moments, categorical_schedule, checked_probabilities, checked_smoothing
 from .recursion import propagate
 
 __all__ = [
@@ -107,7 +107,7 @@ def categorical_second_moment_bound(
     r""":math:`E\,\mathrm{TV}_i \le \tfrac12\sum_k b(p_k, E\hat p_{k,i}, E\hat p_{k,i}^2)`, (G + 1,): the registered
     ``categorical_symbol_error`` at the exact moments of every symbol (:func:`categorical_moments`; any scenario but a
     reused real pool, and growing sample sizes by ``sizes``)."""
-    p = _checked_probabilities(probabilities)
+    p = checked_probabilities(probabilities)
     mean, square = categorical_moments(p, scenario, generations, smoothing=smoothing, sizes=sizes)
     values = _SYMBOL.evaluate(
         probability=np.broadcast_to(p, mean.shape),
@@ -120,8 +120,8 @@ def categorical_second_moment_bound(
 def categorical_tv_bound(probabilities, scenario: Scenario, generations: int, *, smoothing: float = 0.0) -> np.ndarray:
     r"""The paper's route: Lemma R on the registered ``categorical_one_step`` (module docstring), (G + 1,). Fixed
     splits (fully synthetic, mixed, growing) and accumulating data; capped at 1, the largest TV."""
-    p = _checked_probabilities(probabilities)
-    alpha = _checked_smoothing(smoothing)
+    p = checked_probabilities(probabilities)
+    alpha = checked_smoothing(smoothing)
     total, real, synthetic, accumulate = categorical_schedule(scenario, generations, None)
     mean, _ = categorical_moments(p, scenario, generations, smoothing=alpha)
     fraction = scenario.real_fraction

@@ -67,14 +67,15 @@ from selfloop.simulators import Box, FittedDiffusion, FittedSDEDiffusion, Gaussi
 from .chain import chain_key, chain_parts, reference_times
 from .kde import MONTE_CARLO_MARGIN
 from .ou_marginals import (
+    MixedMarginals,
+    MixtureMarginals,
+    Quadrature,
     TrainingDistribution,
-    _kl_to_standard_normal,
-    _MixedMarginals,
-    _mixture_values,
-    _MixtureMarginals,
-    _Quadrature,
-    _truth_marginals,
+    certifiable_parts,
+    kl_to_standard_normal,
+    mixture_values,
     ou_marginal,
+    truth_marginals,
 )
 
 __all__ = [
@@ -136,7 +137,7 @@ class Certificate:
         return Certificate(float(tv), float(kl), parts, method, score_error, float(kl_stderr))
 
 
-def _path_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray) -> dict:
+def _path_parts(fitted, marginals: MixtureMarginals, times: np.ndarray) -> dict:
     """The path bound's KL parts (module docstring; the reduction by Tweedie is in docs/theory.md, section 8)."""
     dim, quadrature = marginals.dim, marginals.quadrature
     nodes, weights = np.polynomial.legendre.leggauss(_LEGENDRE_NODES)
@@ -205,8 +206,8 @@ def _monte_carlo_path_certificate(
             a, b = np.exp(-(upper - t)), np.sqrt(-np.expm1(-2 * (upper - t)))
             x_t = ou_marginal(truth, t).sample(samples, rng)
             x_k = a * x_t + b * rng.standard_normal(x_t.shape)
-            exact_t = _mixture_values(ou_marginal(truth, t), x_t)[2]
-            exact_k = _mixture_values(ou_marginal(truth, upper), x_k)[2]
+            exact_t = mixture_values(ou_marginal(truth, t), x_t)[2]
+            exact_k = mixture_values(ou_marginal(truth, upper), x_k)[2]
             network = fitted.score(x_k, upper)
             drift_gap = (x_t - x_k) / 2 + exact_t
             integrand = np.sum((drift_gap - network) ** 2, axis=1)
@@ -215,7 +216,7 @@ def _monte_carlo_path_certificate(
             discretisation += half * weight * np.mean(np.sum((drift_gap - exact_k) ** 2, axis=1))
             score_part += half * weight * np.mean(np.sum((exact_k - network) ** 2, axis=1))
     parts = {
-        "initialisation": _kl_to_standard_normal(ou_marginal(truth, times[0])),
+        "initialisation": kl_to_standard_normal(ou_marginal(truth, times[0])),
         "discretisation": discretisation,
         "score": score_part,
         "cross": total - discretisation - score_part,
@@ -281,6 +282,8 @@ def diffusion_certificate(
         raise ValueError(
             f"reference must be a GaussianMixture or a TrainingDistribution, got {type(reference).__name__}"
         )
+    if isinstance(reference, TrainingDistribution):
+        certifiable_parts(reference)  # a ValueError before any work
     if not isinstance(fitted, FittedSDEDiffusion):
         raise ValueError(
             "fitted: the certificate is for a fit sampled by the reverse SDE "
@@ -306,12 +309,13 @@ def diffusion_certificate(
         )
     method = method or "chain"
     if isinstance(reference, GaussianMixture):
-        truth, marginals = reference, _truth_marginals(reference, spacing_scale)
+        truth, marginals = reference, truth_marginals(reference, spacing_scale)
         key = chain_key(truth, times, spacing_scale)
     else:
-        truth, grid = reference.truth, reference.previous.density_grid()[0]
+        truth, previous = certifiable_parts(reference)
+        grid = previous.density_grid()[0]
         box = Box(grid.lower, grid.lower + grid.spacing * (np.asarray(grid.shape) - 1))
-        marginals, key = _MixedMarginals(reference, _Quadrature(truth, spacing_scale, extra=box)), None
+        marginals, key = MixedMarginals(reference, Quadrature(truth, spacing_scale, extra=box)), None
     if method == "chain":
         parts = chain_parts(fitted, marginals, times, reference_times(truth, times, spacing_scale), key)
     else:
@@ -343,7 +347,7 @@ def integrated_score_error(fitted, truth: GaussianMixture, *, spacing_scale: flo
     if not isinstance(fitted, FittedDiffusion) or fitted.dim != truth.dim:
         raise ValueError("fitted: needs a random-feature diffusion fit (times(), score()) in the truth's dimension")
     times = fitted.times()
-    marginals = _truth_marginals(truth, spacing_scale)
+    marginals = truth_marginals(truth, spacing_scale)
     y, total = marginals.quadrature.points, 0.0
     for upper, lower in zip(times[:-1], times[1:]):
         density, _, score = marginals.at(upper)

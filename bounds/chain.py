@@ -19,7 +19,7 @@ from selfloop.simulators import GaussianMixture
 from selfloop.simulators.persistent import cached, code_version
 
 from . import ou_marginals
-from .ou_marginals import _MixtureMarginals, _truth_marginals
+from .ou_marginals import MixtureMarginals, truth_marginals
 
 __all__ = ["chain_key", "chain_parts", "reference_times"]
 
@@ -32,7 +32,7 @@ class _ChainStep:
     """One step of the chain bound against the reference kernels from :math:`t'_k = t'_{k+1} + h` down to :math:`t'_{k+1}`."""
 
     def __init__(
-        self, marginals: _MixtureMarginals, lower_time: float, reference_step: float, time: float, step: float
+        self, marginals: MixtureMarginals, lower_time: float, reference_step: float, time: float, step: float
     ) -> None:
         quadrature, dim = marginals.quadrature, marginals.dim
         y = quadrature.points
@@ -65,13 +65,7 @@ _KEPT_VALUES = 8_000_000
 
 
 def chain_key(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> tuple:
-    return (
-        truth.weights.tobytes(),
-        truth.means.tobytes(),
-        truth.covariances.tobytes(),
-        times.tobytes(),
-        float(spacing_scale),
-    )
+    return (truth.key, times.tobytes(), float(spacing_scale))
 
 
 def reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> np.ndarray:
@@ -98,7 +92,7 @@ def reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: fl
 
 def _search_reference_times(truth: GaussianMixture, times: np.ndarray, spacing_scale: float) -> np.ndarray:
     """The search behind :func:`reference_times`, from the anchor up."""
-    marginals = _truth_marginals(truth, spacing_scale * _SEARCH_COARSENING)
+    marginals = truth_marginals(truth, spacing_scale * _SEARCH_COARSENING)
     grid = np.empty_like(times)
     grid[-1] = times[-1]
     for k in range(times.size - 2, -1, -1):
@@ -114,7 +108,7 @@ def _search_reference_times(truth: GaussianMixture, times: np.ndarray, spacing_s
 
 
 def _chain_steps(
-    marginals: _MixtureMarginals, grid: np.ndarray, times: np.ndarray, key: tuple | None
+    marginals: MixtureMarginals, grid: np.ndarray, times: np.ndarray, key: tuple | None
 ) -> list[_ChainStep]:
     """Every step's fit-independent terms on the reference grid; kept between fits (``key``) when they are small enough."""
     if key is not None and key in _CHAIN_STEPS:
@@ -130,7 +124,7 @@ def _chain_steps(
     return steps
 
 
-def chain_parts(fitted, marginals: _MixtureMarginals, times: np.ndarray, grid: np.ndarray, key: tuple | None) -> dict:
+def chain_parts(fitted, marginals: MixtureMarginals, times: np.ndarray, grid: np.ndarray, key: tuple | None) -> dict:
     """The chain bound's KL parts (module docstring)."""
     parts = {
         "initialisation": marginals.kl_to_standard_normal(grid[0]),

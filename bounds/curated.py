@@ -31,6 +31,7 @@ __all__ = [
     "CuratedLaw",
     "curated_law",
     "curated_probabilities",
+    "probability_rows",
     "quadrature_relative_error",
     "reward_maximal",
 ]
@@ -53,7 +54,7 @@ def check_reward(reward, symbols: int) -> np.ndarray:
     return array
 
 
-def _probability_rows(probabilities) -> np.ndarray:
+def probability_rows(probabilities) -> np.ndarray:
     array = np.asarray(probabilities, dtype=float)
     if array.ndim < 1 or array.shape[-1] < 1:
         raise ValueError(f"probabilities must list at least one probability, got shape {array.shape}")
@@ -106,7 +107,7 @@ def curated_probabilities(probabilities, reward, choices: int) -> np.ndarray:
     >>> curated_probabilities(p, r, 2).round(12).tolist()
     [0.375, 0.625]
     """
-    p = _probability_rows(probabilities)
+    p = probability_rows(probabilities)
     r = check_reward(reward, p.shape[-1])
     choices = check_size("choices", choices)
     if choices == 1:
@@ -126,7 +127,7 @@ def curated_probabilities(probabilities, reward, choices: int) -> np.ndarray:
 def reward_maximal(probabilities, reward) -> np.ndarray:
     """The law p0 restricted to the symbols of largest reward among those it charges, renormalised: where the fully
     synthetic curated recursion goes."""
-    p = _probability_rows(probabilities)
+    p = probability_rows(probabilities)
     r = check_reward(reward, p.shape[-1])
     charged = r[p > 0]
     best = (p > 0) & (r >= charged.max() - 1e-12 * max(1.0, abs(charged.max())))
@@ -179,7 +180,7 @@ def curated_law(probabilities, reward, choices: int, real_fraction: float, gener
     >>> bool(np.all(np.diff(law.reward) >= 0)), law.probabilities[-1].round(3).tolist()
     (True, [0.0, 0.0, 1.0])
     """
-    p0 = _probability_rows(probabilities)
+    p0 = probability_rows(probabilities)
     if p0.ndim != 1:
         raise ValueError(f"probabilities must have shape (S,), got {p0.shape}")
     r = check_reward(reward, p0.size)

@@ -2,7 +2,7 @@ r"""Grid masses convolved with a sampled Gaussian and with its derivative, by FF
 distribution's OU marginals (:class:`selfloop.bounds.ou_marginals.TrainingDistribution`).
 
 The kernel is :math:`\varphi_v` sampled on the grid's step out to 9 standard deviations and times the step (a density
-in, a density out); :func:`_convolve` applies it one separable axis at a time, :func:`_convolve_pairs_1d` applies it and
+in, a density out); :func:`convolve` applies it one separable axis at a time, :func:`convolve_pairs_1d` applies it and
 its derivative to many 1-D rows at once. Reference: docs/theory.md, section 8.5.
 """
 
@@ -13,7 +13,7 @@ from scipy import fft as sp_fft
 
 from selfloop.simulators import Grid
 
-__all__: list[str] = []
+__all__ = ["convolve", "convolve_pairs_1d"]
 
 
 def _kernel_half_width(step: float, variance, size: int):
@@ -33,14 +33,14 @@ def _gaussian_kernel(step: float, variance: float, size: int) -> tuple[np.ndarra
     return _gaussian_taps(offsets, variance, step), offsets
 
 
-def _convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def convolve_pairs_1d(values: np.ndarray, step: float, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row of ``values`` (T, G) convolved with :math:`\\varphi` of its variance and with its derivative, as
-    :func:`_convolve` does one row at a time (``mode="same"``, the kernel sampled to 9 standard deviations and times the
+    :func:`convolve` does one row at a time (``mode="same"``, the kernel sampled to 9 standard deviations and times the
     step), every row transformed once.
 
     Every row's kernel is laid on the longest one's support (2G - 1 nodes) and every transform has one length, so a
     row's result does not depend on the other rows beyond rounding (the tests check it, and that it is
-    :func:`_convolve`'s to rounding).
+    :func:`convolve`'s to rounding).
     """
     size = values.shape[-1]
     length = sp_fft.next_fast_len(3 * size - 2, True)
@@ -76,7 +76,7 @@ def _kernel_transforms(step: float, variances: np.ndarray, size: int, length: in
     return _KERNEL_TRANSFORMS[key]
 
 
-def _convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
+def convolve(values: np.ndarray, grid: Grid, variance: float, derivative_axis: int | None = None) -> np.ndarray:
     r"""``values`` convolved with :math:`\varphi_{\text{variance}}` (or its derivative along one axis) on the grid, by FFT,
     one separable axis at a time (a density in, a density out: the kernel is sampled and times the step)."""
     out = values

@@ -44,7 +44,7 @@ from selfloop.simulators import GaussianMixture, Scenario
 
 from .mle_pool import accumulating_moments, subsample_moments
 
-__all__ = ["MLEMoments", "mle_moments"]
+__all__ = ["MLEMoments", "mle_moments", "one_dimensional_moments"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def _solve_exact(matrix: list[list[Fraction]], right: list[list[Fraction]]) -> l
     return [row[size:] for row in rows]
 
 
-def _one_dimensional(
+def one_dimensional_moments(
     scenario: Scenario, generations: int, ddof: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(E sigma_i^2, E delta_i^2, E sigma_i^4) per generation, whitened (truth variance 1); the last None where it
@@ -192,7 +192,7 @@ def mle_moments(truth: GaussianMixture, scenario: Scenario, generations: int, *,
     generations = int(generations)
     dim = truth.dim
     if dim == 1:
-        variance, offset, square = _one_dimensional(scenario, generations, ddof)
+        variance, offset, square = one_dimensional_moments(scenario, generations, ddof)
         scale = covariance[0, 0]
         deviation = None if square is None else np.sqrt(np.maximum(square - 2 * variance + 1, 0.0))
         return MLEMoments(

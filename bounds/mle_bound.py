@@ -31,7 +31,7 @@ from selfloop.simulators import GaussianMixture, Scenario
 
 from . import symbols as s
 from .bound import PAPER, Bound, Source, register
-from .mle import _one_dimensional, mle_moments
+from .mle import mle_moments, one_dimensional_moments
 
 __all__ = ["HELLINGER_SLOPE", "log_variance_second_moment", "mle_bound_for", "mle_tv_bound"]
 
@@ -165,7 +165,7 @@ def log_variance_second_moment(scenario: Scenario, generations: int) -> np.ndarr
         if synthetic == 0:  # every generation refits on fresh real data alone: independent draws of generation 0's law
             return variance + mean**2
         return np.cumsum(variance) + np.cumsum(mean) ** 2
-    variance_mean = _one_dimensional(scenario, generations)[0]
+    variance_mean = one_dimensional_moments(scenario, generations)[0]
     inverse = [first / (first - 3)]  # E[n / chi^2_{n-1}]
     if scenario.accumulate:
         pool = first

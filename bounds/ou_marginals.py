@@ -5,28 +5,36 @@ For a reference q and the forward process :math:`X_t = \alpha_t X_0 + \sigma_t Z
 and score of :math:`q_t` at the nodes of one grid, its second moment and a bound on its KL to N(0, I):
 
 - a Gaussian mixture q: :math:`q_t` is a mixture again (:func:`ou_marginal`), evaluated by log-sum-exp
-  responsibilities (:class:`_MixtureMarginals`);
+  responsibilities (:class:`MixtureMarginals`);
 - a training distribution :math:`\lambda p_0 + (1-\lambda)\hat p` with :math:`\hat p` a grid density
   (:class:`TrainingDistribution`): the grid part's point masses move exactly to :math:`\alpha_t x_j`, are binned onto
-  the quadrature grid and convolved by FFT with the Gaussian and its gradient (:class:`_MixedMarginals`).
+  the quadrature grid and convolved by FFT with the Gaussian and its gradient (:class:`MixedMarginals`).
 
-The quadrature grid (:class:`_Quadrature`) covers the reference's and N(0, I)'s mass to 1e-14 and drops the nodes
+The quadrature grid (:class:`Quadrature`) covers the reference's and N(0, I)'s mass to 1e-14 and drops the nodes
 where none of the truth's marginals puts any mass. Reference: docs/theory.md, sections 8.1, 8.4 and 8.5.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from selfloop.simulators import Box, FittedSDEDiffusion, GaussianMixture, Grid
+from selfloop.simulators import Box, FittedSDEDiffusion, GaussianMixture, Grid, TrainingMixture
 from selfloop.simulators.logspace import log_sum_exp
 from selfloop.simulators.smoothing import linear_bin
 
-from .grid_convolution import _convolve, _convolve_pairs_1d
+from .grid_convolution import convolve, convolve_pairs_1d
 
-__all__ = ["TrainingDistribution", "ou_marginal"]
+__all__ = [
+    "MixedMarginals",
+    "MixtureMarginals",
+    "Quadrature",
+    "TrainingDistribution",
+    "certifiable_parts",
+    "kl_to_standard_normal",
+    "mixture_values",
+    "ou_marginal",
+    "truth_marginals",
+]
 
 
 #: Quadrature nodes per standard deviation of the narrowest reference component, by dimension (the smooth mixture terms
@@ -74,7 +82,7 @@ def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
 
     Kept by the reference's parameters and t, so each is built (and validated) once.
     """
-    key = (reference.weights.tobytes(), reference.means.tobytes(), reference.covariances.tobytes(), float(t))
+    key = (reference.key, float(t))
     if key not in _MARGINALS:
         if len(_MARGINALS) >= _KEPT_MARGINALS:
             _MARGINALS.clear()
@@ -87,7 +95,7 @@ def ou_marginal(reference: GaussianMixture, t: float) -> GaussianMixture:
     return _MARGINALS[key]
 
 
-def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
+def kl_to_standard_normal(mixture: GaussianMixture) -> float:
     r"""An upper bound on :math:`\mathrm{KL}(q \,\|\, N(0, I))`: :math:`\sum_j w_j \mathrm{KL}(N(m_j, S_j) \,\|\, N(0, I))` (joint convexity).
 
     Each term is :math:`\tfrac12(\operatorname{tr}S - d - \log\det S + |m|^2)`, summed over S's eigenvalues as
@@ -100,44 +108,25 @@ def _kl_to_standard_normal(mixture: GaussianMixture) -> float:
     return total
 
 
-@dataclass(frozen=True)
-class TrainingDistribution:
-    r"""The training distribution of generation i, given the past: :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`.
-
-    Against it, the certificate bounds Lemma R's one-step error :math:`\varepsilon_i = \mathrm{TV}(\hat p_i, q_i)`.
-    :math:`\hat p_{i-1}` is the previous fit's sampler density on its grid (d <= 2), renormalised to mass one (the mass
-    it lost off the grid, at most 1e-3 and counted in the measured TV, is spread in proportion).
-
-    Parameters
-    ----------
-    truth : GaussianMixture
-        :math:`p_0`.
-    previous : fitted model with ``density_grid() -> (Grid, values)``
-        :math:`\hat p_{i-1}`, e.g. a :class:`selfloop.simulators.FittedDiffusion` with the SDE sampler.
-    real_fraction : float
-        :math:`\lambda \in [0, 1]`.
-    """
-
-    truth: GaussianMixture
-    previous: FittedSDEDiffusion
-    real_fraction: float
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.truth, GaussianMixture):
-            raise ValueError(f"truth must be a GaussianMixture, got {type(self.truth).__name__}")
-        if not (0.0 <= float(self.real_fraction) <= 1.0):
-            raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction!r}")
-        if not (isinstance(self.previous, FittedSDEDiffusion) and self.previous.dim <= 2):
-            raise ValueError(
-                "previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2"
-            )
-
-    @property
-    def dim(self) -> int:
-        return self.truth.dim
+#: The training distribution :math:`q_i` of the certificate: :class:`selfloop.simulators.TrainingMixture` itself (one
+#: type), under the name this module has always used.
+TrainingDistribution = TrainingMixture
 
 
-class _Quadrature:
+def certifiable_parts(reference: TrainingMixture) -> tuple[GaussianMixture, FittedSDEDiffusion]:
+    """The truth and previous fit of a training distribution the certificate can take: a Gaussian-mixture truth and
+    a previous fit with a grid density (the SDE sampler in d <= 2); else a ``ValueError`` naming what is wrong."""
+    truth, previous = reference.truth, reference.previous
+    if not isinstance(truth, GaussianMixture):
+        raise ValueError(f"reference: its truth must be a GaussianMixture, got {type(truth).__name__}")
+    if not (isinstance(previous, FittedSDEDiffusion) and previous.dim <= 2):
+        raise ValueError(
+            "previous: needs the previous fit's grid density (density_grid()), i.e. the SDE sampler in d <= 2"
+        )
+    return truth, previous
+
+
+class Quadrature:
     """A grid of nodes (cell volume ``volume``) on which a reference's OU marginals are integrated."""
 
     def __init__(self, truth: GaussianMixture, spacing_scale: float, extra: Box | None = None) -> None:
@@ -183,10 +172,10 @@ class _Quadrature:
         return float(np.sum(density @ product) * self.volume)
 
 
-class _MixtureMarginals:
+class MixtureMarginals:
     r"""The OU marginals :math:`q_t` of a Gaussian-mixture reference at the quadrature nodes: density, log density, score."""
 
-    def __init__(self, mixture: GaussianMixture, quadrature: _Quadrature) -> None:
+    def __init__(self, mixture: GaussianMixture, quadrature: Quadrature) -> None:
         self.mixture, self.quadrature, self.dim = mixture, quadrature, mixture.dim
         self._kept: dict[float, tuple] = {}
 
@@ -195,7 +184,7 @@ class _MixtureMarginals:
         if t not in self._kept:
             if len(self._kept) >= _KEPT_TIMES:
                 self._kept.clear()
-            self._kept[t] = _mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
+            self._kept[t] = mixture_values(ou_marginal(self.mixture, t), self.quadrature.points)
         return self._kept[t]
 
     def prepare(self, times) -> None:
@@ -215,19 +204,19 @@ class _MixtureMarginals:
         return ou_marginal(self.mixture, t).squared_norm_moment(1)
 
     def kl_to_standard_normal(self, t: float) -> float:
-        return _kl_to_standard_normal(ou_marginal(self.mixture, t))
+        return kl_to_standard_normal(ou_marginal(self.mixture, t))
 
     def early_stopping(self, t: float) -> float:
         r""":math:`\mathrm{TV}(q, q_t)` on the quadrature grid."""
         return 0.5 * self.quadrature.grid.integrate_abs(self.quadrature.full(self.at(0.0)[0] - self.at(t)[0]))
 
 
-_COMPONENT_TERMS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_COMPONENT_TERMS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _component_terms(mixture: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     """Each component's precision matrix and :math:`\\log\\det(2\\pi\\Sigma_k)`, computed once per mixture."""
-    key = (mixture.weights.tobytes(), mixture.means.tobytes(), mixture.covariances.tobytes())
+    key = mixture.key
     if key not in _COMPONENT_TERMS:
         if len(_COMPONENT_TERMS) >= _KEPT_MARGINALS:
             _COMPONENT_TERMS.clear()
@@ -239,7 +228,7 @@ def _component_terms(mixture: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     return _COMPONENT_TERMS[key]
 
 
-def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Density, log density and score of ``mixture`` at ``x`` (score by component responsibilities, log-sum-exp)."""
     precisions, log_determinants = _component_terms(mixture)
     logs = np.empty((mixture.components, x.shape[0]))
@@ -256,7 +245,7 @@ def _mixture_values(mixture: GaussianMixture, x: np.ndarray) -> tuple[np.ndarray
 
 
 def _ou_mixture_values(mixture: GaussianMixture, times: np.ndarray, x: np.ndarray):
-    """:func:`_mixture_values` of :math:`q_t` (:func:`ou_marginal`) at ``x`` for every t of ``times``, yielded in order.
+    """:func:`mixture_values` of :math:`q_t` (:func:`ou_marginal`) at ``x`` for every t of ``times``, yielded in order.
 
     In 1-D the components of many times are evaluated together, by elementwise products, in batches of
     ``_BATCHED_VALUES`` node values (faster than a Python step per time and component at a 1-D quadrature's
@@ -264,7 +253,7 @@ def _ou_mixture_values(mixture: GaussianMixture, times: np.ndarray, x: np.ndarra
     time is faster: its per-component arrays are contiguous.
     """
     if mixture.dim > 1:
-        yield from (_mixture_values(ou_marginal(mixture, float(t)), x) for t in times)
+        yield from (mixture_values(ou_marginal(mixture, float(t)), x) for t in times)
         return
     points, means = x[:, 0], mixture.means[:, 0]
     per_time = max(1, _BATCHED_VALUES // (mixture.components * points.size))
@@ -282,20 +271,20 @@ def _ou_mixture_values(mixture: GaussianMixture, times: np.ndarray, x: np.ndarra
         yield from zip(np.exp(log_density), log_density, scores[:, :, None])
 
 
-_TRUTH_MARGINALS: dict[tuple, _MixtureMarginals] = {}
+_TRUTH_MARGINALS: dict[tuple, MixtureMarginals] = {}
 
 
-def _truth_marginals(truth: GaussianMixture, spacing_scale: float) -> _MixtureMarginals:
+def truth_marginals(truth: GaussianMixture, spacing_scale: float) -> MixtureMarginals:
     """The truth's marginals on its quadrature, kept between calls (a loop certifies all its fits against one truth)."""
-    key = (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), float(spacing_scale))
+    key = (truth.key, float(spacing_scale))
     if key not in _TRUTH_MARGINALS:
         if len(_TRUTH_MARGINALS) >= 4:
             _TRUTH_MARGINALS.clear()
-        _TRUTH_MARGINALS[key] = _MixtureMarginals(truth, _Quadrature(truth, spacing_scale))
+        _TRUTH_MARGINALS[key] = MixtureMarginals(truth, Quadrature(truth, spacing_scale))
     return _TRUTH_MARGINALS[key]
 
 
-class _MixedMarginals(_MixtureMarginals):
+class MixedMarginals(MixtureMarginals):
     r"""The OU marginals of :math:`q = \lambda p_0 + (1-\lambda)\hat p` with :math:`\hat p` a grid density.
 
     The grid part's point masses :math:`m_j` at nodes :math:`x_j` move to :math:`\alpha_t x_j` (exact rescaling), are
@@ -304,9 +293,10 @@ class _MixedMarginals(_MixtureMarginals):
     numerator of its score. Values below ``_ROUND_OFF_FLOOR`` of the largest are FFT round-off and are floored to 0.
     """
 
-    def __init__(self, reference: TrainingDistribution, quadrature: _Quadrature) -> None:
-        super().__init__(reference.truth, quadrature)
-        grid, values = reference.previous.density_grid()
+    def __init__(self, reference: TrainingDistribution, quadrature: Quadrature) -> None:
+        truth, previous = certifiable_parts(reference)
+        super().__init__(truth, quadrature)
+        grid, values = previous.density_grid()
         masses = np.clip(np.asarray(values, dtype=float).ravel(), 0.0, None) * grid.cell_volume
         held = masses > 0
         self.nodes, self.masses = grid.points()[held], masses[held] / masses[held].sum()
@@ -350,15 +340,15 @@ class _MixedMarginals(_MixtureMarginals):
         smoothed = spreads > 0  # at the smallest times the binning alone spreads the masses by more than sigma_t^2
         density, gradient = binned.copy(), np.zeros((times.size, grid.size, grid.dim))
         if grid.dim == 1:  # the density and its derivative from one transform of the masses
-            density[smoothed], gradient[smoothed, :, 0] = _convolve_pairs_1d(
+            density[smoothed], gradient[smoothed, :, 0] = convolve_pairs_1d(
                 binned[smoothed], float(grid.spacing[0]), spreads[smoothed]
             )
         else:
             for row in np.flatnonzero(smoothed):
                 values = binned[row].reshape(grid.shape)
-                density[row] = _convolve(values, grid, spreads[row]).ravel()
+                density[row] = convolve(values, grid, spreads[row]).ravel()
                 for axis in range(grid.dim):
-                    gradient[row, :, axis] = _convolve(values, grid, spreads[row], derivative_axis=axis).ravel()
+                    gradient[row, :, axis] = convolve(values, grid, spreads[row], derivative_axis=axis).ravel()
         small = density < _ROUND_OFF_FLOOR * density.max(axis=1, keepdims=True)
         small &= smoothed[:, None]
         density[small], gradient[small] = 0.0, 0.0
@@ -368,12 +358,12 @@ class _MixedMarginals(_MixtureMarginals):
         r"""An upper bound on :math:`\mathrm{TV}(q, q_t)`: :math:`\lambda\,\mathrm{TV}(p_0, p_{0,t}) + (1-\lambda)\,\mathrm{TV}(\hat p, \hat p_t)`
         (joint convexity), the second on the previous fit's own grid, where its point masses sit on the nodes (binning
         them onto the quadrature grid instead would add node-scale aliasing that TV sees)."""
-        truth_part = _MixtureMarginals(self.mixture, self.quadrature).early_stopping(t)
+        truth_part = MixtureMarginals(self.mixture, self.quadrature).early_stopping(t)
         grid, values = self._grid, self._values
         alpha, variance = np.exp(-t), -np.expm1(-2 * t)
         moved = linear_bin(alpha * self.nodes, grid, self.masses).reshape(grid.shape) / grid.cell_volume
         smoothed = (
-            _convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
+            convolve(moved, grid, max(variance - float(np.max(grid.spacing)) ** 2 / 6, 0.0)) if variance > 0 else moved
         )
         return self.fraction * truth_part + (1 - self.fraction) * 0.5 * grid.integrate_abs(values - smoothed)
 

@@ -14,19 +14,21 @@ __all__ = [
     "categorical_cells",
     "diffusion_cells",
     "gaussian_mle_cells",
+    "kde_spec",
+    "loop_cell",
     "loop_cells",
     "mle_cells",
     "phase_amounts",
     "phase_cells",
     "rate_cells",
     "regression_cells",
-    "score_network_cells",
     "sample_only_twins",
+    "score_network_cells",
     "sequence_cells",
 ]
 
 
-def _loop_cell(model: dict, truth: str, scenario: dict, generations: int, replicates: int) -> dict:
+def loop_cell(model: dict, truth: str, scenario: dict, generations: int, replicates: int) -> dict:
     """One loop cell's specification."""
     return {
         "kind": "loop",
@@ -38,7 +40,7 @@ def _loop_cell(model: dict, truth: str, scenario: dict, generations: int, replic
     }
 
 
-def _kde(bandwidth: float) -> dict:
+def kde_spec(bandwidth: float) -> dict:
     return {"name": "kde", "bandwidth": bandwidth}
 
 
@@ -74,7 +76,7 @@ def loop_cells(
     ['accumulate', 'fully_synthetic', 'growing_synthetic', 'mixed_fresh', 'mixed_reused']
     """
     return [
-        _loop_cell(model, truth, scenario, generations, replicates)
+        loop_cell(model, truth, scenario, generations, replicates)
         for model, truth, size in product(models, truths, sizes)
         for scenario in _scenarios(size, tuple(real_fractions))
     ]
@@ -178,7 +180,7 @@ def diffusion_cells(
         scenarios = [{"kind": "fully_synthetic", "size": size}] + [
             {"kind": "mixed_fresh", "size": size, "real_fraction": fraction} for fraction in real_fractions
         ]
-        cells += [_loop_cell(model(width), truth, scenario, generations, replicates) for scenario in scenarios]
+        cells += [loop_cell(model(width), truth, scenario, generations, replicates) for scenario in scenarios]
     return cells
 
 
@@ -241,7 +243,7 @@ def gaussian_mle_cells(*, truths=("gaussian_1d",), size: int, generations: int, 
         ]
         if STANDARD_TRUTHS[truth]().dim == 1:
             scenarios.append({"kind": "accumulate", "size": size, "added": size})
-        cells += [_loop_cell({"name": "mle"}, truth, scenario, generations, replicates) for scenario in scenarios]
+        cells += [loop_cell({"name": "mle"}, truth, scenario, generations, replicates) for scenario in scenarios]
     return cells
 
 
@@ -268,7 +270,7 @@ def score_network_cells(
     """
     model = {"name": "score_mlp", "hidden": list(hidden), "epochs": epochs, "noise_draws": noise_draws, "steps": steps}
     scenario = {"kind": "mixed_fresh", "size": size, "real_fraction": real_fraction}
-    return [_loop_cell(dict(model), truth, dict(scenario), generations, replicates) for truth in truths]
+    return [loop_cell(dict(model), truth, dict(scenario), generations, replicates) for truth in truths]
 
 
 def regression_cells(*, truth: str = "regression_5d", size: int, generations: int, replicates: int) -> list[dict]:
@@ -282,7 +284,7 @@ def regression_cells(*, truth: str = "regression_5d", size: int, generations: in
     """
     model = {"name": "ols", "noise": 1.0}
     scenarios = [{"kind": "fully_synthetic", "size": size}, {"kind": "accumulate", "size": size, "added": size}]
-    return [_loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]
+    return [loop_cell(dict(model), truth, scenario, generations, replicates) for scenario in scenarios]
 
 
 def sample_only_twins(cells: list[dict]) -> list[dict]:
@@ -317,7 +319,7 @@ def _discrete_cells(
         raise ValueError(f"truth: {truth!r} is not a law on symbols, so the {name} model cannot fit it")
     model = {"name": name, "symbols": symbols, "smoothing": smoothing}
     return [
-        _loop_cell(dict(model), truth, scenario, generations, replicates)
+        loop_cell(dict(model), truth, scenario, generations, replicates)
         for size in sizes
         for scenario in _every_scenario(size, real_fraction)
         if scenario["kind"] in kinds

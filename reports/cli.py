@@ -33,7 +33,7 @@ from .render import render, write_results
 from .suites import get_suite, suite_names
 from .sweep import run_suite
 
-__all__ = ["main"]
+__all__ = ["main", "renamed_main"]
 
 
 class UsageError(Exception):
@@ -246,6 +246,12 @@ def _check(arguments) -> int:
     result = compare(document, baseline, statistical=arguments.statistical)
     print(result.markdown())
     return 0 if result.passed else 1
+
+
+def renamed_main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``selfloop`` command, the old name of ``scloop``: warns, then runs it (for one release)."""
+    print("selfloop: this command is now called scloop; the old name goes in the next release", file=sys.stderr)
+    return main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

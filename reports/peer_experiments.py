@@ -11,7 +11,7 @@ exact law beside it where there is one (docs/peers.md maps every experiment of t
 
 from __future__ import annotations
 
-from .builders import _loop_cell
+from .builders import loop_cell
 
 __all__ = ["peers"]
 
@@ -36,12 +36,12 @@ def _gaussians() -> list[dict]:
     """Collapse or Thrive's Gaussian fits: d = 1 and 3 at n = 10 in every workflow with the MLE, the unbiased estimator
     in 1-D (Suresh et al.'s), and the (d, n) = (10, 32) replace cell that collapses within 60 generations."""
     cells = [
-        _loop_cell({"name": "mle"}, truth, _workflow(workflow, 10), 30, 200)
+        loop_cell({"name": "mle"}, truth, _workflow(workflow, 10), 30, 200)
         for truth in ("gaussian_1d", "gaussian_3d")
         for workflow in WORKFLOWS
     ]
-    cells += [_loop_cell({"name": "mle", "ddof": 1}, "gaussian_1d", _workflow(w, 10), 30, 200) for w in WORKFLOWS]
-    cells.append(_loop_cell({"name": "mle"}, "standard_normal_10d", _workflow("replace", 32), 60, 20))
+    cells += [loop_cell({"name": "mle", "ddof": 1}, "gaussian_1d", _workflow(w, 10), 30, 200) for w in WORKFLOWS]
+    cells.append(loop_cell({"name": "mle"}, "standard_normal_10d", _workflow("replace", 32), 60, 20))
     return cells
 
 
@@ -55,7 +55,7 @@ def _kdes() -> list[dict]:
     workflow, and on the swiss roll (bandwidth 1, TV by Monte Carlo), with the held-out NLL."""
     cells = [
         _with(
-            _loop_cell({"name": "kde", "bandwidth": bandwidth}, truth, _workflow(workflow, 100), 8, 12),
+            loop_cell({"name": "kde", "bandwidth": bandwidth}, truth, _workflow(workflow, 100), 8, 12),
             measures=["nll"],
         )
         for truth, bandwidth in KDE_SETTINGS
@@ -63,7 +63,7 @@ def _kdes() -> list[dict]:
     ]
     cells += [
         _with(
-            _loop_cell({"name": "kde", "bandwidth": 1.0, "tv_samples": 4000}, "swiss_roll", _workflow(w, 100), 5, 8),
+            loop_cell({"name": "kde", "bandwidth": 1.0, "tv_samples": 4000}, "swiss_roll", _workflow(w, 100), 5, 8),
             measures=["nll"],
         )
         for w in WORKFLOWS
@@ -77,14 +77,14 @@ def _discrete_and_regression() -> list[dict]:
     categorical = {"name": "categorical_mle", "symbols": 10, "smoothing": 0.0}
     cells = [
         _with(
-            _loop_cell(categorical, "uniform_10", _workflow("replace", 10), 40, 400),
+            loop_cell(categorical, "uniform_10", _workflow("replace", 10), 40, 400),
             measures=["total_collapse", "entropy", "symbols_lost"],
         )
     ]
     die = {"name": "categorical_mle", "symbols": 6, "smoothing": 0.0}
-    cells += [_loop_cell(die, "die", _workflow(w, 20), 20, 100) for w in WORKFLOWS]
+    cells += [loop_cell(die, "die", _workflow(w, 20), 20, 100) for w in WORKFLOWS]
     ols = {"name": "ols", "noise": 1.0}
-    cells += [_loop_cell(ols, "regression_5d", _workflow(w, 50), 20, 400) for w in WORKFLOWS]  # its risk is skewed
+    cells += [loop_cell(ols, "regression_5d", _workflow(w, 50), 20, 400) for w in WORKFLOWS]  # its risk is skewed
     return cells
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from selfloop.simulators import Registry
 
 from .builders import (
-    _kde,
     categorical_cells,
     diffusion_cells,
     gaussian_mle_cells,
+    kde_spec,
     loop_cells,
     mle_cells,
     phase_amounts,
@@ -45,7 +45,7 @@ def quick() -> list[dict]:
     prediction, the discrete loops, the phase curve. The MLE collapse toy without a bound and Li's rate (a 3 x 3 grid of
     calibration cells) are left to ``standard``."""
     kde = loop_cells(
-        models=[_kde(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24
+        models=[kde_spec(0.3)], truths=["bimodal_1d"], sizes=[500], real_fractions=(0.5,), generations=6, replicates=24
     )
     return (
         kde
@@ -98,7 +98,7 @@ def standard() -> list[dict]:
     next-token), a denser phase curve, and one KDE cell's sample-only twin (decided on the TV witness). The 2-D diffusion
     row, the preconditioned network side by side and your own score network are in :func:`extended`."""
     kde = loop_cells(
-        models=[_kde(0.3), _kde(0.15)],
+        models=[kde_spec(0.3), kde_spec(0.15)],
         truths=["bimodal_1d", "skewed_1d"],
         sizes=[300, 1500],
         real_fractions=(0.2, 0.5),
@@ -191,7 +191,7 @@ def full() -> list[dict]:
     """Hours on a many-core machine: every row of the extended suite at larger sizes, more replicates and generations,
     plus the KDE on the 2-D ring and the d = 10 diffusion row (:func:`diffusion_10d`)."""
     kde = loop_cells(
-        models=[_kde(0.3), _kde(0.15), _kde(0.6)],
+        models=[kde_spec(0.3), kde_spec(0.15), kde_spec(0.6)],
         truths=["bimodal_1d", "skewed_1d", "ring_2d"],
         sizes=[300, 1500, 6000],
         real_fractions=(0.1, 0.3, 0.5, 0.8),

@@ -32,7 +32,7 @@ from selfloop.simulators.measures import PARAMETER
 
 from .cells import CellSpec, cell_key, cell_seed
 from .claims import CLAIMS, Cell
-from .fingerprint import code_fingerprint, library_versions
+from .fingerprint import code_fingerprint, library_fingerprint
 from .models import build_model
 from .plugins import load_plugins
 from .records import CellResult
@@ -233,7 +233,7 @@ def run_suite(
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    folder = Path(cache) / f"seed{suite_seed}-{code_fingerprint()}-{library_versions()}"
+    folder = Path(cache) / f"seed{suite_seed}-{code_fingerprint()}-{library_fingerprint()}"
     folder.mkdir(parents=True, exist_ok=True)
     keys = [cell_key(spec) for spec in cells]
     unique = dict(zip(keys, cells))  # identical cells run once

@@ -33,6 +33,7 @@ from .kde import KDE, FittedKDE, PowerRule
 from .likelihood import HeldOutNLL, negative_log_likelihood
 from .logistic import LogisticLaw, LogisticMLE, logistic_tv
 from .loop import run_loop
+from .measurement import TrainingMixture
 from .measures import Measure, OneStep, Probes, TotalVariation
 from .metrics import tv, tv_monte_carlo, tv_quadrature
 from .mle import GaussianMLE
@@ -50,6 +51,7 @@ from .witness import Witness, WitnessEstimate, tv_witness, witness_slack
 
 __all__ = [
     "Curated",
+    "TrainingMixture",
     "NoisySwissRoll",
     "NoisyArcs",
     "negative_log_likelihood",

@@ -15,19 +15,19 @@ collapses to a point mass (docs/theory.md, section 11).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
 from .degenerate import DegenerateFit
+from .keys import content_key
 from .protocol import OneAtATime
 from .validation import check_data, check_nonnegative, check_size
 
-__all__ = ["Categorical", "CategoricalMLE", "check_symbols", "zipf"]
+__all__ = ["Categorical", "CategoricalMLE", "check_probability_rows", "check_symbols", "zipf"]
 
 
-def _probabilities(name: str, values, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def check_probability_rows(name: str, values, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """``values`` as probabilities along the last axis: finite, non-negative, each row summing to 1 (to 1e-9, then
     renormalised)."""
     array = np.asarray(values, dtype=float)
@@ -57,14 +57,6 @@ def check_symbols(name: str, data, symbols: int, width: int | None = None) -> np
     return integers.astype(np.int64)
 
 
-def _key(kind: bytes, *arrays: np.ndarray) -> str:
-    digest = hashlib.sha256(kind)
-    for array in arrays:
-        digest.update(np.asarray(array.shape, dtype=np.int64).tobytes())
-        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
-    return digest.hexdigest()[:24]
-
-
 class Categorical:
     r"""A law on the symbols 0..K-1, :math:`P(X = k) = p_k`: a truth and a fitted model alike.
 
@@ -85,7 +77,7 @@ class Categorical:
     _cumulative: np.ndarray
 
     def __init__(self, probabilities) -> None:
-        checked = _probabilities("probabilities", probabilities)
+        checked = check_probability_rows("probabilities", probabilities)
         if checked.ndim != 1:
             raise ValueError(f"probabilities must have shape (K,), got {checked.shape}")
         self.__dict__.update(vars(self._valid(checked[None])[0]))  # one path that stores a law, checked here or a fit's
@@ -110,7 +102,7 @@ class Categorical:
     @property
     def key(self) -> str:
         """A content key of the law (:class:`selfloop.simulators.protocol.Truth`)."""
-        return _key(b"categorical", self.probabilities)
+        return content_key("categorical", self.probabilities)
 
     @property
     def support(self) -> tuple:

@@ -30,12 +30,11 @@ points equally between the curves, ``make_blobs`` draws new centres each call. d
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from scipy import special
 
 from .grid import Box, tail_quantile
+from .keys import content_key
 from .validation import check_data, check_positive, check_size
 
 __all__ = ["NEGLIGIBLE", "NODES", "WINDOW", "NoisyArcs", "NoisySwissRoll", "circles", "moons", "swiss_roll"]
@@ -56,13 +55,6 @@ def _legendre(lower: np.ndarray, upper: np.ndarray, integrand) -> np.ndarray:
     half = np.maximum(upper - lower, 0.0) / 2
     t = (lower + upper)[:, None] / 2 + half[:, None] * _X[None, :]
     return half * (integrand(t) @ _W)
-
-
-def _key(name: str, *parts) -> str:
-    digest = hashlib.sha256(name.encode())
-    for part in parts:
-        digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
-    return digest.hexdigest()[:24]
 
 
 class NoisyArcs:
@@ -102,7 +94,7 @@ class NoisyArcs:
 
     @property
     def key(self) -> str:
-        return _key("noisy-arcs", self.centres, self.radii, self.angles, self.weights, [self.noise])
+        return content_key("noisy-arcs", self.centres, self.radii, self.angles, self.weights, [self.noise])
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         n = check_size("n", n)
@@ -188,7 +180,7 @@ class NoisySwissRoll:
 
     @property
     def key(self) -> str:
-        return _key("noisy-swiss-roll", [self.noise, self.length])
+        return content_key("noisy-swiss-roll", [self.noise, self.length])
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         n = check_size("n", n)

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import special
 
 from .degenerate import DegenerateFit
+from .keys import content_key
 from .protocol import OneAtATime
 from .validation import check_data, check_size
 
@@ -84,7 +85,7 @@ class LogisticLaw:
     @property
     def key(self) -> str:
         """A content key of the law (:class:`selfloop.simulators.protocol.Truth`)."""
-        return "logistic-" + ",".join(repr(float(b)) for b in self.coefficients)
+        return content_key("logistic", self.coefficients)
 
     def __repr__(self) -> str:
         return f"LogisticLaw({np.round(self.coefficients, 4).tolist()})"

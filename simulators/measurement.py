@@ -15,6 +15,8 @@ one exists, else the unbiased Monte Carlo estimate with its standard error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,19 +25,38 @@ from .grid import Box, Grid
 from .metrics import GRID_MASS, resolvable, same_support, single_gaussian, tv, tv_finite, tv_on_grid
 from .protocol import FiniteSupport, GridDensity, LogDensity, ReplicateBatching, Truth
 from .truth import GaussianMixture
+from .validation import check_fraction
 
 __all__ = ["Measurement", "TrainingMixture"]
 
 
+@dataclass(frozen=True, eq=False)
 class TrainingMixture:
-    r"""The training distribution :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`: draws and log density.
+    r"""The training distribution of generation i given the past, :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`:
+    draws and log density. The one type of it: the reference of the loop's Monte Carlo one-step error
+    :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]` and of the certificate of Lemma R's one-step error
+    (:func:`selfloop.bounds.diffusion_certificate`, for an SDE-sampled previous fit in d <= 2).
 
-    The reference of the Monte Carlo one-step error :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]`.
+    Parameters
+    ----------
+    truth : Truth
+        :math:`p_0`.
+    previous : fitted model
+        :math:`\hat p_{i-1}`.
+    real_fraction : float
+        :math:`\lambda \in [0, 1]`.
     """
 
-    def __init__(self, truth: Truth, previous, real_fraction: float) -> None:
-        self.truth, self.previous, self.real_fraction = truth, previous, float(real_fraction)
-        self.dim = truth.dim
+    truth: Truth
+    previous: Any
+    real_fraction: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "real_fraction", check_fraction("real_fraction", self.real_fraction))
+
+    @property
+    def dim(self) -> int:
+        return self.truth.dim
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         real = int(rng.binomial(n, self.real_fraction))

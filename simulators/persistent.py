@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
 from .atomic import write_atomic
 
-__all__ = ["CACHE_VARIABLE", "cache_folder", "cached", "code_version"]
+__all__ = ["CACHE_VARIABLE", "cache_folder", "cached", "code_version", "library_versions", "source_digest"]
 
 T = TypeVar("T")
 #: The environment variable naming the folder (or ``off``).
@@ -41,15 +41,24 @@ def cache_folder() -> Path | None:
     return Path(user_cache_dir("selfloop"))
 
 
-def code_version(*modules) -> str:
-    """A version of the code in ``modules``: SHA-256 (16 hex digits) of their source files, in order."""
+def source_digest(files: Iterable[tuple[str, Path]], length: int = 16) -> str:
+    """A version of the code in ``files``, ``(name, path)`` pairs in order: SHA-256 (``length`` hex digits) of each
+    name and content. The one way this harness versions source code (:func:`code_version`,
+    :func:`selfloop.reports.fingerprint.code_fingerprint`)."""
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return digest.hexdigest()[:length]
 
 
-def _libraries() -> str:
+def code_version(*modules) -> str:
+    """A version of the code in ``modules``: :func:`source_digest` of their source files, in order."""
+    return source_digest((module.__name__, Path(module.__file__)) for module in modules)
+
+
+def library_versions() -> str:
+    """The versions of numpy and scipy, ``numpy=...,scipy=...``: a cached number is reused only where they are the
+    same."""
     versions = []
     for name in ("numpy", "scipy"):
         try:
@@ -60,7 +69,7 @@ def _libraries() -> str:
 
 
 def _address(namespace: str, key: object, version: str) -> str:
-    text = repr((namespace, key, version, _libraries())).encode()
+    text = repr((namespace, key, version, library_versions())).encode()
     return hashlib.sha256(text).hexdigest()
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special
 
+from .keys import content_key
 from .protocol import OneAtATime
 from .validation import check_data, check_nonnegative, check_size
 
@@ -59,7 +60,7 @@ class Poisson:
     @property
     def key(self) -> str:
         """A content key of the law (:class:`selfloop.simulators.protocol.Truth`)."""
-        return f"poisson-{self.rate!r}"
+        return content_key("poisson", [self.rate])
 
     def logpdf(self, x) -> np.ndarray:
         """:math:`\\log P(X = x)`; -inf off the counts."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .categorical import _key, _probabilities, check_symbols
+from .categorical import check_probability_rows, check_symbols
+from .keys import content_key
 from .metrics import MAX_ENUMERATED
 from .validation import check_nonnegative, check_size
 
@@ -45,11 +46,11 @@ class MarkovChain:
     """
 
     def __init__(self, initial, transition, length: int, *, unseen_contexts: int = 0) -> None:
-        self.initial = _probabilities("initial", initial)
+        self.initial = check_probability_rows("initial", initial)
         if self.initial.ndim != 1:
             raise ValueError(f"initial must have shape (K,), got {self.initial.shape}")
         symbols = self.initial.size
-        self.transition = _probabilities("transition", transition, (symbols, symbols))
+        self.transition = check_probability_rows("transition", transition, (symbols, symbols))
         self.length = check_size("length", length)
         self.unseen_contexts = int(unseen_contexts)
         self._cumulative_initial = np.cumsum(self.initial) / self.initial.sum()
@@ -67,7 +68,7 @@ class MarkovChain:
 
     @property
     def key(self) -> str:
-        return _key(b"markov-chain", self.initial, self.transition, np.array([self.length]))
+        return content_key("markov-chain", self.initial, self.transition, [self.length])
 
     @property
     def support(self) -> tuple:

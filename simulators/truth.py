@@ -9,7 +9,6 @@ what makes the expected KDE density and the Theorem K functionals exact.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -18,6 +17,7 @@ from scipy import special
 
 from .estimate import MonteCarloEstimate
 from .grid import Box, Grid, tail_quantile
+from .keys import content_key
 from .logspace import log_sum_exp
 from .validation import check_data, check_size
 
@@ -137,10 +137,7 @@ class GaussianMixture:
     @property
     def key(self) -> str:
         """A content key of the law (SHA-256 of its weights, means and covariances; :class:`selfloop.simulators.protocol.Truth`)."""
-        digest = hashlib.sha256(b"gaussian-mixture")
-        for array in (self.weights, self.means, self.covariances):
-            digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
-        return digest.hexdigest()[:24]
+        return content_key("gaussian-mixture", self.weights, self.means, self.covariances)
 
     def __repr__(self) -> str:
         return f"GaussianMixture(components={self.components}, dim={self.dim})"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from selfloop.bounds import TrainingDistribution, chain, diffusion_certificate, ou_marginal, ou_marginals
-from selfloop.bounds.ou_marginals import _mixture_values, _ou_mixture_values
+from selfloop.bounds.ou_marginals import _ou_mixture_values, mixture_values
 from selfloop.simulators import (
     FittedSDEDiffusion,
     GaussianMixture,
@@ -92,7 +92,7 @@ class _ExactScoreSampler(FittedSDEDiffusion):
         self.truth, self.size = truth, 1
 
     def score(self, y: np.ndarray, t: float) -> np.ndarray:
-        return _mixture_values(ou_marginal(self.truth, float(t)), y)[2]
+        return mixture_values(ou_marginal(self.truth, float(t)), y)[2]
 
     def drift(self, y: np.ndarray, t: float) -> np.ndarray:
         """The interface :func:`sde_densities` calls: y (1, n, d) -> y + 2 grad log q_t(y), the same shape."""
@@ -176,8 +176,8 @@ def test_the_training_distribution_certificate_reduces_to_the_truth_at_lambda_on
     assert mixed.tv <= path.tv
     with pytest.raises(ValueError, match="real_fraction"):
         TrainingDistribution(TRUTH, previous, 1.5)
-    with pytest.raises(ValueError, match="previous"):
-        TrainingDistribution(TRUTH, object(), 0.5)
+    with pytest.raises(ValueError, match="previous"):  # a mixture of anything, but the certificate needs a grid density
+        diffusion_certificate(current, TrainingDistribution(TRUTH, object(), 0.5))
 
 
 def test_bad_input_is_refused_with_the_parameter_named():
@@ -229,11 +229,11 @@ def test_the_monte_carlo_path_bound_agrees_with_its_quadrature_and_serves_d_abov
 
 def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_the_batch():
     """The training distribution's density and score numerator at many times come from one transform of the masses:
-    each row equals the two separate FFT convolutions of :func:`_convolve` to rounding (1e-13 of the largest value),
+    each row equals the two separate FFT convolutions of :func:`convolve` to rounding (1e-13 of the largest value),
     and a row computed alone is the row computed in a batch to 1e-15 of the largest value (every transform has one
     length; only the FFT's vectorisation over rows differs), so a certificate does not depend on which times were asked
     for together beyond rounding."""
-    from selfloop.bounds.grid_convolution import _convolve, _convolve_pairs_1d
+    from selfloop.bounds.grid_convolution import convolve, convolve_pairs_1d
     from selfloop.simulators import Grid
 
     rng = np.random.default_rng(0)
@@ -241,15 +241,15 @@ def test_the_batched_1d_convolutions_are_the_separate_ones_and_do_not_depend_on_
         size, step = int(rng.integers(5, 2000)), float(rng.uniform(0.001, 0.2))
         grid, values = Grid(np.array([-1.0]), np.array([step]), (size,)), rng.random((6, size))
         variances = rng.uniform(1e-4, 2, size=6)
-        density, derivative = _convolve_pairs_1d(values, step, variances)
+        density, derivative = convolve_pairs_1d(values, step, variances)
         for row, variance in enumerate(variances):
-            expected = _convolve(values[row], grid, variance)
-            expected_derivative = _convolve(values[row], grid, variance, derivative_axis=0)
+            expected = convolve(values[row], grid, variance)
+            expected_derivative = convolve(values[row], grid, variance, derivative_axis=0)
             assert np.allclose(density[row], expected, rtol=0, atol=1e-13 * np.abs(expected).max())
             assert np.allclose(
                 derivative[row], expected_derivative, rtol=0, atol=1e-13 * np.abs(expected_derivative).max()
             )
-            alone = _convolve_pairs_1d(values[row : row + 1], step, variances[row : row + 1])
+            alone = convolve_pairs_1d(values[row : row + 1], step, variances[row : row + 1])
             assert np.allclose(alone[0][0], density[row], rtol=0, atol=1e-15 * np.abs(expected).max())
             assert np.allclose(alone[1][0], derivative[row], rtol=0, atol=1e-15 * np.abs(expected_derivative).max())
 
@@ -259,15 +259,15 @@ def test_the_kept_kernel_transforms_give_what_computing_them_again_gives():
     transforms are kept: a second call returns the kept arrays and the same convolutions bit for bit as a call after
     the store is emptied; the store stays bounded. Control: another variance gives another transform."""
     from selfloop.bounds import grid_convolution
-    from selfloop.bounds.grid_convolution import _KEPT_KERNELS, _convolve_pairs_1d, _kernel_transforms
+    from selfloop.bounds.grid_convolution import _KEPT_KERNELS, _kernel_transforms, convolve_pairs_1d
 
     rng = np.random.default_rng(2)
     values, variances = rng.random((5, 700)), rng.uniform(1e-3, 1.0, size=5)
-    first = _convolve_pairs_1d(values, 0.02, variances)
+    first = convolve_pairs_1d(values, 0.02, variances)
     kept = _kernel_transforms(0.02, variances, 700, 2100)
     assert _kernel_transforms(0.02, variances, 700, 2100) is kept
     grid_convolution._KERNEL_TRANSFORMS.clear()
-    again = _convolve_pairs_1d(values, 0.02, variances)
+    again = convolve_pairs_1d(values, 0.02, variances)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     other = variances.copy()
     other[0] *= 1.01
@@ -279,7 +279,7 @@ def test_the_kept_kernel_transforms_give_what_computing_them_again_gives():
 
 def test_the_batched_marginal_values_are_those_of_one_time_at_a_time():
     """The truth's OU marginals at many times at once (:func:`_ou_mixture_values`, elementwise over times and
-    components in 1-D) are :func:`_mixture_values` of each :func:`ou_marginal` to 1e-13 relative, in 1-D and 2-D, in
+    components in 1-D) are :func:`mixture_values` of each :func:`ou_marginal` to 1e-13 relative, in 1-D and 2-D, in
     batches smaller and larger than the times asked for; the control, one time shifted by 1e-6, is seen."""
 
     rng = np.random.default_rng(1)
@@ -293,11 +293,11 @@ def test_the_batched_marginal_values_are_those_of_one_time_at_a_time():
                 values = list(_ou_mixture_values(truth, times, x))
             assert len(values) == times.size
             for t, got in zip(times, values):
-                for computed, expected in zip(got, _mixture_values(ou_marginal(truth, t), x)):
+                for computed, expected in zip(got, mixture_values(ou_marginal(truth, t), x)):
                     assert computed.shape == expected.shape
                     assert np.allclose(computed, expected, rtol=1e-13, atol=1e-300)
         shifted = next(_ou_mixture_values(truth, times[-1:] + 1e-6, x))[2]
-        assert not np.allclose(shifted, _mixture_values(ou_marginal(truth, times[-1]), x)[2], rtol=1e-13, atol=1e-300)
+        assert not np.allclose(shifted, mixture_values(ou_marginal(truth, times[-1]), x)[2], rtol=1e-13, atol=1e-300)
 
 
 def _shifted_sampler_kl(times: np.ndarray, shift: float) -> float:

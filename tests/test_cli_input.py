@@ -39,3 +39,12 @@ def test_the_version_is_printed(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("scloop (selfloop) ")
+
+
+def test_the_old_command_name_warns_and_runs(capsys):
+    from selfloop.reports.cli import renamed_main
+
+    with pytest.raises(SystemExit) as exit_:
+        renamed_main(["--version"])
+    captured = capsys.readouterr()
+    assert exit_.value.code == 0 and "now called scloop" in captured.err and captured.out.startswith("scloop")

@@ -80,3 +80,38 @@ def test_a_rerun_reads_its_cells_from_the_cache_and_no_cache_computes_them(tmp_p
             assert f"suite one: {computed} cells computed" in capsys.readouterr().err
     assert len(list((tmp_path / "cache" / "cells").glob("*/*.json"))) == 2
     assert os.environ["SCLOOP_CACHE"] == str(tmp_path / "cache")
+
+
+def test_a_plugins_version_and_source_are_part_of_the_code_fingerprint(tmp_path, monkeypatch):
+    """A plugin's module (found through its entry point) joins the fingerprint that keys the cell cache: editing it, or
+    a new version of its distribution, is new code; this package's own entry points are already counted."""
+    from importlib import metadata
+
+    from selfloop.reports import fingerprint
+
+    (tmp_path / "my_plugin.py").write_text("def register():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Distribution:
+        name, version = "my-plugin", "1.0"
+
+    def entry_points(group):
+        if group != "scloop.plugins":
+            return []
+        own = metadata.EntryPoint("certificate", "selfloop.bounds.certification:Certification", group)
+        return [own, type("Point", (), {"module": "my_plugin", "dist": Distribution})()]
+
+    monkeypatch.setattr(fingerprint.metadata, "entry_points", entry_points)
+    fingerprint.code_fingerprint.cache_clear()
+    try:
+        sources = fingerprint.plugin_sources()
+        assert [name for name, _ in sources] == ["my-plugin==1.0:my_plugin"]
+        before = fingerprint.code_fingerprint()
+        (tmp_path / "my_plugin.py").write_text("def register():\n    return None\n")
+        fingerprint.code_fingerprint.cache_clear()
+        edited = fingerprint.code_fingerprint()
+        Distribution.version = "1.1"
+        fingerprint.code_fingerprint.cache_clear()
+        assert len({before, edited, fingerprint.code_fingerprint()}) == 3
+    finally:
+        fingerprint.code_fingerprint.cache_clear()

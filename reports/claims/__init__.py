@@ -29,8 +29,8 @@ A new claim is one module with a :class:`Claim` subclass and one :func:`register
 
 from . import theorem_k, second_moment, theorem_g, theorem_d_certified, theorem_d, li_rate  # noqa: F401, I001
 from . import early_stopping  # noqa: F401, I001
-from . import mle_tv, mle_laws, mle_expected, regression  # noqa: F401, I001
-from . import categorical_laws, categorical_bounds, next_token  # noqa: F401, I001
+from . import gaussian_mle, mle_laws, mle_expected_tv, regression_risk  # noqa: F401, I001
+from . import categorical_laws, categorical_second_moment, categorical_lemma_r, next_token_chain_rule  # noqa: F401, I001
 from . import optimal_weight, risk_ratio, curated, theorem_p  # noqa: F401, I001  (registration order is the report's order)
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 from .table import claims_lines

@@ -37,7 +37,7 @@ from ..text import cells_with, law_outcome
 from ..verdicts import LAW_Z, binomial_law_verdict, law_verdict, replicate_sum_p_values
 from .base import Cell, Claim, register_claim
 
-__all__ = ["CuratedLoops"]
+__all__ = ["CuratedClaim"]
 
 #: The scenario kinds of fresh data, where the exact laws are stated.
 FRESH = ("fully_synthetic", "mixed_fresh", "growing_synthetic")
@@ -82,7 +82,7 @@ def pooled_z(residual: np.ndarray, variance: np.ndarray, size: int) -> np.ndarra
     return np.asarray(scores)
 
 
-class CuratedLoops(Claim):
+class CuratedClaim(Claim):
     id = "curated"
     figures = ("curated.png",)
     label = "Curated loops"
@@ -247,4 +247,4 @@ def _summary(cell: dict, claim: str) -> str:
     )
 
 
-register_claim(CuratedLoops())
+register_claim(CuratedClaim())

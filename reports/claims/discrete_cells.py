@@ -3,6 +3,7 @@ where the categorical loop's exact chains are affordable."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -13,8 +14,17 @@ from selfloop.simulators.persistent import cached
 
 from ..cells import CellSpec
 from ..fingerprint import code_fingerprint
+from .base import Cell, Claim
 
-__all__ = ["EXACT_CHAIN_POINTS", "categorical_loop", "exact_chains", "exact_law", "fresh_scenario", "next_token_loop"]
+__all__ = [
+    "EXACT_CHAIN_POINTS",
+    "CategoricalBoundClaim",
+    "categorical_loop",
+    "exact_chains",
+    "exact_law",
+    "fresh_scenario",
+    "next_token_loop",
+]
 
 #: Largest training size (over the generations) at which a cell's exact chains are computed (their cost for a 1 000-symbol
 #: Zipf law is in docs/performance.md); above it the closed-form moments and the bounds still apply.
@@ -71,3 +81,22 @@ def exact_law(truth: Categorical, scenario: Scenario, generations: int, smoothin
 def fitted_probabilities(measured: dict[str, np.ndarray]) -> np.ndarray:
     """Every replicate's fitted probabilities, (replicates, generations + 1, K) (the loop records them)."""
     return measured["parameter.probabilities"]
+
+
+class CategoricalBoundClaim(Claim):
+    """A bound on the categorical loop's E TV_i, ``function(probabilities, scenario, generations, smoothing=)``, at the
+    cell's fresh-data scenario: a reused real pool is outside its theory, evaluated at its fresh-data value and
+    reported (docs/theory.md, section 11.4)."""
+
+    function: Callable[..., np.ndarray]
+
+    def applies(self, spec: CellSpec) -> bool:
+        return categorical_loop(spec)
+
+    def outside_theory(self, spec: CellSpec) -> bool:
+        return spec.scenario.reuse_real
+
+    def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
+        smoothing = float(cell.spec.model.get("smoothing", 0.0))
+        scenario = fresh_scenario(cell.scenario)
+        return {"upper": self.function(cell.truth.probabilities, scenario, cell.generations, smoothing=smoothing)}

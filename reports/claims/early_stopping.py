@@ -104,7 +104,7 @@ class EarlyStoppingClaim(Claim):
         truth = cell.truth
         values = cached(
             "claims.early_stopping",
-            (truth.weights.tobytes(), truth.means.tobytes(), truth.covariances.tobytes(), *setting),
+            (truth.key, *setting),
             lambda: ideal_loop_check(truth, *setting),
             version=code_fingerprint(),
         )

@@ -23,9 +23,9 @@ from ..figures import describe_scenario_kind, new_figure, save_figure
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
-from .mle_tv import gaussian_mle_loop
+from .gaussian_mle import gaussian_mle_loop
 
-__all__ = ["GaussianMLELaws"]
+__all__ = ["MLELaws"]
 
 #: The law of each scenario kind, as the claims table words it: (claim, whose).
 LAWS = {
@@ -49,7 +49,7 @@ LAWS = {
 QUANTITIES = ("variance", "mean_offset", "log_det")
 
 
-class GaussianMLELaws(Claim):
+class MLELaws(Claim):
     id = "mle_laws"
     figures = ("mle_laws.png",)
     label = "Gaussian MLE laws"
@@ -187,4 +187,4 @@ class GaussianMLELaws(Claim):
         return name
 
 
-register_claim(GaussianMLELaws())
+register_claim(MLELaws())

@@ -14,7 +14,7 @@ from ..cells import CellSpec
 from ..text import outcome_row, sides_of
 from .base import Cell, Claim, register_claim
 
-__all__ = ["GaussianMLEBound", "gaussian_mle_loop", "has_exact_laws"]
+__all__ = ["GaussianMLEClaim", "gaussian_mle_loop", "has_exact_laws"]
 
 
 def gaussian_mle_loop(spec: CellSpec) -> bool:
@@ -40,7 +40,7 @@ def has_exact_laws(spec: CellSpec) -> bool:
     )
 
 
-class GaussianMLEBound(Claim):
+class GaussianMLEClaim(Claim):
     id = "gaussian_mle"
     label = "Gaussian MLE"
     statement = "Gaussian MLE loop: E TV_i bounded by the exact moment laws"
@@ -72,4 +72,4 @@ class GaussianMLEBound(Claim):
         )
 
 
-register_claim(GaussianMLEBound())
+register_claim(GaussianMLEClaim())

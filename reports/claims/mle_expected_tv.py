@@ -21,9 +21,9 @@ from ..fingerprint import code_fingerprint
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
-from .mle_tv import gaussian_mle_loop, has_exact_laws
+from .gaussian_mle import gaussian_mle_loop, has_exact_laws
 
-__all__ = ["GaussianMLEExpectedTV", "exact_expected_tv"]
+__all__ = ["MLEExpectedTV", "exact_expected_tv"]
 
 #: Chains of the exact law per cell: a relative standard error near 0.2% in 1-D (docs/performance.md), far below the
 #: replicates' own (400 replicates: about 3%), so the z-score is the simulation's.
@@ -35,8 +35,7 @@ def exact_expected_tv(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
     the persistent cache."""
     truth, scenario = cell.truth, cell.scenario
     key = (
-        truth.means.tobytes(),
-        truth.covariances.tobytes(),
+        truth.key,
         repr(sorted(scenario.to_dict().items())),
         cell.generations,
         DRAWS,
@@ -49,7 +48,7 @@ def exact_expected_tv(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
     return cached("claims.mle_expected_tv", key, compute, version=code_fingerprint())
 
 
-class GaussianMLEExpectedTV(Claim):
+class MLEExpectedTV(Claim):
     id = "mle_expected_tv"
     label = "Gaussian MLE exact E TV"
     statement = "Gaussian MLE loop: the mean TV is the exact E TV_i of the chain of the fitted statistics"
@@ -134,4 +133,4 @@ class GaussianMLEExpectedTV(Claim):
         return lines + [""]
 
 
-register_claim(GaussianMLEExpectedTV())
+register_claim(MLEExpectedTV())
