@@ -28,7 +28,7 @@ import numpy as np
 
 from selfloop.testing import ALPHA
 
-from .claims import CLAIMS, Cell
+from .claims import CLAIMS, Cell, record_claims
 from .models import describe_model_spec
 from .records import CellRecord, CellResult
 from .verdicts import replicate_mean
@@ -99,17 +99,11 @@ def _record(result: CellResult, prepared: dict) -> CellRecord:
         f"{describe_model(spec)} {spec['truth']} {describe_scenario(spec)}",
         _summary(result),
     )
-    for claim in CLAIMS.values():
-        if claim.id in result.claims:  # decided where the cell ran
-            record.claims[claim.id] = result.claims[claim.id]
-            continue
-        if not claim.decided_on(cell):
-            continue
-        if claim.needs_suite:  # or registered after this cell ran (a cached cell): evaluated and decided now
-            cell.suite = prepared[claim.id]
-        values = claim.evaluate(cell)
-        if values:
-            record.claims[claim.id] = claim.record(values, cell)
+    pending = [claim for claim in CLAIMS.values() if claim.id not in result.claims]  # not decided where the cell ran:
+    # the claims that need the suite, and any registered after a cached cell ran
+    record.claims.update(result.claims)
+    record.claims.update(record_claims(cell, pending, prepared))
+    record.claims = {claim.id: record.claims[claim.id] for claim in CLAIMS.values() if claim.id in record.claims}
     return record
 
 

@@ -31,7 +31,7 @@ from selfloop.simulators.atomic import write_atomic
 from selfloop.simulators.measures import PARAMETER
 
 from .cells import CellSpec, cell_key, cell_seed
-from .claims import CLAIMS, Cell
+from .claims import CLAIMS, Cell, record_claims
 from .fingerprint import code_fingerprint, library_fingerprint
 from .models import build_model
 from .plugins import load_plugins
@@ -71,12 +71,7 @@ def run_cell(spec: dict, suite_seed: int) -> CellResult:
         measured["collapsed_at"] = result.collapsed_at.astype(float)
     cell = Cell(typed, result.tv, result.real_fraction, result.training_size, measured)
     cell.truth = truth
-    records = {}
-    for claim in claims:  # evaluated and decided here, in parallel; the claims that need the suite wait for it
-        if not claim.needs_suite and claim.decided_on(cell):
-            values = claim.evaluate(cell)
-            if values:
-                records[claim.id] = claim.record(values, cell)
+    records = record_claims(cell, claims)  # here, in parallel; the claims that need the suite wait for it
     return CellResult(
         typed,
         result.tv,

@@ -32,7 +32,7 @@ from . import early_stopping  # noqa: F401, I001
 from . import gaussian_mle, mle_laws, mle_expected_tv, regression_risk  # noqa: F401, I001
 from . import categorical_laws, categorical_second_moment, categorical_lemma_r, next_token_chain_rule  # noqa: F401, I001
 from . import optimal_weight, risk_ratio, curated, theorem_p  # noqa: F401, I001  (registration order is the report's order)
-from .base import CLAIMS, Cell, Claim, claim_label, register_claim
+from .base import CLAIMS, Cell, Claim, claim_label, record_claims, register_claim
 from .table import claims_lines
 
-__all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "claims_lines", "register_claim"]
+__all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "claims_lines", "record_claims", "register_claim"]

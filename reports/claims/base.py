@@ -36,7 +36,7 @@ from ..records import CellRecord, CellResult, ClaimRecord, require_tv
 from ..text import claim_verdicts, outcome_row, sides_of
 from ..verdicts import OUTCOMES, bound_verdict, witness_verdict
 
-__all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "register_claim"]
+__all__ = ["CLAIMS", "Cell", "Claim", "claim_label", "record_claims", "register_claim"]
 
 
 @dataclass
@@ -303,6 +303,25 @@ def register_claim(claim: Claim, *, replace: bool = False) -> Claim:
     """
     _check_claim(claim)  # before its id is read
     return CLAIMS.register(claim.id, claim, replace=replace)
+
+
+def record_claims(cell: Cell, claims, prepared: dict | None = None) -> dict[str, ClaimRecord]:
+    """The one evaluate-and-record path: each of ``claims`` that the cell decides (:meth:`Claim.decided_on`),
+    evaluated and decided, by id (a claim with no values has no record). A claim that needs the suite is recorded
+    only with ``prepared`` (what its :meth:`Claim.prepare` gave, by id, handed in as ``cell.suite``): in the assembly,
+    not where the cell ran."""
+    records = {}
+    for claim in claims:
+        if not claim.decided_on(cell):
+            continue
+        if claim.needs_suite:
+            if prepared is None:
+                continue
+            cell.suite = prepared[claim.id]
+        values = claim.evaluate(cell)
+        if values:
+            records[claim.id] = claim.record(values, cell)
+    return records
 
 
 def claim_label(claim_id: str) -> str:
