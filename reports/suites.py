@@ -21,6 +21,7 @@ from .builders import (
     diffusion_cells,
     gaussian_mle_cells,
     kde_spec,
+    loop_cell,
     loop_cells,
     mle_cells,
     phase_amounts,
@@ -93,10 +94,13 @@ def _discrete() -> list[dict]:
 
 
 def standard() -> list[dict]:
-    """About a minute on 2 cores: two 1-D truths, two sizes and fractions, Li's diffusion model in 1-D, the Gaussian
-    MLE laws in 1-D and 3-D, Li's rate on a second truth, the regression loop, the discrete loops (categorical and
-    next-token), a denser phase curve, and one KDE cell's sample-only twin (decided on the TV witness). The 2-D diffusion
-    row, the preconditioned network side by side and your own score network are in :func:`extended`."""
+    """Under a minute on 2 cores, the report of record, a row of every model and dimension: two 1-D truths, two sizes
+    and fractions, Li's diffusion model in 1-D, the Gaussian MLE laws in 1-D and 3-D, Li's rate on a second truth, the
+    regression loop, the discrete loops (categorical and next-token), the second round's laws (weighted, risk ratio,
+    curated), one cheap cell of your own score network (an MLP: the extra ``selfloop[neural]``) and a cheap 2-D row
+    (KDE and certified diffusion on the ring), a denser phase curve, and one KDE cell's sample-only twin (decided on
+    the TV witness). The full 2-D diffusion row, the preconditioned network side by side and more score-network cells
+    are in :func:`extended`."""
     kde = loop_cells(
         models=[kde_spec(0.3), kde_spec(0.15)],
         truths=["bimodal_1d", "skewed_1d"],
@@ -125,8 +129,24 @@ def standard() -> list[dict]:
             size=20, logistic_size=200, generations=8, replicates=400, logistic_replicates=200, bernoulli=False
         )
         + curated_cells(size=30, generations=15, replicates=400)
+        + score_network_cells(
+            truths=["bimodal_1d"], size=300, steps=40, generations=1, replicates=4
+        )  # your own network
+        + _two_dimensional()
         + phase_cells(real=500, synthetic=phase_amounts(500, 8, 12), generation=8, replicates=60)
     )
+
+
+def _two_dimensional() -> list[dict]:
+    """The standard suite's 2-D row, cheap: the KDE on the ring, mixed with fresh data, and a certified diffusion loop
+    there (each fit's TV under its own certificate, run by run)."""
+    kde = loop_cells(
+        models=[kde_spec(0.3)], truths=["ring_2d"], sizes=[500], real_fractions=(0.5,), generations=4, replicates=16
+    )
+    diffusion = {"name": "diffusion", "width": 96, "steps": 40}
+    return [cell for cell in kde if cell["scenario"]["kind"] == "mixed_fresh"] + [
+        loop_cell(diffusion, "ring_2d", {"kind": "mixed_fresh", "size": 1000, "real_fraction": 0.5}, 2, 4)
+    ]
 
 
 def _is_mixed(cell: dict, truth: str, bandwidth: float, size: int, real_fraction: float) -> bool:
@@ -360,7 +380,7 @@ def get_suite(name: str) -> list[dict]:
     for index, cell in enumerate(cells, start=1):  # every cell well formed, its model built, before any runs
         try:
             build_model(CellSpec.from_dict(cell).model)
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, ImportError) as error:
             detail = f"the model specification lacks {error}" if isinstance(error, KeyError) else str(error)
             raise ValueError(f"{where}, cell {index}: {detail}") from None
     return cells
