@@ -143,7 +143,7 @@ def _two_dimensional() -> list[dict]:
     kde = loop_cells(
         models=[kde_spec(0.3)], truths=["ring_2d"], sizes=[500], real_fractions=(0.5,), generations=4, replicates=16
     )
-    diffusion = {"name": "diffusion", "width": 96, "steps": 40}
+    diffusion = {"name": "diffusion", "width": 96, "steps": 40, "parameterization": "li"}
     return [cell for cell in kde if cell["scenario"]["kind"] == "mixed_fresh"] + [
         loop_cell(diffusion, "ring_2d", {"kind": "mixed_fresh", "size": 1000, "real_fraction": 0.5}, 2, 4)
     ]
