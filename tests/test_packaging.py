@@ -53,3 +53,30 @@ def test_every_public_name_is_exported_from_one_module():
             for name in getattr(importlib.import_module(info.name), "__all__", []):
                 homes[name].append(info.name)
     assert not {name: modules for name, modules in homes.items() if len(modules) > 1}
+
+
+def test_no_module_outside_a_claims_own_names_its_id():
+    """A claim's presentation is its own (Claim attributes and hooks) and a claim that reads another's records declares
+    it (``reads``): no module of reports/ quotes a registered claim's id but the claim's own, the reader of old
+    documents (legacy.py, which maps their names) and a declared ``reads``; a model's name that is also a claim's
+    (``gaussian_mle``, ``curated``: the model registry and a cell's ``"name"``) is a model's. Its module's name is its
+    id, too."""
+    import re
+
+    from selfloop.reports import CLAIMS
+
+    root = Path(__file__).resolve().parent.parent / "reports"
+    ids = {name: type(CLAIMS.get(name)).__module__.rsplit(".", 1)[-1] + ".py" for name in CLAIMS}
+    assert all(module == f"{name}.py" for name, module in ids.items()), ids
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name in ("legacy.py", "models.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for name, module in ids.items():
+                quoted = re.search(rf"[\"']{re.escape(name)}[\"']", line)
+                own = path.parent.name == "claims" and path.name == module
+                declared = line.strip().startswith("reads = ") or "``" in line or f'"name": "{name}"' in line
+                if quoted and not own and not declared:
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert found == []
