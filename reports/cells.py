@@ -18,16 +18,64 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from selfloop.simulators import STANDARD_TRUTHS, Scenario
 from selfloop.simulators.validation import check_nonnegative_size, check_size
 
-__all__ = ["CELL_KINDS", "CellSpec", "cell_key", "cell_seed"]
+__all__ = ["CELL_KINDS", "CellSpec", "ModelSpec", "cell_key", "cell_seed"]
 
 
 #: The kinds of cell a suite holds.
 CELL_KINDS = ("loop", "calibration", "phase", "rate")
+
+
+class ModelSpec(Mapping[str, Any]):
+    """A cell's model, typed like the rest of the cell: its registered ``name`` and its ``parameters``, read-only.
+    It is the mapping it was read from, too (``spec.model["bandwidth"]``, ``spec.model.get("covariance")``,
+    :func:`selfloop.reports.build_model`), and equal to it.
+
+    Examples
+    --------
+    >>> model = ModelSpec({"name": "kde", "bandwidth": 0.3})
+    >>> model.name, model["bandwidth"], model.to_dict() == {"name": "kde", "bandwidth": 0.3}
+    ('kde', 0.3, True)
+    """
+
+    __slots__ = ("_spec",)
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            raise ValueError(f"model must be a dict with a 'name', got {spec!r}")
+        self._spec = dict(spec)  # a copy, read through the Mapping interface only (a mapping proxy would not pickle)
+
+    @property
+    def name(self) -> str:
+        """The registered model name (:data:`selfloop.reports.MODELS`)."""
+        return self._spec["name"]
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Everything but the name."""
+        return {key: value for key, value in self._spec.items() if key != "name"}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._spec[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spec)
+
+    def __len__(self) -> int:
+        return len(self._spec)
+
+    def __repr__(self) -> str:
+        return f"ModelSpec({dict(self._spec)!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dict, in the order it was read."""
+        return dict(self._spec)
 
 
 @dataclass(frozen=True)
@@ -49,7 +97,7 @@ class CellSpec:
     """
 
     kind: str
-    model: dict
+    model: ModelSpec
     truth: str
     scenario: Scenario
     generations: int
@@ -59,8 +107,8 @@ class CellSpec:
     def __post_init__(self) -> None:
         if self.kind not in CELL_KINDS:
             raise ValueError(f"kind must be one of {list(CELL_KINDS)}, got {self.kind!r}")
-        if not isinstance(self.model, dict) or not isinstance(self.model.get("name"), str):
-            raise ValueError(f"model must be a dict with a 'name', got {self.model!r}")
+        if not isinstance(self.model, ModelSpec):
+            object.__setattr__(self, "model", ModelSpec(self.model))  # a dict given: typed here, checked there
         if self.truth not in STANDARD_TRUTHS:
             raise ValueError(f"truth must be one of {sorted(STANDARD_TRUTHS)}, got {self.truth!r}")
         check_nonnegative_size("generations", self.generations)
@@ -106,7 +154,7 @@ class CellSpec:
             return json.loads(json.dumps(self.source))
         return {
             "kind": self.kind,
-            "model": dict(self.model),
+            "model": self.model.to_dict(),
             "truth": self.truth,
             "scenario": self.scenario.to_dict(),
             "generations": self.generations,

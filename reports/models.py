@@ -7,8 +7,9 @@ see it too).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from selfloop.simulators import (
     KDE,
@@ -49,7 +50,7 @@ def _kde(spec: dict):
 DIFFUSION_DEFAULTS = {"noise_draws": 16, "parameterization": "li", "sampler": "sde"}
 
 
-def diffusion_spec(spec: dict) -> dict:
+def diffusion_spec(spec: Mapping[str, Any]) -> dict:
     """A diffusion model spec with :data:`DIFFUSION_DEFAULTS` filled in where it is silent."""
     return {**DIFFUSION_DEFAULTS, **spec}
 
@@ -83,7 +84,7 @@ def _describe_score_mlp(spec: dict) -> str:
     )
 
 
-def _generic_label(spec: dict) -> str:
+def _generic_label(spec: Mapping[str, Any]) -> str:
     return spec["name"] + "(" + ", ".join(f"{key}={value}" for key, value in spec.items() if key != "name") + ")"
 
 
@@ -166,7 +167,7 @@ def register_model(
     MODELS.register(name, ModelEntry(factory, describe or _generic_label), replace=replace)
 
 
-def _model_entry(spec: dict) -> ModelEntry:
+def _model_entry(spec: Mapping[str, Any]) -> ModelEntry:
     try:
         return MODELS.get(spec["name"])
     except (KeyError, TypeError):
@@ -178,22 +179,22 @@ def _model_entry(spec: dict) -> ModelEntry:
 SAMPLE_ONLY = "sample_only"
 
 
-def build_model(spec: dict):
+def build_model(spec: Mapping[str, Any]):
     """A model from its specification ``{"name": ..., ...}`` (see :data:`MODELS`); ``"sample_only": true`` wraps it in
     :class:`selfloop.simulators.SampleOnly`."""
     if spec.get(SAMPLE_ONLY):
         return SampleOnly(build_model({key: value for key, value in spec.items() if key != SAMPLE_ONLY}))
-    return _model_entry(spec).factory(spec)
+    return _model_entry(spec).factory(dict(spec))  # a factory gets a plain dict, whatever mapping the cell holds
 
 
-def describe_model_spec(spec: dict) -> str:
+def describe_model_spec(spec: Mapping[str, Any]) -> str:
     """The label the model's registration gives it, e.g. ``kde(h=0.3)`` (an unregistered name gets the generic form);
     ``, sample-only`` for a model known only by its samples."""
-    if isinstance(spec, dict) and spec.get(SAMPLE_ONLY):
+    if isinstance(spec, Mapping) and spec.get(SAMPLE_ONLY):
         return describe_model_spec({key: value for key, value in spec.items() if key != SAMPLE_ONLY}) + ", sample-only"
     return (
-        _model_entry(spec).describe(spec)
-        if isinstance(spec, dict) and spec.get("name") in MODELS
+        _model_entry(spec).describe(dict(spec))
+        if isinstance(spec, Mapping) and spec.get("name") in MODELS
         else _generic_label(spec)
     )
 

@@ -45,7 +45,7 @@ FRESH = ("fully_synthetic", "mixed_fresh", "growing_synthetic")
 
 def curated_categorical_loop(spec: CellSpec) -> bool:
     """A curated, unsmoothed categorical MLE loop on a categorical truth with fresh data."""
-    if spec.kind != "loop" or spec.model["name"] != "curated" or spec.scenario.kind not in FRESH:
+    if spec.kind != "loop" or spec.model.name != "curated" or spec.scenario.kind not in FRESH:
         return False
     inner = spec.model["model"]
     return (

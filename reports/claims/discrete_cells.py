@@ -36,7 +36,7 @@ def categorical_loop(spec: CellSpec) -> bool:
     bounds' setting: not a subsampled pool)."""
     return (
         spec.kind == "loop"
-        and spec.model["name"] == "categorical_mle"
+        and spec.model.name == "categorical_mle"
         and isinstance(standard_truth(spec.truth), Categorical)
         and spec.scenario.kind not in ("accumulate_subsample", "weighted")
     )
@@ -45,9 +45,7 @@ def categorical_loop(spec: CellSpec) -> bool:
 def next_token_loop(spec: CellSpec) -> bool:
     """A loop of the bigram fit on a Markov-chain truth."""
     return (
-        spec.kind == "loop"
-        and spec.model["name"] == "bigram_mle"
-        and isinstance(standard_truth(spec.truth), MarkovChain)
+        spec.kind == "loop" and spec.model.name == "bigram_mle" and isinstance(standard_truth(spec.truth), MarkovChain)
     )
 
 

@@ -20,7 +20,7 @@ __all__ = ["GaussianMLEClaim", "gaussian_mle_loop", "has_exact_laws"]
 def gaussian_mle_loop(spec: CellSpec) -> bool:
     """A loop of the Gaussian MLE on a single-Gaussian truth with fresh or accumulated data (not a reused real pool,
     which makes the generations dependent through the pool): where the Gaussian MLE loop's laws are stated."""
-    if spec.model["name"] != "mle" or spec.kind != "loop":
+    if spec.model.name != "mle" or spec.kind != "loop":
         return False
     if spec.scenario.kind in ("mixed_reused", "weighted") or spec.model.get("covariance") is not None:
         return False  # a reused pool makes generations dependent; weighted or known-covariance fits: optimal_weight

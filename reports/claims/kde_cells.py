@@ -54,7 +54,7 @@ def has_a_mixture_bound(spec: CellSpec) -> bool:
     a subsampled pool fits on a sample of it)."""
     model = spec.model
     return (
-        model["name"] == "kde"
+        model.name == "kde"
         and spec.kind in ("loop", "phase")
         and ("bandwidth" in model or spec.scenario.kind != "accumulate")
         and spec.scenario.kind != "accumulate_subsample"

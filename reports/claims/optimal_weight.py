@@ -29,7 +29,7 @@ __all__ = ["OptimalWeight"]
 
 def weighted_gaussian_loop(spec: CellSpec) -> bool:
     """A Gaussian MLE loop on a single-Gaussian truth whose scenario weighs its real part."""
-    if spec.kind != "loop" or spec.model["name"] != "mle" or spec.scenario.kind != "weighted":
+    if spec.kind != "loop" or spec.model.name != "mle" or spec.scenario.kind != "weighted":
         return False
     return getattr(standard_truth(spec.truth), "components", None) == 1
 

@@ -36,7 +36,7 @@ class RegressionRisk(Claim):
         generation (the law's setting)."""
         scenario = spec.scenario
         return (
-            spec.model["name"] == "ols"
+            spec.model.name == "ols"
             and spec.kind == "loop"
             and scenario.kind in LAWS
             and scenario.real == 0

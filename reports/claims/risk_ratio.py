@@ -43,7 +43,7 @@ def _workflow(spec: CellSpec) -> str | None:
 
 
 def _truth_fits(spec: CellSpec) -> bool:
-    truth, name = standard_truth(spec.truth), spec.model["name"]
+    truth, name = standard_truth(spec.truth), spec.model.name
     return (
         (name == "poisson_mle" and isinstance(truth, Poisson))
         or (name == "logistic_mle" and isinstance(truth, LogisticLaw))
@@ -61,14 +61,11 @@ class RiskRatio(Claim):
 
     def applies(self, spec: CellSpec) -> bool:
         return (
-            spec.kind == "loop"
-            and spec.model["name"] in PARAMETERS
-            and _workflow(spec) is not None
-            and _truth_fits(spec)
+            spec.kind == "loop" and spec.model.name in PARAMETERS and _workflow(spec) is not None and _truth_fits(spec)
         )
 
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
-        truth, name = cell.truth, cell.spec.model["name"]
+        truth, name = cell.truth, cell.spec.model.name
         fitted = cell.measured[f"parameter.{PARAMETERS[name]}"]
         if name == "poisson_mle":
             error, law = (fitted - truth.rate) ** 2, poisson_risk(truth.rate, cell.scenario, cell.generations)

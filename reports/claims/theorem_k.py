@@ -33,7 +33,7 @@ def _decomposed(spec: CellSpec) -> bool:
     """Where Theorem K's parts are measured: a fixed-bandwidth KDE, fresh real data, no accumulation, d <= 2."""
     scenario = spec.scenario
     return (
-        spec.model["name"] == "kde"
+        spec.model.name == "kde"
         and "bandwidth" in spec.model
         and not (scenario.accumulate or scenario.reuse_real)
         and standard_truth(spec.truth).dim <= 2
