@@ -58,14 +58,14 @@ def new_figure(width: float, height: float, columns: int = 1) -> tuple:
     (``scloop check``, the test workers, a plugin's process)."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height))
+    figure = Figure(figsize=(width, height), layout="constrained")  # laid out as it is drawn: one draw per figure
     return figure, figure.subplots(1, columns)
 
 
 def save_figure(figure, path: Path) -> None:
     """Write a matplotlib figure as a PNG, atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=110)
     write_atomic(path, buffer.getvalue())
 
 
