@@ -5,7 +5,7 @@ candidates at a time, by Bradley–Terry preference.
 measures); what changes is how the loop draws the next generation's synthetic data from them: each point is one of
 K candidates drawn from the fit, kept with probability :math:`e^{r(X_j)} / \sum_{i \le K} e^{r(X_i)}`. Retrained on
 such data, a model drifts towards high reward: the face of self-consuming training that preference feedback gives
-language models. The law of a curated draw on a finite alphabet is :func:`selfloop.bounds.curated_probabilities`.
+language models. The law of a curated draw on a finite alphabet is ``curated_probabilities`` (bounds/curated.py).
 """
 
 from __future__ import annotations

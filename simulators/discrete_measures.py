@@ -62,7 +62,7 @@ class SymbolsLost:
 class TotalCollapse:
     """Whether a categorical fit is a point mass (total collapse: every point the same symbol), 1.0 or 0.0 per fit;
     unsmoothed and without real data it is absorbing, so the first generation at 1 is the time of total collapse
-    (its exact law: :func:`selfloop.bounds.categorical_collapse_time`)."""
+    (its exact law: ``categorical_collapse_time``, bounds/categorical.py)."""
 
     name, fields = "total_collapse", ("total_collapse",)
 

@@ -35,7 +35,7 @@ class TrainingMixture:
     r"""The training distribution of generation i given the past, :math:`q_i = \lambda p_0 + (1-\lambda)\hat p_{i-1}`:
     draws and log density. The one type of it: the reference of the loop's Monte Carlo one-step error
     :math:`E_{x\sim q_i}[(1 - \hat p_i(x)/q_i(x))_+]` and of the certificate of Lemma R's one-step error
-    (:func:`selfloop.bounds.diffusion_certificate`, for an SDE-sampled previous fit in d <= 2).
+    (``diffusion_certificate`` in bounds/certificate.py, for an SDE-sampled previous fit in d <= 2).
 
     Parameters
     ----------

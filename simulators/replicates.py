@@ -33,7 +33,7 @@ from .measures import GenerationStep, LoopSpec, Measure, collapsed_values
 from .protocol import Model, Truth, fit_all, replicate_hooks
 from .scenario import Scenario
 
-__all__ = ["ChunkResult", "TrainingData", "fit_or_collapse", "run_chunk"]
+__all__ = ["ChunkResult", "TrainingData", "fit_or_collapse", "prepare_or_collapse", "run_chunk"]
 
 
 class TrainingData:
