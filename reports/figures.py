@@ -23,6 +23,7 @@ from selfloop.simulators.atomic import write_atomic
 from selfloop.testing import UNDERPOWERED
 
 from .models import describe_model_spec
+from .records import CellRecord
 from .text import finite_tightness, side_records
 
 __all__ = [
@@ -41,12 +42,12 @@ __all__ = [
 FIGURE_PATTERNS = ("tv_*.png", "summary.png", "tightness_histogram.png")
 
 
-def upper_sides(cell: dict) -> list[dict]:
+def upper_sides(cell: CellRecord) -> list[dict]:
     """The cell's upper bound sides (:func:`selfloop.reports.text.side_records`)."""
     return [side for side in side_records(cell) if side["side"] == "upper"]
 
 
-def upper_claims(cells: list[dict], order: list[str]) -> list[str]:
+def upper_claims(cells: list[CellRecord], order: list[str]) -> list[str]:
     """The ids of the claims whose upper bound sides are present, in ``order`` (the registry's), then any other."""
     present = {side["claim"] for cell in cells for side in upper_sides(cell)}
     return [name for name in order if name in present] + sorted(present - set(order))
@@ -69,10 +70,9 @@ def save_figure(figure, path: Path) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def _figure_key(cell: dict) -> tuple[str, str, str]:
+def _figure_key(cell: CellRecord) -> tuple[str, str, str]:
     """Cells drawn in one figure: same scenario kind, model (with its parameters, e.g. the bandwidth) and truth."""
-    spec = cell["spec"]
-    return spec["scenario"]["kind"], describe_model_spec(spec["model"]), spec["truth"]
+    return cell.scenario_kind, describe_model_spec(cell.spec.model), cell.spec.truth
 
 
 def _file_label(text: str) -> str:
@@ -88,14 +88,14 @@ MAX_SHOWN = 4.0
 
 
 def figure_scenarios(
-    cells: list[dict], out: Path, in_table, styles: dict[str, Any], workers: int = 1
+    cells: list[CellRecord], out: Path, in_table, styles: dict[str, Any], workers: int = 1
 ) -> dict[str, list[str]]:
     """Mean TV (95% band) and every upper bound (``styles``: each claim's line style, by id; dashed for one not in
     it) against generation; file names by scenario kind. With ``workers`` > 1 the figures are drawn in that many
     forked processes (the same files: each figure is drawn from its own cells alone)."""
     groups = defaultdict(list)
     for cell in cells:
-        if cell["spec"]["kind"] == "loop":
+        if cell.spec.kind == "loop":
             groups[_figure_key(cell)].append(cell)
     jobs = [(key, members, out, in_table, styles) for key, members in sorted(groups.items())]
     processes = min(workers, len(jobs))
@@ -123,7 +123,7 @@ def _figure_scenario(job: tuple) -> str:
     styles_used = set()
     for index, cell in enumerate(members):
         color = colormaps.get_cmap("tab10" if len(members) <= 10 else "tab20")(index % 20)
-        summary = cell["summary"]
+        summary = cell.summary
         generations = np.arange(len(summary["mean"]))
         axis.plot(
             generations,
@@ -131,30 +131,30 @@ def _figure_scenario(job: tuple) -> str:
             color=color,
             marker=_MARKERS[index % len(_MARKERS)],
             markersize=4,
-            label=cell["legend"],
+            label=cell.legend,
         )
         axis.fill_between(generations, summary["ci_low"], summary["ci_high"], color=color, alpha=0.2)
         for side in upper_sides(cell):
             style = styles.get(side["claim"], "--")
             styles_used.add((side["label"], style))
             axis.plot(generations, np.minimum(side["values"], 1.0), color=color, linestyle=style, linewidth=1.2)
-        for name, record in (cell.get("claims") or {}).items():
-            if "per_run" not in record["verdicts"] or not in_table(name):
+        for name, record in cell.claims.items():
+            if "per_run" not in record.verdicts or not in_table(name):
                 continue  # a per-run bound: each run's bound, its range over runs as a band
-            bound = np.asarray(record["values"]["upper"])
+            bound = np.asarray(record.values["upper"])
             axis.fill_between(
                 generations, bound.min(axis=0), bound.max(axis=0), color=color, alpha=0.1, hatch="//", linewidth=0
             )
             style = styles.get(name, (0, (5, 1, 1, 1, 1, 1)))
             axis.plot(generations, bound.mean(axis=0), color=color, linestyle=style, linewidth=1.2)
-            styles_used.add((f"{record['label']} (certified, per run; band: min–max over runs)", style))
+            styles_used.add((f"{record.label} (certified, per run; band: min–max over runs)", style))
     handles, labels = axis.get_legend_handles_labels()
     for label, style in sorted(styles_used):
         handles.append(Line2D([], [], color="black", linestyle=style))
         labels.append(f"{label} bound")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("generation i")
-    witness = all(cell["summary"].get("quantity") == "tv_lower" for cell in members)
+    witness = all(cell.summary.get("quantity") == "tv_lower" for cell in members)
     axis.set_ylabel("TV witness (its mean ≤ TV)" if witness else "TV(p̂_i, p0)")
     what = "mean TV (95% band) and bounds" if styles_used else "mean TV (95% band); no bound applies"
     axis.set_title(f"{kind}, {model}, {truth}: {what}", fontsize=10)
@@ -164,7 +164,7 @@ def _figure_scenario(job: tuple) -> str:
     return name
 
 
-def figure_summary(cells: list[dict], out: Path, order: list[str]) -> str:
+def figure_summary(cells: list[CellRecord], out: Path, order: list[str]) -> str:
     """Every upper bound side: tightness (min bound/mean over generations) against the detectable ratio."""
     figure, axis = new_figure(6.5, 4.2)
     markers = dict(zip(upper_claims(cells, order), ("o", "s", "^", "D", "v", "P", "X")))
@@ -201,6 +201,6 @@ def figure_summary(cells: list[dict], out: Path, order: list[str]) -> str:
     return "summary.png"
 
 
-def describe_scenario_kind(cell: dict) -> str:
-    scenario = cell["spec"]["scenario"]
+def describe_scenario_kind(cell: CellRecord) -> str:
+    scenario = cell.spec.to_dict()["scenario"]
     return scenario["kind"] + (f" λ={scenario['real_fraction']:g}" if "real_fraction" in scenario else "")

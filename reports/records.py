@@ -20,12 +20,13 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .cells import CellSpec
 
-__all__ = ["CellRecord", "CellResult", "ClaimRecord"]
+__all__ = ["CellRecord", "CellResult", "ClaimRecord", "ResultsDocument"]
 
 
 def _arrays(values: dict) -> dict[str, np.ndarray]:
@@ -181,7 +182,7 @@ class CellRecord:
     result: CellResult
     label: str
     legend: str
-    summary: dict[str, list[float]]
+    summary: dict[str, Any]
     claims: dict[str, ClaimRecord] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -200,3 +201,55 @@ class CellRecord:
         claims = {name: ClaimRecord.from_dict(claim) for name, claim in (record.get("claims") or {}).items()}
         result = CellResult.from_dict({**record, "claims": {}})
         return cls(result, record["label"], record["legend"], record["summary"], claims)
+
+    @property
+    def spec(self) -> CellSpec:
+        return self.result.spec
+
+    @property
+    def key(self) -> str:
+        return self.result.key
+
+    @property
+    def tv(self) -> np.ndarray | None:
+        """Each replicate's TV at every generation; None for a model known only by its samples."""
+        return self.result.tv
+
+    @property
+    def measured(self) -> dict[str, np.ndarray]:
+        return self.result.measured
+
+    @property
+    def scenario_kind(self) -> str:
+        """The scenario's kind as the cell's dict names it (what the report groups cells by)."""
+        return self.spec.to_dict()["scenario"]["kind"]
+
+
+@dataclass
+class ResultsDocument:
+    """The results document (results.json) as the report and the claims' report hooks read it: every cell typed
+    (:class:`CellRecord`, its claims' :class:`ClaimRecord` s), each claim's suite-wide record as its ``summarize``
+    made it, and the run's particulars (``format``, ``package_version``, ``git_commit``, ``alpha``, ...) in ``meta``.
+
+    One shape for every hook: ``summarize`` sees the assembled cells, ``rows``, ``headline``, ``section`` and
+    ``table_note`` this document, whether it was assembled now or read back from results.json.
+    """
+
+    suite: str
+    seed: int
+    cells: list[CellRecord]
+    claims: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, document: dict | ResultsDocument) -> ResultsDocument:
+        """The typed document of a results dict (today's format: :func:`selfloop.reports.legacy.upgrade` first)."""
+        if isinstance(document, ResultsDocument):
+            return document
+        meta = {key: value for key, value in document.items() if key not in ("suite", "seed", "cells", "claims")}
+        cells = [CellRecord.from_dict(cell) for cell in document["cells"]]
+        return cls(document["suite"], document["seed"], cells, dict(document.get("claims") or {}), meta)
+
+    def cells_with(self, claim: str, kind: str | None = None) -> list[CellRecord]:
+        """The cells that hold a record of ``claim`` (of scenario ``kind`` only, if given)."""
+        return [cell for cell in self.cells if claim in cell.claims and (kind is None or cell.scenario_kind == kind)]

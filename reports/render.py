@@ -14,6 +14,7 @@ from selfloop.simulators.atomic import write_atomic
 from .claims import CLAIMS, claim_label, claims_lines
 from .figures import FIGURE_PATTERNS, figure_scenarios, figure_summary, upper_claims, upper_sides
 from .legacy import upgrade
+from .records import CellRecord, ResultsDocument
 from .text import counts, finite_tightness, fmt, per_run_ratios, ratio_text, side_records, verdict_text
 
 __all__ = ["render", "write_results"]
@@ -23,8 +24,8 @@ def write_results(document: dict, path: Path) -> None:
     write_atomic(Path(path), json.dumps(document, indent=1))
 
 
-def _scenario_group(cell: dict) -> str:
-    return cell["spec"]["scenario"]["kind"]
+def _scenario_group(cell: CellRecord) -> str:
+    return cell.scenario_kind
 
 
 def _in_table(claim: str) -> bool:
@@ -37,7 +38,7 @@ def _per_run_label(claim: str) -> str:
     return CLAIMS.get(claim).per_run_label if claim in CLAIMS else "per-run bound"
 
 
-def _cell_table(cells: list[dict]) -> list[str]:
+def _cell_table(cells: list[CellRecord]) -> list[str]:
     """One row per cell: the mean TV, then per claim with a bound, bound / mean and its verdict; the lower side;
     per claim with per-run bounds, bound / TV over the runs and how many runs held."""
     claims = upper_claims(cells, list(CLAIMS))
@@ -45,12 +46,10 @@ def _cell_table(cells: list[dict]) -> list[str]:
     lower = next((side["label"] for cell in cells for side in side_records(cell) if side["side"] == "lower"), None)
     per_run = [
         name
-        for name in dict.fromkeys(
-            n for cell in cells for n, r in (cell.get("claims") or {}).items() if "per_run" in r["verdicts"]
-        )
+        for name in dict.fromkeys(n for cell in cells for n, r in cell.claims.items() if "per_run" in r.verdicts)
         if _in_table(name)
     ]
-    witness = all(cell["summary"].get("quantity") == "tv_lower" for cell in cells)
+    witness = all(cell.summary.get("quantity") == "tv_lower" for cell in cells)
     columns = [
         "cell",
         "mean TV witness (its mean ≤ TV) ± 95% CI (last gen.)" if witness else "mean TV ± 95% CI (last gen.)",
@@ -62,17 +61,17 @@ def _cell_table(cells: list[dict]) -> list[str]:
         for name in per_run
         for what in (f"{_per_run_label(name)} / TV", "verdict (per run)")
     ]
-    held_out = any("nll" in (cell.get("measured") or {}) for cell in cells)
+    held_out = any("nll" in cell.measured for cell in cells)
     columns += ["held-out NLL (last gen.)"] if held_out else []
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for cell in cells:
-        summary = cell["summary"]
+        summary = cell.summary
         last = len(summary["mean"]) - 1
         half = summary["ci_high"][last] - summary["mean"][last]
         sides = {side["claim"]: side for side in upper_sides(cell)}
         collapsed = summary.get("collapsed")
-        note = f" ({collapsed} of {cell['spec']['replicates']} replicates collapsed, at TV 1)" if collapsed else ""
-        row = f"| {cell['label']} | {fmt(summary['mean'][last])} ± {half:.4f}{note} |"
+        note = f" ({collapsed} of {cell.spec.replicates} replicates collapsed, at TV 1)" if collapsed else ""
+        row = f"| {cell.label} | {fmt(summary['mean'][last])} ± {half:.4f}{note} |"
         for claim in claims:
             side = sides.get(claim)
             row += f" {ratio_text(side)} | {verdict_text(side) if side else 'no bound'} |"
@@ -80,17 +79,17 @@ def _cell_table(cells: list[dict]) -> list[str]:
             jensen = next((side for side in side_records(cell) if side["side"] == "lower"), None)
             row += f" {ratio_text(jensen)} |"
         for name in per_run:
-            record = (cell.get("claims") or {}).get(name)
+            record = cell.claims.get(name)
             if record is None:
                 row += f" — | no {_per_run_label(name)} |"
             else:
-                verdict = record["verdicts"]["per_run"]
-                ratios = per_run_ratios([{"tv": cell["tv"], "values": record["values"]["upper"]}])
+                verdict = record.verdicts["per_run"]
+                ratios = per_run_ratios([{"tv": cell.tv, "values": record.values["upper"]}])
                 held, runs = verdict["runs_held"], verdict["runs"]
                 state = "holds on every run" if held == runs else f"**VIOLATED** on {runs - held} runs"
                 row += f" {min(ratios):.2f}–{max(ratios):.2f} | {state} ({held} / {runs}) |"
         if held_out:
-            row += f" {_nll_text((cell.get('measured') or {}).get('nll'))} |"
+            row += f" {_nll_text(cell.measured.get('nll'))} |"
         lines.append(row)
     return lines
 
@@ -106,29 +105,28 @@ def _nll_text(values) -> str:
     return text + (f" ({last.size - finite.size} infinite)" if finite.size < last.size else "")
 
 
-def _columns(cell: dict) -> tuple:
+def _columns(cell: CellRecord) -> tuple:
     """The claims a cell's row has columns for: its upper bound sides, a lower side, its per-run claims (and whether its
     distance is TV or a sample-only model's TV witness)."""
-    claims = cell.get("claims") or {}
     return (
-        cell["summary"].get("quantity", "tv"),
+        cell.summary.get("quantity", "tv"),
         tuple(side["claim"] for side in upper_sides(cell)),
         any(side["side"] == "lower" for side in side_records(cell)),
-        tuple(name for name, record in claims.items() if "per_run" in record["verdicts"] and _in_table(name)),
-        "nll" in (cell.get("measured") or {}),
+        tuple(name for name, record in cell.claims.items() if "per_run" in record.verdicts and _in_table(name)),
+        "nll" in cell.measured,
     )
 
 
-def _column_groups(cells: list[dict]) -> list[list[dict]]:
+def _column_groups(cells: list[CellRecord]) -> list[list[CellRecord]]:
     """The cells grouped by the columns their rows have (:func:`_columns`), in the order each group first appears, so a
     table's columns are those of its rows and no row is a line of "no bound"."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[CellRecord]] = {}
     for cell in cells:
         groups.setdefault(_columns(cell), []).append(cell)
     return list(groups.values())
 
 
-def _tally(cells: list[dict]) -> list[str]:
+def _tally(cells: list[CellRecord]) -> list[str]:
     """Headline lines: per upper bound, cells checked / refuted / underpowered / outside the theory, ratios and power."""
     lines = []
     by_claim = defaultdict(list)
@@ -183,17 +181,19 @@ def bounds_appendix() -> list[str]:
     return lines
 
 
-def render(document: dict, out: Path, workers: int = 1) -> Path:
+def render(results: dict, out: Path, workers: int = 1) -> Path:
     """Write tightness.md and figures into ``out`` (created if needed); returns the markdown path. A document of an
-    earlier format is read through :func:`selfloop.reports.legacy.upgrade`. The scenario figures are drawn in
-    ``workers`` forked processes."""
-    document = upgrade(document)
+    earlier format is read through :func:`selfloop.reports.legacy.upgrade`, then typed
+    (:class:`selfloop.reports.records.ResultsDocument`), as every claim's report hooks see it. The scenario figures
+    are drawn in ``workers`` forked processes."""
+    document = ResultsDocument.from_dict(upgrade(results))
+    meta = document.meta
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in (*FIGURE_PATTERNS, *(pattern for claim in CLAIMS.values() for pattern in claim.figures)):
         for stale in out.glob(pattern):
             stale.unlink()
-    cells = document["cells"]
+    cells = document.cells
     styles = {claim.id: claim.line_style for claim in CLAIMS.values()}
     figures = figure_scenarios(cells, out, _in_table, styles, workers)
     lines = [
@@ -201,17 +201,17 @@ def render(document: dict, out: Path, workers: int = 1) -> Path:
         "",
         "Fu, Zhang, Wang, Tian, Tao, *Towards Theoretical Understandings of Self-Consuming Generative Models*, ICML 2024 (arXiv:2402.11778).",
         "",
-        f"Suite `{document['suite']}`, seed {document['seed']}, scloop {document['package_version']}, commit `{document['git_commit']}`"
+        f"Suite `{document.suite}`, seed {document.seed}, scloop {meta['package_version']}, commit `{meta['git_commit']}`"
         + (
-            f"; {document['cells_from_cache']} of {len(document['cells'])} cells from the cache (same seed and code)."
-            if document.get("cells_from_cache")
+            f"; {meta['cells_from_cache']} of {len(cells)} cells from the cache (same seed and code)."
+            if meta.get("cells_from_cache")
             else "."
         ),
         "",
         *claims_lines(document),
         "## Headline",
         "",
-        f"{len(cells)} cells. Each bound is tested by mixture betting at level {document['alpha']:g} per cell; a cell counts as checked only "
+        f"{len(cells)} cells. Each bound is tested by mixture betting at level {meta['alpha']:g} per cell; a cell counts as checked only "
         "when the test could see a violation by a factor 2 with probability 0.9 (its *detectable ratio* is at most 2).",
         "",
     ]
@@ -233,7 +233,7 @@ def render(document: dict, out: Path, workers: int = 1) -> Path:
     lines += ["## Results by scenario", ""]
     groups = defaultdict(list)
     for cell in cells:
-        if cell["spec"]["kind"] == "loop":
+        if cell.spec.kind == "loop":
             groups[_scenario_group(cell)].append(cell)
     for kind in sorted(
         groups, key=lambda k: (_SCENARIO_ORDER.index(k) if k in _SCENARIO_ORDER else len(_SCENARIO_ORDER), k)

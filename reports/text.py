@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .records import CellRecord, ResultsDocument
 from .verdicts import OUTCOMES, on_the_wrong_side
 
 __all__ = [
@@ -23,69 +24,69 @@ __all__ = [
 ]
 
 
-def side_records(cell: dict) -> list[dict]:
+def side_records(cell: CellRecord) -> list[dict]:
     """The cell's bound sides, one flat record each: ``{"claim", "side", "label", "status", "values", "verdict",
     "outside_theory"}`` (every verdict of kind ``bound`` of every claim record, upper before lower)."""
     out = []
-    for claim, record in (cell.get("claims") or {}).items():
-        for side, verdict in record["verdicts"].items():
+    for claim, record in cell.claims.items():
+        for side, verdict in record.verdicts.items():
             if verdict["kind"] == "bound":
                 out.append(
                     {
                         "claim": claim,
                         "side": side,
-                        "label": record["labels"].get(side, record["label"]),
-                        "status": record["status"],
-                        "values": record["values"][side],
+                        "label": record.labels.get(side, record.label),
+                        "status": record.status,
+                        "values": record.values[side],
                         "verdict": verdict,
-                        "outside_theory": record["outside_theory"],
+                        "outside_theory": record.outside_theory,
                     }
                 )
     return out
 
 
 def sides_of(
-    cells: list[dict], claim: str, kinds: tuple[str, ...] | None = None, side: str = "upper", outside: bool = False
+    cells: list[CellRecord],
+    claim: str,
+    kinds: tuple[str, ...] | None = None,
+    side: str = "upper",
+    outside: bool = False,
 ) -> list[dict]:
     """The bound sides of claim ``claim`` on ``side`` in cells of the scenario ``kinds`` (all if None), inside the
     theory or, with ``outside``, outside it."""
     return [
         record
         for cell in cells
-        if kinds is None or cell["spec"]["scenario"]["kind"] in kinds
+        if kinds is None or cell.scenario_kind in kinds
         for record in side_records(cell)
         if record["claim"] == claim and record["side"] == side and record["outside_theory"] == outside
     ]
 
 
-def claim_verdicts(cells: list[dict], claim: str) -> list[dict]:
+def claim_verdicts(cells: list[CellRecord], claim: str) -> list[dict]:
     """Every verdict of claim ``claim`` in ``cells``, each with its cell's ``tv`` and the values it judged: the side's
     for a bound side, the ``upper`` values (a per-run bound) otherwise."""
     return [
         {
             **verdict,
-            "tv": cell["tv"],
-            "values": cell["claims"][claim]["values"].get(name if verdict["kind"] == "bound" else "upper"),
+            "tv": cell.tv,
+            "values": cell.claims[claim].values.get(name if verdict["kind"] == "bound" else "upper"),
         }
         for cell in cells
-        if claim in (cell.get("claims") or {})
-        for name, verdict in cell["claims"][claim]["verdicts"].items()
+        if claim in cell.claims
+        for name, verdict in cell.claims[claim].verdicts.items()
     ]
 
 
-def cells_with(document: dict, claim: str, kind: str | None = None) -> list[dict]:
+def cells_with(document: ResultsDocument, claim: str, kind: str | None = None) -> list[CellRecord]:
     """The document's cells that hold a record of ``claim`` (of scenario ``kind`` only, if given)."""
-    return [
-        cell
-        for cell in document["cells"]
-        if claim in (cell.get("claims") or {}) and (kind is None or cell["spec"]["scenario"]["kind"] == kind)
-    ]
+    return document.cells_with(claim, kind)
 
 
-def law_outcome(cells: list[dict], claim: str) -> str:
+def law_outcome(cells: list[CellRecord], claim: str) -> str:
     """How an exact law fared over ``cells``: cells rejected (any of its law verdicts) and holding, the largest |z| and
     the limit, e.g. ``0 rejected / 3 hold (max abs z 1.25, limit 4.5)``."""
-    verdicts = [list(cell["claims"][claim]["verdicts"].values()) for cell in cells]
+    verdicts = [list(cell.claims[claim].verdicts.values()) for cell in cells]
     rejected = sum(any(v["outcome"] == "refuted" for v in verdict) for verdict in verdicts)
     worst = max(v["max_abs_z"] for verdict in verdicts for v in verdict)
     return f"{rejected} rejected / {len(cells) - rejected} hold (max abs z {worst:.2f}, limit {verdicts[0][0]['z_limit']:g})"

@@ -117,6 +117,8 @@ def check_claims(
 
 def _conformance(claim, document: dict, round_trip: dict, scratch: Path) -> ClaimConformance:
     """One claim's checks on an assembled ``document`` and its JSON round trip; its section written under ``scratch``."""
+    from selfloop.reports.records import ResultsDocument
+
     records = [cell["claims"][claim.id] for cell in document["cells"] if claim.id in (cell.get("claims") or {})]
     summary = (document.get("claims") or {}).get(claim.id)
     _require(claim, bool(records) or summary is not None, "no cell recorded it and it has no suite-wide record")
@@ -124,17 +126,19 @@ def _conformance(claim, document: dict, round_trip: dict, scratch: Path) -> Clai
     for record in records:
         for verdict in _checked_record(claim, record):
             outcomes[verdict["outcome"]] = outcomes.get(verdict["outcome"], 0) + 1
-    rows = claim.rows(document)
+    typed, typed_again = ResultsDocument.from_dict(document), ResultsDocument.from_dict(round_trip)  # as hooks see them
+    rows = claim.rows(typed)
     _require(claim, all(len(row) == 6 and all(isinstance(x, str) for x in row) for row in rows), "rows not 6 strings")
-    lines = claim.headline(document)
+    _require(claim, claim.rows(typed_again) == rows, "rows differ on the round-tripped document")
+    lines = claim.headline(typed)
     _require(claim, _lines(lines), "headline is not a list of strings")
-    _require(claim, claim.headline(round_trip) == lines, "headline differs on the round-tripped document")
+    _require(claim, claim.headline(typed_again) == lines, "headline differs on the round-tripped document")
     first, second = scratch / "section", scratch / "section_again"
     for folder in (first, second):
         folder.mkdir(parents=True)
-    lines = claim.section(document, first)
+    lines = claim.section(typed, first)
     _require(claim, _lines(lines), "section is not a list of strings")
-    _require(claim, claim.section(round_trip, second) == lines, "section differs on the round-tripped document")
+    _require(claim, claim.section(typed_again, second) == lines, "section differs on the round-tripped document")
     _check_figures(claim, lines, first)
     return ClaimConformance(claim.id, len(records), outcomes, len(rows), summary is not None)
 

@@ -10,6 +10,7 @@ from reporting import assert_same_numbers, numbers, tiny  # noqa: F401  (tiny: r
 import selfloop.reports.sweep
 from selfloop.reports import assemble, get_suite, render, run_suite
 from selfloop.reports.cells import CELL_KINDS
+from selfloop.reports.records import ResultsDocument
 from selfloop.reports.text import side_records
 
 
@@ -98,7 +99,8 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
         "| Diffusion: every fit's TV under its certificate (SDE sampler, d ≤ 2) | paper's claim, certified per fit (rigorous) "
         f"| Theorem G (per run) | {runs} runs | 0 / {runs} /" in text
     )
-    sides = [side for cell in document["cells"] for side in side_records(cell)]
+    typed = ResultsDocument.from_dict(document)  # as the report's hooks read it
+    sides = [side for cell in typed.cells for side in side_records(cell)]
     assert {(side["claim"], side["side"]) for side in sides} == {
         ("theorem_k", "upper"),
         ("second_moment", "upper"),
@@ -107,12 +109,7 @@ def test_report_writes_markdown_figures_and_json(tiny_run, tmp_path):
         ("gaussian_mle", "upper"),
     }
     assert all("detectable_ratio" in side["verdict"] and "underpowered" in side["verdict"] for side in sides)
-    reused = [
-        side
-        for cell in document["cells"]
-        if cell["spec"]["scenario"]["kind"] == "mixed_reused"
-        for side in side_records(cell)
-    ]
+    reused = [side for cell in typed.cells if cell.scenario_kind == "mixed_reused" for side in side_records(cell)]
     assert reused and all(side["outside_theory"] for side in reused)
     # every claim that applies to some cell of the suite has its rows in the claims table
     table = text[text.index("## Claims and verdicts") : text.index("## Headline")]

@@ -32,7 +32,7 @@ from selfloop.bounds import get_bound
 from selfloop.simulators import Registry, Scenario, standard_truth
 
 from ..cells import CellSpec
-from ..records import CellRecord, CellResult, ClaimRecord, require_tv
+from ..records import CellRecord, CellResult, ClaimRecord, ResultsDocument, require_tv
 from ..text import claim_verdicts, outcome_row, sides_of
 from ..verdicts import OUTCOMES, bound_verdict, witness_verdict
 
@@ -241,13 +241,13 @@ class Claim:
         name = self.bound or self.lower
         return get_bound(name).source.status if name else self.status
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         """Its rows of the claims table: ``(claim, whose, tested by, checks, outcome counts, tightness)`` strings.
 
         Default: a row for each bound side it has, over the cells inside its theory (the upper side under
         :attr:`statement`), and one row counting its other verdicts (per run, laws) by outcome.
         """
-        cells, rows = document["cells"], []
+        cells, rows = document.cells, []
         for side in ("upper", "lower"):
             found = sides_of(cells, self.id, side=side)
             if found:
@@ -261,22 +261,22 @@ class Claim:
             rows.append((self.statement or self.label, self.whose, self.label, str(len(others)), counted, "—"))
         return rows
 
-    def read(self, cell: dict, claim: str) -> dict | None:
+    def read(self, cell: CellRecord, claim: str) -> ClaimRecord | None:
         """The record of ``claim`` in a document's ``cell`` (None where it has none), for a claim that declared it in
         :attr:`reads`; any other raises ``ValueError``."""
         if claim not in self.reads:
             raise ValueError(f"claim {self.id!r} reads {claim!r} without declaring it in reads")
-        return (cell.get("claims") or {}).get(claim)
+        return cell.claims.get(claim)
 
-    def table_note(self, cells: list[dict]) -> list[str]:
+    def table_note(self, cells: list[CellRecord]) -> list[str]:
         """Lines under a scenario table of ``cells`` (a document's), for what the table cannot say (default: none)."""
         return []
 
-    def headline(self, document: dict) -> list[str]:
+    def headline(self, document: ResultsDocument) -> list[str]:
         """Its lines of the report's headline, beside the tally of every bound (default: none)."""
         return []
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Its section of the report, figures written into ``out`` (default: none)."""
         return []
 

@@ -21,6 +21,7 @@ from selfloop.bounds import categorical_squared_error
 
 from ..cells import CellSpec
 from ..figures import describe_scenario_kind, new_figure, save_figure
+from ..records import CellRecord, ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import binomial_law_verdict, binomial_p_values, law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -104,16 +105,16 @@ class CategoricalLaws(Claim):
                     verdicts["total_collapse"] = binomial_law_verdict(float(np.min(collapse)), collapse.size)
         return verdicts
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
-        chains = [cell for cell in chosen if "tv_law" in cell["claims"][self.id]["values"]]
+        chains = [cell for cell in chosen if "tv_law" in cell.claims[self.id].values]
         last = "; ".join(
-            f"{cell['spec']['truth']} {describe_scenario_kind(cell)}: {values['tv_measured'][-1]:.4f} "
+            f"{cell.spec.truth} {describe_scenario_kind(cell)}: {values['tv_measured'][-1]:.4f} "
             f"± {values['tv_stderr'][-1]:.4f} (law {values['tv_law'][-1]:.4f})"
             for cell in chains[:3]
-            for values in [cell["claims"][self.id]["values"]]
+            for values in [cell.claims[self.id].values]
         )
         return [
             (
@@ -126,9 +127,9 @@ class CategoricalLaws(Claim):
             )
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """The laws per cell at the last generation, with the tail-loss figure."""
-        chosen = [cell for cell in cells_with(document, self.id) if "tv_law" in cell["claims"][self.id]["values"]]
+        chosen = [cell for cell in cells_with(document, self.id) if "tv_law" in cell.claims[self.id].values]
         if not chosen:
             return []
         lines = [
@@ -143,24 +144,24 @@ class CategoricalLaws(Claim):
             "|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            values, verdicts = cell["claims"][self.id]["values"], cell["claims"][self.id]["verdicts"]
+            values, verdicts = cell.claims[self.id].values, cell.claims[self.id].verdicts
             worst = max(verdicts.values(), key=lambda verdict: verdict["max_abs_z"] / verdict["z_limit"])
             holds = all(verdict["holds"] for verdict in verdicts.values())
             lines.append(
-                f"| {cell['label']} | {values['tv_measured'][-1]:.4f} ± {values['tv_stderr'][-1]:.4f} ({values['tv_law'][-1]:.4f}) "
+                f"| {cell.label} | {values['tv_measured'][-1]:.4f} ± {values['tv_stderr'][-1]:.4f} ({values['tv_law'][-1]:.4f}) "
                 f"| {values['alive_measured'][-1]:.1f} ± {values['alive_stderr'][-1]:.1f} ({values['alive_law'][-1]:.1f}) "
                 f"| {values['entropy_measured'][-1]:.3f} ± {values['entropy_stderr'][-1]:.3f} ({values['entropy_law'][-1]:.3f}) "
                 f"| {worst['max_abs_z']:.2f} ({worst['z_limit']:.2f}) | {'hold' if holds else '**REJECTED**'} |"
             )
         return lines + ["", f"![the tail the categorical loop loses]({self.figure(chosen, out)})", ""]
 
-    def figure(self, chosen: list[dict], out: Path) -> str:
+    def figure(self, chosen: list[CellRecord], out: Path) -> str:
         """Symbols alive (exact law and replicate means) and the truth's tail mass (law of its mean; mean and median)."""
         figure, (alive, tail) = new_figure(10.0, 4.0, columns=2)
         for index, cell in enumerate(chosen):
-            values, color = cell["claims"][self.id]["values"], f"C{index % 10}"
+            values, color = cell.claims[self.id].values, f"C{index % 10}"
             generations = np.arange(len(values["alive_law"]))
-            label = f"{cell['spec']['truth']} {describe_scenario_kind(cell)} N={cell['training_size'][-1]:g}"
+            label = f"{cell.spec.truth} {describe_scenario_kind(cell)} N={cell.result.training_size[-1]:g}"
             alive.plot(generations, values["alive_law"], color=color, linewidth=1.2)
             alive.errorbar(
                 generations,

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from selfloop.bounds import curated_count_law, curated_law, curated_probabilities
-from selfloop.simulators import Categorical, Scenario, standard_truth
+from selfloop.simulators import Categorical, standard_truth
 
 from ..cells import CellSpec
 from ..figures import new_figure, save_figure
+from ..records import CellRecord, ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import LAW_Z, binomial_law_verdict, law_verdict, replicate_sum_p_values
 from .base import Cell, Claim, register_claim
@@ -159,7 +160,7 @@ class CuratedClaim(Claim):
             }
         return verdicts
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
@@ -168,7 +169,7 @@ class CuratedClaim(Claim):
             (self.statement, self.whose, "every generation", str(len(chosen)), law_outcome(chosen, self.id), detail)
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
@@ -186,11 +187,11 @@ class CuratedClaim(Claim):
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            record = cell["claims"][self.id]
-            values, spec = record["values"], cell["spec"]
-            worst = max(record["verdicts"].values(), key=lambda verdict: verdict["max_abs_z"])
+            record = cell.claims[self.id]
+            values, spec = record.values, cell.spec
+            worst = max(record.verdicts.values(), key=lambda verdict: verdict["max_abs_z"])
             lines.append(
-                f"| {cell['spec']['truth']}, N={_size(spec)} | {_fraction(spec):g} | {spec['model'].get('choices', 2)} "
+                f"| {cell.spec.truth}, N={_size(spec)} | {_fraction(spec):g} | {spec.model.get('choices', 2)} "
                 f"| {values['reward_measured'][-1]:.4f} ± {np.sqrt(values['reward_law_variance'][-1]):.4f} "
                 f"({values['reward_law'][-1]:.4f}; {values['reward_recursion'][-1]:.4f}) "
                 f"| {_vector(values['mean_measured'][-1])}; exact {_vector(values['mean_law'][-1])} "
@@ -200,13 +201,13 @@ class CuratedClaim(Claim):
             )
         return lines + ["", f"![the curated loops' reward by generation]({self.figure(chosen, out)})", ""]
 
-    def figure(self, chosen: list[dict], out: Path) -> str:
+    def figure(self, chosen: list[CellRecord], out: Path) -> str:
         """The expected reward by generation: simulation ± 2 se (dots), the exact law (line), the recursion (dashed)."""
         figure, axis = new_figure(6.0, 4.0)
         for index, cell in enumerate(chosen):
-            values, spec, color = cell["claims"][self.id]["values"], cell["spec"], f"C{index % 10}"
+            values, spec, color = cell.claims[self.id].values, cell.spec, f"C{index % 10}"
             generations = np.arange(len(values["reward_law"]))
-            label = f"λ={_fraction(spec):g}, K={spec['model'].get('choices', 2)}, N={_size(spec)}"
+            label = f"λ={_fraction(spec):g}, K={spec.model.get('choices', 2)}, N={_size(spec)}"
             axis.plot(generations, values["reward_law"], color=color, linewidth=1.2, label=label)
             axis.plot(generations, values["reward_recursion"], color=color, linestyle="--", linewidth=1.0)
             axis.errorbar(
@@ -226,22 +227,22 @@ class CuratedClaim(Claim):
         return name
 
 
-def _size(spec: dict) -> int:
-    return Scenario.from_dict(spec["scenario"]).size
+def _size(spec: CellSpec) -> int:
+    return spec.scenario.size
 
 
-def _fraction(spec: dict) -> float:
-    return Scenario.from_dict(spec["scenario"]).real_fraction
+def _fraction(spec: CellSpec) -> float:
+    return spec.scenario.real_fraction
 
 
 def _vector(values) -> str:
     return "(" + ", ".join(f"{value:.3f}" for value in np.asarray(values)) + ")"
 
 
-def _summary(cell: dict, claim: str) -> str:
-    values, spec = cell["claims"][claim]["values"], cell["spec"]
+def _summary(cell: CellRecord, claim: str) -> str:
+    values, spec = cell.claims[claim].values, cell.spec
     return (
-        f"λ={_fraction(spec):g}, K={spec['model'].get('choices', 2)}: reward {values['reward_measured'][0]:.3f} → "
+        f"λ={_fraction(spec):g}, K={spec.model.get('choices', 2)}: reward {values['reward_measured'][0]:.3f} → "
         f"{values['reward_measured'][-1]:.3f} (exact {values['reward_law'][-1]:.3f}, recursion "
         f"{values['reward_recursion'][-1]:.3f})"
     )

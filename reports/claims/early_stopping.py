@@ -26,6 +26,7 @@ from selfloop.simulators.persistent import cached
 from ..cells import CellSpec
 from ..fingerprint import code_fingerprint
 from ..models import build_model
+from ..records import ResultsDocument
 from ..text import cells_with
 from ..verdicts import per_run_verdict, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -115,14 +116,14 @@ class EarlyStoppingClaim(Claim):
         """The exact-score sampler at or below its allowance at every generation (one 'run', deterministic)."""
         return {"sampler": per_run_verdict(values["sampler_tv"][None, :], values["allowed"][None, :])}
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
-        records = [cell["claims"][self.id] for cell in chosen]
-        held = sum(record["verdicts"]["sampler"]["outcome"] == "held" for record in records)
-        floors = [record["values"]["floor"][0] for record in records]
-        shares = [record["values"]["ideal_tv"][-1] / record["values"]["measured"][-1] for record in records]
+        records = [cell.claims[self.id] for cell in chosen]
+        held = sum(record.verdicts["sampler"]["outcome"] == "held" for record in records)
+        floors = [record.values["floor"][0] for record in records]
+        shares = [record.values["ideal_tv"][-1] / record.values["measured"][-1] for record in records]
         return [
             (
                 self.statement,
@@ -135,7 +136,7 @@ class EarlyStoppingClaim(Claim):
             )
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Per cell: the floor, the ideal loop's and the loop's TV at the last generation, and the sampler check."""
         chosen = cells_with(document, self.id)
         if not chosen:
@@ -155,11 +156,11 @@ class EarlyStoppingClaim(Claim):
             "|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            record = cell["claims"][self.id]
-            values, verdict = record["values"], record["verdicts"]["sampler"]
+            record = cell.claims[self.id]
+            values, verdict = record.values, record.verdicts["sampler"]
             ratios = np.asarray(values["sampler_tv"], dtype=float) / np.asarray(values["allowed"], dtype=float)
             lines.append(
-                f"| {cell['label']} | {values['floor'][0]:.4f} | {values['ideal_tv'][-1]:.4f} | "
+                f"| {cell.label} | {values['floor'][0]:.4f} | {values['ideal_tv'][-1]:.4f} | "
                 f"{values['measured'][-1]:.4f} ± {values['measured_stderr'][-1]:.4f} | {np.max(ratios):.2f} | "
                 f"{'holds' if verdict['outcome'] == 'held' else '**REFUTED**'} |"
             )

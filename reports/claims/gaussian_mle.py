@@ -11,6 +11,7 @@ from selfloop.bounds import mle_bound_for
 from selfloop.simulators import GaussianMixture, standard_truth
 
 from ..cells import CellSpec
+from ..records import CellRecord, ResultsDocument
 from ..text import outcome_row, sides_of
 from .base import Cell, Claim, register_claim
 
@@ -48,8 +49,8 @@ class GaussianMLEClaim(Claim):
     bound = "mle_tv"
     line_style = (0, (1, 1))
 
-    def table_note(self, cells: list[dict]) -> list[str]:
-        if not any(cell["spec"]["model"]["name"] == "mle" and not cell.get("claims") for cell in cells):
+    def table_note(self, cells: list[CellRecord]) -> list[str]:
+        if not any(cell.spec.model["name"] == "mle" and not cell.claims for cell in cells):
             return []
         return [
             "Gaussian MLE rows on a multimodal truth are descriptive: a single Gaussian is misspecified there, so no bound "
@@ -63,8 +64,8 @@ class GaussianMLEClaim(Claim):
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         return {"upper": mle_bound_for(cell.truth, cell.scenario, cell.generations)}
 
-    def rows(self, document: dict) -> list[tuple]:
-        found = sides_of(document["cells"], self.id)
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        found = sides_of(document.cells, self.id)
         return (
             [(self.statement, self.whose, "Gaussian MLE (Hellinger or DMR + moments)", *outcome_row(found))]
             if found

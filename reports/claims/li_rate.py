@@ -17,7 +17,7 @@ from selfloop.bounds import fit_rate
 from selfloop.bounds.rate import LI_EXPONENTS
 
 from ..cells import CellSpec
-from ..records import CellRecord, CellResult
+from ..records import CellRecord, CellResult, ResultsDocument
 from .base import Cell, Claim, register_claim
 from .diffusion_cells import certified, diffusion_family
 
@@ -102,8 +102,8 @@ class LiRate(Claim):
             )
         return out
 
-    def rows(self, document: dict) -> list[tuple]:
-        rates = (document.get("claims") or {}).get(self.id) or []
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        rates = document.claims.get(self.id) or []
         if not rates:
             return []
         slower = sum(rate["verdict"]["outcome"] == "refuted" for rate in rates)
@@ -119,9 +119,9 @@ class LiRate(Claim):
             )
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """The fitted exponents per family and truth against (2/5, 4/5)."""
-        rates = (document.get("claims") or {}).get(self.id) or []
+        rates = document.claims.get(self.id) or []
         if not rates:
             return []
         lines = [

@@ -18,6 +18,7 @@ from selfloop.simulators.persistent import cached
 
 from ..cells import CellSpec
 from ..fingerprint import code_fingerprint
+from ..records import ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -82,13 +83,11 @@ class MLEExpectedTV(Claim):
             "law": law_check(values["measured"], values["measured_stderr"], values["exact"], values["exact_stderr"])
         }
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
-        ratios = np.concatenate(
-            [cell["claims"][self.id]["values"].get("bound_ratio", []) for cell in chosen], dtype=float
-        )
+        ratios = np.concatenate([cell.claims[self.id].values.get("bound_ratio", []) for cell in chosen], dtype=float)
         tightness = (
             f"mle_tv / exact E TV: median {np.median(ratios):.2f} (range {ratios.min():.2f}–{ratios.max():.2f})"
             if ratios.size
@@ -105,7 +104,7 @@ class MLEExpectedTV(Claim):
             )
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Per cell, at the last generation: the mean TV, the exact E TV, the z-score, and mle_tv's ratio to the law."""
         chosen = cells_with(document, self.id)
         if not chosen:
@@ -122,11 +121,11 @@ class MLEExpectedTV(Claim):
             "|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            values, verdict = cell["claims"][self.id]["values"], cell["claims"][self.id]["verdicts"]["law"]
+            values, verdict = cell.claims[self.id].values, cell.claims[self.id].verdicts["law"]
             ratio = np.asarray(values.get("bound_ratio", []), dtype=float)
             ratio_text = f"{np.median(ratio):.2f} ({ratio.min():.2f}–{ratio.max():.2f})" if ratio.size else "no bound"
             lines.append(
-                f"| {cell['label']} | {values['measured'][-1]:.4f} ± {values['measured_stderr'][-1]:.4f} | "
+                f"| {cell.label} | {values['measured'][-1]:.4f} ± {values['measured_stderr'][-1]:.4f} | "
                 f"{values['exact'][-1]:.4f} ± {values['exact_stderr'][-1]:.4f} | {verdict['max_abs_z']:.2f} | "
                 f"{ratio_text} | {'holds' if verdict['holds'] else '**REJECTED**'} |"
             )

@@ -20,6 +20,7 @@ from selfloop.bounds import mle_log_det, mle_moments
 
 from ..cells import CellSpec
 from ..figures import describe_scenario_kind, new_figure, save_figure
+from ..records import CellRecord, ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -104,18 +105,18 @@ class MLELaws(Claim):
             if f"{name}_law" in values
         }
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         rows = []
         for kind, (claim, whose) in LAWS.items():
-            found = [cell for cell in chosen if cell["spec"]["scenario"]["kind"] == kind]
+            found = [cell for cell in chosen if cell.spec.to_dict()["scenario"]["kind"] == kind]
             if not found:
                 continue
             last = "; ".join(
-                f"{cell['spec']['truth']}: {values['variance_measured'][-1]:.4f} ± {values['variance_stderr'][-1]:.4f} "
+                f"{cell.spec.truth}: {values['variance_measured'][-1]:.4f} ± {values['variance_stderr'][-1]:.4f} "
                 f"(law {values['variance_law'][-1]:.4f})"
                 for cell in found
-                for values in [cell["claims"][self.id]["values"]]
+                for values in [cell.claims[self.id].values]
             )
             rows.append(
                 (
@@ -129,12 +130,12 @@ class MLELaws(Claim):
             )
         return rows
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """The laws per cell, with the figure."""
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
-        limit = chosen[0]["claims"][self.id]["verdicts"]["variance"]["z_limit"]
+        limit = chosen[0].claims[self.id].verdicts["variance"]["z_limit"]
         lines = [
             "## The Gaussian MLE loop: exact laws",
             "",
@@ -148,10 +149,10 @@ class MLELaws(Claim):
             "|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            values, verdicts = cell["claims"][self.id]["values"], cell["claims"][self.id]["verdicts"]
+            values, verdicts = cell.claims[self.id].values, cell.claims[self.id].verdicts
             holds = all(verdict["holds"] for verdict in verdicts.values())
             lines.append(
-                f"| {cell['label']} | {values['variance_measured'][-1]:.4f} ± {values['variance_stderr'][-1]:.4f} "
+                f"| {cell.label} | {values['variance_measured'][-1]:.4f} ± {values['variance_stderr'][-1]:.4f} "
                 f"({values['variance_law'][-1]:.4f}) | {verdicts['variance']['max_abs_z']:.2f} | "
                 f"{values['mean_offset_measured'][-1]:.4f} ± {values['mean_offset_stderr'][-1]:.4f} "
                 f"({values['mean_offset_law'][-1]:.4f}) | {verdicts['mean_offset']['max_abs_z']:.2f} | "
@@ -159,11 +160,11 @@ class MLELaws(Claim):
             )
         return lines + ["", f"![Gaussian MLE laws]({self.figure(chosen, out)})", ""]
 
-    def figure(self, chosen: list[dict], out: Path) -> str:
+    def figure(self, chosen: list[CellRecord], out: Path) -> str:
         """Measured mean fitted variance (± 2 se) against each exact law, per cell."""
         figure, axis = new_figure(7.5, 4.2)
         for index, cell in enumerate(chosen):
-            values = cell["claims"][self.id]["values"]
+            values = cell.claims[self.id].values
             law = values["variance_law"]
             generations = np.arange(len(law))
             color = f"C{index % 10}"
@@ -176,7 +177,7 @@ class MLELaws(Claim):
                 fmt="o",
                 markersize=3,
                 linewidth=0.8,
-                label=f"{cell['spec']['truth']} {describe_scenario_kind(cell)}",
+                label=f"{cell.spec.truth} {describe_scenario_kind(cell)}",
             )
         axis.set_xlabel("generation i")
         axis.set_ylabel("whitened fitted variance")

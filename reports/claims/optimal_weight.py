@@ -20,6 +20,7 @@ from selfloop.simulators import GaussianMixture, Scenario, standard_truth
 
 from ..cells import CellSpec
 from ..figures import new_figure, save_figure
+from ..records import CellRecord, ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -78,26 +79,26 @@ class OptimalWeight(Claim):
             )
         return verdicts
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
         found = "; ".join(self._optimum_text(group) for group in _settings(chosen).values())
         return [(self.statement, self.whose, "every generation", str(len(chosen)), law_outcome(chosen, self.id), found)]
 
-    def _optimum_text(self, group: list[dict]) -> str:
-        spec = group[0]["spec"]
-        weights = [float(cell["claims"][self.id]["values"]["weight"]) for cell in group]
-        errors = [cell["claims"][self.id]["values"]["mean_error_measured"][-1] for cell in group]
+    def _optimum_text(self, group: list[CellRecord]) -> str:
+        spec = group[0].spec.to_dict()
+        weights = [float(cell.claims[self.id].values["weight"]) for cell in group]
+        errors = [cell.claims[self.id].values["mean_error_measured"][-1] for cell in group]
         best = weights[int(np.argmin(errors))]
-        optimum = float(group[0]["claims"][self.id]["values"]["optimal_weight"])
+        optimum = float(group[0].claims[self.id].values["optimal_weight"])
         kind = "known Σ" if spec["model"].get("covariance") is not None else "fitted Σ"
         return (
             f"r={spec['scenario']['real']}, s={spec['scenario']['synthetic']} ({kind}): smallest simulated error at "
             f"w = {best:g} of {len(weights)} weights; w* = {optimum:.3f}"
         )
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
@@ -114,27 +115,27 @@ class OptimalWeight(Claim):
         ]
         for group in _settings(chosen).values():
             for cell in group:
-                values, verdicts = cell["claims"][self.id]["values"], cell["claims"][self.id]["verdicts"]
+                values, verdicts = cell.claims[self.id].values, cell.claims[self.id].verdicts
                 worst = max(verdicts.values(), key=lambda verdict: verdict["max_abs_z"])
                 lines.append(
-                    f"| {cell['spec']['truth']} {self._optimum_text([cell]).split(':')[0]} | {float(values['weight']):g} "
+                    f"| {cell.spec.truth} {self._optimum_text([cell]).split(':')[0]} | {float(values['weight']):g} "
                     f"| {values['mean_error_measured'][-1]:.5f} ± {values['mean_error_stderr'][-1]:.5f} "
                     f"({values['mean_error_law'][-1]:.5f}) | {worst['max_abs_z']:.2f} ({worst['z_limit']:g}) |"
                 )
         lines += ["", "; ".join(self._optimum_text(group) for group in _settings(chosen).values()) + ".", ""]
         return lines + [f"![the mean's error across the real weight]({self.figure(chosen, out)})", ""]
 
-    def figure(self, chosen: list[dict], out: Path) -> str:
+    def figure(self, chosen: list[CellRecord], out: Path) -> str:
         """The last generation's error by weight (replicate means ± 2 se), the law's curve at that generation and,
         with the covariance known, its limit, with w* marked."""
         figure, axis = new_figure(6.0, 4.0)
         grid = np.linspace(0.02, 1.0, 99)
         for index, group in enumerate(_settings(chosen).values()):
-            color, spec = f"C{index % 10}", group[0]["spec"]
+            color, spec = f"C{index % 10}", group[0].spec.to_dict()
             truth = standard_truth(spec["truth"])
             if not isinstance(truth, GaussianMixture):  # applies() admits single Gaussians only
                 continue
-            generations = len(group[0]["claims"][self.id]["values"]["mean_error_law"]) - 1
+            generations = len(group[0].claims[self.id].values["mean_error_law"]) - 1
             real, synthetic = spec["scenario"]["real"], spec["scenario"]["synthetic"]
             known = spec["model"].get("covariance")
             curve = [
@@ -161,8 +162,8 @@ class OptimalWeight(Claim):
                 limit = [weighted_mean_variance_limit(real, synthetic, w, variance) for w in grid]
                 axis.plot(grid, limit, color=color, linestyle=":", linewidth=1.0)
                 axis.axvline(optimal_real_weight(real, synthetic), color=color, linestyle="--", linewidth=0.8)
-            weights = [float(cell["claims"][self.id]["values"]["weight"]) for cell in group]
-            values = [cell["claims"][self.id]["values"] for cell in group]
+            weights = [float(cell.claims[self.id].values["weight"]) for cell in group]
+            values = [cell.claims[self.id].values for cell in group]
             axis.errorbar(
                 weights,
                 [v["mean_error_measured"][-1] for v in values],
@@ -181,21 +182,22 @@ class OptimalWeight(Claim):
         return name
 
 
-def _settings(cells: list[dict]) -> dict[tuple, list[dict]]:
+def _settings(cells: list[CellRecord]) -> dict[tuple, list[CellRecord]]:
     """Cells grouped by everything but the weight (truth, sizes, model), each group sorted by weight."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[CellRecord]] = {}
     for cell in cells:
-        scenario = cell["spec"]["scenario"]
+        scenario = cell.spec.to_dict()["scenario"]
         key = (
-            cell["spec"]["truth"],
+            cell.spec.truth,
             scenario["real"],
             scenario["synthetic"],
             scenario.get("initial"),
-            repr(cell["spec"]["model"]),
+            repr(cell.spec.model),
         )
         groups.setdefault(key, []).append(cell)
     return {
-        key: sorted(group, key=lambda cell: cell["spec"]["scenario"]["real_weight"]) for key, group in groups.items()
+        key: sorted(group, key=lambda cell: cell.spec.to_dict()["scenario"]["real_weight"])
+        for key, group in groups.items()
     }
 
 

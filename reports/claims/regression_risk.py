@@ -11,6 +11,7 @@ from selfloop.bounds import regression_risk_law
 from selfloop.simulators import regression_tv
 
 from ..cells import CellSpec
+from ..records import ResultsDocument
 from ..text import cells_with, law_outcome
 from ..verdicts import law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -60,7 +61,7 @@ class RegressionRisk(Claim):
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         return {"law": law_check(values["risk_measured"], values["risk_stderr"], values["risk_law"])}
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         rows = []
         for kind, statement in LAWS.items():
             found = cells_with(document, self.id, kind)
@@ -70,7 +71,7 @@ class RegressionRisk(Claim):
                 f"{values['risk_measured'][-1]:.4f} ± {values['risk_stderr'][-1]:.4f} (law {values['risk_law'][-1]:.4f}), "
                 f"TV {values['tv_exact'][-1]:.3f}"
                 for cell in found
-                for values in [cell["claims"][self.id]["values"]]
+                for values in [cell.claims[self.id].values]
             )
             rows.append(
                 (

@@ -21,6 +21,7 @@ from selfloop.bounds import PI_SQUARED_OVER_6, categorical_squared_error, poisso
 from selfloop.simulators import Categorical, LogisticLaw, Poisson, standard_truth
 
 from ..cells import CellSpec
+from ..records import ResultsDocument
 from ..text import cells_with
 from ..verdicts import LAW_Z, law_check, replicate_mean
 from .base import Cell, Claim, register_claim
@@ -118,18 +119,18 @@ class RiskRatio(Claim):
             }
         return verdicts
 
-    def rows(self, document: dict) -> list[tuple]:
+    def rows(self, document: ResultsDocument) -> list[tuple]:
         chosen = cells_with(document, self.id)
         if not chosen:
             return []
         rejected = sum(
-            any(v["outcome"] == "refuted" for v in cell["claims"][self.id]["verdicts"].values()) for cell in chosen
+            any(v["outcome"] == "refuted" for v in cell.claims[self.id].verdicts.values()) for cell in chosen
         )
         detail = "; ".join(
-            f"{cell['spec']['model']['name']} {cell['spec']['scenario']['kind']}: ratio {values['ratio'][-1]:.3f} "
+            f"{cell.spec.model['name']} {cell.spec.to_dict()['scenario']['kind']}: ratio {values['ratio'][-1]:.3f} "
             f"± {values['ratio_stderr'][-1]:.3f} at generation {len(values['ratio']) - 1} (pattern {values['pattern'][-1]:.3f})"
             for cell in chosen
-            for values in [cell["claims"][self.id]["values"]]
+            for values in [cell.claims[self.id].values]
         )
         outcome = f"{rejected} rejected / {len(chosen) - rejected} hold (z limit {LAW_Z:g})"
         return [(self.statement, self.whose, "every generation", str(len(chosen)), outcome, detail)]

@@ -11,6 +11,7 @@ import numpy as np
 
 from selfloop.bounds import kde_second_moment_terms
 
+from ..records import ResultsDocument
 from ..text import bound_rows, finite_tightness, sides_of
 from .base import Cell, register_claim
 from .kde_cells import KDEBoundClaim, kde_terms
@@ -34,9 +35,9 @@ class SecondMoment(KDEBoundClaim):
         terms = kde_terms("second_moment", kde_second_moment_terms, cell)
         return {"upper": terms.upper, "lower": terms.lower, "folded_normal": terms.folded_normal}
 
-    def headline(self, document: dict) -> list[str]:
+    def headline(self, document: ResultsDocument) -> list[str]:
         """How the lower side fared: refuted and underpowered counts, the median tightness."""
-        jensen = sides_of(document["cells"], self.id, side="lower")
+        jensen = sides_of(document.cells, self.id, side="lower")
         if not jensen:
             return []
         tightness = np.median([x for side in jensen for x in finite_tightness(side)])
@@ -48,8 +49,8 @@ class SecondMoment(KDEBoundClaim):
             "a lower bound on a small mean is hard to refute with TV in [0, 1] alone."
         ]
 
-    def rows(self, document: dict) -> list[tuple]:
-        cells = document["cells"]
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        cells = document.cells
         rows = [
             (self.statement, self.whose, "second-moment (upper)", sides_of(cells, self.id, FRESH_KINDS)),
             ("… its lower side, Jensen", self.whose, "Jensen lower", sides_of(cells, self.id, FRESH_KINDS, "lower")),

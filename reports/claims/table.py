@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ..records import ResultsDocument
 from .base import CLAIMS
 
 __all__ = ["claims_lines"]
 
 
-def claims_lines(document: dict) -> list[str]:
+def claims_lines(document: ResultsDocument) -> list[str]:
     """The claims table: each claim, whose it is, what tests it, its verdicts counted and how tight."""
     lines = [
         "## Claims and verdicts",

@@ -21,7 +21,7 @@ from selfloop.bounds.diffusion import calibration_upper
 from selfloop.bounds.recursion import propagate_scenario
 
 from ..cells import CellSpec
-from ..records import CellRecord, CellResult
+from ..records import CellRecord, CellResult, ResultsDocument
 from ..text import outcome_row, sides_of
 from ..verdicts import replicate_mean
 from .base import Cell, Claim, register_claim
@@ -121,14 +121,14 @@ class TheoremD(Claim):
                 )
         return prepared
 
-    def rows(self, document: dict) -> list[tuple]:
-        found = sides_of(document["cells"], self.id)
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        found = sides_of(document.cells, self.id)
         return [(self.statement, self.whose, "Theorem D (calibrated)", *outcome_row(found))] if found else []
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Per diffusion family: the constants with their bootstrap interval, the calibration set next to the test
         set, and per test cell the two claims of Lemma R apart."""
-        calibration = (document.get("claims") or {}).get(self.id) or {}
+        calibration = document.claims.get(self.id) or {}
         if not calibration:
             return []
         lines = [
@@ -163,9 +163,9 @@ class TheoremD(Claim):
             lines.append("")
             members = [
                 cell
-                for cell in document["cells"]
-                if "eps_measured" in ((cell.get("claims") or {}).get(self.id, {}).get("values") or {})
-                and diffusion_family(cell["spec"]["model"]) == family
+                for cell in document.cells
+                if "eps_measured" in (cell.claims[self.id].values if self.id in cell.claims else {})
+                and diffusion_family(cell.spec.model) == family
             ]
             if members:
                 lines += [
@@ -173,12 +173,12 @@ class TheoremD(Claim):
                     "|---|---|---|---|---|---|---|",
                 ]
                 for cell in members:
-                    values = cell["claims"][self.id]["values"]
+                    values = cell.claims[self.id].values
                     for generation in range(len(values["eps_measured"])):
                         lines.append(
-                            f"| {cell['label'] if generation == 0 else ''} | {generation} | "
+                            f"| {cell.label if generation == 0 else ''} | {generation} | "
                             f"{values['eps_measured'][generation]:.4f} ± {values['eps_stderr'][generation]:.4f} | "
-                            f"{values['eps_calibrated'][generation]:.4f} | {cell['summary']['mean'][generation]:.4f} | "
+                            f"{values['eps_calibrated'][generation]:.4f} | {cell.summary['mean'][generation]:.4f} | "
                             f"{values['lemma_r_measured'][generation]:.4f} | {values['upper'][generation]:.4f} |"
                         )
                 lines.append("")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cells import CellSpec
+from ..records import ResultsDocument
 from ..text import claim_verdicts, per_run_ratios
 from ..verdicts import CERTIFICATE_TOLERANCE, per_run_verdict
 from .base import Cell, Claim, register_claim
@@ -27,8 +28,8 @@ class PerRunClaim(Claim):
     def decide(self, values: dict[str, np.ndarray], cell: Cell) -> dict[str, dict]:
         return {"per_run": per_run_verdict(cell.exact_tv(), values["upper"])}
 
-    def rows(self, document: dict) -> list[tuple]:
-        verdicts = claim_verdicts(document["cells"], self.id)
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        verdicts = claim_verdicts(document.cells, self.id)
         if not verdicts:
             return []
         runs = sum(verdict["runs"] for verdict in verdicts)
@@ -69,10 +70,10 @@ class TheoremG(CertifiedClaim):
     def evaluate(self, cell: Cell) -> dict[str, np.ndarray]:
         return {"upper": cell.measured["certificate"]}
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Every certified cell, per generation: the runs' TVs against their certificates, and Lemma R on the
         certified one-step errors (*Theorem D, certified*) where it was computed."""
-        chosen = [cell for cell in document["cells"] if self.id in (cell.get("claims") or {})]
+        chosen = [cell for cell in document.cells if self.id in cell.claims]
         if not chosen:
             return []
         lines = [
@@ -91,25 +92,25 @@ class TheoremG(CertifiedClaim):
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            record = cell["claims"][self.id]
-            tv, certificate = np.asarray(cell["tv"]), np.asarray(record["values"]["upper"])
-            held = np.asarray(record["verdicts"]["per_run"]["held"])
+            record = cell.claims[self.id]
+            tv, certificate = np.asarray(cell.tv), np.asarray(record.values["upper"])
+            held = np.asarray(record.verdicts["per_run"]["held"])
             propagation = self.read(cell, self.reads[0])
-            measured = (cell.get("measured") or {}).get("one_step")
+            measured = cell.measured.get("one_step")
             measured = None if measured is None else np.asarray(measured)
             for generation in range(tv.shape[1]):
                 ratio = certificate[:, generation] / tv[:, generation]
                 row = (
-                    f"| {cell['label'] if generation == 0 else ''} | {generation} | {tv[:, generation].mean():.4f} | {certificate[:, generation].mean():.4f} | "
+                    f"| {cell.label if generation == 0 else ''} | {generation} | {tv[:, generation].mean():.4f} | {certificate[:, generation].mean():.4f} | "
                     f"{ratio.min():.2f}–{np.median(ratio):.2f}–{ratio.max():.2f} | {int(np.sum(held[:, generation]))} / {tv.shape[0]} | "
                 )
                 row += "— | " if measured is None else f"{measured[:, generation].mean():.4f} | "
                 if propagation is None:
                     row += "— | — | — |"
                 else:
-                    steps = np.asarray(propagation["values"]["certified_one_step"], dtype=float)
-                    propagated = np.asarray(propagation["values"]["upper"])
-                    under = int(np.sum(np.asarray(propagation["verdicts"]["per_run"]["held"])[:, generation]))
+                    steps = np.asarray(propagation.values["certified_one_step"], dtype=float)
+                    propagated = np.asarray(propagation.values["upper"])
+                    under = int(np.sum(np.asarray(propagation.verdicts["per_run"]["held"])[:, generation]))
                     row += f"{steps[:, generation].mean():.4f} | {propagated[:, generation].mean():.4f} | {under} / {tv.shape[0]} |"
                 lines.append(row)
         return lines + [""]

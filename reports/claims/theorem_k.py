@@ -18,6 +18,7 @@ from selfloop.bounds.recursion import propagate_scenario
 from selfloop.simulators import standard_truth
 
 from ..cells import CellSpec
+from ..records import ResultsDocument
 from ..text import bound_rows, sides_of
 from ..verdicts import replicate_mean
 from .base import Cell, register_claim
@@ -63,8 +64,8 @@ class TheoremK(KDEBoundClaim):
             values["propagated_measured"] = propagate_scenario(terms.bias + measured, cell.scenario)
         return values
 
-    def rows(self, document: dict) -> list[tuple]:
-        cells = document["cells"]
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        cells = document.cells
         rows = [
             (self.statement, self.whose, "Theorem K", sides_of(cells, self.id, FRESH_KINDS)),
             (
@@ -88,12 +89,12 @@ class TheoremK(KDEBoundClaim):
         ]
         return bound_rows(rows)
 
-    def section(self, document: dict, out: Path) -> list[str]:
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
         """Where Theorem K's slack is: its parts at the last generation, measured and bounded."""
         chosen = [
             cell
-            for cell in document["cells"]
-            if "sampling_measured" in ((cell.get("claims") or {}).get(self.id, {}).get("values") or {})
+            for cell in document.cells
+            if "sampling_measured" in (cell.claims[self.id].values if self.id in cell.claims else {})
         ]
         if not chosen:
             return []
@@ -109,12 +110,12 @@ class TheoremK(KDEBoundClaim):
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for cell in chosen:
-            values = cell["claims"][self.id]["values"]
+            values = cell.claims[self.id].values
             last = len(values["bias"]) - 1
             measured, bound = values["sampling_measured"][last], values["sampling"][last]
-            mean, propagated = cell["summary"]["mean"][last], values["propagated_measured"][last]
+            mean, propagated = cell.summary["mean"][last], values["propagated_measured"][last]
             lines.append(
-                f"| {cell['label']} | {values['bias'][last]:.4f} | {measured:.4f} ± {values['sampling_stderr'][last]:.4f} | {bound:.4f} | "
+                f"| {cell.label} | {values['bias'][last]:.4f} | {measured:.4f} ± {values['sampling_stderr'][last]:.4f} | {bound:.4f} | "
                 f"{bound / measured:.2f} | {mean:.4f} | {propagated:.4f} | {values['upper'][last]:.4f} | {propagated / mean:.2f} | "
                 f"{values['upper'][last] / mean:.2f} |"
             )

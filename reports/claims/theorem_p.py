@@ -21,7 +21,7 @@ from selfloop.testing.phase import rise_then_fall
 
 from ..cells import CellSpec
 from ..figures import new_figure, save_figure
-from ..records import CellRecord
+from ..records import CellRecord, ResultsDocument
 from .base import CLAIMS, Cell, Claim, claim_label, register_claim
 
 __all__ = ["TheoremP"]
@@ -96,8 +96,8 @@ class TheoremP(Claim):
         interval = phase.get("peak_interval")
         return text.format(*interval) if interval else ""
 
-    def rows(self, document: dict) -> list[tuple]:
-        phase = (document.get("claims") or {}).get(self.id)
+    def rows(self, document: ResultsDocument) -> list[tuple]:
+        phase = document.claims.get(self.id)
         if not phase:
             return []
         verdict = "rises then falls" if phase["rises_then_falls"] else "no significant rise then fall"
@@ -113,8 +113,8 @@ class TheoremP(Claim):
             )
         ]
 
-    def headline(self, document: dict) -> list[str]:
-        phase = (document.get("claims") or {}).get(self.id)
+    def headline(self, document: ResultsDocument) -> list[str]:
+        phase = document.claims.get(self.id)
         if not phase:
             return []
         return [
@@ -131,8 +131,8 @@ class TheoremP(Claim):
             + "."
         ]
 
-    def section(self, document: dict, out: Path) -> list[str]:
-        phase = (document.get("claims") or {}).get(self.id)
+    def section(self, document: ResultsDocument, out: Path) -> list[str]:
+        phase = document.claims.get(self.id)
         if not phase:
             return []
         self.figure(phase, out)
