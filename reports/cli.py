@@ -124,13 +124,14 @@ def _scheduler(arguments) -> str | None:
 
 
 def _check_suite(name: str) -> None:
-    if name.endswith(".toml"):
-        try:
-            get_suite(name)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    elif name not in suite_names():
+    """A suite that exists and whose every cell is well formed and its model buildable (:func:`get_suite`), before
+    anything runs: else a one-line usage error naming the suite and the cell."""
+    if not name.endswith(".toml") and name not in suite_names():
         raise UsageError(f"unknown suite {name!r}; choose one of {', '.join(suite_names())}, or a .toml suite file")
+    try:
+        get_suite(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_workers(workers: int | None) -> None:

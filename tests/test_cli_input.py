@@ -35,6 +35,25 @@ def test_a_bad_model_in_a_suite_file_is_named_before_any_cell_runs(tmp_path, cap
     assert error.startswith(f"scloop: error: suite file {suite}, {message}") and error.count("\n") == 1
 
 
+def test_a_registered_suite_whose_model_cannot_be_built_is_named_before_any_cell_runs(tmp_path, capsys, monkeypatch):
+    """A registered suite (a plugin's, or standard without its extra) gets the same one-line error as a suite file."""
+    import selfloop.reports.cli as cli
+    from selfloop.reports import SUITES, loop_cells, register_suite
+
+    monkeypatch.setattr(cli, "run_suite", lambda *args, **kwargs: pytest.fail("a cell ran"))
+    cells = loop_cells(models=[{"name": "kde", "bandwidth": -1.0}], truths=["bimodal_1d"], sizes=[100], replicates=2)
+    register_suite("conformance_bad_suite", lambda: cells)
+    try:
+        assert main(["report", "--suite", "conformance_bad_suite", "--out", str(tmp_path / "out")]) == 2
+    finally:
+        SUITES.unregister("conformance_bad_suite")
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("scloop: error: suite conformance_bad_suite, cell 1: bandwidth must be")
+        and error.count("\n") == 1
+    )
+
+
 def test_the_version_is_printed(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
