@@ -25,13 +25,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from selfloop.simulators.categorical import check_probability_rows
 from selfloop.simulators.validation import check_fraction, check_nonnegative_size, check_size
 
 __all__ = [
     "CuratedLaw",
     "curated_law",
     "curated_probabilities",
-    "probability_rows",
     "quadrature_relative_error",
     "reward_maximal",
 ]
@@ -51,17 +51,6 @@ def check_reward(reward, symbols: int) -> np.ndarray:
         raise ValueError(f"reward must give one value per symbol, shape ({symbols},), got {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError("reward must be finite")
-    return array
-
-
-def probability_rows(probabilities) -> np.ndarray:
-    array = np.asarray(probabilities, dtype=float)
-    if array.ndim < 1 or array.shape[-1] < 1:
-        raise ValueError(f"probabilities must list at least one probability, got shape {array.shape}")
-    if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError("probabilities must be finite and non-negative")
-    if np.any(np.abs(array.sum(axis=-1) - 1.0) > 1e-9):
-        raise ValueError("probabilities must sum to 1 along their last axis")
     return array
 
 
@@ -107,7 +96,7 @@ def curated_probabilities(probabilities, reward, choices: int) -> np.ndarray:
     >>> curated_probabilities(p, r, 2).round(12).tolist()
     [0.375, 0.625]
     """
-    p = probability_rows(probabilities)
+    p = check_probability_rows("probabilities", probabilities)
     r = check_reward(reward, p.shape[-1])
     choices = check_size("choices", choices)
     if choices == 1:
@@ -127,7 +116,7 @@ def curated_probabilities(probabilities, reward, choices: int) -> np.ndarray:
 def reward_maximal(probabilities, reward) -> np.ndarray:
     """The law p0 restricted to the symbols of largest reward among those it charges, renormalised: where the fully
     synthetic curated recursion goes."""
-    p = probability_rows(probabilities)
+    p = check_probability_rows("probabilities", probabilities)
     r = check_reward(reward, p.shape[-1])
     charged = r[p > 0]
     best = (p > 0) & (r >= charged.max() - 1e-12 * max(1.0, abs(charged.max())))
@@ -180,7 +169,7 @@ def curated_law(probabilities, reward, choices: int, real_fraction: float, gener
     >>> bool(np.all(np.diff(law.reward) >= 0)), law.probabilities[-1].round(3).tolist()
     (True, [0.0, 0.0, 1.0])
     """
-    p0 = probability_rows(probabilities)
+    p0 = check_probability_rows("probabilities", probabilities)
     if p0.ndim != 1:
         raise ValueError(f"probabilities must have shape (S,), got {p0.shape}")
     r = check_reward(reward, p0.size)

@@ -26,9 +26,10 @@ import numpy as np
 from scipy import special
 
 from selfloop.simulators import Scenario
+from selfloop.simulators.categorical import check_probability_rows
 
 from .categorical import categorical_schedule
-from .curated import check_reward, curated_probabilities, probability_rows, reward_maximal
+from .curated import check_reward, curated_probabilities, reward_maximal
 
 __all__ = ["MAX_STATES", "CuratedCountLaw", "curated_count_law"]
 
@@ -106,7 +107,7 @@ def curated_count_law(probabilities, reward, choices: int, scenario: Scenario, g
     >>> law.mean[0].round(12).tolist(), bool(law.reward_mean[3] > law.reward_mean[0])
     ([0.5, 0.3, 0.2], True)
     """
-    p0 = probability_rows(probabilities)
+    p0 = check_probability_rows("probabilities", probabilities)
     if p0.ndim != 1:
         raise ValueError(f"probabilities must have shape (S,), got {p0.shape}")
     r = check_reward(reward, p0.size)

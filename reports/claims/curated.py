@@ -191,7 +191,7 @@ class CuratedClaim(Claim):
             values, spec = record.values, cell.spec
             worst = max(record.verdicts.values(), key=lambda verdict: verdict["max_abs_z"])
             lines.append(
-                f"| {cell.spec.truth}, N={_size(spec)} | {_fraction(spec):g} | {spec.model.get('choices', 2)} "
+                f"| {cell.spec.truth}, N={spec.scenario.size} | {spec.scenario.real_fraction:g} | {spec.model.get('choices', 2)} "
                 f"| {values['reward_measured'][-1]:.4f} ± {np.sqrt(values['reward_law_variance'][-1]):.4f} "
                 f"({values['reward_law'][-1]:.4f}; {values['reward_recursion'][-1]:.4f}) "
                 f"| {_vector(values['mean_measured'][-1])}; exact {_vector(values['mean_law'][-1])} "
@@ -207,7 +207,7 @@ class CuratedClaim(Claim):
         for index, cell in enumerate(chosen):
             values, spec, color = cell.claims[self.id].values, cell.spec, f"C{index % 10}"
             generations = np.arange(len(values["reward_law"]))
-            label = f"λ={_fraction(spec):g}, K={spec.model.get('choices', 2)}, N={_size(spec)}"
+            label = f"λ={spec.scenario.real_fraction:g}, K={spec.model.get('choices', 2)}, N={spec.scenario.size}"
             axis.plot(generations, values["reward_law"], color=color, linewidth=1.2, label=label)
             axis.plot(generations, values["reward_recursion"], color=color, linestyle="--", linewidth=1.0)
             axis.errorbar(
@@ -227,14 +227,6 @@ class CuratedClaim(Claim):
         return name
 
 
-def _size(spec: CellSpec) -> int:
-    return spec.scenario.size
-
-
-def _fraction(spec: CellSpec) -> float:
-    return spec.scenario.real_fraction
-
-
 def _vector(values) -> str:
     return "(" + ", ".join(f"{value:.3f}" for value in np.asarray(values)) + ")"
 
@@ -242,7 +234,7 @@ def _vector(values) -> str:
 def _summary(cell: CellRecord, claim: str) -> str:
     values, spec = cell.claims[claim].values, cell.spec
     return (
-        f"λ={_fraction(spec):g}, K={spec.model.get('choices', 2)}: reward {values['reward_measured'][0]:.3f} → "
+        f"λ={spec.scenario.real_fraction:g}, K={spec.model.get('choices', 2)}: reward {values['reward_measured'][0]:.3f} → "
         f"{values['reward_measured'][-1]:.3f} (exact {values['reward_law'][-1]:.3f}, recursion "
         f"{values['reward_recursion'][-1]:.3f})"
     )
