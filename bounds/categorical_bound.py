@@ -77,8 +77,10 @@ def categorical_one_step_bound() -> Bound:
 def categorical_symbol_error_bound() -> Bound:
     r"""One symbol's :math:`E|\hat p_k - p_k| \le b(p, \mu, \nu)` from the fit's first two moments (module docstring)."""
     p, mu, nu = s.probability, s.fitted_mean, s.fitted_square
-    square = nu - 2 * p * mu + p**2
-    variance = nu - mu**2
+    # m = (mu - p)^2 + v, v = nu - mu^2 >= 0: in this form no cancellation (nu - 2 p mu + p^2 at mu = p, nu = mu^2 gave
+    # a negative 1e-17 and a NaN), and a variance rounded below 0 counts as 0
+    variance = sp.Max(nu - mu**2, 0)
+    square = (mu - p) ** 2 + variance
     expr = sp.Piecewise(
         (sp.sqrt(square), square <= p**2),
         (sp.Min(sp.sqrt(square), sp.Max(p, 2 * p * variance / nu - p + mu)), True),
